@@ -1,0 +1,222 @@
+"""Commands over stored activities: runs, weeks, add-run, and the database itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+import click
+from rich.table import Table
+
+from strideguard import db, load, store
+from strideguard.cli.common import DATE, AppContext, console, hms, km, pass_app, parse_distance_m, parse_duration_s
+from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
+
+SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)
+
+
+def _sports(sport: str | None) -> frozenset[str] | None:
+    if sport is None:
+        return None
+    return None if sport == "all" else frozenset({sport})
+
+
+def _pace(activity: Activity) -> str:
+    seconds = activity.moving_time_s or activity.elapsed_time_s
+    if not seconds or not activity.distance_m:
+        return ""
+    per_km = seconds / (activity.distance_m / 1000)
+    return f"{int(per_km // 60)}:{int(per_km % 60):02d}/km"
+
+
+def activity_json(activity: Activity) -> dict[str, object]:
+    """The summary fields a script wants, in SI units."""
+    return {
+        "id": activity.id,
+        "date": activity.local_date.isoformat(),
+        "start_utc": activity.start_utc.isoformat(),
+        "utc_offset_s": activity.utc_offset_s,
+        "sport": activity.sport,
+        "name": activity.name,
+        "distance_m": activity.distance_m,
+        "moving_time_s": activity.moving_time_s,
+        "elapsed_time_s": activity.elapsed_time_s,
+        "ascent_m": activity.ascent_m,
+        "avg_heart_rate_bpm": activity.avg_heart_rate_bpm,
+        "max_heart_rate_bpm": activity.max_heart_rate_bpm,
+        "avg_cadence_spm": activity.avg_cadence_spm,
+        "rpe": activity.rpe,
+        "feel": activity.feel,
+        "shoe_id": activity.shoe_id,
+        "source_format": activity.source_format,
+        "source_name": activity.source_name,
+        "damaged": activity.damaged,
+    }
+
+
+@click.command("runs")
+@click.option("--since", type=DATE, help="Only activities on or after this local date (YYYY-MM-DD).")
+@click.option("--until", type=DATE, help="Only activities on or before this local date.")
+@click.option("--sport", type=SPORT_CHOICES, default=None, help="Only this sport (default: all sports).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def runs_command(
+    app: AppContext, since: date | None, until: date | None, sport: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List stored activities, newest first.
+
+    \b
+    Example:
+      strideguard runs --since 2026-01-01 --sport run
+      strideguard runs --json | jq '.[0]'
+    """
+    with app.session() as (session, athlete_id):
+        activities = store.list_activities(session, athlete_id, since, until, _sports(sport), limit)
+    if as_json:
+        click.echo(json.dumps([activity_json(a) for a in activities], indent=2))
+        return
+    if not activities:
+        console.print("No activities yet. Try [bold]strideguard import FILE[/] or [bold]strideguard demo[/].")
+        return
+    table = Table(title=f"{len(activities)} activities", title_justify="left")
+    for header, justify in (("id", "right"), ("date", "left"), ("sport", "left"), ("km", "right"),
+                            ("time", "right"), ("pace", "right"), ("HR", "right"), ("RPE", "right"),
+                            ("name", "left")):
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for a in activities:
+        table.add_row(
+            str(a.id), a.local_date.isoformat(), a.sport.replace("_", " "), km(a.distance_m),
+            hms(a.moving_time_s or a.elapsed_time_s), _pace(a),
+            f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
+            f"{a.rpe:g}" if a.rpe is not None else "",
+            (a.name or a.source_name or "") + (" [damaged]" if a.damaged else ""),
+        )
+    console.print(table)
+
+
+@click.command("weeks")
+@click.option("--since", type=DATE, help="Only weeks from this local date on.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
+    """Running distance, time and run count per ISO week (Monday to Sunday, your local dates).
+
+    Runs, trail runs and treadmill runs count; walks and hikes do not.
+
+    \b
+    Example:
+      strideguard weeks --since 2026-01-01
+    """
+    with app.session() as (session, athlete_id):
+        activities = store.list_activities(session, athlete_id, since=since, sports=RUNNING_SPORTS)
+    weeks = load.weekly_volume(activities)
+    if as_json:
+        click.echo(json.dumps([
+            {"week": w.label, "monday": w.monday.isoformat(), "distance_m": round(w.distance_m, 1),
+             "duration_s": round(w.duration_s, 1), "runs": w.runs}
+            for w in weeks
+        ], indent=2))
+        return
+    if not weeks:
+        console.print("No runs yet.")
+        return
+    table = Table(title="Running per week", title_justify="left")
+    for header in ("week", "from", "km", "time", "runs"):
+        table.add_column(header, justify="left" if header in {"week", "from"} else "right")
+    for w in weeks:
+        table.add_row(w.label, w.monday.isoformat(), f"{w.distance_m / 1000:.1f}", hms(w.duration_s), str(w.runs))
+    console.print(table)
+
+
+def _parse_offset(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.strptime(text.replace("Z", "+00:00"), "%z")
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a UTC offset; use e.g. +02:00 or -05:00") from None
+    offset = parsed.utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
+
+
+def _parse_time(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time of day; use HH:MM") from None
+
+
+@click.command("add-run")
+@click.option("--date", "day", type=DATE, required=True, help="Local date of the run (YYYY-MM-DD).")
+@click.option("--distance", required=True, help="Distance, e.g. 10km, 5000m, 6.2mi.")
+@click.option("--duration", required=True, help="Moving time, e.g. 55min, 1h05m, 1:05:00.")
+@click.option("--rpe", type=click.FloatRange(0, 10), help="How hard it felt, 0-10 (CR-10 scale).")
+@click.option("--sport", type=click.Choice(SPORTS, case_sensitive=False), default="run", show_default=True)
+@click.option("--time", "start_time", default="12:00", show_default=True, help="Local start time, HH:MM.")
+@click.option("--utc-offset", help="Your UTC offset on that day, e.g. +02:00 (default: this machine's).")
+@click.option("--name", help="A name for the run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored run as JSON.")
+@pass_app
+def add_run_command(
+    app: AppContext, day: date, distance: str, duration: str, rpe: float | None, sport: str,
+    start_time: str, utc_offset: str | None, name: str | None, as_json: bool,
+) -> None:
+    """Log a run without a file (treadmill, forgotten watch).
+
+    \b
+    Example:
+      strideguard add-run --date 2026-05-01 --distance 10km --duration 55min --rpe 6
+      strideguard add-run --date 2026-05-02 --distance 8km --duration 48:00 --sport treadmill
+    """
+    distance_m = parse_distance_m(distance)
+    duration_s = parse_duration_s(duration)
+    if distance_m <= 0 or duration_s <= 0:
+        raise click.BadParameter("distance and duration must be more than zero")
+    if distance_m / duration_s > 12.5:  # faster than the 100 m world record pace: a typo, not a run
+        raise click.BadParameter(f"{distance} in {duration} is faster than any human runs; check the units")
+    offset_s = _parse_offset(utc_offset)
+    local_start = datetime.combine(day, _parse_time(start_time))
+    if offset_s is None:
+        offset_s = int((local_start.astimezone().utcoffset() or timedelta()).total_seconds())
+    start_utc = local_start.replace(tzinfo=timezone(timedelta(seconds=offset_s))).astimezone(UTC)
+    activity = store.manual_activity(start_utc, distance_m, duration_s, sport, offset_s, rpe, name)
+    with app.session() as (session, athlete_id):
+        outcome = store.save_activity(session, athlete_id, activity)
+        saved = store.get_activity(session, athlete_id, outcome.activity_id, with_streams=False)
+    if as_json:
+        click.echo(json.dumps(activity_json(saved), indent=2))
+    else:
+        console.print(
+            f"Added #{saved.id}: {saved.sport.replace('_', ' ')} on {saved.local_date}, "
+            f"{distance_m / 1000:.2f} km in {hms(duration_s)}."
+        )
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database maintenance.
+
+    \b
+    Example:
+      strideguard db upgrade
+      strideguard --db postgresql://coach@localhost/strideguard db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@pass_app
+def db_upgrade_command(app: AppContext) -> None:
+    """Create or upgrade the database schema to the latest version.
+
+    \b
+    Example:
+      strideguard db upgrade
+    """
+    engine = app.engine  # opening upgrades already; say what happened
+    console.print(f"Database {app.shown_url} is at schema version {db.current_revision(engine)}.")
+
+
+def register(group: click.Group) -> None:
+    for command in (runs_command, weeks_command, add_run_command, db_group):
+        group.add_command(command)

@@ -1,0 +1,305 @@
+"""SQLAlchemy 2.0 tables with portable types (SQLite and PostgreSQL), the engine and migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp column that refuses naive datetimes and always returns aware UTC ones."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime not allowed in the database: {value!r}")
+        value = value.astimezone(UTC)
+        # SQLite has no time zone type: store naive UTC text.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class UserRow(Base):
+    """An account on a club/coach server (local mode has none)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AthleteRow(Base):
+    """Whose data a row is. Every other table hangs off an athlete."""
+
+    __tablename__ = "athletes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShareRow(Base):
+    """An athlete's data shared with another user (e.g. a coach), read-only."""
+
+    __tablename__ = "shares"
+    __table_args__ = (sa.UniqueConstraint("athlete_id", "user_id", name="uq_shares_athlete_user"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShoeRow(Base):
+    __tablename__ = "shoes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    brand: Mapped[str | None] = mapped_column(sa.String(200))
+    model: Mapped[str | None] = mapped_column(sa.String(200))
+    start_distance_m: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    retire_at_m: Mapped[float] = mapped_column(sa.Float, default=450_000.0)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShoeDefaultRow(Base):
+    """The shoe applied on import to new activities of one sport."""
+
+    __tablename__ = "shoe_defaults"
+    athlete_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True
+    )
+    sport: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    shoe_id: Mapped[int] = mapped_column(sa.ForeignKey("shoes.id", ondelete="CASCADE"))
+
+
+class ImportRow(Base):
+    """One import run (files, folder or export archive) and its summary."""
+
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(sa.Text)
+    # SHA-256 of an archive, so running the same command again resumes this import.
+    source_sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20), default="files")
+    status: Mapped[str] = mapped_column(sa.String(20), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    n_total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    n_imported: Mapped[int] = mapped_column(sa.Integer, default=0)
+    n_duplicates: Mapped[int] = mapped_column(sa.Integer, default=0)
+    n_skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
+    n_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class ImportItemRow(Base):
+    """One member of an import and what became of it; finished items are not redone on resume."""
+
+    __tablename__ = "import_items"
+    __table_args__ = (sa.UniqueConstraint("import_id", "member", name="uq_import_items_import_member"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("imports.id", ondelete="CASCADE"), index=True)
+    member: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[str] = mapped_column(sa.String(20))  # imported | duplicate | skipped | failed
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id", ondelete="SET NULL"))
+
+
+class ActivityRow(Base):
+    """Summary row per activity: everything load analytics needs, without the samples."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        sa.UniqueConstraint("athlete_id", "source_sha256", "source_part", name="uq_activities_source"),
+        sa.Index("ix_activities_athlete_start", "athlete_id", "start_utc"),
+        sa.Index("ix_activities_athlete_local_date", "athlete_id", "local_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"))
+    sport: Mapped[str] = mapped_column(sa.String(20))
+    start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    utc_offset_s: Mapped[int | None] = mapped_column(sa.Integer)
+    local_date: Mapped[date] = mapped_column(sa.Date)
+    distance_m: Mapped[float | None] = mapped_column(sa.Float)
+    moving_time_s: Mapped[float | None] = mapped_column(sa.Float)
+    elapsed_time_s: Mapped[float | None] = mapped_column(sa.Float)
+    ascent_m: Mapped[float | None] = mapped_column(sa.Float)
+    descent_m: Mapped[float | None] = mapped_column(sa.Float)
+    avg_heart_rate_bpm: Mapped[float | None] = mapped_column(sa.Float)
+    max_heart_rate_bpm: Mapped[float | None] = mapped_column(sa.Float)
+    avg_cadence_spm: Mapped[float | None] = mapped_column(sa.Float)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    device: Mapped[str | None] = mapped_column(sa.String(200))
+    commute: Mapped[bool | None] = mapped_column(sa.Boolean)
+    rpe: Mapped[float | None] = mapped_column(sa.Float)
+    feel: Mapped[str | None] = mapped_column(sa.String(20))
+    shoe_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shoes.id", ondelete="SET NULL"), index=True)
+    source_format: Mapped[str] = mapped_column(sa.String(10))
+    source_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    source_part: Mapped[int] = mapped_column(sa.Integer, default=0)
+    source_name: Mapped[str | None] = mapped_column(sa.Text)
+    damaged: Mapped[str | None] = mapped_column(sa.Text)
+    import_id: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LapRow(Base):
+    __tablename__ = "laps"
+    __table_args__ = (sa.UniqueConstraint("activity_id", "idx", name="uq_laps_activity_idx"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(sa.ForeignKey("activities.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(sa.Integer)
+    start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    elapsed_time_s: Mapped[float | None] = mapped_column(sa.Float)
+    moving_time_s: Mapped[float | None] = mapped_column(sa.Float)
+    distance_m: Mapped[float | None] = mapped_column(sa.Float)
+    avg_heart_rate_bpm: Mapped[float | None] = mapped_column(sa.Float)
+    max_heart_rate_bpm: Mapped[float | None] = mapped_column(sa.Float)
+    avg_cadence_spm: Mapped[float | None] = mapped_column(sa.Float)
+    ascent_m: Mapped[float | None] = mapped_column(sa.Float)
+    descent_m: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class StreamRow(Base):
+    """All samples of one activity in one compressed columnar blob (see streams.py)."""
+
+    __tablename__ = "activity_streams"
+    activity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    n_samples: Mapped[int] = mapped_column(sa.Integer)
+    blob: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class PainRow(Base):
+    """A pain-diary entry: where, how much (0-10), when relative to running, optionally linked to a run."""
+
+    __tablename__ = "pain_entries"
+    __table_args__ = (sa.Index("ix_pain_entries_athlete_day", "athlete_id", "local_date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"))
+    region: Mapped[str] = mapped_column(sa.String(40))
+    side: Mapped[str] = mapped_column(sa.String(10))
+    score: Mapped[int] = mapped_column(sa.Integer)
+    timing: Mapped[str] = mapped_column(sa.String(20))
+    local_date: Mapped[date] = mapped_column(sa.Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activity_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="SET NULL"), index=True
+    )
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class TriageRow(Base):
+    """A saved triage: the answers given and the result shown."""
+
+    __tablename__ = "triage_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    findings: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    triage_level: Mapped[str] = mapped_column(sa.String(20))
+    result: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys on."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    if url.startswith("sqlite"):
+        db_path = url.split("///", 1)[-1]
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with the migrations shipped in the package."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade to head when the database is behind (a new database is created on first use)."""
+    if current_revision(engine) != head_revision():
+        upgrade(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

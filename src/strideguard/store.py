@@ -1,0 +1,308 @@
+"""Save, dedupe and list activities; rows <-> domain dataclasses. Every query is athlete-scoped.
+
+Functions take an open `Session` and never commit: the caller decides the transaction, so a failed file
+can be rolled back without touching what was already saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard import streams as stream_codec
+from strideguard.db import (
+    ActivityRow,
+    AthleteRow,
+    LapRow,
+    ShoeDefaultRow,
+    StreamRow,
+)
+from strideguard.model import RUNNING_SPORTS, Activity, Lap
+
+LOCAL_ATHLETE_NAME = "Me"
+# Two recordings that start within this many seconds of each other, in the same sport family, are the same
+# activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).
+SAME_START_TOLERANCE_S = 60
+
+
+class NotFound(LookupError):
+    """No such row for this athlete."""
+
+
+def local_athlete(session: Session) -> int:
+    """The single athlete of local mode (created on first use)."""
+    athlete_id = session.scalar(
+        sa.select(AthleteRow.id).where(AthleteRow.user_id.is_(None)).order_by(AthleteRow.id).limit(1)
+    )
+    if athlete_id is None:
+        row = AthleteRow(name=LOCAL_ATHLETE_NAME)
+        session.add(row)
+        session.flush()
+        athlete_id = row.id
+    return athlete_id
+
+
+@dataclass(frozen=True, slots=True)
+class SaveOutcome:
+    """What saving one activity did: 'imported' with its new id, or 'duplicate' of an existing one."""
+
+    status: str
+    activity_id: int
+    duplicate_of: str | None = None  # human label of the existing activity
+
+
+def _family(sport: str) -> str:
+    return "run" if sport in RUNNING_SPORTS else sport
+
+
+def describe(row: ActivityRow) -> str:
+    """A short label a runner recognises: '#12 run 2024-05-01 10.0 km'."""
+    km = f" {row.distance_m / 1000:.1f} km" if row.distance_m else ""
+    return f"#{row.id} {row.sport} {row.local_date.isoformat()}{km}"
+
+
+def find_duplicate(session: Session, athlete_id: int, activity: Activity) -> ActivityRow | None:
+    """An already stored activity that `activity` repeats: same file part, or same start and sport family."""
+    if activity.source_sha256:
+        row = session.scalar(
+            sa.select(ActivityRow).where(
+                ActivityRow.athlete_id == athlete_id,
+                ActivityRow.source_sha256 == activity.source_sha256,
+                ActivityRow.source_part == activity.source_part,
+            )
+        )
+        if row is not None:
+            return row
+    if activity.source_format == "manual":
+        # Hand-entered runs carry no exact time; two on one day are two runs.
+        return None
+    window = timedelta(seconds=SAME_START_TOLERANCE_S)
+    candidates = session.scalars(
+        sa.select(ActivityRow).where(
+            ActivityRow.athlete_id == athlete_id,
+            ActivityRow.start_utc >= activity.start_utc - window,
+            ActivityRow.start_utc <= activity.start_utc + window,
+        )
+    ).all()
+    for row in candidates:
+        if _family(row.sport) == _family(activity.sport):
+            return row
+    return None
+
+
+def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
+    return session.scalar(
+        sa.select(ShoeDefaultRow.shoe_id).where(
+            ShoeDefaultRow.athlete_id == athlete_id, ShoeDefaultRow.sport == sport
+        )
+    )
+
+
+def save_activity(
+    session: Session, athlete_id: int, activity: Activity, import_id: int | None = None
+) -> SaveOutcome:
+    """Insert one activity (summary, laps, streams) unless it duplicates a stored one."""
+    existing = find_duplicate(session, athlete_id, activity)
+    if existing is not None:
+        return SaveOutcome("duplicate", existing.id, describe(existing))
+    shoe_id = activity.shoe_id or default_shoe(session, athlete_id, activity.sport)
+    row = ActivityRow(
+        athlete_id=athlete_id,
+        sport=activity.sport,
+        start_utc=activity.start_utc,
+        utc_offset_s=activity.utc_offset_s,
+        local_date=activity.local_date,
+        distance_m=activity.distance_m,
+        moving_time_s=activity.moving_time_s,
+        elapsed_time_s=activity.elapsed_time_s,
+        ascent_m=activity.ascent_m,
+        descent_m=activity.descent_m,
+        avg_heart_rate_bpm=activity.avg_heart_rate_bpm,
+        max_heart_rate_bpm=activity.max_heart_rate_bpm,
+        avg_cadence_spm=activity.avg_cadence_spm,
+        name=activity.name,
+        description=activity.description,
+        device=activity.device,
+        commute=activity.commute,
+        rpe=activity.rpe,
+        feel=activity.feel,
+        shoe_id=shoe_id,
+        source_format=activity.source_format,
+        source_sha256=activity.source_sha256,
+        source_part=activity.source_part,
+        source_name=activity.source_name,
+        damaged=activity.damaged,
+        import_id=import_id,
+    )
+    session.add(row)
+    session.flush()
+    for idx, lap in enumerate(activity.laps):
+        session.add(
+            LapRow(
+                activity_id=row.id,
+                idx=idx,
+                start_utc=lap.start_utc,
+                elapsed_time_s=lap.elapsed_time_s,
+                moving_time_s=lap.moving_time_s,
+                distance_m=lap.distance_m,
+                avg_heart_rate_bpm=lap.avg_heart_rate_bpm,
+                max_heart_rate_bpm=lap.max_heart_rate_bpm,
+                avg_cadence_spm=lap.avg_cadence_spm,
+                ascent_m=lap.ascent_m,
+                descent_m=lap.descent_m,
+            )
+        )
+    if activity.streams is not None and len(activity.streams):
+        session.add(
+            StreamRow(
+                activity_id=row.id,
+                n_samples=len(activity.streams),
+                blob=stream_codec.encode(activity.streams),
+            )
+        )
+    session.flush()
+    return SaveOutcome("imported", row.id)
+
+
+def save_activities(
+    session: Session, athlete_id: int, activities: list[Activity], import_id: int | None = None
+) -> list[SaveOutcome]:
+    """Save several activities in the caller's transaction; duplicates are reported, not stored."""
+    return [save_activity(session, athlete_id, a, import_id) for a in activities]
+
+
+def to_activity(row: ActivityRow, laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None) -> Activity:
+    """The domain object for a stored row."""
+    return Activity(
+        id=row.id,
+        sport=row.sport,
+        start_utc=row.start_utc,
+        utc_offset_s=row.utc_offset_s,
+        source_format=row.source_format,
+        distance_m=row.distance_m,
+        moving_time_s=row.moving_time_s,
+        elapsed_time_s=row.elapsed_time_s,
+        ascent_m=row.ascent_m,
+        descent_m=row.descent_m,
+        avg_heart_rate_bpm=row.avg_heart_rate_bpm,
+        max_heart_rate_bpm=row.max_heart_rate_bpm,
+        avg_cadence_spm=row.avg_cadence_spm,
+        name=row.name,
+        description=row.description,
+        device=row.device,
+        commute=row.commute,
+        rpe=row.rpe,
+        feel=row.feel,
+        shoe_id=row.shoe_id,
+        source_sha256=row.source_sha256,
+        source_part=row.source_part,
+        source_name=row.source_name,
+        damaged=row.damaged,
+        import_id=row.import_id,
+        laps=laps,
+        streams=stream_codec.decode(with_streams.blob) if with_streams is not None else None,
+    )
+
+
+def list_activities(
+    session: Session,
+    athlete_id: int,
+    since: date | None = None,
+    until: date | None = None,
+    sports: frozenset[str] | set[str] | None = None,
+    limit: int | None = None,
+    newest_first: bool = True,
+) -> list[Activity]:
+    """Summaries (no laps, no streams) of the athlete's activities by local date, filtered."""
+    query = sa.select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+    if since is not None:
+        query = query.where(ActivityRow.local_date >= since)
+    if until is not None:
+        query = query.where(ActivityRow.local_date <= until)
+    if sports:
+        query = query.where(ActivityRow.sport.in_(sorted(sports)))
+    order = (ActivityRow.start_utc.desc(), ActivityRow.id.desc()) if newest_first else (
+        ActivityRow.start_utc, ActivityRow.id)
+    query = query.order_by(*order)
+    if limit is not None:
+        query = query.limit(limit)
+    return [to_activity(row) for row in session.scalars(query)]
+
+
+def get_activity(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
+    """One activity with its laps (and streams); NotFound if it is not this athlete's."""
+    row = session.scalar(
+        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+    )
+    if row is None:
+        raise NotFound(f"no activity #{activity_id}")
+    lap_rows = session.scalars(
+        sa.select(LapRow).where(LapRow.activity_id == row.id).order_by(LapRow.idx)
+    ).all()
+    laps = tuple(
+        Lap(
+            start_utc=lap.start_utc,
+            elapsed_time_s=lap.elapsed_time_s,
+            moving_time_s=lap.moving_time_s,
+            distance_m=lap.distance_m,
+            avg_heart_rate_bpm=lap.avg_heart_rate_bpm,
+            max_heart_rate_bpm=lap.max_heart_rate_bpm,
+            avg_cadence_spm=lap.avg_cadence_spm,
+            ascent_m=lap.ascent_m,
+            descent_m=lap.descent_m,
+        )
+        for lap in lap_rows
+    )
+    stream_row = session.get(StreamRow, row.id) if with_streams else None
+    return to_activity(row, laps, stream_row)
+
+
+def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str] | None = None) -> int | None:
+    """The most recent activity's id (for `--activity last`)."""
+    query = sa.select(ActivityRow.id).where(ActivityRow.athlete_id == athlete_id)
+    if sports:
+        query = query.where(ActivityRow.sport.in_(sorted(sports)))
+    return session.scalar(query.order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc()).limit(1))
+
+
+def update_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> None:
+    """Change editable fields (rpe, feel, shoe_id, name, description) of one of the athlete's activities."""
+    allowed = {"rpe", "feel", "shoe_id", "name", "description", "sport"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
+    row = session.scalar(
+        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+    )
+    if row is None:
+        raise NotFound(f"no activity #{activity_id}")
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.flush()
+
+
+def manual_activity(
+    start_utc: datetime,
+    distance_m: float,
+    duration_s: float,
+    sport: str = "run",
+    utc_offset_s: int | None = None,
+    rpe: float | None = None,
+    name: str | None = None,
+) -> Activity:
+    """An activity entered by hand (treadmill without a file, forgotten watch)."""
+    activity = Activity(
+        sport=sport,
+        start_utc=start_utc,
+        utc_offset_s=utc_offset_s,
+        source_format="manual",
+        distance_m=distance_m,
+        moving_time_s=duration_s,
+        elapsed_time_s=duration_s,
+        rpe=rpe,
+        name=name,
+    )
+    return replace(activity)

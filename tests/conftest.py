@@ -1,0 +1,103 @@
+"""Fixtures: a fresh real database per test (SQLite file, or a PostgreSQL schema when
+STRIDEGUARD_TEST_DATABASE_URL is set), the shared sample files, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard import db, store
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared"))
+DATA = SHARED / "data"
+PG_URL = os.environ.get("STRIDEGUARD_TEST_DATABASE_URL")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"strideguard database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (a file per test)'}"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database that only this test uses."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'strideguard.sqlite'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = db.make_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on the test database, migrated to head."""
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with db.session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def athlete_id(session: Session) -> int:
+    athlete = store.local_athlete(session)
+    session.commit()
+    return athlete
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """../shared/data: real files from other projects (never copied into this repository)."""
+    if not DATA.is_dir():
+        pytest.skip(f"shared sample data not found at {DATA}")
+    return DATA
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """Environment for running the real `strideguard` command against this test's database."""
+    env = dict(os.environ)
+    env["STRIDEGUARD_DATABASE_URL"] = db_url
+    env["STRIDEGUARD_DATA_DIR"] = str(tmp_path / "userdata")
+    env["COLUMNS"] = "160"
+    env.pop("STRIDEGUARD_TEST_DATABASE_URL", None)
+    return env
+
+
+@pytest.fixture
+def run_cli(cli_env: dict[str, str]):
+    """Run `strideguard ARGS...` as a subprocess, as a user would; returns CompletedProcess (text)."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "strideguard", *args],
+            env=cli_env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
