@@ -12,6 +12,7 @@ from strideguard.cli.common import AppContext
 # Feature modules under strideguard.cli; each defines `register(group)`.
 FEATURES = (
     "activities",
+    "demo",
 )
 
 
