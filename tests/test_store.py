@@ -24,9 +24,17 @@ def _run(start: datetime, km: float = 10.0, sha: str | None = "a" * 64, part: in
         distance_m=np.linspace(0, km * 1000, n),
     )
     return Activity(
-        sport=kw.pop("sport", "run"), start_utc=start, source_format="fit", distance_m=km * 1000,
-        moving_time_s=3000.0, elapsed_time_s=3100.0, source_sha256=sha, source_part=part, streams=streams,
-        laps=(Lap(start_utc=start, distance_m=km * 500), Lap(start_utc=start + timedelta(minutes=25))), **kw,
+        sport=kw.pop("sport", "run"),
+        start_utc=start,
+        source_format="fit",
+        distance_m=km * 1000,
+        moving_time_s=3000.0,
+        elapsed_time_s=3100.0,
+        source_sha256=sha,
+        source_part=part,
+        streams=streams,
+        laps=(Lap(start_utc=start, distance_m=km * 500), Lap(start_utc=start + timedelta(minutes=25))),
+        **kw,
     )
 
 
@@ -104,7 +112,7 @@ def test_other_athletes_data_is_invisible(session, athlete_id):
 
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="naive"):
-        Activity(sport="run", start_utc=datetime(2026, 5, 1, 6, 30), source_format="fit")  # noqa: DTZ001
+        Activity(sport="run", start_utc=datetime(2026, 5, 1, 6, 30), source_format="fit")
 
 
 def test_aware_non_utc_start_is_normalised():

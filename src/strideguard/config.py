@@ -35,7 +35,8 @@ def database_url(flag: str | None = None) -> str:
 class Limits:
     """Bounds for parsing one file, so one hostile file cannot exhaust the machine.
 
-    A 24-hour ultra at 1 Hz is 86,400 points and a few MB of FIT; the limits leave room for several times that.
+    A 24-hour ultra at 1 Hz is 86,400 points and a few MB of FIT; the limits leave room for
+    several times that.
     """
 
     max_file_bytes: int = 64 * 1024 * 1024  # after gunzip

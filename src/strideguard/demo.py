@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,8 +92,14 @@ def plan(end: date, weeks: int = 52, seed: int = 7) -> list[PlannedRun]:
 
 
 def _pace_s_per_km(kind: str, fitness: float) -> float:
-    base = {"easy": 355.0, "recovery": 380.0, "long": 365.0, "tempo": 300.0, "intervals": 330.0,
-            "treadmill": 345.0}[kind]
+    base = {
+        "easy": 355.0,
+        "recovery": 380.0,
+        "long": 365.0,
+        "tempo": 300.0,
+        "intervals": 330.0,
+        "treadmill": 345.0,
+    }[kind]
     return base * fitness
 
 
@@ -145,8 +152,14 @@ def simulate(run: PlannedRun, index: int, seed: int = 7, fitness: float = 1.0) -
     offset = local.utcoffset() or timedelta()
     start_utc = local.astimezone(UTC)
     streams = Streams(
-        time_s=t, lat_deg=lat, lon_deg=lon, altitude_m=altitude, distance_m=distance, speed_m_s=speed,
-        heart_rate_bpm=heart_rate, cadence_spm=cadence,
+        time_s=t,
+        lat_deg=lat,
+        lon_deg=lon,
+        altitude_m=altitude,
+        distance_m=distance,
+        speed_m_s=speed,
+        heart_rate_bpm=heart_rate,
+        cadence_spm=cadence,
     )
     laps = tuple(_auto_laps(start_utc, streams))
     ascent = descent = None
@@ -180,10 +193,10 @@ def _auto_laps(start_utc: datetime, streams: Streams) -> Iterator[Lap]:
     assert distance is not None
     marks = np.searchsorted(distance, np.arange(1000.0, distance[-1], 1000.0))
     bounds = [0, *marks.tolist(), len(distance) - 1]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in pairwise(bounds):
         if b <= a:
             continue
-        hr = streams.heart_rate_bpm[a:b + 1] if streams.heart_rate_bpm is not None else None
+        hr = streams.heart_rate_bpm[a : b + 1] if streams.heart_rate_bpm is not None else None
         yield Lap(
             start_utc=start_utc + timedelta(seconds=float(streams.time_s[a])),
             elapsed_time_s=float(streams.time_s[b] - streams.time_s[a]),
@@ -221,8 +234,13 @@ def encode(activity: Activity, name: str) -> bytes:
     return gzip.compress(data, 6, mtime=0) if name.endswith(".gz") else data
 
 
-def write_files(folder: Path, end: date, weeks: int = 52, seed: int = 7,
-                progress: Callable[[int, int], None] | None = None) -> list[Path]:
+def write_files(
+    folder: Path,
+    end: date,
+    weeks: int = 52,
+    seed: int = 7,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Path]:
     """Write the demo athlete's runs into `folder` as FIT/GPX files; return their paths, oldest first."""
     folder.mkdir(parents=True, exist_ok=True)
     sessions = plan(end, weeks, seed)

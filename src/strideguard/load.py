@@ -25,7 +25,9 @@ class WeekVolume:
         return f"{self.iso_year}-W{self.iso_week:02d}"
 
 
-def weekly_volume(activities: Iterable[Activity], sports: frozenset[str] = RUNNING_SPORTS) -> list[WeekVolume]:
+def weekly_volume(
+    activities: Iterable[Activity], sports: frozenset[str] = RUNNING_SPORTS
+) -> list[WeekVolume]:
     """Distance, moving time and count per ISO week for activities of `sports`, oldest week first.
 
     Weeks without a run between the first and last are included with zeros: a gap is information.

@@ -12,7 +12,7 @@ import numpy as np
 
 SPORTS = ("run", "trail_run", "treadmill", "walk", "hike", "other")
 RUNNING_SPORTS = frozenset({"run", "trail_run", "treadmill"})
-# Sports imported from archives unless the runner asks for everything (issue: "runs, trail runs, walks, hikes").
+# Sports imported from archives unless the runner asks for everything: runs, trail runs, walks, hikes.
 DEFAULT_IMPORT_SPORTS = frozenset({"run", "trail_run", "treadmill", "walk", "hike"})
 SOURCE_FORMATS = ("fit", "gpx", "tcx", "manual")
 
@@ -43,8 +43,15 @@ class Streams:
     power_w: np.ndarray | None = None
 
     COLUMNS = (
-        "time_s", "lat_deg", "lon_deg", "altitude_m", "distance_m",
-        "speed_m_s", "heart_rate_bpm", "cadence_spm", "power_w",
+        "time_s",
+        "lat_deg",
+        "lon_deg",
+        "altitude_m",
+        "distance_m",
+        "speed_m_s",
+        "heart_rate_bpm",
+        "cadence_spm",
+        "power_w",
     )
 
     def __post_init__(self) -> None:

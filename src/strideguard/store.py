@@ -174,7 +174,9 @@ def save_activities(
     return [save_activity(session, athlete_id, a, import_id) for a in activities]
 
 
-def to_activity(row: ActivityRow, laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None) -> Activity:
+def to_activity(
+    row: ActivityRow, laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None
+) -> Activity:
     """The domain object for a stored row."""
     return Activity(
         id=row.id,
@@ -224,8 +226,11 @@ def list_activities(
         query = query.where(ActivityRow.local_date <= until)
     if sports:
         query = query.where(ActivityRow.sport.in_(sorted(sports)))
-    order = (ActivityRow.start_utc.desc(), ActivityRow.id.desc()) if newest_first else (
-        ActivityRow.start_utc, ActivityRow.id)
+    order = (
+        (ActivityRow.start_utc.desc(), ActivityRow.id.desc())
+        if newest_first
+        else (ActivityRow.start_utc, ActivityRow.id)
+    )
     query = query.order_by(*order)
     if limit is not None:
         query = query.limit(limit)

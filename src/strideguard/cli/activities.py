@@ -9,7 +9,16 @@ import click
 from rich.table import Table
 
 from strideguard import db, load, store
-from strideguard.cli.common import DATE, AppContext, console, hms, km, pass_app, parse_distance_m, parse_duration_s
+from strideguard.cli.common import (
+    DATE,
+    AppContext,
+    console,
+    hms,
+    km,
+    parse_distance_m,
+    parse_duration_s,
+    pass_app,
+)
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
 
 SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)
@@ -62,7 +71,12 @@ def activity_json(activity: Activity) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
 def runs_command(
-    app: AppContext, since: date | None, until: date | None, sport: str | None, limit: int | None, as_json: bool
+    app: AppContext,
+    since: date | None,
+    until: date | None,
+    sport: str | None,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """List stored activities, newest first.
 
@@ -80,14 +94,26 @@ def runs_command(
         console.print("No activities yet. Try [bold]strideguard import FILE[/] or [bold]strideguard demo[/].")
         return
     table = Table(title=f"{len(activities)} activities", title_justify="left")
-    for header, justify in (("id", "right"), ("date", "left"), ("sport", "left"), ("km", "right"),
-                            ("time", "right"), ("pace", "right"), ("HR", "right"), ("RPE", "right"),
-                            ("name", "left")):
+    for header, justify in (
+        ("id", "right"),
+        ("date", "left"),
+        ("sport", "left"),
+        ("km", "right"),
+        ("time", "right"),
+        ("pace", "right"),
+        ("HR", "right"),
+        ("RPE", "right"),
+        ("name", "left"),
+    ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for a in activities:
         table.add_row(
-            str(a.id), a.local_date.isoformat(), a.sport.replace("_", " "), km(a.distance_m),
-            hms(a.moving_time_s or a.elapsed_time_s), _pace(a),
+            str(a.id),
+            a.local_date.isoformat(),
+            a.sport.replace("_", " "),
+            km(a.distance_m),
+            hms(a.moving_time_s or a.elapsed_time_s),
+            _pace(a),
             f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
             f"{a.rpe:g}" if a.rpe is not None else "",
             (a.name or a.source_name or "") + (" [damaged]" if a.damaged else ""),
@@ -112,11 +138,21 @@ def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
         activities = store.list_activities(session, athlete_id, since=since, sports=RUNNING_SPORTS)
     weeks = load.weekly_volume(activities)
     if as_json:
-        click.echo(json.dumps([
-            {"week": w.label, "monday": w.monday.isoformat(), "distance_m": round(w.distance_m, 1),
-             "duration_s": round(w.duration_s, 1), "runs": w.runs}
-            for w in weeks
-        ], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "week": w.label,
+                        "monday": w.monday.isoformat(),
+                        "distance_m": round(w.distance_m, 1),
+                        "duration_s": round(w.duration_s, 1),
+                        "runs": w.runs,
+                    }
+                    for w in weeks
+                ],
+                indent=2,
+            )
+        )
         return
     if not weeks:
         console.print("No runs yet.")
@@ -125,7 +161,9 @@ def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
     for header in ("week", "from", "km", "time", "runs"):
         table.add_column(header, justify="left" if header in {"week", "from"} else "right")
     for w in weeks:
-        table.add_row(w.label, w.monday.isoformat(), f"{w.distance_m / 1000:.1f}", hms(w.duration_s), str(w.runs))
+        table.add_row(
+            w.label, w.monday.isoformat(), f"{w.distance_m / 1000:.1f}", hms(w.duration_s), str(w.runs)
+        )
     console.print(table)
 
 
@@ -159,8 +197,16 @@ def _parse_time(text: str) -> time:
 @click.option("--json", "as_json", is_flag=True, help="Print the stored run as JSON.")
 @pass_app
 def add_run_command(
-    app: AppContext, day: date, distance: str, duration: str, rpe: float | None, sport: str,
-    start_time: str, utc_offset: str | None, name: str | None, as_json: bool,
+    app: AppContext,
+    day: date,
+    distance: str,
+    duration: str,
+    rpe: float | None,
+    sport: str,
+    start_time: str,
+    utc_offset: str | None,
+    name: str | None,
+    as_json: bool,
 ) -> None:
     """Log a run without a file (treadmill, forgotten watch).
 

@@ -32,7 +32,9 @@ class AppContext:
                 self._engine = db.make_engine(self.db_url)
                 db.ensure_schema(self._engine)
             except Exception as exc:  # any driver error: show it in one line, no traceback
-                raise click.ClickException(f"cannot open database {self.shown_url}: {_one_line(exc)}") from None
+                raise click.ClickException(
+                    f"cannot open database {self.shown_url}: {_one_line(exc)}"
+                ) from None
         return self._engine
 
     @property
@@ -128,5 +130,5 @@ def km(distance_m: float | None) -> str:
 def hms(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

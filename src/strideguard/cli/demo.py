@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -17,8 +17,12 @@ DEMO_DB_NAME = "demo.sqlite"
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
     )
 
 
@@ -28,8 +32,13 @@ def build_demo(app: AppContext, weeks: int, seed: int, end: date) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     with _progress() as progress:
         task = progress.add_task("Writing FIT/GPX files", total=None)
-        paths = demo.write_files(folder, end, weeks, seed,
-                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+        paths = demo.write_files(
+            folder,
+            end,
+            weeks,
+            seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     with _progress() as progress:
         task = progress.add_task("Importing", total=len(paths))
         for done, path in enumerate(paths, 1):
@@ -58,7 +67,8 @@ def print_summary(app: AppContext) -> None:
     total_s = sum(a.moving_time_s or 0 for a in runs)
     first, last = runs[0].local_date, runs[-1].local_date
     console.print(
-        f"\n[bold]Demo athlete[/]: {len(runs)} runs from {first} to {last}, {total_km:,.0f} km in {hms(total_s)}."
+        f"\n[bold]Demo athlete[/]: {len(runs)} runs from {first} to {last}, "
+        f"{total_km:,.0f} km in {hms(total_s)}."
     )
     weeks = load.weekly_volume(runs)[-8:]
     console.print("Last 8 weeks: " + "  ".join(f"{w.label} {w.distance_m / 1000:.0f} km" for w in weeks))
@@ -73,7 +83,9 @@ def print_summary(app: AppContext) -> None:
 
 
 @click.command("demo")
-@click.option("--weeks", type=click.IntRange(4, 520), default=52, show_default=True, help="Weeks of training.")
+@click.option(
+    "--weeks", type=click.IntRange(4, 520), default=52, show_default=True, help="Weeks of training."
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed (same seed, same athlete).")
 @click.option("--serve", is_flag=True, help="Open the dashboard on the demo athlete afterwards.")
 @click.option("--port", type=int, default=8000, show_default=True, help="Port for --serve.")
@@ -105,7 +117,7 @@ def demo_command(ctx: click.Context, weeks: int, seed: int, serve: bool, port: i
                 f"{app.shown_url} already holds activities; the demo would mix into them. "
                 "Use an empty database, leave out --db, or add --force."
             )
-    build_demo(app, weeks, seed, date.today())
+    build_demo(app, weeks, seed, datetime.now(UTC).astimezone().date())
     print_summary(app)
     if serve:
         from strideguard.cli.web import serve_app

@@ -157,7 +157,8 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             found = [
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and (format_of(p.name) or p.suffix.lower() in ARCHIVE_SUFFIXES)
             ]
             yield from sorted(found)
