@@ -1,0 +1,179 @@
+"""`strideguard routine list|show|play` through the real CLI, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from strideguard import routines as rt
+
+
+def test_list_shows_every_routine_with_kind_and_total_time(run_cli):
+    result = run_cli("routine", "list")
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("│")}
+    assert set(lines) == {
+        "glute_activation",
+        "hamstring_mobility",
+        "hip_flexor_stretch",
+        "hip_mobility_flow",
+        "piriformis_foam_roll",
+        "tfl_foam_roll",
+    }
+    assert "foam rolling" in lines["piriformis_foam_roll"] and "2:15" in lines["piriformis_foam_roll"]
+    assert "mobility" in lines["hip_mobility_flow"] and "4:00" in lines["hip_mobility_flow"]
+    assert "strength" in lines["glute_activation"] and "2:30" in lines["glute_activation"]
+
+
+def test_list_json_gives_totals_in_seconds(run_cli):
+    result = run_cli("routine", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert rows["tfl_foam_roll"]["total_duration_s"] == 135
+    assert rows["hip_flexor_stretch"]["total_duration_s"] == 120
+    assert "femoral_neck_stress_fracture" in rows["tfl_foam_roll"]["contraindicated_for"]
+
+
+def test_show_gives_steps_contraindications_sources_and_disclaimer(run_cli):
+    result = run_cli("routine", "show", "piriformis_foam_roll")
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # ignore wrapping
+    assert "Roll the piriformis" in out and "0:30 each side" in out
+    assert "2–3 inches (5–8 cm)" in out
+    assert "Do not roll over a suspected fracture" in out and "blood clot" in out
+    assert "https://doi.org/10.3390/jcm10225360" in out  # Bartsch 2021, the Delphi contraindications study
+    assert "StrideGuard gives guidance, not a diagnosis" in out
+    assert out.index("Do not do this routine") < out.index("Sources")
+
+
+def test_show_json_has_the_timeline(run_cli):
+    result = run_cli("routine", "show", "hip-flexor-stretch", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["id"] == "hip_flexor_stretch"
+    assert [(e["side"], e["start_s"]) for e in data["timeline"]] == [
+        ("left", 0),
+        ("right", 30),
+        ("left", 60),
+        ("right", 90),
+    ]
+
+
+@pytest.mark.parametrize("command", ["show", "play"])
+def test_unknown_routine_is_a_one_line_error_listing_valid_names(run_cli, command):
+    result = run_cli("routine", command, "yoga_flow")
+    assert result.returncode == 2
+    assert result.stdout == "" or "yoga_flow" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "yoga_flow" in lines[0] and "piriformis_foam_roll" in lines[0] and "hip_mobility_flow" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_play_runs_every_step_and_side_and_rings_at_each_switch(run_cli):
+    started = time.monotonic()
+    result = run_cli("routine", "play", "piriformis_foam_roll", "--speed", "200", timeout=60)
+    wall_s = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    timeline = rt.schedule(rt.load_routines()["piriformis_foam_roll"])
+    # One bell per switch (4) plus one at the end.
+    assert out.count("\a") == len(timeline) == 5
+    for expected in (
+        "[1/5] Get into position — 0:15",
+        "[2/5] Roll the piriformis · left side — 0:30",
+        "[3/5] Roll the piriformis · right side — 0:30",
+        "[4/5] Second round, a little lighter · left side",
+        "[5/5] Second round, a little lighter · right side",
+        "Done: Piriformis foam roll, 2:15.",
+    ):
+        assert expected in out
+    positions = [out.index(f"[{n}/5]") for n in range(1, 6)]
+    assert positions == sorted(positions)
+    # Contraindications come before the first step.
+    assert out.index("Do not do this routine") < out.index("[1/5]")
+    assert "StrideGuard gives guidance, not a diagnosis" in out
+    # 135 s at 200x is 0.675 s of timer; allow for interpreter start-up on a busy machine.
+    assert wall_s < 20
+
+
+def test_play_takes_the_scaled_time(run_cli):
+    started = time.monotonic()
+    result = run_cli("routine", "play", "hip_mobility_flow", "--speed", "120", "--no-bell", timeout=60)
+    wall_s = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert wall_s >= 240 / 120  # the timer really waits: 4:00 at 120x is 2 s
+    assert "[8/8] Easy march" in result.stdout
+
+
+def test_no_bell_is_silent(run_cli):
+    result = run_cli("routine", "play", "hip_flexor_stretch", "--speed", "400", "--no-bell", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "\a" not in result.stdout
+    assert "[4/4] Add an overhead reach · right side" in result.stdout
+
+
+def test_speed_must_be_positive(run_cli):
+    result = run_cli("routine", "play", "tfl_foam_roll", "--speed", "0")
+    assert result.returncode == 2
+    assert "--speed" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_keys_pause_skip_and_quit_on_a_terminal(cli_env):
+    """With a terminal on stdin: Enter starts, s skips, space pauses and resumes, q quits."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "strideguard", "routine", "play", "glute_activation"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    os.close(slave)
+    assert process.stdout is not None
+    seen = b""
+
+    def wait_for(marker: str, timeout_s: float = 20) -> None:
+        nonlocal seen
+        end = time.monotonic() + timeout_s
+        while marker.encode() not in seen:
+            assert time.monotonic() < end, f"{marker!r} never appeared in:\n{seen.decode(errors='replace')}"
+            ready, _, _ = select.select([process.stdout], [], [], 0.1)
+            if ready:
+                chunk = os.read(process.stdout.fileno(), 65536)
+                assert chunk or process.poll() is None, seen.decode(errors="replace")
+                seen += chunk
+
+    try:
+        wait_for("Press space or Enter to start")
+        os.write(master, b"\n")
+        wait_for("[1/4] Glute bridge")
+        os.write(master, b"s")
+        wait_for("[2/4] Standing wall press · left side")
+        os.write(master, b" ")
+        wait_for("Paused")
+        os.write(master, b"n")
+        wait_for("[3/4] Standing wall press · right side")
+        os.write(master, b" ")
+        wait_for("Resumed")
+        os.write(master, b"q")
+        wait_for("Stopped at step 3 of 4")
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    text = seen.decode()
+    assert text.count("Skipped") == 2
+    assert text.count("\a") == 2  # one bell per switch made by the two skips
+    assert "Done:" not in text
