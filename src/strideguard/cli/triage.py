@@ -1,0 +1,320 @@
+"""`strideguard triage`: hip-pain triage from a findings file (`--findings FILE --json`) or by questions.
+
+A thin shell over `strideguard.triage`: question choice, scoring and red flags all live there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from strideguard import db
+from strideguard.cli.common import AppContext, console, err_console, pass_app
+from strideguard.knowledge import KnowledgeBase, KnowledgeError, Question, check_knowledge, load_knowledge
+from strideguard.triage import FindingsError, TriageResult, evaluate, next_question, validate_findings
+
+LEVEL_HEADLINES = {
+    "emergency": ("bold white on red", "EMERGENCY: please get help now"),
+    "urgent": ("bold red", "URGENT: stop running and see a doctor within 1-3 days"),
+    "see_clinician": ("bold yellow", "See a GP or sports physiotherapist"),
+    "self_care": ("bold green", "Self-care is reasonable for now"),
+}
+DONT_KNOW = {"", "?", "dk", "don't know", "dont know", "do not know", "not sure", "skip", "unknown", "idk"}
+YES = {"y", "yes", "true", "1"}
+NO = {"n", "no", "false", "0"}
+MAX_TRIES = 3
+
+
+class _EndOfInput(Exception):
+    """stdin closed: the remaining questions count as "don't know"."""
+
+
+def register(group: click.Group) -> None:
+    group.add_command(triage_command)
+
+
+@click.command("triage")
+@click.option(
+    "--findings",
+    "findings_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help='JSON file {"findings": {...}} keyed by finding ids; skips the questions.',
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON (the contract in docs/triage.md)."
+)
+@click.option("--save", is_flag=True, help="Store the result in your triage history (local athlete).")
+@click.option(
+    "--knowledge",
+    "knowledge_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Use this knowledge folder instead of the packaged one (for reviewers editing the YAML).",
+)
+@click.option(
+    "--check-knowledge", is_flag=True, help="Validate the knowledge files, list every problem, and exit."
+)
+@pass_app
+def triage_command(
+    app: AppContext,
+    findings_file: Path | None,
+    as_json: bool,
+    save: bool,
+    knowledge_dir: Path | None,
+    check_knowledge: bool,
+) -> None:
+    """Hip-pain triage: warning signs first, then the likely causes with their evidence.
+
+    Without --findings it asks questions (safety questions first); answer y / n, a number or a
+    choice, or ? for "don't know". Guidance, not a diagnosis.
+
+    \b
+    Example:
+      strideguard triage
+      echo '{"findings": {"pain_location": "lateral", "tender_greater_trochanter": true}}' > case.json
+      strideguard triage --findings case.json --json
+      strideguard triage --findings case.json --save
+      strideguard triage --check-knowledge
+    """
+    if check_knowledge:
+        _check(knowledge_dir)
+        return
+    kb = _knowledge(knowledge_dir)
+    if findings_file is not None:
+        findings = _read_findings(findings_file, kb)
+    else:
+        out = err_console if as_json else console
+        findings = interview(kb, sys.stdin, out.print)
+    try:
+        result = evaluate(findings, kb)
+    except FindingsError as exc:  # already validated for files; answers are parsed to valid values
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_result(result, kb)
+    if save:
+        with app.session() as (session, athlete_id):
+            session.add(
+                db.TriageRow(
+                    athlete_id=athlete_id,
+                    findings=dict(findings),
+                    triage_level=result.triage_level,
+                    result=result.to_json(),
+                )
+            )
+        (err_console if as_json else console).print("Saved to your triage history.")
+
+
+def _check(knowledge_dir: Path | None) -> None:
+    kb, errors = check_knowledge(knowledge_dir)
+    if errors:
+        for error in errors:
+            err_console.print(f"error: {error}", markup=False)
+        raise SystemExit(1)
+    assert kb is not None
+    console.print(
+        f"knowledge OK: {len(kb.findings)} findings, {len(kb.conditions)} conditions, "
+        f"{len(kb.red_flags)} red flags, {len(kb.questions)} questions, {len(kb.routines)} routines, "
+        f"{len(kb.citations)} citations"
+    )
+    for warning in kb.warnings:
+        console.print(f"warning: {warning}", markup=False)
+
+
+def _knowledge(knowledge_dir: Path | None) -> KnowledgeBase:
+    try:
+        return load_knowledge(knowledge_dir)
+    except KnowledgeError as exc:
+        first = exc.errors[0] if exc.errors else "unknown problem"
+        more = f" (and {len(exc.errors) - 1} more; run with --check-knowledge)" if len(exc.errors) > 1 else ""
+        raise click.ClickException(f"triage knowledge is broken: {first}{more}") from None
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False)
+    raise SystemExit(2)
+
+
+def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
+    """The `findings` object of FILE, validated; exit 2 naming every bad id or value."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{path}: file not found")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot read: {exc}")
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}")
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), dict):
+        _fail(f'{path}: expected an object like {{"findings": {{"pain_location": "groin"}}}}')
+    findings: dict[str, Any] = data["findings"]
+    errors = validate_findings(findings, kb)
+    if errors:
+        _fail(f"{path}: " + "; ".join(errors))
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# interactive
+
+
+def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
+    """Ask questions chosen by `triage.next_question` until it returns None or input ends."""
+    say(
+        "[bold]Hip pain check[/bold]. I'll ask about warning signs first, then questions that help tell the "
+        "likely causes apart. Answer y or n, a number or a choice; type ? if you don't know.\n"
+    )
+    findings: dict[str, Any] = {}
+    asked: set[str] = set()
+    while True:
+        question = next_question(findings, kb, frozenset(asked))
+        if question is None:
+            break
+        asked.add(question.finding)
+        try:
+            value = ask(question, kb, stream, say)
+        except _EndOfInput:
+            say('\n(No more answers: the remaining questions count as "don\'t know".)')
+            break
+        if value is not None:
+            findings[question.finding] = value
+    say("")
+    return findings
+
+
+def ask(question: Question, kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> Any:
+    """Ask one question; returns the value, or None for "don't know". Re-asks up to MAX_TRIES times."""
+    finding = kb.findings[question.finding]
+    if finding.type == "boolean":
+        hint = "y/n/?"
+    elif finding.type == "enum":
+        hint = "number or ?"
+    else:
+        hint = f"{finding.min:g}-{finding.max:g} {finding.unit or ''}, or ?".replace("  ", " ")
+    say(f"[bold]{question.text}[/bold]", markup=True)
+    for i, (_, label) in enumerate(question.choices, 1):
+        say(f"  {i}. {label}", markup=False)
+    for _ in range(MAX_TRIES):
+        say(f"  ({hint}) > ", end="")
+        line = stream.readline()
+        if not line:
+            raise _EndOfInput
+        text = line.strip().lower()
+        if not stream.isatty():  # piped answers are not echoed by a terminal: show them in the transcript
+            say(text, markup=False)
+        if text in DONT_KNOW:
+            return None
+        value = _parse(text, question, finding.type)
+        if value is not None:
+            problem = finding.problem(value)
+            if problem is None:
+                return value
+            say(f"  Sorry, {problem}.", markup=False)
+        else:
+            say("  Sorry, I didn't understand that.", markup=False)
+    say("  Let's skip that one (don't know).")
+    return None
+
+
+def _parse(text: str, question: Question, ftype: str) -> Any:
+    if ftype == "boolean":
+        return True if text in YES else False if text in NO else None
+    if ftype == "enum":
+        values = [v for v, _ in question.choices]
+        if text.isdigit() and 1 <= int(text) <= len(values):
+            return values[int(text) - 1]
+        if text in NO and "none" in values:  # "n" to "any new weakness?" means none
+            return "none"
+        exact = [v for v, label in question.choices if text in (v, label.lower())]
+        if exact:
+            return exact[0]
+        prefix = [v for v, label in question.choices if v.startswith(text) or label.lower().startswith(text)]
+        return prefix[0] if len(prefix) == 1 else None
+    try:
+        number = float(text.replace(",", "."))
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else number
+
+
+# ---------------------------------------------------------------------------------------------------------
+# plain-words result
+
+
+def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
+    style, headline = LEVEL_HEADLINES[result.triage_level]
+    console.print(f"[{style}]{headline}[/{style}]")
+    sources: list[str] = []
+
+    def cite(ids: tuple[str, ...]) -> str:
+        numbers = []
+        for cid in ids:
+            if cid not in sources:
+                sources.append(cid)
+            numbers.append(str(sources.index(cid) + 1))
+        return f"[{', '.join(numbers)}]" if numbers else ""
+
+    if result.red_flags:
+        console.print("\n[bold]Warning signs[/bold]")
+        for flag in result.red_flags:
+            console.print(f"  ! {flag.message} {cite(flag.citations)}", markup=False)
+    if result.triage_level == "emergency":
+        # After an emergency sign the questions stop early, so a ranking would rest on too little: name what
+        # the warning signs point to instead (the full ranking stays in --json).
+        scores = {c.id: c.score for c in result.conditions}
+        suggested = dict.fromkeys(cid for flag in result.red_flags for cid in flag.suggests)
+        # e.g. "cannot bear weight" suggests SCFE, which an adult's age rules out
+        suggested = dict.fromkeys([cid for cid in suggested if scores[cid] >= 0.01] or list(suggested))
+        console.print("\n[bold]What the warning signs can point to[/bold] (not a diagnosis)")
+        for cid in suggested:
+            condition = kb.conditions[cid]
+            console.print(
+                f"  - {condition.name}: {condition.summary} {cite(condition.citations[:2])}", markup=False
+            )
+    else:
+        _print_ranking(result, kb, cite)
+    console.print("\n[bold]What to do[/bold]")
+    for line in result.advice:
+        console.print(f"  - {line}", markup=False)
+    if result.routines:
+        console.print("\n[bold]Routines you could try[/bold] (stop if they hurt)")
+        for routine in result.routines:
+            console.print(f"  - {routine.name}: strideguard routine play {routine.id}", markup=False)
+    elif result.routines_withheld:
+        console.print(f"\n{result.routines_withheld}", markup=False)
+    console.print("\n[bold]Sources[/bold]")
+    for i, cid in enumerate(sources, 1):
+        citation = kb.citations[cid]
+        url = f" {citation.url}" if citation.url else ""
+        console.print(f"  {i}. {citation.text}{url}", markup=False)
+    console.print(f"\n[italic]{result.disclaimer}[/italic]")
+
+
+def _print_ranking(result: TriageResult, kb: KnowledgeBase, cite: Callable[[tuple[str, ...]], str]) -> None:
+    console.print("\n[bold]What it might be[/bold] (most likely first; this is not a diagnosis)")
+    for condition in result.conditions[:3]:
+        reasons = "; ".join(
+            _plain(e.finding, e.value, kb) for e in [e for e in condition.evidence if e.lr > 1][:4]
+        )
+        console.print(
+            f"  {condition.score:4.0%}  {condition.name} {cite(condition.citations[:2])}", markup=False
+        )
+        if reasons:
+            console.print(f"        because: {reasons}", markup=False)
+
+
+def _plain(finding_id: str, value: Any, kb: KnowledgeBase) -> str:
+    """'pain_on_hop', True -> 'hopping, jumping or landing ...' style short text for the 'because' line."""
+    meaning = kb.findings[finding_id].meaning.split("(")[0].strip()
+    if value is True:
+        return meaning
+    if value is False:
+        return f"not: {meaning}"
+    return f"{finding_id.replace('_', ' ')} {value}"

@@ -1,0 +1,561 @@
+"""Hip-pain triage: `evaluate(findings, kb) -> TriageResult` and `next_question(findings, kb, asked)`.
+
+Method (documented for users in docs/triage.md):
+1. Red flags (knowledge/red_flags.yaml) are evaluated first. Each one that fires sets a *minimum* level;
+   nothing later can lower it (clinical.md section 0).
+2. Every condition is scored by naive-Bayes log-odds: ln(prior) + sum of ln(LR) for each evidence item whose
+   test holds. Priors are relative frequencies among runners with hip/groin/thigh pain; LRs are graded from
+   the evidence in clinical.md. Scores are the normalised posterior probabilities over the 20 conditions,
+   and every score lists the findings that moved it (finding, value, LR, citations).
+3. The level is the highest of: the red flags; the top condition's own level (with its escalations, e.g.
+   self-care pain lasting more than 6 weeks -> see a clinician); and a safety net that raises to `urgent`
+   whenever an urgent-or-worse condition still has >= SAFETY_NET_PROBABILITY.
+4. Routines are suggested only when no red flag fired, the level is self_care or see_clinician, no
+   urgent-or-worse condition is among the top 3 or above the safety-net probability, and the routine is not
+   contraindicated for any of the top 3 conditions nor by a finding (e.g. no foam rolling with known low bone
+   density, a clotting disorder or blood thinners, a swollen leg or a groin lump; Bartsch 2021).
+
+An absent finding is unknown, never "no". Pure functions over frozen dataclasses; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from strideguard import rules
+from strideguard.knowledge import (
+    LEVEL_RANK,
+    LEVELS,
+    Condition,
+    KnowledgeBase,
+    Question,
+    default_knowledge,
+)
+
+DISCLAIMER = (
+    "StrideGuard gives guidance, not a diagnosis. It cannot examine you, and its advice does not replace a "
+    "doctor or physiotherapist. If you are worried, if the pain gets worse, or if anything new appears, get "
+    "checked; in an emergency call your local emergency number."
+)
+
+# Design choices (clinical.md marks them NV, to be checked by a clinician):
+# an urgent-or-worse condition that keeps at least this posterior probability cannot be ruled out by the app.
+SAFETY_NET_PROBABILITY = 0.1
+# Questioning stops when the leading condition is this likely, or no question is worth this many bits.
+STOP_PROBABILITY = 0.92
+MIN_GAIN_BITS = 0.03
+MAX_DETAIL_QUESTIONS = 15
+MAX_ROUTINES = 3
+# Findings that rule out foam rolling whatever the condition (Bartsch et al. 2021 Delphi; clinical.md 1e).
+NO_FOAM_ROLLING_IF: tuple[str, ...] = (
+    "low_bone_density_known",
+    "sickle_cell_or_clotting_disorder",
+    "leg_swelling",
+    "groin_lump",
+    "fever",
+    "unable_to_bear_weight",
+)
+
+LEVEL_ADVICE: dict[str, str] = {
+    "emergency": "Please get help now: go to an emergency department or call your local emergency number. "
+    "Don't run, and don't wait to see if it settles.",
+    "urgent": "Please stop running and see a doctor within the next 1-3 days (the same day if a message "
+    "below says so). Until then, avoid hopping, jumping and impact, and don't foam-roll or stretch into "
+    "the pain.",
+    "see_clinician": "Book an appointment with a GP or sports physiotherapist, especially if it persists or "
+    "stops you running. Meanwhile keep to activity that doesn't make it worse.",
+    "self_care": "This sounds like something you can usually manage yourself with a short change in "
+    "training. If it doesn't improve within a few weeks, or gets worse, see a physiotherapist.",
+}
+
+
+class FindingsError(ValueError):
+    """Findings that do not fit the vocabulary; `.errors` names every problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One finding that moved a condition's score: its odds were multiplied by `lr`."""
+
+    finding: str
+    value: Any
+    lr: float
+    citations: tuple[str, ...]
+    note: str | None = None
+
+    @property
+    def effect(self) -> str:
+        return "raises" if self.lr > 1 else "lowers"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "finding": self.finding,
+            "value": self.value,
+            "effect": self.effect,
+            "likelihood_ratio": self.lr,
+            "citations": list(self.citations),
+        }
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionScore:
+    """A condition with its posterior probability (`score`, 0-1) and the evidence behind it."""
+
+    id: str
+    name: str
+    score: float
+    prior: float
+    triage_level: str
+    evidence: tuple[Evidence, ...]
+    citations: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "prior": self.prior,
+            "triage_level": self.triage_level,
+            "evidence": [e.to_json() for e in self.evidence],
+            "citations": list(self.citations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlagHit:
+    id: str
+    level: str
+    message: str
+    citations: tuple[str, ...]
+    because: tuple[str, ...]  # the findings that made it fire, e.g. "pain_on_hop=True (eq True)"
+    suggests: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "level": self.level,
+            "message": self.message,
+            "citations": list(self.citations),
+            "because": list(self.because),
+            "suggests": list(self.suggests),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LevelReason:
+    """Why the triage level is at least `level`."""
+
+    level: str
+    source: str  # "red_flag:<id>", "condition:<id>", "escalation:<id>", "safety_net:<id>", "default"
+    reason: str
+    citations: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "source": self.source,
+            "reason": self.reason,
+            "citations": list(self.citations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineSuggestion:
+    id: str
+    name: str
+    kind: str
+    summary: str
+    for_condition: str
+    citations: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "summary": self.summary,
+            "for_condition": self.for_condition,
+            "citations": list(self.citations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    triage_level: str
+    red_flags: tuple[RedFlagHit, ...]
+    conditions: tuple[ConditionScore, ...]
+    advice: tuple[str, ...]
+    routines: tuple[RoutineSuggestion, ...]
+    level_reasons: tuple[LevelReason, ...]
+    routines_withheld: str | None
+    disclaimer: str = DISCLAIMER
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON contract documented in docs/triage.md."""
+        return {
+            "triage_level": self.triage_level,
+            "red_flags": [f.to_json() for f in self.red_flags],
+            "conditions": [c.to_json() for c in self.conditions],
+            "advice": list(self.advice),
+            "routines": [r.to_json() for r in self.routines],
+            "routines_withheld": self.routines_withheld,
+            "level_reasons": [r.to_json() for r in self.level_reasons],
+            "disclaimer": self.disclaimer,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# validation
+
+
+def validate_findings(findings: Mapping[str, Any], kb: KnowledgeBase) -> list[str]:
+    """Every problem with `findings`: unknown ids, wrong types, out-of-range numbers. Empty if fine."""
+    if not isinstance(findings, Mapping):
+        return [f"findings must be an object of finding id -> value, got {type(findings).__name__}"]
+    errors: list[str] = []
+    for fid, value in findings.items():
+        finding = kb.findings.get(fid)
+        if finding is None:
+            errors.append(f"unknown finding {fid!r}")
+        elif value is not None:
+            problem = finding.problem(value)
+            if problem:
+                errors.append(problem)
+    return errors
+
+
+def _known(findings: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop explicit nulls: null means "don't know", exactly like an absent key."""
+    return {k: v for k, v in findings.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# scoring
+
+
+def _log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tuple[float, list[Evidence]]]:
+    out: dict[str, tuple[float, list[Evidence]]] = {}
+    for cid, condition in kb.conditions.items():
+        total = math.log(condition.prior)
+        moved: list[Evidence] = []
+        for item in condition.evidence:
+            if rules.evaluate(item.rule, findings).fired:
+                total += math.log(item.lr)
+                moved.append(
+                    Evidence(item.finding, findings[item.finding], item.lr, item.citations, item.note)
+                )
+        moved.sort(key=lambda e: -abs(math.log(e.lr)))
+        out[cid] = (total, moved)
+    return out
+
+
+def _softmax(logs: Mapping[str, float]) -> dict[str, float]:
+    top = max(logs.values())
+    weights = {k: math.exp(v - top) for k, v in logs.items()}
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+def score_conditions(
+    findings: Mapping[str, Any], kb: KnowledgeBase | None = None
+) -> tuple[ConditionScore, ...]:
+    """All conditions, most probable first, each with its posterior probability and evidence."""
+    kb = kb or default_knowledge()
+    findings = _known(findings)
+    logs = _log_scores(findings, kb)
+    posterior = _softmax({k: v[0] for k, v in logs.items()})
+    scored = [
+        ConditionScore(
+            id=c.id,
+            name=c.name,
+            score=posterior[c.id],
+            prior=c.prior,
+            triage_level=c.triage_level,
+            evidence=tuple(logs[c.id][1]),
+            citations=c.citations,
+        )
+        for c in kb.conditions.values()
+    ]
+    order = list(kb.conditions)
+    scored.sort(key=lambda s: (-s.score, order.index(s.id)))
+    return tuple(scored)
+
+
+def red_flags(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> tuple[RedFlagHit, ...]:
+    """Red flags that fire, most urgent first (knowledge order within a level)."""
+    kb = kb or default_knowledge()
+    findings = _known(findings)
+    hits = []
+    for flag in kb.red_flags:
+        outcome = rules.evaluate(flag.rule, findings)
+        if outcome.fired:
+            because = tuple(dict.fromkeys(leaf.describe() for leaf in outcome.trace))
+            hits.append(RedFlagHit(flag.id, flag.level, flag.message, flag.citations, because, flag.suggests))
+    hits.sort(key=lambda h: -LEVEL_RANK[h.level])
+    return tuple(hits)
+
+
+def _condition_level(condition: Condition, findings: Mapping[str, Any]) -> tuple[str, list[LevelReason]]:
+    level = condition.triage_level
+    reasons = [
+        LevelReason(
+            level, f"condition:{condition.id}", f"Most likely: {condition.name}.", condition.citations
+        )
+    ]
+    for escalation in condition.escalations:
+        if (
+            LEVEL_RANK[escalation.level] > LEVEL_RANK[level]
+            and rules.evaluate(escalation.when, findings).fired
+        ):
+            level = escalation.level
+            reasons.append(
+                LevelReason(level, f"escalation:{condition.id}", escalation.reason, escalation.citations)
+            )
+    return level, reasons
+
+
+def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> TriageResult:
+    """Triage `findings` (id -> value; absent or null = unknown). Raises FindingsError on bad input."""
+    kb = kb or default_knowledge()
+    errors = validate_findings(findings, kb)
+    if errors:
+        raise FindingsError(errors)
+    findings = _known(findings)
+
+    flags = red_flags(findings, kb)
+    conditions = score_conditions(findings, kb)
+    reasons: list[LevelReason] = [LevelReason("self_care", "default", "No warning signs found.")]
+    reasons += [LevelReason(f.level, f"red_flag:{f.id}", f.message, f.citations) for f in flags]
+    top = kb.conditions[conditions[0].id]
+    reasons += _condition_level(top, findings)[1]
+    serious_possible = [
+        c
+        for c in conditions
+        if LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] and c.score >= SAFETY_NET_PROBABILITY
+    ]
+    for c in serious_possible:
+        if c.id != top.id:
+            reasons.append(
+                LevelReason(
+                    "urgent",
+                    f"safety_net:{c.id}",
+                    f"{c.name} cannot be ruled out from your answers ({c.score:.0%}).",
+                    c.citations,
+                )
+            )
+    level = max((r.level for r in reasons), key=LEVEL_RANK.__getitem__)
+    reasons = [r for r in reasons if r.source != "default" or level == "self_care"]
+
+    advice = _advice(level, flags, conditions, kb)
+    routines, withheld = _routines(level, flags, conditions, findings, kb)
+    return TriageResult(level, flags, conditions, advice, routines, tuple(reasons), withheld)
+
+
+def _advice(
+    level: str, flags: Sequence[RedFlagHit], conditions: Sequence[ConditionScore], kb: KnowledgeBase
+) -> tuple[str, ...]:
+    advice = [LEVEL_ADVICE[level]]
+    serious = LEVEL_RANK[level] >= LEVEL_RANK["urgent"]
+    shown = 0
+    for c in conditions[:2]:
+        condition = kb.conditions[c.id]
+        # Self-care tips (keep running, roll, stretch) would contradict "stop running": only show advice of
+        # conditions that are themselves urgent when the level is urgent or worse.
+        if serious and LEVEL_RANK[condition.triage_level] < LEVEL_RANK["urgent"]:
+            continue
+        if shown and c.score < 0.5 * conditions[0].score:
+            break
+        advice += [a for a in condition.advice if a not in advice]
+        shown += 1
+    return tuple(advice)
+
+
+def _routines(
+    level: str,
+    flags: Sequence[RedFlagHit],
+    conditions: Sequence[ConditionScore],
+    findings: Mapping[str, Any],
+    kb: KnowledgeBase,
+) -> tuple[tuple[RoutineSuggestion, ...], str | None]:
+    if flags:
+        return (), "No exercises or foam rolling are suggested while a warning sign is present."
+    if LEVEL_RANK[level] >= LEVEL_RANK["urgent"]:
+        return (), "No exercises or foam rolling are suggested until a clinician has checked you."
+    top3 = conditions[:3]
+    if any(LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] for c in top3) or any(
+        LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] and c.score >= SAFETY_NET_PROBABILITY
+        for c in conditions
+    ):
+        return (
+            (),
+            "No exercises or foam rolling are suggested because a more serious cause is still possible.",
+        )
+    top_ids = {c.id for c in top3}
+    no_rolling = [f for f in NO_FOAM_ROLLING_IF if findings.get(f) is True]
+    wanted = [c for c in conditions[:2] if c.score >= 0.25 * conditions[0].score]
+    suggestions: list[RoutineSuggestion] = []
+    for c in wanted:
+        for routine in kb.routines.values():
+            if c.id not in routine.suitable_for or top_ids & set(routine.contraindicated_for):
+                continue
+            if routine.kind == "foam_rolling" and no_rolling:
+                continue
+            if any(s.id == routine.id for s in suggestions):
+                continue
+            suggestions.append(
+                RoutineSuggestion(
+                    routine.id, routine.name, routine.kind, routine.summary, c.id, routine.citations
+                )
+            )
+    suggestions = suggestions[:MAX_ROUTINES]
+    withheld = None
+    if no_rolling:
+        withheld = f"Foam rolling is not suggested because of: {', '.join(no_rolling)}."
+    return tuple(suggestions), withheld
+
+
+# ---------------------------------------------------------------------------------------------------------
+# question selection (pure; shared by the CLI prompts and the web wizard)
+
+
+def applicable(question: Question, findings: Mapping[str, Any]) -> bool:
+    """Whether `question` makes sense now: `ask_if` not definitely false, `skip_if` not definitely true."""
+    if question.ask_if is not None and rules.evaluate(question.ask_if, findings).value is False:
+        return False
+    return not (question.skip_if is not None and rules.evaluate(question.skip_if, findings).fired)
+
+
+def _answers(question: Question, kb: KnowledgeBase) -> list[Any]:
+    """Possible answers to reason about: booleans, enum values, or numbers either side of each threshold."""
+    finding = kb.findings[question.finding]
+    if finding.type == "boolean":
+        return [True, False]
+    if finding.type == "enum":
+        return list(finding.values)
+    cuts: set[float] = set()
+    for condition in kb.conditions.values():
+        for item in condition.evidence:
+            if item.finding == finding.id:
+                cuts.update(item.value if isinstance(item.value, list) else [item.value])
+    assert finding.min is not None and finding.max is not None
+    points = {finding.min, finding.max}
+    for cut in cuts:
+        points.update({max(finding.min, cut - 0.5), min(finding.max, cut + 0.5)})
+    return sorted(points)
+
+
+def _entropy(p: Sequence[float]) -> float:
+    return -sum(x * math.log2(x) for x in p if x > 0)
+
+
+def information_gain(question: Question, findings: Mapping[str, Any], kb: KnowledgeBase) -> float:
+    """Expected reduction (bits) in uncertainty over the conditions if `question` were answered.
+
+    P(answer | condition) is taken proportional to the condition's likelihood ratio for that answer
+    (uniform base rate over the answers), which is all the knowledge states.
+    """
+    findings = _known(findings)
+    answers = _answers(question, kb)
+    base = _log_scores(findings, kb)
+    prior = _softmax({k: v[0] for k, v in base.items()})
+    # lr[c][a]: product of LRs that would newly fire for condition c if the answer were a
+    lr: dict[str, list[float]] = {}
+    for cid, condition in kb.conditions.items():
+        items = [i for i in condition.evidence if i.finding == question.finding]
+        row = []
+        for answer in answers:
+            trial = {question.finding: answer}
+            row.append(math.prod(i.lr for i in items if rules.evaluate(i.rule, trial).fired))
+        total = sum(row)
+        lr[cid] = [x / total for x in row]  # P(answer | condition)
+    p_answer = [sum(prior[c] * lr[c][a] for c in prior) for a in range(len(answers))]
+    expected = 0.0
+    for a, pa in enumerate(p_answer):
+        if pa <= 0:
+            continue
+        expected += pa * _entropy([prior[c] * lr[c][a] / pa for c in prior])
+    return max(0.0, _entropy(list(prior.values())) - expected)
+
+
+def next_question(
+    findings: Mapping[str, Any],
+    kb: KnowledgeBase | None = None,
+    asked: frozenset[str] | set[str] = frozenset(),
+) -> Question | None:
+    """The next question to ask, or None when asking more cannot usefully change the answer.
+
+    Order: basics, then the red-flag screen (stopping at once if an emergency flag fires), then the detail
+    question with the highest expected information gain. `asked` holds finding ids already asked, including
+    those answered "don't know" (which stay absent from `findings`).
+    """
+    kb = kb or default_knowledge()
+    findings = _known(findings)
+    done = set(asked) | set(findings)
+    if any(f.level == "emergency" for f in red_flags(findings, kb)):
+        return None
+    for phase in ("basics", "red_flag"):
+        for question in kb.questions:
+            if question.phase == phase and question.finding not in done and applicable(question, findings):
+                return question
+    details_asked = sum(1 for q in kb.questions if q.phase == "detail" and q.finding in done)
+    if details_asked >= MAX_DETAIL_QUESTIONS:
+        return None
+    top = score_conditions(findings, kb)[0]
+    # Findings that could raise the leading condition's level (e.g. how long it has lasted) can change the
+    # advice even when the ranking is settled, so they are asked before stopping.
+    for escalation in kb.conditions[top.id].escalations:
+        for leaf in rules.leaves(escalation.when):
+            question = kb.question(leaf["finding"])
+            if (
+                question
+                and question.phase == "detail"
+                and question.finding not in done
+                and applicable(question, findings)
+            ):
+                return question
+    if top.score >= STOP_PROBABILITY:
+        return None
+    best: tuple[float, Question] | None = None
+    for question in kb.questions:
+        if question.phase != "detail" or question.finding in done or not applicable(question, findings):
+            continue
+        gain = information_gain(question, findings, kb)
+        if best is None or gain > best[0]:
+            best = (gain, question)
+    if best is None or best[0] < MIN_GAIN_BITS:
+        return None
+    return best[1]
+
+
+def level_at_least(level: str, minimum: str) -> bool:
+    """True if `level` is `minimum` or more urgent."""
+    return LEVEL_RANK[level] >= LEVEL_RANK[minimum]
+
+
+__all__ = [
+    "DISCLAIMER",
+    "LEVELS",
+    "ConditionScore",
+    "Evidence",
+    "FindingsError",
+    "LevelReason",
+    "RedFlagHit",
+    "RoutineSuggestion",
+    "TriageResult",
+    "evaluate",
+    "information_gain",
+    "next_question",
+    "red_flags",
+    "score_conditions",
+    "validate_findings",
+]

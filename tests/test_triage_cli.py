@@ -1,0 +1,128 @@
+"""`strideguard triage` as a user runs it: the real CLI in a subprocess against the test's database."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from strideguard.db import TriageRow
+from strideguard.knowledge import CONDITION_IDS, KNOWLEDGE_DIR
+from strideguard.triage import DISCLAIMER
+
+
+def _case(tmp_path: Path, findings: dict, **extra) -> Path:
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"findings": findings, **extra}))
+    return path
+
+
+def test_json_output_follows_the_contract(run_cli, tmp_path):
+    findings = {
+        "age": 24,
+        "sex": "female",
+        "pain_location": "groin",
+        "pain_on_hop": True,
+        "pain_walking": True,
+    }
+    result = run_cli(
+        "triage", "--findings", str(_case(tmp_path, findings, summary="extra keys are ignored")), "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert {"triage_level", "red_flags", "conditions", "advice", "routines", "disclaimer"} <= set(out)
+    assert out["triage_level"] == "urgent"
+    assert out["red_flags"][0]["id"] == "bone_stress_hop_pain"
+    assert {"id", "level", "message", "citations"} <= set(out["red_flags"][0])
+    assert sorted(c["id"] for c in out["conditions"]) == sorted(CONDITION_IDS)
+    scores = [c["score"] for c in out["conditions"]]
+    assert scores == sorted(scores, reverse=True)
+    top = out["conditions"][0]
+    assert top["id"] == "femoral_neck_stress_fracture"
+    assert {"finding": "pain_on_hop", "value": True, "effect": "raises"}.items() <= top["evidence"][0].items()
+    assert out["routines"] == []
+    assert out["disclaimer"] == DISCLAIMER
+
+
+def test_unknown_finding_and_out_of_range_value_exit_2_naming_them(run_cli, tmp_path):
+    result = run_cli("triage", "--findings", str(_case(tmp_path, {"hip_wobble": True, "age": 300})), "--json")
+    assert result.returncode == 2
+    assert "unknown finding 'hip_wobble'" in result.stderr
+    assert "age=300 is out of range 5..100" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_malformed_findings_file_exits_2_with_one_line(run_cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"findings": [1, 2]}')
+    result = run_cli("triage", "--findings", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"error: {bad}: expected an object like")
+    missing = run_cli("triage", "--findings", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "file not found" in missing.stderr
+
+
+def test_plain_text_result_shows_sources_and_disclaimer(run_cli, tmp_path):
+    findings = {"age": 52, "sex": "female", "pain_location": "lateral", "tender_greater_trochanter": True}
+    result = run_cli("triage", "--findings", str(_case(tmp_path, findings)))
+    assert result.returncode == 0, result.stderr
+    assert "Self-care is reasonable for now" in result.stdout
+    assert "Gluteal tendinopathy" in result.stdout
+    assert "Grimaldi A, Fearon A" in result.stdout  # sources are listed in full
+    assert "StrideGuard gives guidance, not a diagnosis" in result.stdout
+
+
+def test_interactive_session_via_stdin_stops_at_an_emergency(run_cli):
+    # age, sex, location, then: cannot bear weight? no; fever? no; unwell? no; saddle numbness? YES
+    answers = "41\n2\n3\nn\nn\nn\ny\n"
+    result = run_cli("triage", input=answers)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("How old are you") < out.index("Is there any new numbness around")
+    assert "EMERGENCY" in out and "cauda equina" in out
+    assert "Any new trouble starting to pee" not in out  # no more questions after an emergency sign
+    assert "StrideGuard gives guidance, not a diagnosis" in out
+
+
+def test_interactive_session_accepts_dont_know_and_never_asks_a_limping_runner_to_hop(run_cli):
+    # Answer the basics, "no" to the emergency screen, "yes" to limping, then "don't know" to the rest.
+    lines = ["30", "female", "1", "n", "n", "n", "n", "n", "n", "n", "n", "n", "y"] + ["?"] * 80
+    result = run_cli("triage", "--json", input="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "Are you walking with a limp?" in result.stderr  # prompts go to stderr with --json
+    assert "hopping" not in result.stderr.split("Are you walking with a limp?")[1]
+    out = json.loads(result.stdout)
+    assert out["triage_level"] == "urgent"
+    assert [f["id"] for f in out["red_flags"]] == ["groin_pain_with_limp"]
+
+
+def test_save_stores_the_result_for_the_local_athlete(run_cli, tmp_path, engine):
+    findings = {"age": 27, "sex": "male", "pain_location": "groin", "pain_squeezing_knees": True}
+    result = run_cli("triage", "--findings", str(_case(tmp_path, findings)), "--json", "--save")
+    assert result.returncode == 0, result.stderr
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(TriageRow.findings, TriageRow.triage_level, TriageRow.result)
+        ).all()
+    assert len(rows) == 1
+    assert rows[0].findings == findings
+    assert rows[0].triage_level == json.loads(result.stdout)["triage_level"]
+    assert rows[0].result["conditions"][0]["id"] == "adductor_related"
+
+
+def test_check_knowledge_lists_every_problem(run_cli, tmp_path):
+    broken = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, broken)
+    (broken / "conditions" / "scfe.yaml").unlink()
+    text = (
+        (broken / "red_flags.yaml").read_text().replace("[nice_cks_sciatica, bmj_bp_ces]", "[nowhere_2020]")
+    )
+    (broken / "red_flags.yaml").write_text(text)
+    result = run_cli("triage", "--check-knowledge", "--knowledge", str(broken))
+    assert result.returncode == 1
+    assert "conditions/scfe.yaml: missing condition file" in result.stderr
+    assert "unknown citation 'nowhere_2020'" in result.stderr
+    ok = run_cli("triage", "--check-knowledge")
+    assert ok.returncode == 0 and "knowledge OK: 69 findings, 20 conditions" in ok.stdout
