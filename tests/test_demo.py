@@ -46,7 +46,7 @@ def test_demo_command_builds_the_athlete_into_the_given_database(run_cli):
     runs = json.loads(run_cli("runs", "--json").stdout)
     assert len(runs) >= 12
     formats = {r["source_format"] for r in runs}
-    assert formats == {"fit", "gpx"}  # written as real files, imported by the real readers
+    assert {"fit", "gpx"} <= formats  # written as real files, imported by the real readers
     assert all(r["distance_m"] > 2500 for r in runs)
     again = run_cli("demo", "--weeks", "6")
     assert again.returncode == 1 and "already holds activities" in again.stderr

@@ -102,9 +102,16 @@ def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
 
 
 def save_activity(
-    session: Session, athlete_id: int, activity: Activity, import_id: int | None = None
+    session: Session,
+    athlete_id: int,
+    activity: Activity,
+    import_id: int | None = None,
+    streams_blob: tuple[int, bytes] | None = None,
 ) -> SaveOutcome:
-    """Insert one activity (summary, laps, streams) unless it duplicates a stored one."""
+    """Insert one activity (summary, laps, streams) unless it duplicates a stored one.
+
+    `streams_blob` is (n_samples, streams.encode(...)) when a worker process encoded the streams already.
+    """
     existing = find_duplicate(session, athlete_id, activity)
     if existing is not None:
         return SaveOutcome("duplicate", existing.id, describe(existing))
@@ -139,30 +146,31 @@ def save_activity(
     )
     session.add(row)
     session.flush()
-    for idx, lap in enumerate(activity.laps):
-        session.add(
-            LapRow(
-                activity_id=row.id,
-                idx=idx,
-                start_utc=lap.start_utc,
-                elapsed_time_s=lap.elapsed_time_s,
-                moving_time_s=lap.moving_time_s,
-                distance_m=lap.distance_m,
-                avg_heart_rate_bpm=lap.avg_heart_rate_bpm,
-                max_heart_rate_bpm=lap.max_heart_rate_bpm,
-                avg_cadence_spm=lap.avg_cadence_spm,
-                ascent_m=lap.ascent_m,
-                descent_m=lap.descent_m,
-            )
+    if activity.laps:
+        # One multi-row INSERT: a run has tens of laps, and per-object flushes dominated bulk imports.
+        session.execute(
+            sa.insert(LapRow),
+            [
+                {
+                    "activity_id": row.id,
+                    "idx": idx,
+                    "start_utc": lap.start_utc,
+                    "elapsed_time_s": lap.elapsed_time_s,
+                    "moving_time_s": lap.moving_time_s,
+                    "distance_m": lap.distance_m,
+                    "avg_heart_rate_bpm": lap.avg_heart_rate_bpm,
+                    "max_heart_rate_bpm": lap.max_heart_rate_bpm,
+                    "avg_cadence_spm": lap.avg_cadence_spm,
+                    "ascent_m": lap.ascent_m,
+                    "descent_m": lap.descent_m,
+                }
+                for idx, lap in enumerate(activity.laps)
+            ],
         )
-    if activity.streams is not None and len(activity.streams):
-        session.add(
-            StreamRow(
-                activity_id=row.id,
-                n_samples=len(activity.streams),
-                blob=stream_codec.encode(activity.streams),
-            )
-        )
+    if streams_blob is None and activity.streams is not None and len(activity.streams):
+        streams_blob = (len(activity.streams), stream_codec.encode(activity.streams))
+    if streams_blob is not None:
+        session.add(StreamRow(activity_id=row.id, n_samples=streams_blob[0], blob=streams_blob[1]))
     session.flush()
     return SaveOutcome("imported", row.id)
 

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from strideguard import config, demo, load, store
 from strideguard.cli.common import AppContext, console, hms
-from strideguard.importers import read_file
+from strideguard.importing import run_import
 
 DEMO_DB_NAME = "demo.sqlite"
 
@@ -41,13 +41,14 @@ def build_demo(app: AppContext, weeks: int, seed: int, end: date) -> None:
         )
     with _progress() as progress:
         task = progress.add_task("Importing", total=len(paths))
-        for done, path in enumerate(paths, 1):
-            outcome = read_file(path)
-            if outcome.failed:
-                console.print(f"[red]failed[/] {path.name}: {outcome.failed}")
-            with app.session() as (session, athlete_id):
-                store.save_activities(session, athlete_id, list(outcome.activities))
-            progress.update(task, completed=done)
+        summary = run_import(
+            app.engine,
+            [folder],
+            on_progress=lambda event: progress.update(task, completed=event.done, total=event.total),
+        )
+    for source in summary.sources:
+        for name, reason in source.failed:
+            console.print(f"[red]failed[/] {name}: {reason}")
     with app.session() as (session, athlete_id):
         try:
             from strideguard.demo_extras import add_demo_extras

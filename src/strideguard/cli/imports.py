@@ -1,0 +1,351 @@
+"""`strideguard import` (files, folders, Strava and Garmin export archives) and `strideguard imports`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+
+from strideguard import store
+from strideguard.cli.common import AppContext, console, err_console, pass_app
+from strideguard.importing import (
+    ImportOptions,
+    ProgressEvent,
+    default_workers,
+    get_import,
+    list_imports,
+    run_import,
+)
+from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS
+
+SHOWN_PER_LIST = 20
+PROGRESS_ABOVE = 3  # "more than a few files" get a progress bar
+_KIND_NAMES = {
+    "strava": "Strava export",
+    "garmin": "Garmin export",
+    "zip": "ZIP archive",
+    "files": "files",
+    "archive": "archive",
+}
+
+
+def parse_sports(text: str | None) -> frozenset[str] | None:
+    """'all' or a comma list of sports ('run,trail_run,walk'); None keeps the defaults."""
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return frozenset(SPORTS)
+    chosen = {
+        part.strip().lower().replace("-", "_").replace(" ", "_") for part in text.split(",") if part.strip()
+    }
+    unknown = sorted(chosen - set(SPORTS))
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"unknown sport {', '.join(unknown) or text!r}; use 'all' or a comma list of {', '.join(SPORTS)}",
+            param_hint="--sports",
+        )
+    return frozenset(chosen)
+
+
+class _RateColumn(ProgressColumn):
+    """Files per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if not speed else f"{speed:,.0f} files/s", style="progress.data.speed")
+
+
+class _ProgressDisplay:
+    """A rich progress bar per source, shown only for more than a few files."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Progress | None = None
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            if event.stage != "import" or event.total <= PROGRESS_ABOVE:
+                return
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=err_console,
+                transient=False,
+            )
+            self.progress.start()
+        if event.source not in self.tasks:
+            name = Path(event.source).name if event.source else "files"
+            self.tasks[event.source] = self.progress.add_task(f"Importing {name[:40]}", total=event.total)
+        self.progress.update(self.tasks[event.source], completed=event.done, total=event.total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _print_list(title: str, entries: list[dict[str, str]], total: int, key: str, import_id: Any) -> None:
+    console.print(f"  {title}: {total}")
+    for entry in entries[:SHOWN_PER_LIST]:
+        console.print(f"    {entry['file']}: {entry[key]}", markup=False)
+    if total > SHOWN_PER_LIST:
+        console.print(f"    ... and {total - SHOWN_PER_LIST} more (strideguard imports {import_id} --all)")
+
+
+def print_source(data: dict[str, Any], show_all: bool = False) -> None:
+    """The human summary of one import (from its JSON form, so stored summaries print the same)."""
+    global SHOWN_PER_LIST
+    kind = _KIND_NAMES.get(str(data.get("kind")), str(data.get("kind")))
+    source = data.get("source") or "files"
+    console.print(f"[bold]{source}[/] ({kind}, import #{data.get('import_id')})", highlight=False)
+    if data.get("refused"):
+        console.print(f"  [red]refused[/]: {data['refused']}", highlight=False)
+        return
+    for note in data.get("notes", []):
+        console.print(f"  note: {note}", markup=False)
+    manual = data.get("manual") or 0
+    extra = f" ({manual} manual entries from activities.csv, without a file)" if manual else ""
+    console.print(f"  imported: {data.get('imported', 0)} activities{extra}")
+    shown = SHOWN_PER_LIST
+    if show_all:
+        SHOWN_PER_LIST = 10**9
+    try:
+        import_id = data.get("import_id")
+        if data.get("duplicates"):
+            _print_list(
+                "duplicates", data.get("duplicate_list", []), data["duplicates"], "duplicate_of", import_id
+            )
+        if data.get("skipped"):
+            _print_list(
+                "skipped (not an activity)",
+                data.get("skipped_list", []),
+                data["skipped"],
+                "reason",
+                import_id,
+            )
+        by_sport = data.get("skipped_by_sport") or {}
+        if by_sport:
+            parts = ", ".join(f"{label} {count}" for label, count in sorted(by_sport.items()))
+            console.print(f"  skipped by sport: {parts} (use --sports all to import them)", markup=False)
+        if data.get("damaged_list"):
+            _print_list(
+                "imported but damaged", data["damaged_list"], len(data["damaged_list"]), "reason", import_id
+            )
+        if data.get("failed"):
+            _print_list("[red]failed[/]", data.get("failed_list", []), data["failed"], "reason", import_id)
+    finally:
+        SHOWN_PER_LIST = shown
+    if data.get("shoes_created"):
+        console.print(f"  shoes created: {', '.join(data['shoes_created'])}", markup=False)
+    if data.get("resumed_items"):
+        console.print(f"  already done by an earlier run: {data['resumed_items']} items")
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--sports",
+    metavar="LIST",
+    default=None,
+    help="Sports to import: 'all' or a comma list of "
+    + ",".join(SPORTS)
+    + ". Default for archives: "
+    + ",".join(s for s in SPORTS if s in DEFAULT_IMPORT_SPORTS)
+    + "; for files and folders: all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (no progress bar).")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 16),
+    default=default_workers(),
+    show_default=True,
+    help="Parser processes for many files (0 parses in the main process).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="Activities written per database transaction.",
+)
+@click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@pass_app
+def import_command(
+    app: AppContext,
+    paths: tuple[Path, ...],
+    sports: str | None,
+    as_json: bool,
+    workers: int,
+    batch_size: int,
+    no_progress: bool,
+) -> None:
+    """Import activity files, folders and export archives.
+
+    PATH can be a .fit, .gpx or .tcx file (each also .gz), a folder (searched recursively), a Strava bulk
+    export ZIP (export_12345.zip) or a Garmin Connect export ZIP (detected by content). Duplicates of stored
+    activities are reported, not stored again. An interrupted archive import resumes where it stopped when
+    you run the same command again. Exit code 0 when nothing failed, 1 otherwise.
+
+    \b
+    Example:
+      strideguard import ~/Downloads/export_12345.zip
+      strideguard import ~/watch/ --json
+      strideguard import garmin_export.zip --sports all
+    """
+    chosen = parse_sports(sports)
+    options = ImportOptions(sports=chosen, workers=workers, batch_activities=batch_size)
+    display = _ProgressDisplay(enabled=not (as_json or no_progress))
+    engine = app.engine
+    try:
+        summary = run_import(engine, list(paths), options, on_progress=display)
+    except KeyboardInterrupt:
+        display.close()
+        raise click.ClickException("interrupted; run the same command again to resume") from None
+    except SQLAlchemyError as exc:
+        display.close()
+        raise click.ClickException(f"database error during import: {_one_line(exc)}") from None
+    finally:
+        display.close()
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        for source in summary.sources:
+            print_source(source.to_json())
+        total = summary.to_json()
+        seconds = sum(s.elapsed_s for s in summary.sources)
+        console.print(
+            f"[bold]Total[/]: {total['imported']} imported, {total['duplicates']} duplicates, "
+            f"{total['skipped']} skipped, {total['failed']} failed in {seconds:.1f} s",
+            highlight=False,
+        )
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@click.command("imports")
+@click.argument("import_id", type=int, required=False)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most this many."
+)
+@click.option("--all", "show_all", is_flag=True, help="With IMPORT_ID: list every file, not the first 20.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def imports_command(
+    app: AppContext, import_id: int | None, limit: int, show_all: bool, as_json: bool
+) -> None:
+    """List past imports, or show one import's summary.
+
+    Each `strideguard import` records what it did: files imported, duplicates, skipped and failed files.
+    An import still marked "unfinished" was interrupted: run the same import command again to resume it.
+
+    \b
+    Example:
+      strideguard imports
+      strideguard imports 3 --all
+      strideguard imports --json
+    """
+    with app.session() as (session, athlete_id):
+        if import_id is not None:
+            try:
+                row = get_import(session, athlete_id, import_id)
+            except store.NotFound as exc:
+                raise click.ClickException(str(exc)) from None
+            data = dict(row.summary or {})
+            data.update(_row_json(row))
+            if as_json:
+                click.echo(json.dumps(data, indent=2, default=str))
+            else:
+                print_source(data, show_all=show_all)
+            return
+        rows = list_imports(session, athlete_id, limit)
+        if as_json:
+            click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
+            return
+        if not rows:
+            console.print("No imports yet. Try: strideguard import ~/Downloads/export_12345.zip")
+            return
+        table = Table(title="Imports", title_justify="left")
+        for column in (
+            "#",
+            "Started (UTC)",
+            "Kind",
+            "Source",
+            "Status",
+            "Imported",
+            "Duplicates",
+            "Skipped",
+            "Failed",
+        ):
+            table.add_column(
+                column,
+                justify="right" if column in {"#", "Imported", "Duplicates", "Skipped", "Failed"} else "left",
+            )
+        for row in rows:
+            data = _row_json(row)
+            table.add_row(
+                str(row.id),
+                row.started_at.strftime("%Y-%m-%d %H:%M"),
+                _KIND_NAMES.get(row.kind, row.kind),
+                Text(_shorten(row.source)),
+                data["status"],
+                str(row.n_imported),
+                str(row.n_duplicates),
+                str(row.n_skipped),
+                str(row.n_failed),
+            )
+        console.print(table)
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    status = row.status
+    if status == "running":
+        status = "unfinished"
+    return {
+        "import_id": row.id,
+        "source": row.source,
+        "kind": row.kind,
+        "status": status,
+        "started_at": row.started_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "items": row.n_total,
+        "imported": row.n_imported,
+        "duplicates": row.n_duplicates,
+        "skipped": row.n_skipped,
+        "failed": row.n_failed,
+    }
+
+
+def _shorten(text: str, width: int = 50) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else exc.__class__.__name__
+
+
+def register(group: click.Group) -> None:
+    group.add_command(import_command)
+    group.add_command(imports_command)

@@ -1,0 +1,169 @@
+"""The import service: folders of real files, atomic saves, resume after a crash, worker processes."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+import exportgen
+from strideguard import importing, store
+from strideguard.db import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
+from strideguard.importing import ImportOptions, parse_file, run_import
+
+
+def _folder(tmp_path: Path, data_dir: Path) -> Path:
+    folder = tmp_path / "watch" / "nested"
+    folder.mkdir(parents=True)
+    shutil.copy(data_dir / "fit" / "fitparse__Settings.fit", folder / "settings.fit")
+    runs = exportgen.simulated_runs(3, minutes=3)
+    (folder / "run0.fit").write_bytes(exportgen.fit_bytes(runs[0]))
+    (folder / "run1.fit.gz").write_bytes(gzip.compress(exportgen.fit_bytes(runs[1])))
+    (folder / "run2.gpx").write_bytes(exportgen.gpx_bytes(runs[2]))
+    (folder / "empty.tcx").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an activity file")  # ignored by folder expansion
+    return tmp_path / "watch"
+
+
+def test_folder_import_reports_imported_skipped_and_failed(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path, data_dir: Path
+) -> None:
+    summary = run_import(engine, [_folder(tmp_path, data_dir)], ImportOptions(workers=0))
+    (source,) = summary.sources
+    assert source.kind == "files"
+    assert source.imported == 3
+    assert [Path(f).name for f, _ in source.skipped] == ["settings.fit"]
+    assert "settings" in source.skipped[0][1]
+    assert [(Path(f).name, r) for f, r in source.failed] == [("empty.tcx", "empty file")]
+    assert not summary.ok
+    (record,) = session.scalars(sa.select(ImportRow)).all()
+    assert (record.status, record.n_imported, record.n_skipped, record.n_failed) == ("finished", 3, 1, 1)
+
+
+def test_reimporting_a_folder_names_the_activity_each_file_duplicates(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path, data_dir: Path
+) -> None:
+    folder = _folder(tmp_path, data_dir)
+    run_import(engine, [folder], ImportOptions(workers=0))
+    again = run_import(engine, [folder], ImportOptions(workers=0))
+    (source,) = again.sources
+    assert source.imported == 0
+    assert source.n_duplicates == 3
+    ids = {a.id for a in store.list_activities(session, athlete_id)}
+    for _, label in source.duplicates:
+        assert label.startswith("duplicate of #")
+        assert int(label.split("#")[1].split()[0]) in ids
+
+
+def test_missing_path_is_a_failure_not_a_crash(engine: sa.Engine, athlete_id: int, tmp_path: Path) -> None:
+    summary = run_import(engine, [tmp_path / "nope.fit"], ImportOptions(workers=0))
+    assert summary.sources[0].failed == [(str(tmp_path / "nope.fit"), "no such file or folder")]
+
+
+def test_a_file_that_fails_while_saving_leaves_nothing(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = exportgen.simulated_runs(3, minutes=3)
+    for i, run in enumerate(runs):
+        (tmp_path / f"{i}.fit").write_bytes(exportgen.fit_bytes(run))
+    real_save = store.save_activity
+
+    def save_then_fail(session: Session, athlete_id: int, activity, import_id=None, streams_blob=None):  # type: ignore[no-untyped-def]
+        outcome = real_save(session, athlete_id, activity, import_id, streams_blob)
+        if (
+            activity.source_name == "1.fit"
+        ):  # activity and laps are already flushed: the savepoint must undo them
+            raise ValueError("disk full (simulated)")
+        return outcome
+
+    monkeypatch.setattr(importing.store, "save_activity", save_then_fail)
+    summary = run_import(engine, [tmp_path], ImportOptions(workers=0))
+    (source,) = summary.sources
+    assert source.imported == 2
+    assert source.failed == [(str((tmp_path / "1.fit").resolve()), "could not save (disk full (simulated))")]
+    names = set(session.scalars(sa.select(ActivityRow.source_name)))
+    assert names == {"0.fit", "2.fit"}
+    assert session.scalar(sa.select(sa.func.count()).select_from(StreamRow)) == 2
+    lap_owners = set(session.scalars(sa.select(LapRow.activity_id)))
+    assert lap_owners == set(session.scalars(sa.select(ActivityRow.id)))
+
+
+def test_interrupted_archive_import_resumes_without_redoing_or_duplicating(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = exportgen.simulated_runs(12, minutes=2)
+    path = exportgen.write_strava_export(tmp_path / "export.zip", list(exportgen.iter_strava_entries(runs)))
+    flushes = 0
+    real_flush = importing._Batch.flush
+
+    def crash_on_third_flush(self):  # type: ignore[no-untyped-def]
+        nonlocal flushes
+        flushes += 1
+        if flushes == 3:
+            raise KeyboardInterrupt  # the process dies here: this batch is never committed
+        real_flush(self)
+
+    monkeypatch.setattr(importing._Batch, "flush", crash_on_third_flush)
+    with pytest.raises(KeyboardInterrupt):
+        run_import(engine, [path], ImportOptions(workers=0, batch_activities=4))
+    committed = session.scalar(sa.select(sa.func.count()).select_from(ImportItemRow))
+    assert committed == 8
+    assert session.scalar(sa.select(sa.func.count()).select_from(ActivityRow)) == 8
+    monkeypatch.setattr(importing._Batch, "flush", real_flush)
+    parsed: list[str] = []
+    real_parse = importing.parse_file
+    monkeypatch.setattr(
+        importing, "parse_file", lambda name, *a, **k: parsed.append(name) or real_parse(name, *a, **k)
+    )
+    summary = run_import(engine, [path], ImportOptions(workers=0, batch_activities=4))
+    (source,) = summary.sources
+    assert source.resumed_items == 8
+    assert len(parsed) == 4  # only the unfinished files were read again
+    assert source.imported == 12
+    assert session.scalar(sa.select(sa.func.count()).select_from(ActivityRow)) == 12
+    assert session.scalar(sa.select(sa.func.count()).select_from(ImportRow)) == 1
+
+
+def test_many_files_are_parsed_in_worker_processes(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path
+) -> None:
+    runs = exportgen.simulated_runs(20, minutes=2)
+    path = exportgen.write_strava_export(tmp_path / "export.zip", list(exportgen.iter_strava_entries(runs)))
+    events: list[importing.ProgressEvent] = []
+    summary = run_import(
+        engine, [path], ImportOptions(workers=2, batch_activities=7), on_progress=events.append
+    )
+    assert summary.sources[0].imported == 20
+    assert summary.ok
+    import_events = [e for e in events if e.stage == "import"]
+    assert import_events[-1].done == import_events[-1].total == 20
+    one = store.get_activity(session, athlete_id, 1)
+    assert one.streams is not None and len(one.streams) > 100  # streams stored from the worker's blob
+    assert one.laps
+
+
+def test_parse_file_recognises_known_content_without_parsing() -> None:
+    data = exportgen.fit_bytes(exportgen.simulated_runs(1, minutes=2)[0])
+    first = parse_file("a.fit", data)
+    assert first.status == "ok"
+    sha = first.activities[0].source_sha256
+    again = parse_file("copy.fit.gz", gzip.compress(data), known=frozenset({sha}))  # type: ignore[arg-type]
+    assert (again.status, again.sha256) == ("known", sha)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "reason"),
+    [
+        ("x.doc", b"hello", "failed", "not a FIT, GPX or TCX"),
+        ("x.fit", b"", "failed", "empty file"),
+        ("x.gpx", b"<?xml version='1.0'?><html/>", "failed", "neither GPX nor TCX"),
+    ],
+)
+def test_parse_file_turns_bad_input_into_reasons(name: str, data: bytes, status: str, reason: str) -> None:
+    parsed = parse_file(name, data)
+    assert parsed.status == status
+    assert reason in (parsed.reason or "")
