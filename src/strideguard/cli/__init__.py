@@ -13,6 +13,9 @@ from strideguard.cli.common import AppContext
 FEATURES = (
     "activities",
     "demo",
+    "imports",
+    "routine",
+    "triage",
 )
 
 
