@@ -149,7 +149,7 @@ def _record_row(frame: Any) -> list[float]:
         field_def = fd.field_def
         if field_def is not None and field_def.is_dev:
             # Stryd and other Connect IQ apps write running power as a developer field named "Power".
-            if row[_DEV_POWER] != row[_DEV_POWER] and fd.name.lower() == "power":
+            if row[_DEV_POWER] != row[_DEV_POWER] and (fd.name or "").lower() == "power":
                 try:
                     row[_DEV_POWER] = float(value)
                 except (TypeError, ValueError):
