@@ -167,3 +167,10 @@ def test_parse_file_turns_bad_input_into_reasons(name: str, data: bytes, status:
     parsed = parse_file(name, data)
     assert parsed.status == status
     assert reason in (parsed.reason or "")
+
+
+def test_loose_files_source_is_labelled_with_the_paths_given(engine, athlete_id, tmp_path):
+    run = exportgen.simulated_runs(1, minutes=3)[0]
+    (tmp_path / "a.fit").write_bytes(exportgen.fit_bytes(run))
+    summary = run_import(engine, (p for p in [tmp_path / "a.fit"]), ImportOptions(workers=0))
+    assert summary.sources[0].source == str(tmp_path / "a.fit")

@@ -390,6 +390,7 @@ class _Source:
 
 def plan_sources(paths: Iterable[Path]) -> list[_Source]:
     """Loose files (one source) and archives (one source each), in the order given."""
+    paths = list(paths)  # walked twice: once for the files, once for the label
     loose = _Source(label="", kind="files")
     archives: list[_Source] = []
     seen: set[str] = set()
