@@ -14,8 +14,12 @@ FEATURES = (
     "activities",
     "demo",
     "imports",
+    "load",
+    "pain",
     "routine",
+    "shoes",
     "triage",
+    "web",
 )
 
 

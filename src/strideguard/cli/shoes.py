@@ -1,0 +1,245 @@
+"""`strideguard shoes`: add, list, set-default, assign, retire, restore."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from strideguard import shoe_store, store
+from strideguard.cli.common import AppContext, console, parse_distance_m, pass_app
+from strideguard.cli.load import resolve_activity
+from strideguard.model import SPORTS
+from strideguard.shoes import Shoe, progress_bar, shoe_wear
+
+
+def _find(session: Session, athlete_id: int, ref: str) -> Shoe:
+    try:
+        return shoe_store.find_shoe(session, athlete_id, ref)
+    except store.NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _distance(text: str, option: str) -> float:
+    try:
+        return parse_distance_m(text)
+    except click.BadParameter as exc:
+        raise click.BadParameter(f"{option}: {exc.message}") from None
+
+
+@click.group("shoes")
+def shoes_group() -> None:
+    """Track distance per pair of shoes and get told when one is worn out.
+
+    Alerts at 90% and 100% of each shoe's limit (default 450 km). The evidence: check a shoe at about 500 km
+    and replace it between 500 and 800 km; rotating two pairs helps; no study links mileage itself to injury.
+
+    \b
+    Example:
+      strideguard shoes add "Daily trainer" --brand Asics --model Novablast --default-for run
+      strideguard shoes list
+    """
+
+
+@shoes_group.command("add")
+@click.argument("name")
+@click.option("--brand", help="Brand, e.g. Asics.")
+@click.option("--model", help="Model, e.g. Novablast 4.")
+@click.option(
+    "--start-distance", default="0km", show_default=True, help="Distance it had run before you logged it."
+)
+@click.option("--retire-at", default="450km", show_default=True, help="Retirement distance for this shoe.")
+@click.option(
+    "--default-for",
+    type=click.Choice(SPORTS, case_sensitive=False),
+    multiple=True,
+    help="Use it for new imports of this sport (repeatable).",
+)
+@pass_app
+def shoes_add_command(
+    app: AppContext,
+    name: str,
+    brand: str | None,
+    model: str | None,
+    start_distance: str,
+    retire_at: str,
+    default_for: tuple[str, ...],
+) -> None:
+    """Add a pair of shoes.
+
+    \b
+    Example:
+      strideguard shoes add "Daily trainer" --brand Asics --model "Novablast 4" --default-for run
+      strideguard shoes add Racers --start-distance 120km --retire-at 350km
+    """
+    start_m = _distance(start_distance, "--start-distance")
+    retire_m = _distance(retire_at, "--retire-at")
+    with app.session() as (session, athlete_id):
+        try:
+            shoe = shoe_store.add_shoe(session, athlete_id, name, brand, model, start_m, retire_m)
+            for sport in default_for:
+                shoe_store.set_default(session, athlete_id, shoe.id, sport.lower())
+        except shoe_store.ShoeInputError as exc:
+            raise click.ClickException(str(exc)) from None
+    extra = f"; default for {', '.join(default_for)}" if default_for else ""
+    console.print(
+        f"Added shoe #{shoe.id} {shoe.label}: {start_m / 1000:g} km so far, retire at {retire_m / 1000:g} "
+        f"km{extra}."
+    )
+
+
+@shoes_group.command("list")
+@click.option("--active", is_flag=True, help="Hide retired shoes.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
+    """List shoes with their distance, share of the retirement distance and a wear bar.
+
+    \b
+    Example:
+      strideguard shoes list
+      strideguard shoes list --active --json
+    """
+    with app.session() as (session, athlete_id):
+        shoes = shoe_store.list_shoes(session, athlete_id, include_retired=not active)
+        defaults = shoe_store.defaults(session, athlete_id)
+        activities = store.list_activities(session, athlete_id)
+    wears = shoe_wear(shoes, activities)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": w.shoe.id,
+                        "name": w.shoe.name,
+                        "brand": w.shoe.brand,
+                        "model": w.shoe.model,
+                        "start_distance_m": w.shoe.start_distance_m,
+                        "retire_at_m": w.shoe.retire_at_m,
+                        "distance_m": round(w.distance_m, 1),
+                        "percent": round(w.percent, 1),
+                        "level": w.level,
+                        "activities": w.activities,
+                        "last_used": w.last_used.isoformat() if w.last_used else None,
+                        "retired": w.shoe.retired,
+                        "default_for": sorted(s for s, sid in defaults.items() if sid == w.shoe.id),
+                    }
+                    for w in wears
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not wears:
+        console.print('No shoes yet. Try [bold]strideguard shoes add "Daily trainer" --default-for run[/].')
+        return
+    table = Table(title="Shoes", title_justify="left")
+    for header in ("id", "shoe", "km", "limit", "wear", "%", "runs", "last used", "default for", "status"):
+        table.add_column(header, justify="right" if header in {"id", "km", "limit", "%", "runs"} else "left")
+    for w in wears:
+        colour = {"ok": "green", "check": "yellow", "replace": "red"}[w.level]
+        status = (
+            "retired" if w.shoe.retired else {"ok": "", "check": "check it", "replace": "replace"}[w.level]
+        )
+        table.add_row(
+            str(w.shoe.id),
+            w.shoe.label,
+            f"{w.distance_m / 1000:.0f}",
+            f"{w.shoe.retire_at_m / 1000:.0f}",
+            f"[{colour}]{progress_bar(w.fraction)}[/]",
+            f"{w.percent:.0f}",
+            str(w.activities),
+            w.last_used.isoformat() if w.last_used else "",
+            ", ".join(sorted(s for s, sid in defaults.items() if sid == w.shoe.id)),
+            status,
+            style="dim" if w.shoe.retired else "",
+        )
+    console.print(table)
+
+
+@shoes_group.command("set-default")
+@click.argument("shoe")
+@click.option(
+    "--sport",
+    type=click.Choice(SPORTS, case_sensitive=False),
+    multiple=True,
+    help="Sport (repeatable; default: run).",
+)
+@pass_app
+def shoes_set_default_command(app: AppContext, shoe: str, sport: tuple[str, ...]) -> None:
+    """Use SHOE (id or name) for new imported or added activities of a sport.
+
+    \b
+    Example:
+      strideguard shoes set-default 2
+      strideguard shoes set-default "Trail shoes" --sport trail_run
+    """
+    sports = [s.lower() for s in sport] or ["run"]
+    with app.session() as (session, athlete_id):
+        found = _find(session, athlete_id, shoe)
+        try:
+            for s in sports:
+                shoe_store.set_default(session, athlete_id, found.id, s)
+        except shoe_store.ShoeInputError as exc:
+            raise click.ClickException(str(exc)) from None
+    console.print(f"New {', '.join(sports)} activities go on #{found.id} {found.label}.")
+
+
+@shoes_group.command("assign")
+@click.argument("shoe")
+@click.argument("activities", nargs=-1, required=True)
+@pass_app
+def shoes_assign_command(app: AppContext, shoe: str, activities: tuple[str, ...]) -> None:
+    """Put one or more activities (ids, or 'last') on SHOE (id or name); use 'none' to clear.
+
+    \b
+    Example:
+      strideguard shoes assign 2 last
+      strideguard shoes assign "Daily trainer" 41 42 43
+      strideguard shoes assign none 44
+    """
+    with app.session() as (session, athlete_id):
+        found = None if shoe.lower() == "none" else _find(session, athlete_id, shoe)
+        ids = [resolve_activity(session, athlete_id, ref) for ref in activities]
+        for activity_id in ids:
+            shoe_store.assign(session, athlete_id, activity_id, found.id if found else None)
+    target = f"#{found.id} {found.label}" if found else "no shoe"
+    console.print(f"{len(ids)} activit{'y' if len(ids) == 1 else 'ies'} now on {target}.")
+
+
+@shoes_group.command("retire")
+@click.argument("shoe")
+@pass_app
+def shoes_retire_command(app: AppContext, shoe: str) -> None:
+    """Retire SHOE (id or name): it keeps its history but gets no new runs and no alerts.
+
+    \b
+    Example:
+      strideguard shoes retire 1
+    """
+    with app.session() as (session, athlete_id):
+        found = _find(session, athlete_id, shoe)
+        retired = shoe_store.retire(session, athlete_id, found.id)
+    console.print(f"Retired #{retired.id} {retired.label}; its runs keep it in their history.")
+
+
+@shoes_group.command("restore")
+@click.argument("shoe")
+@pass_app
+def shoes_restore_command(app: AppContext, shoe: str) -> None:
+    """Bring a retired SHOE (id or name) back into use.
+
+    \b
+    Example:
+      strideguard shoes restore 1
+    """
+    with app.session() as (session, athlete_id):
+        found = _find(session, athlete_id, shoe)
+        restored = shoe_store.restore(session, athlete_id, found.id)
+    console.print(f"Restored #{restored.id} {restored.label}.")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(shoes_group)

@@ -1,0 +1,63 @@
+"""`strideguard serve`: the web dashboard (local mode, one athlete, no login; or server mode with accounts)."""
+
+from __future__ import annotations
+
+import click
+
+from strideguard import config
+from strideguard.cli.common import AppContext, console, pass_app
+
+
+def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, accounts: bool = False) -> None:
+    """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C)."""
+    import uvicorn
+
+    from strideguard.web.app import create_app
+    from strideguard.web.common import Settings
+
+    try:
+        app = create_app(Settings(db_url=db_url, accounts=accounts, data_dir=config.data_dir()))
+    except Exception as exc:  # a driver error opening the database: one line, no traceback
+        raise click.ClickException(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
+    shown = "localhost" if host in {"127.0.0.1", "::1"} else host
+    mode = "server mode (accounts)" if accounts else "local mode (one athlete, no login)"
+    console.print(f"StrideGuard dashboard on [bold]http://{shown}:{port}/[/] ({mode}). Press Ctrl+C to stop.")
+    if host not in {"127.0.0.1", "::1", "localhost"} and not accounts:
+        console.print(
+            "[yellow]warning:[/] listening beyond this machine without --accounts: anyone on the network "
+            "can read and change this log."
+        )
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@click.command("serve")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: whole network)."
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on."
+)
+@click.option(
+    "--accounts",
+    is_flag=True,
+    help="Server mode: registration and login, each user their own athlete (for a club or coach server).",
+)
+@pass_app
+def serve_command(app: AppContext, host: str, port: int, accounts: bool) -> None:
+    """Open the web dashboard in your browser: activities, load and warnings, shoes, pain, hip check.
+
+    Local mode (the default) shows the one local athlete without a login and listens only on this
+    computer. With --accounts, people register and log in, and each sees only their own data unless
+    they share it read-only (e.g. with a coach).
+
+    \b
+    Example:
+      strideguard serve
+      strideguard serve --port 8080
+      strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts
+    """
+    serve_app(app.db_url, host=host, port=port, accounts=accounts)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve_command)

@@ -1,0 +1,80 @@
+"""Pain-diary entries in the database. Every query is athlete-scoped; functions never commit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard.db import ActivityRow, PainRow
+from strideguard.pain import PainEntry
+from strideguard.store import NotFound
+
+
+def _to_entry(row: PainRow) -> PainEntry:
+    return PainEntry(
+        day=row.local_date,
+        region=row.region,
+        side=row.side,
+        score=row.score,
+        timing=row.timing,
+        activity_id=row.activity_id,
+        note=row.note,
+        id=row.id,
+        recorded_at=row.recorded_at,
+    )
+
+
+def add_pain(session: Session, athlete_id: int, entry: PainEntry) -> PainEntry:
+    """Store `entry` (validated by PainEntry itself); a linked activity must be this athlete's."""
+    if entry.activity_id is not None:
+        owner = session.scalar(
+            sa.select(ActivityRow.id).where(
+                ActivityRow.id == entry.activity_id, ActivityRow.athlete_id == athlete_id
+            )
+        )
+        if owner is None:
+            raise NotFound(f"no activity #{entry.activity_id}")
+    row = PainRow(
+        athlete_id=athlete_id,
+        region=entry.region,
+        side=entry.side,
+        score=entry.score,
+        timing=entry.timing,
+        local_date=entry.day,
+        activity_id=entry.activity_id,
+        note=entry.note,
+    )
+    if entry.recorded_at is not None:
+        row.recorded_at = entry.recorded_at
+    session.add(row)
+    session.flush()
+    return _to_entry(row)
+
+
+def list_pain(
+    session: Session,
+    athlete_id: int,
+    since: date | None = None,
+    until: date | None = None,
+    region: str | None = None,
+) -> list[PainEntry]:
+    """The athlete's pain entries, oldest first."""
+    query = sa.select(PainRow).where(PainRow.athlete_id == athlete_id)
+    if since is not None:
+        query = query.where(PainRow.local_date >= since)
+    if until is not None:
+        query = query.where(PainRow.local_date <= until)
+    if region is not None:
+        query = query.where(PainRow.region == region)
+    return [_to_entry(row) for row in session.scalars(query.order_by(PainRow.local_date, PainRow.id))]
+
+
+def delete_pain(session: Session, athlete_id: int, entry_id: int) -> None:
+    """Remove one entry of this athlete's diary."""
+    result = session.execute(
+        sa.delete(PainRow).where(PainRow.id == entry_id, PainRow.athlete_id == athlete_id)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"no pain entry #{entry_id}")

@@ -1,0 +1,632 @@
+"""Injury-risk rules over load facts, shoes and the pain diary -> explained flags with citations. Pure.
+
+Thresholds, messages and sources are data in `knowledge/risk_rules.yaml` (citations in
+`knowledge/citations_load.yaml`), validated by `load_rules()` which reports every problem at once.
+`evaluate()` returns the flags dated in a window; `plan()` checks a run before it happens; `load_info()` gives
+the informational trend numbers (ACWR, CTL/ATL/TSB, monotony/strain) that never raise an alarm.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strideguard import load
+from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.pain import REGIONS, PainBreach, PainEntry, check_pain
+from strideguard.shoes import Shoe, ShoeWear, shoe_alerts, shoe_wear
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+RULES_FILE = "risk_rules.yaml"
+RULE_IDS = (
+    "session_spike",
+    "returning_runner",
+    "weekly_increase",
+    "acwr",
+    "fitness_fatigue",
+    "monotony_strain",
+    "shoe_retirement",
+    "pain_rising",
+)
+SEVERITIES = ("warning", "watch", "info")
+# Numbers each rule must define (name -> rule).
+REQUIRED_NUMBERS: dict[str, tuple[str, ...]] = {
+    "session_spike": ("window_days", "small_above_pct", "moderate_above_pct", "large_above_pct"),
+    "returning_runner": ("window_days",),
+    "weekly_increase": ("baseline_weeks", "above_pct"),
+    "acwr": ("acute_days", "chronic_days"),
+    "fitness_fatigue": ("ctl_days", "atl_days"),
+    "monotony_strain": ("days",),
+    "shoe_retirement": ("default_retire_km", "check_at_fraction", "replace_at_fraction"),
+    "pain_rising": ("max_acceptable_score", "compare_days"),
+}
+DEFAULT_WINDOW_DAYS = 7
+
+
+class RiskRulesError(ValueError):
+    """risk_rules.yaml has problems; `.errors` lists every one."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__(f"{len(errors)} problem(s) in {RULES_FILE}:\n" + "\n".join(errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    text: str
+    url: str
+    year: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRule:
+    """One rule: thresholds (`numbers`), a message template with `fields`, and its citations."""
+
+    id: str
+    severity: str
+    summary: str
+    numbers: Mapping[str, float]
+    message: str
+    fields: tuple[str, ...]
+    citations: tuple[str, ...]
+    date_reviewed: date
+    next_review: date
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self, **values: Any) -> str:
+        """The message with `values` filled in, as one line."""
+        return " ".join(self.message.format(**values).split())
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRules:
+    rules: Mapping[str, RiskRule]
+    sources: Mapping[str, Source]
+
+    def __getitem__(self, rule_id: str) -> RiskRule:
+        return self.rules[rule_id]
+
+    def number(self, rule_id: str, name: str) -> float:
+        return float(self.rules[rule_id].numbers[name])
+
+
+def _read_yaml(path: Path, errors: list[str]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        errors.append(f"{path.name}: cannot read: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark else ""
+        errors.append(f"{path.name}: not valid YAML{at}")
+    return None
+
+
+def _sources(directory: Path, errors: list[str]) -> dict[str, Source]:
+    """Every citation of every knowledge/citations*.yaml (duplicates are knowledge.py's to report)."""
+    sources: dict[str, Source] = {}
+    for path in sorted(directory.glob("citations*.yaml")):
+        data = _read_yaml(path, errors)
+        if not isinstance(data, Mapping):
+            continue
+        for cid, entry in data.items():
+            if isinstance(entry, Mapping) and isinstance(entry.get("text"), str):
+                year = entry.get("year")
+                sources[str(cid)] = Source(
+                    str(cid),
+                    " ".join(entry["text"].split()),
+                    str(entry.get("url") or ""),
+                    year if isinstance(year, int) else None,
+                )
+    return sources
+
+
+def _template_fields(template: str) -> set[str]:
+    return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def check_rules(directory: Path | None = None) -> tuple[RiskRules | None, list[str]]:
+    """Load risk_rules.yaml from `directory` (default: the packaged knowledge); (rules or None, errors)."""
+    directory = Path(directory or KNOWLEDGE_DIR)
+    errors: list[str] = []
+    sources = _sources(directory, errors)
+    data = _read_yaml(directory / RULES_FILE, errors)
+    if not isinstance(data, Mapping):
+        errors.append(f"{RULES_FILE}: expected a mapping of rule id -> rule")
+        return None, errors
+    rules: dict[str, RiskRule] = {}
+    for rule_id in RULE_IDS:
+        if rule_id not in data:
+            errors.append(f"{RULES_FILE}: rule {rule_id} is missing")
+    for rule_id, item in data.items():
+        where = f"{RULES_FILE}: {rule_id}"
+        if rule_id not in RULE_IDS:
+            errors.append(f"{where}: unknown rule id (known: {', '.join(RULE_IDS)})")
+            continue
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected a mapping")
+            continue
+        severity = item.get("severity")
+        if severity not in SEVERITIES:
+            errors.append(f"{where}: severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        numbers = item.get("numbers")
+        if not isinstance(numbers, Mapping):
+            errors.append(f"{where}: needs a 'numbers' mapping")
+            numbers = {}
+        for name in REQUIRED_NUMBERS[rule_id]:
+            value = numbers.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                errors.append(f"{where}: numbers.{name} must be a number, got {value!r}")
+        message = item.get("message")
+        fields = item.get("fields")
+        if not isinstance(message, str) or not message.strip():
+            errors.append(f"{where}: needs a non-empty 'message'")
+            message = ""
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            errors.append(f"{where}: 'fields' must be a list of names")
+            fields = []
+        else:
+            unknown = _template_fields(message) - set(fields)
+            if unknown:
+                errors.append(f"{where}: message uses undeclared field(s) {', '.join(sorted(unknown))}")
+        citations = item.get("citations")
+        if not isinstance(citations, list) or not citations:
+            errors.append(f"{where}: no citations (every threshold and message must cite its source)")
+            citations = []
+        for cid in citations:
+            if cid not in sources:
+                errors.append(f"{where}: unknown citation {cid!r}")
+        reviewed, due = item.get("date_reviewed"), item.get("next_review")
+        if not isinstance(reviewed, date) or not isinstance(due, date):
+            errors.append(f"{where}: needs date_reviewed and next_review (YYYY-MM-DD)")
+            reviewed = due = date.min
+        elif due <= reviewed:
+            errors.append(f"{where}: next_review {due} must be after date_reviewed {reviewed}")
+        known = {
+            "severity",
+            "summary",
+            "numbers",
+            "message",
+            "fields",
+            "citations",
+            "date_reviewed",
+            "next_review",
+        }
+        rules[rule_id] = RiskRule(
+            id=rule_id,
+            severity=str(severity),
+            summary=str(item.get("summary") or ""),
+            numbers=dict(numbers),
+            message=message,
+            fields=tuple(fields),
+            citations=tuple(str(c) for c in citations),
+            date_reviewed=reviewed,
+            next_review=due,
+            extra={k: v for k, v in item.items() if k not in known},
+        )
+    for rule_id, key, names in (
+        ("session_spike", "hazard_ratios", ("small", "moderate", "large")),
+        ("session_spike", "plan_messages", ("within", "spike", "returning")),
+        ("shoe_retirement", "advice", ("check", "replace")),
+        ("pain_rising", "reasons", ("over_limit", "not_settled", "rising_weekly")),
+    ):
+        value = rules[rule_id].extra.get(key) if rule_id in rules else None
+        if not isinstance(value, Mapping) or any(not isinstance(value.get(n), str) for n in names):
+            errors.append(f"{RULES_FILE}: {rule_id}: needs {key} with text for {', '.join(names)}")
+    if "pain_rising" in rules and not isinstance(rules["pain_rising"].extra.get("triage_hint"), str):
+        errors.append(f"{RULES_FILE}: pain_rising: needs a triage_hint text")
+    if errors:
+        return None, errors
+    return RiskRules(rules, sources), []
+
+
+def load_rules(directory: Path | None = None) -> RiskRules:
+    """The validated rules; raises RiskRulesError listing every problem."""
+    rules, errors = check_rules(directory)
+    if rules is None:
+        raise RiskRulesError(errors)
+    return rules
+
+
+@functools.cache
+def default_rules() -> RiskRules:
+    """The packaged rules, loaded once per process."""
+    return load_rules(KNOWLEDGE_DIR)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# flags
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One explained warning. `value` and `threshold` are in the rule's own unit (percent, days, score)."""
+
+    rule: str
+    severity: str
+    category: str | None
+    day: date
+    activity_id: int | None
+    value: float | None
+    threshold: float | None
+    message: str
+    citations: tuple[str, ...]
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "category": self.category,
+            "date": self.day.isoformat(),
+            "activity_id": self.activity_id,
+            "value": None if self.value is None else round(self.value, 3),
+            "threshold": self.threshold,
+            "message": self.message,
+            "citation": self.citations[0] if self.citations else None,
+            "citations": list(self.citations),
+            **({"details": dict(self.details)} if self.details else {}),
+        }
+
+
+def _bounds(rules: RiskRules) -> tuple[float, float, float]:
+    return (
+        rules.number("session_spike", "small_above_pct"),
+        rules.number("session_spike", "moderate_above_pct"),
+        rules.number("session_spike", "large_above_pct"),
+    )
+
+
+def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules) -> list[Flag]:
+    rule = rules["session_spike"]
+    small = rules.number("session_spike", "small_above_pct")
+    flags: list[Flag] = []
+    for spike in spikes:
+        if not since <= spike.day <= until or spike.category is None:
+            continue
+        assert spike.longest_prev_m is not None and spike.spike_pct is not None
+        message = rule.text(
+            distance_km=spike.distance_m / 1000,
+            date=spike.day.isoformat(),
+            spike_pct=spike.spike_pct,
+            longest_km=spike.longest_prev_m / 1000,
+            category=spike.category,
+            hazard_ratio=rule.extra["hazard_ratios"][spike.category],
+            max_within_km=spike.longest_prev_m * (1 + small / 100) / 1000,
+        )
+        flags.append(
+            Flag(
+                rule.id,
+                rule.severity,
+                spike.category,
+                spike.day,
+                spike.activity_id,
+                spike.spike_pct,
+                small,
+                message,
+                rule.citations,
+                {"distance_m": spike.distance_m, "longest_prev_m": spike.longest_prev_m},
+            )
+        )
+    return flags
+
+
+def _returning_flags(
+    spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules
+) -> list[Flag]:
+    rule = rules["returning_runner"]
+    window = rules.number("returning_runner", "window_days")
+    flags: list[Flag] = []
+    seen: set[date] = set()
+    for spike in spikes:
+        if not since <= spike.day <= until or spike.day in seen:
+            continue
+        gap = spike.days_since_last_run
+        if gap is not None and gap <= window:
+            continue
+        seen.add(spike.day)
+        if gap is None:
+            context = "your first logged run, so there is no history to compare with"
+            category = "first_run"
+        else:
+            context = f"your first run after {gap} days without running"
+            category = "after_gap"
+        flags.append(
+            Flag(
+                rule.id,
+                rule.severity,
+                category,
+                spike.day,
+                spike.activity_id,
+                None if gap is None else float(gap),
+                window,
+                rule.text(date=spike.day.isoformat(), context=context),
+                rule.citations,
+                {"distance_m": spike.distance_m},
+            )
+        )
+    return flags
+
+
+def _weekly_flags(daily: list[load.DayLoad], since: date, until: date, rules: RiskRules) -> list[Flag]:
+    """One flag per stretch of consecutive run days over the threshold, at its peak day."""
+    rule = rules["weekly_increase"]
+    above = rules.number("weekly_increase", "above_pct")
+    weeks = int(rules.number("weekly_increase", "baseline_weeks"))
+    # The baseline weeks must lie within the runner's history: before the first logged run we do not know.
+    first_run = next((d.day for d in daily if d.runs), None)
+    episodes: list[list[load.WeeklyChange]] = []
+    current: list[load.WeeklyChange] = []
+    for d in daily:
+        if d.runs == 0 or not since <= d.day <= until:
+            continue
+        if first_run is None or first_run > d.day - timedelta(days=7 * (weeks + 1) - 1):
+            continue
+        change = load.weekly_change(daily, d.day, weeks)
+        if change.change_pct is not None and change.change_pct > above:
+            current.append(change)
+        elif current:
+            episodes.append(current)
+            current = []
+    if current:
+        episodes.append(current)
+    flags: list[Flag] = []
+    for episode in episodes:
+        peak = max(episode, key=lambda c: c.change_pct or 0.0)
+        assert peak.change_pct is not None
+        message = rule.text(
+            date=peak.day.isoformat(),
+            last7_km=peak.last7_m / 1000,
+            change_pct=peak.change_pct,
+            baseline_weeks=weeks,
+            baseline_km=peak.baseline_mean_m / 1000,
+        )
+        flags.append(
+            Flag(
+                rule.id,
+                rule.severity,
+                "watch",
+                peak.day,
+                None,
+                peak.change_pct,
+                above,
+                message,
+                rule.citations,
+                {"last7_m": peak.last7_m, "baseline_mean_m": peak.baseline_mean_m},
+            )
+        )
+    return flags
+
+
+def _shoe_flags(wears: Iterable[ShoeWear], day: date, rules: RiskRules) -> list[Flag]:
+    rule = rules["shoe_retirement"]
+    check_at = rules.number("shoe_retirement", "check_at_fraction")
+    replace_at = rules.number("shoe_retirement", "replace_at_fraction")
+    flags: list[Flag] = []
+    for wear in shoe_alerts(wears):
+        threshold = 100 * (replace_at if wear.level == "replace" else check_at)
+        message = rule.text(
+            shoe=wear.shoe.label,
+            distance_km=wear.distance_m / 1000,
+            percent=wear.percent,
+            retire_km=wear.shoe.retire_at_m / 1000,
+            advice=rule.extra["advice"][wear.level],
+        )
+        flags.append(
+            Flag(
+                rule.id,
+                rule.severity,
+                wear.level,
+                day,
+                None,
+                wear.percent,
+                threshold,
+                message,
+                rule.citations,
+                {"shoe_id": wear.shoe.id, "shoe": wear.shoe.label, "distance_m": wear.distance_m},
+            )
+        )
+    return flags
+
+
+def pain_flag(breach: PainBreach, rules: RiskRules) -> Flag:
+    """The explained flag for one breach of the pain-monitoring model."""
+    rule = rules["pain_rising"]
+    limit = rules.number("pain_rising", "max_acceptable_score")
+    template = rule.extra["reasons"][breach.reason]
+    reason = template.format(
+        score=f"{breach.score:g}",
+        timing=f"{breach.timing} a run" if breach.timing in ("during", "after") else "",
+        baseline=f"{(breach.baseline or 0):g}",
+        previous=breach.baseline or 0.0,
+        current=breach.score,
+    )
+    message = rule.text(
+        region=REGIONS[breach.region].label,
+        side=breach.side,
+        date=breach.day.isoformat(),
+        reason=reason,
+        triage_hint=rule.extra["triage_hint"] if breach.hip_or_groin else "",
+    )
+    threshold = limit if breach.reason == "over_limit" else breach.baseline
+    return Flag(
+        rule.id,
+        rule.severity,
+        breach.reason,
+        breach.day,
+        breach.activity_id,
+        breach.score,
+        threshold,
+        message,
+        rule.citations,
+        {"region": breach.region, "side": breach.side, "triage": breach.hip_or_groin},
+    )
+
+
+def evaluate(
+    activities: Iterable[Activity],
+    until: date,
+    since: date | None = None,
+    shoes: Iterable[Shoe] = (),
+    pain: Iterable[PainEntry] = (),
+    rules: RiskRules | None = None,
+) -> list[Flag]:
+    """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
+
+    Pass the history from at least 30 days before `since` so spikes have their comparison window. Shoe
+    alerts are dated `until` (they describe the shoe now) and count all of `activities`.
+    """
+    rules = rules or default_rules()
+    since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    activities = list(activities)
+    runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= until]
+    window = int(rules.number("session_spike", "window_days"))
+    spikes = load.session_spikes(runs, window, _bounds(rules))
+    daily = load.daily_series(runs, end=until)
+    flags = _spike_flags(spikes, since, until, rules)
+    flags += _returning_flags(spikes, since, until, rules)
+    flags += _weekly_flags(daily, since, until, rules)
+    shoes = list(shoes)
+    if shoes:
+        check_at = rules.number("shoe_retirement", "check_at_fraction")
+        replace_at = rules.number("shoe_retirement", "replace_at_fraction")
+        flags += _shoe_flags(shoe_wear(shoes, activities, check_at, replace_at), until, rules)
+    breaches = check_pain(
+        pain,
+        since,
+        until,
+        int(rules.number("pain_rising", "max_acceptable_score")),
+        int(rules.number("pain_rising", "compare_days")),
+    )
+    flags += [pain_flag(b, rules) for b in breaches]
+    order = {"warning": 0, "watch": 1, "info": 2}
+    flags.sort(key=lambda f: (f.day, order[f.severity], f.rule, f.activity_id or 0))
+    return flags
+
+
+# ---------------------------------------------------------------------------------------------------------
+# before a run, and the informational trend
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A planned run checked against the 30-day longest, with a plain-words verdict."""
+
+    check: load.PlannedCheck
+    message: str
+    citations: tuple[str, ...]
+    hazard_ratio: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.check
+        return {
+            "date": c.day.isoformat(),
+            "planned_m": c.planned_m,
+            "longest_30d_m": c.longest_prev_m,
+            "longest_30d_activity_id": c.longest_prev_id,
+            "longest_30d_date": c.longest_prev_day.isoformat() if c.longest_prev_day else None,
+            "max_within_10pct_m": None if c.max_within_m is None else round(c.max_within_m, 1),
+            "spike_pct": None if c.spike_pct is None else round(c.spike_pct, 3),
+            "category": c.category,
+            "returning": c.returning,
+            "hazard_ratio": self.hazard_ratio,
+            "message": self.message,
+            "citations": list(self.citations),
+        }
+
+
+def plan(activities: Iterable[Activity], planned_m: float, day: date, rules: RiskRules | None = None) -> Plan:
+    """Check a planned run of `planned_m` metres on `day` before it happens (Frandsen 2025)."""
+    rules = rules or default_rules()
+    window = int(rules.number("session_spike", "window_days"))
+    check = load.check_planned(activities, planned_m, day, window, _bounds(rules))
+    rule = rules["session_spike"]
+    templates = rule.extra["plan_messages"]
+    if check.returning:
+        text = templates["returning"].format(window_days=window, date=day.isoformat())
+        return Plan(check, " ".join(text.split()), rule.citations, None)
+    assert check.longest_prev_m is not None and check.max_within_m is not None and check.spike_pct is not None
+    hazard = rule.extra["hazard_ratios"][check.category] if check.category else None
+    text = templates["within" if check.category is None else "spike"].format(
+        planned_km=planned_m / 1000,
+        date=day.isoformat(),
+        window_days=window,
+        longest_km=check.longest_prev_m / 1000,
+        longest_date=check.longest_prev_day,
+        spike_pct=check.spike_pct,
+        max_within_km=check.max_within_m / 1000,
+        category=check.category,
+        hazard_ratio=hazard,
+    )
+    return Plan(check, " ".join(text.split()), rule.citations, hazard)
+
+
+def longest_safe_run_m(
+    activities: Iterable[Activity], day: date, rules: RiskRules | None = None
+) -> float | None:
+    """The longest run on `day` that stays within 10% of the 30-day longest; None with no run in 30 days."""
+    return plan(activities, 0.0, day, rules).check.max_within_m
+
+
+@dataclass(frozen=True, slots=True)
+class LoadInfo:
+    """Informational load trend on `day` (never an alarm), each with its explanation."""
+
+    day: date
+    acwr: float | None
+    fitness: load.FitnessPoint | None
+    monotony: load.MonotonyStrain
+    messages: Mapping[str, str]
+    citations: Mapping[str, tuple[str, ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.fitness
+        return {
+            "date": self.day.isoformat(),
+            "acwr_7_21": None if self.acwr is None else round(self.acwr, 3),
+            "ctl": None if f is None else round(f.ctl, 2),
+            "atl": None if f is None else round(f.atl, 2),
+            "tsb": None if f is None else round(f.tsb, 2),
+            "week_load_au": round(self.monotony.week_load_au, 1),
+            "monotony": None if self.monotony.monotony is None else round(self.monotony.monotony, 3),
+            "strain": None if self.monotony.strain is None else round(self.monotony.strain, 1),
+            "messages": dict(self.messages),
+            "citations": {k: list(v) for k, v in self.citations.items()},
+        }
+
+
+def load_info(activities: Iterable[Activity], day: date, rules: RiskRules | None = None) -> LoadInfo:
+    """ACWR (7 d vs the 21 d before), CTL/ATL/TSB (42/7 d) and monotony/strain (7 d) on `day`."""
+    rules = rules or default_rules()
+    runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
+    daily = load.daily_series(runs, end=day)
+    acwr = load.acwr_uncoupled(daily, day) if daily else None
+    fitness_series = load.fitness_fatigue(
+        daily,
+        int(rules.number("fitness_fatigue", "ctl_days")),
+        int(rules.number("fitness_fatigue", "atl_days")),
+    )
+    fitness = fitness_series[-1] if fitness_series else None
+    mono = load.monotony_strain(daily, day)
+    messages: dict[str, str] = {}
+    if acwr is not None:
+        messages["acwr"] = rules["acwr"].text(value=acwr)
+    if fitness is not None:
+        messages["fitness_fatigue"] = rules["fitness_fatigue"].text(
+            ctl=fitness.ctl, atl=fitness.atl, tsb=fitness.tsb
+        )
+    messages["monotony_strain"] = rules["monotony_strain"].text(
+        monotony="n/a" if mono.monotony is None else f"{mono.monotony:.2f}",
+        strain="n/a" if mono.strain is None else f"{mono.strain:.0f}",
+        week_load=mono.week_load_au,
+    )
+    citations = {k: rules[k].citations for k in ("acwr", "fitness_fatigue", "monotony_strain")}
+    return LoadInfo(day, acwr, fitness, mono, messages, citations)

@@ -1,0 +1,159 @@
+"""Shoes in the database: add, list, per-sport defaults, assign, retire, restore. Athlete-scoped.
+
+Functions take an open Session and never commit (the caller owns the transaction), like store.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard import store
+from strideguard.db import ActivityRow, ShoeDefaultRow, ShoeRow
+from strideguard.model import SPORTS
+from strideguard.shoes import DEFAULT_RETIRE_AT_M, Shoe
+from strideguard.store import NotFound
+
+
+class ShoeInputError(ValueError):
+    """A shoe value that cannot be stored (empty name, negative distance, unknown sport)."""
+
+
+def _to_shoe(row: ShoeRow) -> Shoe:
+    return Shoe(
+        id=row.id,
+        name=row.name,
+        brand=row.brand,
+        model=row.model,
+        start_distance_m=row.start_distance_m or 0.0,
+        retire_at_m=row.retire_at_m or DEFAULT_RETIRE_AT_M,
+        retired_at=row.retired_at,
+        created_at=row.created_at,
+    )
+
+
+def _row(session: Session, athlete_id: int, shoe_id: int) -> ShoeRow:
+    row = session.scalar(sa.select(ShoeRow).where(ShoeRow.id == shoe_id, ShoeRow.athlete_id == athlete_id))
+    if row is None:
+        raise NotFound(f"no shoe #{shoe_id}")
+    return row
+
+
+def add_shoe(
+    session: Session,
+    athlete_id: int,
+    name: str,
+    brand: str | None = None,
+    model: str | None = None,
+    start_distance_m: float = 0.0,
+    retire_at_m: float = DEFAULT_RETIRE_AT_M,
+) -> Shoe:
+    """Store a new shoe and return it."""
+    if not name.strip():
+        raise ShoeInputError("a shoe needs a name")
+    if start_distance_m < 0:
+        raise ShoeInputError(f"start distance {start_distance_m / 1000:g} km cannot be negative")
+    if retire_at_m <= 0:
+        raise ShoeInputError(f"retirement distance {retire_at_m / 1000:g} km must be more than zero")
+    row = ShoeRow(
+        athlete_id=athlete_id,
+        name=name.strip(),
+        brand=brand,
+        model=model,
+        start_distance_m=start_distance_m,
+        retire_at_m=retire_at_m,
+    )
+    session.add(row)
+    session.flush()
+    return _to_shoe(row)
+
+
+def list_shoes(session: Session, athlete_id: int, include_retired: bool = True) -> list[Shoe]:
+    """The athlete's shoes, oldest first."""
+    query = sa.select(ShoeRow).where(ShoeRow.athlete_id == athlete_id)
+    if not include_retired:
+        query = query.where(ShoeRow.retired_at.is_(None))
+    return [_to_shoe(row) for row in session.scalars(query.order_by(ShoeRow.id))]
+
+
+def get_shoe(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
+    return _to_shoe(_row(session, athlete_id, shoe_id))
+
+
+def find_shoe(session: Session, athlete_id: int, ref: str) -> Shoe:
+    """A shoe by id ('3' or '#3') or by exact name (case-insensitive); NotFound otherwise."""
+    text = ref.strip().lstrip("#")
+    if text.isdigit():
+        return get_shoe(session, athlete_id, int(text))
+    rows = session.scalars(
+        sa.select(ShoeRow).where(
+            ShoeRow.athlete_id == athlete_id, sa.func.lower(ShoeRow.name) == text.lower()
+        )
+    ).all()
+    if len(rows) == 1:
+        return _to_shoe(rows[0])
+    if len(rows) > 1:
+        raise NotFound(f"{len(rows)} shoes are called {ref!r}; use the id (see `strideguard shoes list`)")
+    raise NotFound(f"no shoe {ref!r}; see `strideguard shoes list`")
+
+
+def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> None:
+    """Make `shoe_id` the shoe applied on import to new activities of `sport`."""
+    if sport not in SPORTS:
+        raise ShoeInputError(f"unknown sport {sport!r}; use one of {', '.join(SPORTS)}")
+    shoe = _row(session, athlete_id, shoe_id)
+    if shoe.retired_at is not None:
+        raise ShoeInputError(f"shoe #{shoe_id} is retired; restore it first")
+    row = session.get(ShoeDefaultRow, (athlete_id, sport))
+    if row is None:
+        session.add(ShoeDefaultRow(athlete_id=athlete_id, sport=sport, shoe_id=shoe_id))
+    else:
+        row.shoe_id = shoe_id
+    session.flush()
+
+
+def defaults(session: Session, athlete_id: int) -> dict[str, int]:
+    """sport -> default shoe id."""
+    rows = session.scalars(sa.select(ShoeDefaultRow).where(ShoeDefaultRow.athlete_id == athlete_id))
+    return {row.sport: row.shoe_id for row in rows}
+
+
+def assign(session: Session, athlete_id: int, activity_id: int, shoe_id: int | None) -> None:
+    """Put activity `activity_id` on shoe `shoe_id` (None: no shoe)."""
+    if shoe_id is not None:
+        _row(session, athlete_id, shoe_id)
+    store.update_activity(session, athlete_id, activity_id, shoe_id=shoe_id)
+
+
+def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | None = None) -> Shoe:
+    """Retire a shoe: it keeps its history but is no longer a default and raises no alerts."""
+    row = _row(session, athlete_id, shoe_id)
+    row.retired_at = when or datetime.now(UTC)
+    session.execute(
+        sa.delete(ShoeDefaultRow).where(
+            ShoeDefaultRow.athlete_id == athlete_id, ShoeDefaultRow.shoe_id == shoe_id
+        )
+    )
+    session.flush()
+    return _to_shoe(row)
+
+
+def restore(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
+    """Bring a retired shoe back into use."""
+    row = _row(session, athlete_id, shoe_id)
+    row.retired_at = None
+    session.flush()
+    return _to_shoe(row)
+
+
+def shoe_activity_ids(session: Session, athlete_id: int, shoe_id: int) -> list[int]:
+    """Ids of the athlete's activities on this shoe, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(ActivityRow.id)
+            .where(ActivityRow.athlete_id == athlete_id, ActivityRow.shoe_id == shoe_id)
+            .order_by(ActivityRow.start_utc)
+        )
+    )

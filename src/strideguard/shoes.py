@@ -1,0 +1,116 @@
+"""Shoe wear: distance per shoe and retirement alerts. Pure, no I/O.
+
+Default retirement distance 450 km per shoe, alerts at 90% ("check") and 100% ("replace") of each shoe's own
+threshold. Evidence (clinical.md 1d; citations `load_shoe_mileage_guidance`, `load_verdejo_mills_2004`,
+`load_malisoux_2015`): check at about 500 km, replace between 500 and 800 km; rotating two pairs helps;
+no study links shoe mileage itself to injury.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from strideguard.model import Activity
+
+DEFAULT_RETIRE_AT_M = 450_000.0  # low end of the 480-800 km practitioner band (clinical.md 1d)
+CHECK_AT_FRACTION = 0.9
+REPLACE_AT_FRACTION = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Shoe:
+    """A pair of shoes. `start_distance_m` is what it had run before it was logged here."""
+
+    id: int
+    name: str
+    brand: str | None = None
+    model: str | None = None
+    start_distance_m: float = 0.0
+    retire_at_m: float = DEFAULT_RETIRE_AT_M
+    retired_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
+
+    @property
+    def label(self) -> str:
+        maker = " ".join(p for p in (self.brand, self.model) if p)
+        return f"{self.name} ({maker})" if maker and maker != self.name else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class ShoeWear:
+    """A shoe's total distance (start distance + assigned activities), share of its limit, and alert level."""
+
+    shoe: Shoe
+    distance_m: float
+    activities: int
+    last_used: date | None
+    fraction: float
+    level: str  # ok | check | replace
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.fraction
+
+
+def wear_level(
+    fraction: float, check_at: float = CHECK_AT_FRACTION, replace_at: float = REPLACE_AT_FRACTION
+) -> str:
+    """'replace' at or above 100% of the limit, 'check' at or above 90%, else 'ok'."""
+    if fraction >= replace_at:
+        return "replace"
+    if fraction >= check_at:
+        return "check"
+    return "ok"
+
+
+def shoe_wear(
+    shoes: Iterable[Shoe],
+    activities: Iterable[Activity],
+    check_at: float = CHECK_AT_FRACTION,
+    replace_at: float = REPLACE_AT_FRACTION,
+) -> list[ShoeWear]:
+    """Wear of every shoe, in the order given; every activity assigned to a shoe counts, any sport."""
+    distance: dict[int, float] = {}
+    count: dict[int, int] = {}
+    last: dict[int, date] = {}
+    for activity in activities:
+        if activity.shoe_id is None:
+            continue
+        sid = activity.shoe_id
+        distance[sid] = distance.get(sid, 0.0) + (activity.distance_m or 0.0)
+        count[sid] = count.get(sid, 0) + 1
+        if sid not in last or activity.local_date > last[sid]:
+            last[sid] = activity.local_date
+    wears: list[ShoeWear] = []
+    for shoe in shoes:
+        total = shoe.start_distance_m + distance.get(shoe.id, 0.0)
+        fraction = total / shoe.retire_at_m if shoe.retire_at_m > 0 else 0.0
+        wears.append(
+            ShoeWear(
+                shoe,
+                total,
+                count.get(shoe.id, 0),
+                last.get(shoe.id),
+                fraction,
+                wear_level(fraction, check_at, replace_at),
+            )
+        )
+    return wears
+
+
+def shoe_alerts(wears: Iterable[ShoeWear]) -> list[ShoeWear]:
+    """Active (not retired) shoes at 'check' or 'replace' level, most worn first."""
+    alerts = [w for w in wears if not w.shoe.retired and w.level != "ok"]
+    return sorted(alerts, key=lambda w: -w.fraction)
+
+
+def progress_bar(fraction: float, width: int = 20) -> str:
+    """A text bar for terminals: '██████████░░░░░░░░░░' (capped at full)."""
+    filled = max(0, min(width, round(fraction * width)))
+    return "█" * filled + "░" * (width - filled)

@@ -1,0 +1,1 @@
+"""The web dashboard: a FastAPI app (see `app.create_app`) with server-rendered pages and a JSON API."""

@@ -1,0 +1,291 @@
+"""Activities: the list (filter, sort, paginate) and one activity (route, charts, laps, shoe, RPE, feel)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from strideguard import load, store
+from strideguard.model import SPORTS, Activity, Streams
+from strideguard.routes_svg import route_drawing
+from strideguard.web import queries
+from strideguard.web.common import (
+    DbSession,
+    FormFields,
+    render,
+    require_writable,
+    resolve_viewer,
+    svg,
+)
+from strideguard.web.svgcharts import Series, line_chart
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+PER_PAGE = 50
+FEELS = load.FEELS  # the vocabulary the load module understands
+SORT_LABELS = {
+    "date": "Date",
+    "distance": "Distance",
+    "duration": "Time",
+    "pace": "Pace",
+    "heart_rate": "Heart rate",
+    "ascent": "Ascent",
+}
+
+
+def parse_list_filters(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Filters from the query string, with a message for each value that could not be used."""
+    problems: list[str] = []
+    sport = params.get("sport", "")
+    if sport and sport not in SPORTS:
+        problems.append(f"Unknown sport {sport!r}; showing all sports.")
+        sport = ""
+    dates: dict[str, date | None] = {}
+    for key in ("since", "until"):
+        text = params.get(key, "").strip()
+        dates[key] = None
+        if text:
+            try:
+                dates[key] = date.fromisoformat(text)
+            except ValueError:
+                problems.append(f"{key.capitalize()} {text!r} is not a date (use YYYY-MM-DD); ignored.")
+    sort = params.get("sort", "date")
+    if sort not in SORT_LABELS:
+        problems.append(f"Unknown sort {sort!r}; sorted by date.")
+        sort = "date"
+    order = "asc" if params.get("order") == "asc" else "desc"
+    try:
+        page = max(1, int(params.get("page", "1")))
+    except ValueError:
+        page = 1
+    return (
+        {
+            "sport": sport,
+            "since": dates["since"],
+            "until": dates["until"],
+            "q": params.get("q", "").strip()[:200],
+            "sort": sort,
+            "order": order,
+            "page": page,
+        },
+        problems,
+    )
+
+
+@router.get("/activities", response_class=HTMLResponse)
+def activity_list(request: Request, session: DbSession) -> Response:
+    """The filtered, sorted, paginated list of activities."""
+    viewer = resolve_viewer(request, session)
+    filters, problems = parse_list_filters(dict(request.query_params))
+    result = queries.activity_page(
+        session,
+        viewer.athlete_id,
+        sports=frozenset({filters["sport"]}) if filters["sport"] else None,
+        since=filters["since"],
+        until=filters["until"],
+        text=filters["q"] or None,
+        sort=filters["sort"],
+        descending=filters["order"] == "desc",
+        page=filters["page"],
+        per_page=PER_PAGE,
+    )
+    base = {k: ("" if v is None else str(v)) for k, v in filters.items() if k != "page"}
+    base = {k: v for k, v in base.items() if v}
+
+    def link(**changes: Any) -> str:
+        query = {**base, **{k: str(v) for k, v in changes.items()}}
+        return "/activities?" + urlencode(query)
+
+    def sort_link(key: str) -> str:
+        order = "asc" if filters["sort"] == key and filters["order"] == "desc" else "desc"
+        return link(sort=key, order=order)
+
+    return render(
+        request,
+        "activities.html",
+        page=result,
+        filters=filters,
+        problems=problems,
+        sports=SPORTS,
+        sort_labels=SORT_LABELS,
+        sort_link=sort_link,
+        link=link,
+        shoes=queries.shoe_names(session, viewer.athlete_id),
+    )
+
+
+def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
+    """SVG charts (pace, heart rate, cadence, elevation) against distance, or time when there is no distance."""
+    if streams is None or len(streams) < 2:
+        return []
+    if streams.distance_m is not None and np.isfinite(streams.distance_m).sum() > 1:
+        x = np.asarray(streams.distance_m, float) / 1000.0
+        x_label, x_fmt = "km", ".1f"
+        if not np.all(np.isfinite(x)):
+            x = np.fmax.accumulate(np.nan_to_num(x, nan=0.0))
+    else:
+        x = np.asarray(streams.time_s, float)
+        x_label, x_fmt = "time", "hms"
+    charts: list[dict[str, Any]] = []
+    speed = streams.speed_m_s
+    if speed is None and streams.distance_m is not None:
+        dt = np.gradient(np.asarray(streams.time_s, float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            speed = np.gradient(np.asarray(streams.distance_m, float)) / dt
+    if speed is not None:
+        speed = np.asarray(speed, float)
+        # Smooth over ~30 samples: 1 Hz GPS speed is noisy; pace slower than 15:00/km is walking or standing.
+        kernel = np.ones(30) / 30
+        smooth = np.convolve(np.nan_to_num(speed, nan=0.0), kernel, mode="same") if len(speed) > 60 else speed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pace = np.where(smooth > 1000 / 900, 1000.0 / smooth, np.nan)
+        if np.isfinite(pace).sum() > 1:
+            charts.append(
+                _chart(
+                    "pace", "Pace", Series(x, pace, "s-pace", "pace"), x_label, x_fmt, "min/km", "pace", True
+                )
+            )
+    for name, title, unit, css in (
+        ("heart_rate_bpm", "Heart rate", "bpm", "s-hr"),
+        ("cadence_spm", "Cadence", "steps/min", "s-cad"),
+        ("altitude_m", "Elevation", "m", "s-alt"),
+    ):
+        values = getattr(streams, name)
+        if values is not None and np.isfinite(np.asarray(values, float)).sum() > 1:
+            charts.append(
+                _chart(name, title, Series(x, np.asarray(values, float), css, title), x_label, x_fmt, unit)
+            )
+    return charts
+
+
+def _chart(
+    key: str,
+    title: str,
+    series: Series,
+    x_label: str,
+    x_fmt: str,
+    unit: str,
+    y_fmt: str = ".0f",
+    invert: bool = False,
+) -> dict[str, Any]:
+    values = series.y[np.isfinite(series.y)]
+    return {
+        "key": key,
+        "title": title,
+        "unit": unit,
+        "svg": svg(
+            line_chart([series], f"{title} ({unit}) along the activity", x_label, unit, x_fmt, y_fmt, invert)
+        ),
+        "low": float(np.min(values)) if len(values) else math.nan,
+        "high": float(np.max(values)) if len(values) else math.nan,
+    }
+
+
+def _load(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
+    try:
+        return store.get_activity(session, athlete_id, activity_id, with_streams=with_streams)
+    except store.NotFound:
+        raise HTTPException(404, f"No activity #{activity_id}.") from None
+
+
+def detail_context(
+    session: Session, athlete_id: int, activity: Activity, form: dict[str, str] | None = None
+) -> dict[str, Any]:
+    streams = activity.streams
+    route = route_drawing(
+        streams.lat_deg if streams is not None else None, streams.lon_deg if streams is not None else None
+    )
+    return {
+        "activity": activity,
+        "route": route,
+        "charts": stream_charts(streams),
+        "shoes": queries.active_shoes(session, athlete_id),
+        "shoe_names": queries.shoe_names(session, athlete_id),
+        "pain": queries.pain_on_day(session, athlete_id, activity.local_date),
+        "feels": FEELS,
+        "sports": SPORTS,
+        "form": form or {},
+    }
+
+
+@router.get("/activities/{activity_id}", response_class=HTMLResponse)
+def activity_detail(activity_id: int, request: Request, session: DbSession) -> Response:
+    """One activity: summary, route, charts, laps, shoe, RPE and feel, and the day's pain entries."""
+    viewer = resolve_viewer(request, session)
+    activity = _load(session, viewer.athlete_id, activity_id)
+    saved = request.query_params.get("saved") == "1"
+    return render(
+        request,
+        "activity.html",
+        saved=saved,
+        errors=[],
+        **detail_context(session, viewer.athlete_id, activity),
+    )
+
+
+def parse_edit_form(form: dict[str, str], shoe_ids: set[int]) -> tuple[dict[str, Any], list[str]]:
+    """Changes from the edit form, or the problems with it (nothing is stored if there is any)."""
+    changes: dict[str, Any] = {}
+    errors: list[str] = []
+    name = form.get("name", "").strip()
+    if len(name) > 200:
+        errors.append("Name: at most 200 characters.")
+    changes["name"] = name or None
+    rpe_text = form.get("rpe", "").strip()
+    if rpe_text:
+        try:
+            rpe = float(rpe_text.replace(",", "."))
+            if not 0 <= rpe <= 10 or not math.isfinite(rpe):
+                raise ValueError
+            changes["rpe"] = rpe
+        except ValueError:
+            errors.append(f"RPE {rpe_text!r}: enter a number from 0 (rest) to 10 (maximal).")
+    else:
+        changes["rpe"] = None
+    feel = form.get("feel", "")
+    if feel and feel not in FEELS:
+        errors.append(f"Feel {feel!r}: choose one of {', '.join(FEELS)}.")
+    changes["feel"] = feel or None
+    shoe = form.get("shoe_id", "")
+    if shoe:
+        if not shoe.isdigit() or int(shoe) not in shoe_ids:
+            errors.append("Shoe: choose one of your shoes.")
+        else:
+            changes["shoe_id"] = int(shoe)
+    else:
+        changes["shoe_id"] = None
+    sport = form.get("sport", "")
+    if sport:
+        if sport not in SPORTS:
+            errors.append(f"Sport {sport!r}: choose one of {', '.join(SPORTS)}.")
+        else:
+            changes["sport"] = sport
+    return changes, errors
+
+
+@router.post("/activities/{activity_id}", response_class=HTMLResponse)
+def activity_edit(
+    activity_id: int,
+    request: Request,
+    form: FormFields,
+    session: DbSession,
+) -> Response:
+    """Save the name, sport, shoe, RPE and feel; on bad input show the form again with what was typed."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    activity = _load(session, viewer.athlete_id, activity_id)
+    shoe_ids = set(queries.shoe_names(session, viewer.athlete_id))
+    changes, errors = parse_edit_form(form, shoe_ids)
+    if errors:
+        context = detail_context(session, viewer.athlete_id, activity, form)
+        return render(request, "activity.html", status_code=422, saved=False, errors=errors, **context)
+    store.update_activity(session, viewer.athlete_id, activity_id, **changes)
+    session.commit()
+    return RedirectResponse(f"/activities/{activity_id}?saved=1#edit", status_code=303)

@@ -1,0 +1,393 @@
+"""The JSON API under /api (documented at /api/openapi.json). Same library calls as the pages."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from strideguard import pain, pain_store, shoe_store, store
+from strideguard.importing import get_import, list_imports
+from strideguard.knowledge import default_knowledge
+from strideguard.model import SPORTS, Activity
+from strideguard.triage import evaluate, next_question, validate_findings
+from strideguard.web import activities as activity_pages
+from strideguard.web import dashboard as dashboard_page
+from strideguard.web import imports as import_pages
+from strideguard.web import queries
+from strideguard.web import routines as routine_pages
+from strideguard.web import shoes as shoe_pages
+from strideguard.web.common import DbSession, require_writable, resolve_viewer
+
+router = APIRouter(prefix="/api")
+
+
+def activity_json(activity: Activity) -> dict[str, Any]:
+    """An activity summary in SI units (metres, seconds, bpm, steps/min)."""
+    return {
+        "id": activity.id,
+        "sport": activity.sport,
+        "start_utc": activity.start_utc.isoformat(),
+        "local_date": activity.local_date.isoformat(),
+        "utc_offset_s": activity.utc_offset_s,
+        "name": activity.name,
+        "distance_m": activity.distance_m,
+        "moving_time_s": activity.moving_time_s,
+        "elapsed_time_s": activity.elapsed_time_s,
+        "ascent_m": activity.ascent_m,
+        "descent_m": activity.descent_m,
+        "avg_heart_rate_bpm": activity.avg_heart_rate_bpm,
+        "max_heart_rate_bpm": activity.max_heart_rate_bpm,
+        "avg_cadence_spm": activity.avg_cadence_spm,
+        "rpe": activity.rpe,
+        "feel": activity.feel,
+        "shoe_id": activity.shoe_id,
+        "source_format": activity.source_format,
+        "source_name": activity.source_name,
+        "damaged": activity.damaged,
+    }
+
+
+@router.get("/activities", tags=["activities"])
+def api_activities(
+    request: Request,
+    session: DbSession,
+    sport: str | None = Query(None, description=f"One of {', '.join(SPORTS)}"),
+    since: date | None = None,
+    until: date | None = None,
+    q: str | None = Query(None, max_length=200, description="Text in the name, description or file name"),
+    sort: str = Query("date", pattern="^(" + "|".join(queries.SORTS) + ")$"),
+    order: str = Query("desc", pattern="^(asc|desc)$"),
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Activities, filtered, sorted and paginated (the same query as the Activities page)."""
+    viewer = resolve_viewer(request, session)
+    if sport is not None and sport not in SPORTS:
+        raise HTTPException(422, f"unknown sport {sport!r}; expected one of {', '.join(SPORTS)}")
+    result = queries.activity_page(
+        session,
+        viewer.athlete_id,
+        sports=frozenset({sport}) if sport else None,
+        since=since,
+        until=until,
+        text=q,
+        sort=sort,
+        descending=order == "desc",
+        page=page,
+        per_page=per_page,
+    )
+    return {
+        "total": result.total,
+        "page": result.page,
+        "pages": result.pages,
+        "distance_m": result.distance_m,
+        "duration_s": result.duration_s,
+        "activities": [activity_json(a) for a in result.activities],
+    }
+
+
+@router.get("/activities/{activity_id}", tags=["activities"])
+def api_activity(
+    activity_id: int,
+    request: Request,
+    session: DbSession,
+    streams: bool = Query(False, description="Include the sample streams (can be large)"),
+) -> dict[str, Any]:
+    """One activity with its laps (and, on request, its streams as arrays; NaN as null)."""
+    viewer = resolve_viewer(request, session)
+    try:
+        activity = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=streams)
+    except store.NotFound:
+        raise HTTPException(404, f"no activity #{activity_id}") from None
+    data = activity_json(activity)
+    data["laps"] = [
+        {
+            "start_utc": lap.start_utc.isoformat(),
+            "distance_m": lap.distance_m,
+            "elapsed_time_s": lap.elapsed_time_s,
+            "moving_time_s": lap.moving_time_s,
+            "avg_heart_rate_bpm": lap.avg_heart_rate_bpm,
+            "max_heart_rate_bpm": lap.max_heart_rate_bpm,
+            "avg_cadence_spm": lap.avg_cadence_spm,
+        }
+        for lap in activity.laps
+    ]
+    if streams and activity.streams is not None:
+        data["streams"] = {
+            name: [None if v != v else v for v in values.tolist()]
+            for name, values in activity.streams.columns().items()
+        }
+    return data
+
+
+class ActivityChanges(BaseModel):
+    """Editable fields; leave a field out to keep it, send null to clear it."""
+
+    name: str | None = Field(None, max_length=200)
+    sport: str | None = None
+    rpe: float | None = Field(None, ge=0, le=10, description="How hard it felt, 0-10 (CR-10)")
+    feel: str | None = None
+    shoe_id: int | None = None
+
+
+@router.patch("/activities/{activity_id}", tags=["activities"])
+def api_edit_activity(
+    activity_id: int, changes: ActivityChanges, request: Request, session: DbSession
+) -> dict[str, Any]:
+    """Change the name, sport, RPE, feel or shoe of an activity."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    values = changes.model_dump(exclude_unset=True)
+    problems = []
+    if values.get("sport") is not None and values["sport"] not in SPORTS:
+        problems.append(f"sport: expected one of {', '.join(SPORTS)}")
+    if values.get("feel") is not None and values["feel"] not in activity_pages.FEELS:
+        problems.append(f"feel: expected one of {', '.join(activity_pages.FEELS)}")
+    if values.get("shoe_id") is not None and values["shoe_id"] not in queries.shoe_names(
+        session, viewer.athlete_id
+    ):
+        problems.append(f"shoe_id: no shoe #{values['shoe_id']}")
+    if values.get("sport", "x") is None:
+        problems.append("sport: cannot be empty")
+    if problems:
+        raise HTTPException(422, problems)
+    try:
+        store.update_activity(session, viewer.athlete_id, activity_id, **values)
+    except store.NotFound:
+        raise HTTPException(404, f"no activity #{activity_id}") from None
+    session.commit()
+    return activity_json(store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False))
+
+
+@router.get("/dashboard", tags=["dashboard"])
+def api_dashboard(request: Request, session: DbSession) -> dict[str, Any]:
+    """The dashboard's figures: this week and recent weeks (km), and more as the page shows them."""
+    viewer = resolve_viewer(request, session)
+    context = dashboard_page.dashboard_context(session, viewer.athlete_id, dashboard_page.today_local())
+    return dashboard_page.dashboard_json(context)
+
+
+@router.get("/imports", tags=["imports"])
+def api_imports(request: Request, session: DbSession) -> list[dict[str, Any]]:
+    """The athlete's imports, newest first."""
+    viewer = resolve_viewer(request, session)
+    root = str(import_pages.uploads_dir(request).resolve())
+    return [_import_json(row, root) for row in list_imports(session, viewer.athlete_id, limit=100)]
+
+
+def _import_json(row: Any, root: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "source": import_pages.display_source(row.source, root),
+        "kind": row.kind,
+        "status": row.status,
+        "started_at": row.started_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "total": row.n_total,
+        "imported": row.n_imported,
+        "duplicates": row.n_duplicates,
+        "skipped": row.n_skipped,
+        "failed": row.n_failed,
+    }
+
+
+@router.get("/imports/{import_id}", tags=["imports"])
+def api_import(import_id: int, request: Request, session: DbSession) -> dict[str, Any]:
+    """One import record with its stored summary (the CLI's `imports ID --json`)."""
+    viewer = resolve_viewer(request, session)
+    try:
+        row = get_import(session, viewer.athlete_id, import_id)
+    except store.NotFound:
+        raise HTTPException(404, f"no import #{import_id}") from None
+    root = str(import_pages.uploads_dir(request).resolve())
+    data = _import_json(row, root)
+    data["summary"] = import_pages.display_summary(row.summary, root) if row.summary else None
+    return data
+
+
+@router.get("/import-jobs/{job}", tags=["imports"])
+def api_import_job(job: str, request: Request, session: DbSession) -> dict[str, Any]:
+    """Live progress of a browser upload: done/total files, rate, errors; summaries when finished."""
+    viewer = resolve_viewer(request, session)
+    status = import_pages.job_status(session, import_pages.uploads_dir(request), job, viewer.athlete_id)
+    if status is None:
+        raise HTTPException(404, "no such import job")
+    return status
+
+
+# --- shoes and pain -------------------------------------------------------------------------------------------
+
+
+@router.get("/shoes", tags=["shoes"])
+def api_shoes(request: Request, session: DbSession) -> list[dict[str, Any]]:
+    """Shoes with their wear (metres, fraction of the retirement distance, alert level) and defaults."""
+    viewer = resolve_viewer(request, session)
+    context = shoe_pages.shoes_context(session, viewer.athlete_id)
+    return [
+        {
+            "id": w.shoe.id,
+            "name": w.shoe.name,
+            "brand": w.shoe.brand,
+            "model": w.shoe.model,
+            "distance_m": w.distance_m,
+            "retire_at_m": w.shoe.retire_at_m,
+            "fraction": round(w.fraction, 4),
+            "level": w.level,
+            "activities": w.activities,
+            "retired": w.shoe.retired,
+            "default_for": context["defaults"].get(w.shoe.id, []),
+        }
+        for w in context["active"] + context["retired"]
+    ]
+
+
+class NewShoe(BaseModel):
+    name: str = Field(..., min_length=1, max_length=200)
+    brand: str | None = Field(None, max_length=200)
+    model: str | None = Field(None, max_length=200)
+    start_distance_m: float = Field(0.0, ge=0, le=1e8)
+    retire_at_m: float = Field(450_000.0, gt=0, le=1e8)
+
+
+@router.post("/shoes", tags=["shoes"], status_code=201)
+def api_add_shoe(shoe: NewShoe, request: Request, session: DbSession) -> dict[str, Any]:
+    """Add a shoe."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    try:
+        added = shoe_store.add_shoe(session, viewer.athlete_id, **shoe.model_dump())
+    except shoe_store.ShoeInputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return {"id": added.id, "name": added.name}
+
+
+@router.get("/pain", tags=["pain"])
+def api_pain(
+    request: Request,
+    session: DbSession,
+    since: date | None = None,
+    region: str | None = None,
+) -> list[dict[str, Any]]:
+    """Pain-diary entries, oldest first."""
+    viewer = resolve_viewer(request, session)
+    return [
+        _pain_json(e) for e in pain_store.list_pain(session, viewer.athlete_id, since=since, region=region)
+    ]
+
+
+def _pain_json(e: pain.PainEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "date": e.day.isoformat(),
+        "region": e.region,
+        "side": e.side,
+        "score": e.score,
+        "timing": e.timing,
+        "activity_id": e.activity_id,
+        "note": e.note,
+    }
+
+
+class NewPain(BaseModel):
+    date: date
+    region: str = Field(..., description="A region id from strideguard.pain.REGIONS")
+    side: str = Field(..., description="left, right or both")
+    score: int = Field(..., ge=0, le=10)
+    timing: str = Field(..., description="before, during, after or next-morning")
+    activity_id: int | None = None
+    note: str | None = Field(None, max_length=2000)
+
+
+@router.post("/pain", tags=["pain"], status_code=201)
+def api_add_pain(entry: NewPain, request: Request, session: DbSession) -> dict[str, Any]:
+    """Log a pain entry."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    try:
+        saved = pain_store.add_pain(
+            session,
+            viewer.athlete_id,
+            pain.PainEntry(
+                entry.date, entry.region, entry.side, entry.score, entry.timing, entry.activity_id, entry.note
+            ),
+        )
+    except pain.PainInputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except store.NotFound as exc:
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return _pain_json(saved)
+
+
+# --- triage and routines --------------------------------------------------------------------------------------
+
+
+class TriageInput(BaseModel):
+    """The triage contract's input (docs/triage.md): findings by id; absent means unknown."""
+
+    findings: dict[str, Any]
+
+
+class NextQuestionInput(BaseModel):
+    findings: dict[str, Any] = Field(default_factory=dict)
+    asked: list[str] = Field(default_factory=list, description="Finding ids already asked (incl. don't know)")
+
+
+@router.post("/triage", tags=["triage"])
+def api_triage(body: TriageInput) -> dict[str, Any]:
+    """Evaluate findings: triage level, red flags, ranked conditions with evidence, advice, routines."""
+    kb = default_knowledge()
+    problems = validate_findings(body.findings, kb)
+    if problems:
+        raise HTTPException(422, problems)
+    return evaluate(body.findings, kb).to_json()
+
+
+@router.post("/triage/next", tags=["triage"])
+def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
+    """The next question the wizard (and the CLI) would ask, or null when done."""
+    kb = default_knowledge()
+    problems = validate_findings(body.findings, kb)
+    if problems:
+        raise HTTPException(422, problems)
+    question = next_question(body.findings, kb, frozenset(body.asked))
+    if question is None:
+        return {"question": None}
+    finding = kb.findings[question.finding]
+    return {
+        "question": {
+            "finding": question.finding,
+            "phase": question.phase,
+            "text": question.text,
+            "type": finding.type,
+            "choices": [{"value": v, "label": label} for v, label in question.choices],
+            "min": finding.min,
+            "max": finding.max,
+            "unit": finding.unit,
+        }
+    }
+
+
+@router.get("/routines", tags=["routines"])
+def api_routines() -> list[dict[str, Any]]:
+    """Every routine (id, name, kind, length)."""
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "kind": r.kind,
+            "total_duration_s": r.total_duration_s,
+            "summary": r.summary,
+        }
+        for r in sorted(routine_pages.all_routines().values(), key=lambda r: r.id)
+    ]
+
+
+@router.get("/routines/{routine_id}", tags=["routines"])
+def api_routine(routine_id: str) -> dict[str, Any]:
+    """One routine with its steps and timeline (what the player plays)."""
+    return routine_pages.routine_json(routine_id)

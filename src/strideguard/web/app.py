@@ -1,0 +1,104 @@
+"""The FastAPI application factory: `create_app(settings)` wires the database, templates, security and routers."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from strideguard import config, db
+from strideguard.web import security
+from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
+
+# Feature routers, each a module of strideguard.web with a `router`.
+ROUTERS = ("auth", "dashboard", "activities", "imports", "shoes", "pain", "triage", "routines", "api")
+
+
+class _StaticFiles(StaticFiles):
+    """Static files with a long cache life: their URLs carry a content hash (?v=...)."""
+
+    async def get_response(self, path: str, scope):  # type: ignore[no-untyped-def]
+        response = await super().get_response(path, scope)
+        response.headers["cache-control"] = "public, max-age=86400"
+        return response
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """A ready-to-serve app for `settings` (the database is migrated to the current schema first)."""
+    engine = db.make_engine(settings.db_url)
+    db.ensure_schema(engine)
+    app = FastAPI(
+        title="StrideGuard",
+        summary="Injury-aware training log for runners: activities, load and risk, shoes, pain, triage.",
+        version=_version(),
+        docs_url=None,  # Swagger UI loads from a CDN; the offline app links the OpenAPI document instead
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        dependencies=[Depends(verify_csrf)],
+    )
+    data_dir: Path = settings.data_dir or config.data_dir()
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = db.session_factory(engine)
+    app.state.templates = make_templates()
+    app.state.secret = settings.secret_key or security.load_secret(data_dir)
+    app.state.data_dir = data_dir
+    app.add_middleware(security.SecurityMiddleware, secure_cookies=settings.secure_cookies)
+    app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
+    for name in ROUTERS:
+        module = importlib.import_module(f"strideguard.web.{name}")
+        app.include_router(module.router)
+    _add_error_pages(app)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return RedirectResponse("/static/icon.svg", status_code=301)
+
+    return app
+
+
+def _version() -> str:
+    from strideguard import __version__
+
+    return __version__
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _add_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "log in first"}, status_code=401)
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return render(
+            request, "error.html", status_code=exc.status_code, status=exc.status_code, message=exc.detail
+        )
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        detail = getattr(exc, "detail", None) or "Page not found."
+        if _wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=404)
+        return render(request, "error.html", status_code=404, status=404, message=detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in err.get('loc', ())[1:]) or 'input'}: {err.get('msg', 'invalid')}"
+            for err in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        return render(request, "error.html", status_code=422, status=422, message="; ".join(problems))

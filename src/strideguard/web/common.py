@@ -1,0 +1,242 @@
+"""Shared web plumbing: settings, templates, the per-request database session and whose data is shown."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+import sqlalchemy as sa
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy.orm import Session, sessionmaker
+
+from strideguard import store
+from strideguard.db import AthleteRow, ShareRow, UserRow
+from strideguard.web import security
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+VIEW_COOKIE = "sg_view"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the web app runs: database, accounts (server mode) or one local athlete, and the data folder."""
+
+    db_url: str
+    accounts: bool = False
+    data_dir: Path | None = None
+    secret_key: bytes | None = None
+    secure_cookies: bool = False
+    # Largest upload accepted by the import page (a whole Strava/Garmin export can be a few GB).
+    max_upload_bytes: int = 4 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whose data this request shows, and whether the person looking may change it."""
+
+    athlete_id: int
+    athlete_name: str
+    user_id: int | None = None
+    email: str | None = None
+    read_only: bool = False
+    # (athlete_id, name) of every athlete this user may look at: their own first, then shared ones.
+    athletes: tuple[tuple[int, str], ...] = field(default=())
+
+
+class LoginRequired(Exception):
+    """Server mode and no valid session: pages redirect to /login, the API answers 401."""
+
+
+def static_version() -> str:
+    """A short hash of the static files, appended to their URLs so browsers refetch after an upgrade."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+# --- formatting filters (units in, human text out) ---------------------------------------------------------
+
+
+def fmt_km(distance_m: float | None, digits: int = 2) -> str:
+    """Metres -> '12.34' (km); blank when unknown."""
+    return "" if distance_m is None else f"{distance_m / 1000:.{digits}f}"
+
+
+def fmt_hms(seconds: float | None) -> str:
+    """Seconds -> 'h:mm:ss' or 'm:ss'."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fmt_pace(distance_m: float | None, duration_s: float | None) -> str:
+    """Pace as 'm:ss /km' from metres and seconds; blank when it cannot be computed."""
+    if not distance_m or not duration_s or distance_m < 10:
+        return ""
+    per_km = duration_s / (distance_m / 1000)
+    return f"{int(per_km // 60)}:{int(round(per_km % 60)) % 60:02d} /km"
+
+
+def fmt_num(value: float | None, digits: int = 0) -> str:
+    return (
+        ""
+        if value is None or (isinstance(value, float) and not math.isfinite(value))
+        else f"{value:.{digits}f}"
+    )
+
+
+def fmt_local_time(value: datetime | None, offset_s: int | None = None) -> str:
+    if value is None:
+        return ""
+    from datetime import timedelta
+
+    return (value + timedelta(seconds=offset_s or 0)).strftime("%H:%M")
+
+
+def fmt_date(value: date | None) -> str:
+    return "" if value is None else value.strftime("%a %d %b %Y")
+
+
+def make_templates() -> jinja2.Environment:
+    """The Jinja2 environment; autoescape is on for every template, so user text is always escaped."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(km=fmt_km, hms=fmt_hms, num=fmt_num, day=fmt_date, clock=fmt_local_time, pace=fmt_pace)
+    env.globals["static_version"] = static_version()
+    return env
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    """Render `template` with the viewer, CSRF token and navigation in the context."""
+    env: jinja2.Environment = request.app.state.templates
+    context = {
+        "request": request,
+        "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
+        "viewer": getattr(request.state, "viewer", None),
+        "accounts": request.app.state.settings.accounts,
+        "path": request.url.path,
+        **values,
+    }
+    html = env.get_template(template).render(context)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def svg(markup: str) -> Markup:
+    """Mark SVG built by our own drawing code (every text in it already escaped) as safe to embed."""
+    return Markup(markup)
+
+
+# --- dependencies -------------------------------------------------------------------------------------------
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A session for this request; handlers commit what they change, anything else is rolled back."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+def resolve_viewer(request: Request, session: Session) -> Viewer:
+    """Local mode: the single local athlete. Server mode: the logged-in user's athlete, or one shared with them."""
+    settings: Settings = request.app.state.settings
+    if not settings.accounts:
+        athlete_id = store.local_athlete(session)
+        session.commit()
+        viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME)
+        request.state.viewer = viewer
+        return viewer
+    user_id = security.read_session_token(
+        request.app.state.secret, request.cookies.get(security.SESSION_COOKIE)
+    )
+    user = session.get(UserRow, user_id) if user_id is not None else None
+    if user is None:
+        raise LoginRequired
+    own = session.execute(
+        sa.select(AthleteRow.id, AthleteRow.name).where(AthleteRow.user_id == user.id).order_by(AthleteRow.id)
+    ).first()
+    if own is None:  # every account gets its athlete at registration; repair if one was deleted
+        row = AthleteRow(name=user.email.split("@")[0], user_id=user.id)
+        session.add(row)
+        session.commit()
+        own = (row.id, row.name)
+    shared = session.execute(
+        sa.select(AthleteRow.id, AthleteRow.name)
+        .join(ShareRow, ShareRow.athlete_id == AthleteRow.id)
+        .where(ShareRow.user_id == user.id)
+        .order_by(AthleteRow.name)
+    ).all()
+    athletes = ((own[0], own[1]), *((a, n) for a, n in shared))
+    wanted = request.cookies.get(VIEW_COOKIE, "")
+    chosen = next((a for a in athletes if str(a[0]) == wanted), athletes[0])
+    viewer = Viewer(
+        athlete_id=chosen[0],
+        athlete_name=chosen[1],
+        user_id=user.id,
+        email=user.email,
+        read_only=chosen[0] != own[0],
+        athletes=athletes,
+    )
+    request.state.viewer = viewer
+    return viewer
+
+
+def require_writable(viewer: Viewer) -> None:
+    """Refuse changes to an athlete that was only shared with this user (coaches read, never write)."""
+    if viewer.read_only:
+        raise HTTPException(403, "This athlete's data is shared with you read-only.")
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a submitted form (files are read by the handlers that take them)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def verify_csrf(request: Request) -> None:
+    """Refuse a state-changing request without the CSRF token of this browser.
+
+    Forms send it as a hidden field, scripts as the X-CSRF-Token header. JSON requests to /api are exempt:
+    a browser cannot send them cross-site without a CORS preflight, which this app never grants.
+    """
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    content_type = request.headers.get("content-type", "")
+    if request.url.path.startswith("/api/") and content_type.startswith("application/json"):
+        return
+    cookie = request.cookies.get(security.CSRF_COOKIE)
+    submitted = request.headers.get(security.CSRF_HEADER)
+    if submitted is None and (
+        content_type.startswith("application/x-www-form-urlencoded")
+        or content_type.startswith("multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(security.CSRF_FIELD)
+        submitted = value if isinstance(value, str) else None
+    if not security.csrf_matches(cookie, submitted):
+        raise HTTPException(
+            403, "The form's security token is missing or out of date; reload the page and try again."
+        )
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+FormFields = Annotated[dict[str, str], Depends(form_fields)]

@@ -1,0 +1,151 @@
+"""Athlete-scoped read queries the pages need beyond `store` (paging and sorting the activity list).
+
+Kept here until `store` offers them; every query filters on the athlete first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard import store
+from strideguard.db import ActivityRow, PainRow, ShoeRow
+from strideguard.model import Activity
+
+SORTS = {
+    "date": ActivityRow.start_utc,
+    "distance": ActivityRow.distance_m,
+    "duration": sa.func.coalesce(ActivityRow.moving_time_s, ActivityRow.elapsed_time_s),
+    "pace": sa.func.coalesce(ActivityRow.moving_time_s, ActivityRow.elapsed_time_s)
+    / sa.func.nullif(ActivityRow.distance_m, 0),
+    "heart_rate": ActivityRow.avg_heart_rate_bpm,
+    "ascent": ActivityRow.ascent_m,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityPage:
+    """One page of the filtered, sorted activity list and the totals of the whole filtered set."""
+
+    activities: list[Activity]
+    total: int
+    page: int
+    pages: int
+    distance_m: float
+    duration_s: float
+
+
+def activity_page(
+    session: Session,
+    athlete_id: int,
+    *,
+    sports: frozenset[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    text: str | None = None,
+    sort: str = "date",
+    descending: bool = True,
+    page: int = 1,
+    per_page: int = 50,
+) -> ActivityPage:
+    """Activities matching the filters, sorted by `sort` (a key of SORTS), page `page` (1-based)."""
+    conditions = [ActivityRow.athlete_id == athlete_id]
+    if sports:
+        conditions.append(ActivityRow.sport.in_(sorted(sports)))
+    if since is not None:
+        conditions.append(ActivityRow.local_date >= since)
+    if until is not None:
+        conditions.append(ActivityRow.local_date <= until)
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            sa.or_(
+                ActivityRow.name.ilike(like, escape="\\"),
+                ActivityRow.description.ilike(like, escape="\\"),
+                ActivityRow.source_name.ilike(like, escape="\\"),
+            )
+        )
+    total, distance, duration = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(ActivityRow.distance_m), 0.0),
+            sa.func.coalesce(
+                sa.func.sum(sa.func.coalesce(ActivityRow.moving_time_s, ActivityRow.elapsed_time_s)), 0.0
+            ),
+        ).where(*conditions)
+    ).one()
+    pages = max(1, -(-int(total) // per_page))
+    page = min(max(1, page), pages)
+    key = SORTS.get(sort, ActivityRow.start_utc)
+    order = [key.desc().nulls_last() if descending else key.asc().nulls_last()]
+    order.append(ActivityRow.id.desc() if descending else ActivityRow.id.asc())
+    rows = session.scalars(
+        sa.select(ActivityRow)
+        .where(*conditions)
+        .order_by(*order)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return ActivityPage(
+        [store.to_activity(r) for r in rows], int(total), page, pages, float(distance), float(duration)
+    )
+
+
+def shoe_names(session: Session, athlete_id: int) -> dict[int, str]:
+    """Shoe id -> name for the athlete (retired ones included, for labelling old runs)."""
+    return dict(
+        session.execute(sa.select(ShoeRow.id, ShoeRow.name).where(ShoeRow.athlete_id == athlete_id)).all()
+    )
+
+
+def active_shoes(session: Session, athlete_id: int) -> list[tuple[int, str]]:
+    """(id, name) of shoes not retired, for pickers."""
+    return list(
+        session.execute(
+            sa.select(ShoeRow.id, ShoeRow.name)
+            .where(ShoeRow.athlete_id == athlete_id, ShoeRow.retired_at.is_(None))
+            .order_by(ShoeRow.name)
+        ).all()
+    )
+
+
+def pain_on_day(session: Session, athlete_id: int, day: date) -> list[PainRow]:
+    """Pain-diary entries of one local day."""
+    return list(
+        session.scalars(
+            sa.select(PainRow)
+            .where(PainRow.athlete_id == athlete_id, PainRow.local_date == day)
+            .order_by(PainRow.recorded_at)
+        )
+    )
+
+
+def activities_in_shoes(
+    session: Session, athlete_id: int, shoe_ids: list[int], before: date
+) -> list[Activity]:
+    """Summaries of the athlete's activities in these shoes dated before `before` (for lifetime wear)."""
+    if not shoe_ids:
+        return []
+    rows = session.scalars(
+        sa.select(ActivityRow).where(
+            ActivityRow.athlete_id == athlete_id,
+            ActivityRow.shoe_id.in_(shoe_ids),
+            ActivityRow.local_date < before,
+        )
+    )
+    return [store.to_activity(r) for r in rows]
+
+
+def update_shoe(session: Session, athlete_id: int, shoe_id: int, **values: object) -> None:
+    """Change a shoe's name, brand, model, start or retirement distance (values already validated)."""
+    allowed = {"name", "brand", "model", "start_distance_m", "retire_at_m"}
+    row = session.scalar(sa.select(ShoeRow).where(ShoeRow.id == shoe_id, ShoeRow.athlete_id == athlete_id))
+    if row is None:
+        raise store.NotFound(f"no shoe #{shoe_id}")
+    for key, value in values.items():
+        if key in allowed:
+            setattr(row, key, value)
+    session.flush()

@@ -1,0 +1,216 @@
+"""Shoes: add, edit, default per sport, wear against the retirement threshold, retire and restore."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from strideguard import shoe_store, shoes
+from strideguard.model import SPORTS
+from strideguard.store import NotFound
+from strideguard.web import queries
+from strideguard.web.common import (
+    DbSession,
+    FormFields,
+    render,
+    require_writable,
+    resolve_viewer,
+)
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+FAR_FUTURE = date(9999, 12, 31)
+
+
+def parse_km(text: str, label: str, errors: list[str], default: float | None = None) -> float | None:
+    """'450' or '450 km' or '450,5' -> metres; a message in `errors` when it is not a distance."""
+    text = text.strip().lower().removesuffix("km").strip().replace(",", ".")
+    if not text:
+        return default
+    try:
+        value = float(text)
+        if not math.isfinite(value) or value < 0 or value > 100_000:
+            raise ValueError
+    except ValueError:
+        errors.append(f"{label}: enter a distance in km, e.g. 450.")
+        return default
+    return value * 1000.0
+
+
+def parse_shoe_form(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Name, brand, model, start distance and retirement distance from a form; or what is wrong with it."""
+    errors: list[str] = []
+    name = form.get("name", "").strip()
+    if not name:
+        errors.append("Name: a shoe needs a name.")
+    if len(name) > 200:
+        errors.append("Name: at most 200 characters.")
+    start = parse_km(form.get("start_km", ""), "Already run", errors, 0.0)
+    retire = parse_km(form.get("retire_km", ""), "Retire at", errors, shoes.DEFAULT_RETIRE_AT_M)
+    if retire is not None and retire <= 0:
+        errors.append("Retire at: must be more than 0 km.")
+    values = {
+        "name": name,
+        "brand": form.get("brand", "").strip()[:200] or None,
+        "model": form.get("model", "").strip()[:200] or None,
+        "start_distance_m": start or 0.0,
+        "retire_at_m": retire or shoes.DEFAULT_RETIRE_AT_M,
+    }
+    return values, errors
+
+
+def shoes_context(session: Session, athlete_id: int) -> dict[str, Any]:
+    shoe_list = shoe_store.list_shoes(session, athlete_id)
+    in_shoes = queries.activities_in_shoes(session, athlete_id, [s.id for s in shoe_list], before=FAR_FUTURE)
+    wears = shoes.shoe_wear(shoe_list, in_shoes)
+    defaults = shoe_store.defaults(session, athlete_id)
+    by_shoe: dict[int, list[str]] = {}
+    for sport, shoe_id in defaults.items():
+        by_shoe.setdefault(shoe_id, []).append(sport)
+    return {
+        "active": [w for w in wears if not w.shoe.retired],
+        "retired": [w for w in wears if w.shoe.retired],
+        "defaults": by_shoe,
+        "sports": SPORTS,
+    }
+
+
+@router.get("/shoes", response_class=HTMLResponse)
+def shoes_page(request: Request, session: DbSession) -> Response:
+    """All shoes with their wear, defaults, and the form to add one."""
+    viewer = resolve_viewer(request, session)
+    message = {
+        "added": "Shoe added.",
+        "saved": "Saved.",
+        "retired": "Shoe retired.",
+        "restored": "Shoe restored.",
+        "default": "Default shoe set.",
+    }.get(request.query_params.get("done", ""))
+    return render(
+        request,
+        "shoes.html",
+        form={},
+        errors=[],
+        message=message,
+        **shoes_context(session, viewer.athlete_id),
+    )
+
+
+@router.post("/shoes", response_class=HTMLResponse)
+def add_shoe(request: Request, form: FormFields, session: DbSession) -> Response:
+    """Add a shoe; on bad input show the form again with what was typed and store nothing."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    values, errors = parse_shoe_form(form)
+    if not errors:
+        try:
+            shoe_store.add_shoe(session, viewer.athlete_id, **values)
+        except shoe_store.ShoeInputError as exc:
+            errors.append(str(exc).capitalize() + ".")
+    if errors:
+        session.rollback()
+        context = shoes_context(session, viewer.athlete_id)
+        return render(
+            request, "shoes.html", status_code=422, form=form, errors=errors, message=None, **context
+        )
+    session.commit()
+    return RedirectResponse("/shoes?done=added", status_code=303)
+
+
+def _shoe(session: Session, athlete_id: int, shoe_id: int) -> shoes.Shoe:
+    try:
+        return shoe_store.get_shoe(session, athlete_id, shoe_id)
+    except NotFound:
+        raise HTTPException(404, f"No shoe #{shoe_id}.") from None
+
+
+@router.get("/shoes/{shoe_id}", response_class=HTMLResponse)
+def shoe_page(shoe_id: int, request: Request, session: DbSession) -> Response:
+    """Edit one shoe."""
+    viewer = resolve_viewer(request, session)
+    shoe = _shoe(session, viewer.athlete_id, shoe_id)
+    form = {
+        "name": shoe.name,
+        "brand": shoe.brand or "",
+        "model": shoe.model or "",
+        "start_km": f"{shoe.start_distance_m / 1000:g}",
+        "retire_km": f"{shoe.retire_at_m / 1000:g}",
+    }
+    runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
+    return render(request, "shoe_edit.html", shoe=shoe, form=form, errors=[], runs=runs)
+
+
+@router.post("/shoes/{shoe_id}", response_class=HTMLResponse)
+def edit_shoe(
+    shoe_id: int,
+    request: Request,
+    form: FormFields,
+    session: DbSession,
+) -> Response:
+    """Save a shoe's name, brand, model and distances."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    shoe = _shoe(session, viewer.athlete_id, shoe_id)
+    values, errors = parse_shoe_form(form)
+    if errors:
+        runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
+        return render(
+            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, runs=runs
+        )
+    queries.update_shoe(session, viewer.athlete_id, shoe_id, **values)
+    session.commit()
+    return RedirectResponse("/shoes?done=saved", status_code=303)
+
+
+@router.post("/shoes/{shoe_id}/retire")
+def retire_shoe(shoe_id: int, request: Request, session: DbSession) -> Response:
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    _shoe(session, viewer.athlete_id, shoe_id)
+    shoe_store.retire(session, viewer.athlete_id, shoe_id)
+    session.commit()
+    return RedirectResponse("/shoes?done=retired", status_code=303)
+
+
+@router.post("/shoes/{shoe_id}/restore")
+def restore_shoe(shoe_id: int, request: Request, session: DbSession) -> Response:
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    _shoe(session, viewer.athlete_id, shoe_id)
+    shoe_store.restore(session, viewer.athlete_id, shoe_id)
+    session.commit()
+    return RedirectResponse("/shoes?done=restored", status_code=303)
+
+
+@router.post("/shoes/{shoe_id}/default", response_class=HTMLResponse)
+def default_shoe(
+    shoe_id: int,
+    request: Request,
+    form: FormFields,
+    session: DbSession,
+) -> Response:
+    """Make this shoe the default for a sport (applied to new imports of that sport)."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    _shoe(session, viewer.athlete_id, shoe_id)
+    try:
+        shoe_store.set_default(session, viewer.athlete_id, shoe_id, form.get("sport", ""))
+    except shoe_store.ShoeInputError as exc:
+        session.rollback()
+        context = shoes_context(session, viewer.athlete_id)
+        return render(
+            request,
+            "shoes.html",
+            status_code=422,
+            form={},
+            errors=[str(exc).capitalize() + "."],
+            message=None,
+            **context,
+        )
+    session.commit()
+    return RedirectResponse("/shoes?done=default", status_code=303)

@@ -1,0 +1,30 @@
+// Live import progress: poll the job's JSON every second; reload for the final summary when it ends.
+"use strict";
+(function () {
+  window.StrideGuard = window.StrideGuard || {};
+  window.StrideGuard.importProgress = function (el) {
+    var job = el.getAttribute("data-job");
+    if (el.getAttribute("data-status") === "finished" || el.getAttribute("data-status") === "failed") { return; }
+    function set(id, value) { var node = document.getElementById(id); if (node) { node.textContent = value; } }
+    function poll() {
+      fetch("/api/import-jobs/" + encodeURIComponent(job), { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (s) {
+          set("job-status", s.status); set("job-done", s.done); set("job-total", s.total);
+          set("job-rate", s.rate_per_s); set("job-imported", s.imported); set("job-duplicates", s.duplicates);
+          set("job-failed", s.failed);
+          var bar = document.getElementById("job-progress");
+          if (bar) { bar.max = Math.max(1, s.total); bar.value = s.done; bar.textContent = s.done + " of " + s.total; }
+          var list = document.getElementById("job-errors");
+          if (list) {
+            list.textContent = "";
+            s.recent_errors.forEach(function (e) { var li = document.createElement("li"); li.textContent = e.file + ": " + e.reason; list.appendChild(li); });
+          }
+          if (s.status === "finished" || s.status === "failed") { window.location.reload(); }
+          else { window.setTimeout(poll, 1000); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 500);
+  };
+})();

@@ -1,0 +1,187 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium) against a real server on a loopback port.
+
+Saves a screenshot of each main page under docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(db_url, engine, session, athlete_id, tmp_path):
+    """The app on a free loopback port, with a few weeks of demo runs so the dashboard has charts."""
+    import uvicorn
+
+    from strideguard import demo, store
+    from strideguard.web.app import create_app
+    from strideguard.web.common import Settings
+
+    end = datetime.now(UTC).date()
+    for activity in demo.athlete_activities(end, weeks=6):
+        store.save_activity(session, athlete_id, activity)
+    session.commit()
+    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"b" * 32))
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=5)
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.exists():
+        pytest.skip("chromium not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        pg = context.new_page()
+        problems: list[str] = []
+        pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: problems.append(str(e)))
+        pg.problems = problems  # type: ignore[attr-defined]
+        yield pg
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_runner_journey_in_a_real_browser(server, page, data_dir):
+    # dashboard: charts drawn, no CSP violations or script errors
+    page.goto(server + "/")
+    assert page.locator("#chart-weekly svg rect.bar").count() == 16
+    assert page.locator("#chart-load svg path.line").count() == 3
+    shot(page, "dashboard")
+
+    # activity detail: route and charts
+    page.goto(server + "/activities")
+    shot(page, "activities")
+    page.locator("table.activities tbody tr td.name a").first.click()
+    assert page.locator("svg.route path.route-line").count() == 1
+    shot(page, "activity")
+
+    # import a real FIT through the upload form; live progress then the summary; the run is listed
+    page.goto(server + "/import")
+    page.set_input_files("#files", str(data_dir / RUN_FIT))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector(".summary-card", timeout=30_000)
+    assert "Imported: 1 activity" in page.inner_text(".summary-card")
+    shot(page, "import")
+    page.goto(server + "/activities?since=2013-02-01&until=2013-02-28")
+    assert page.locator("table.activities tbody tr").count() == 1
+
+    # pain on the body map: click the left groin (front view), pick a score, save
+    page.goto(server + "/pain")
+    page.click('svg.bodymap a[data-region="groin-hip-front"][data-side="left"]')
+    assert page.input_value("#p-region") == "groin-hip-front"
+    assert page.is_checked('input[name="side"][value="left"]')
+    page.check('input[name="score"][value="4"]')
+    page.check('input[name="timing"][value="during"]')
+    page.click("#log button[type=submit]")
+    assert page.inner_text("p.ok") == "Pain entry saved."
+    assert "Groin / front of hip" in page.inner_text("#history h2")
+    shot(page, "pain")
+
+    # triage: walk to an urgent result, "don't know" for what we do not answer
+    page.goto(server + "/triage")
+    answers = {"age": "29", "pain_location": "groin", "pain_on_hop": "yes", "leg_weakness": "none"}
+    for _ in range(60):
+        if page.locator("section.level-banner").count():
+            break
+        finding = page.get_attribute('input[name="question"]', "value")
+        value = answers.get(
+            finding,
+            "no"
+            if finding
+            in {
+                "unable_to_bear_weight",
+                "fever",
+                "feeling_unwell",
+                "saddle_numbness",
+                "bladder_bowel_change",
+                "leg_colour_or_cold",
+                "groin_lump",
+            }
+            else None,
+        )
+        if value is None:
+            page.click('button[value="dont_know"]')
+        elif page.locator("#answer-number").count():
+            page.fill("#answer-number", value)
+            page.click('button[value="answer"]')
+        else:
+            page.check(f'input[name="value"][value="{value}"]')
+            page.click('button[value="answer"]')
+    banner = page.locator("section.level-banner")
+    assert "level-urgent" in banner.get_attribute("class")
+    assert page.inner_text("section.level-banner h1").startswith("Urgent")
+    shot(page, "triage-result")
+
+    # routine player: start, let the countdown run, pause
+    page.goto(server + "/routines/hip_mobility_flow")
+    page.wait_for_selector("#player[data-ready='1']")
+    before = page.inner_text("#countdown")
+    page.click("#btn-start")
+    page.wait_for_timeout(2300)
+    assert page.get_attribute("#player", "data-state") == "playing"
+    after = page.inner_text("#countdown")
+    assert after != before
+    page.click("#btn-pause")
+    assert page.get_attribute("#player", "data-state") == "paused"
+    page.click("#btn-skip")
+    assert page.get_attribute("#player", "data-position") == "1"
+    shot(page, "routine-player")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_phone_width_layout_has_no_horizontal_scroll(server, page):
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/", "/activities", "/pain", "/triage"):
+        page.goto(server + path)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375px"
+    page.goto(server + "/")
+    shot(page, "dashboard-phone")

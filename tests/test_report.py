@@ -1,0 +1,158 @@
+"""The report renders offline (no script or stylesheet from the network) as HTML and PNG, and the demo extras
+give every chart something to show."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from bs4 import BeautifulSoup
+
+from strideguard import charts, load, pain_store, report, risk, shoe_store, store
+from strideguard.demo_extras import add_demo_extras
+from strideguard.model import Activity
+from strideguard.pain import PainEntry
+from strideguard.shoes import Shoe, shoe_wear
+
+END = date(2026, 6, 30)
+
+
+def history() -> tuple[list[Activity], list[Shoe], list[PainEntry]]:
+    """Ten weeks of three runs a week (8, 8, 12 km), then a 20 km spike, on one shoe, with hip pain after."""
+    runs: list[Activity] = []
+    day = END - timedelta(weeks=10)
+    n = 0
+    while day < END - timedelta(days=5):
+        for offset, km in ((0, 8), (2, 8), (5, 12)):
+            n += 1
+            start = datetime.combine(day + timedelta(days=offset), datetime.min.time(), UTC) + timedelta(
+                hours=7
+            )
+            runs.append(
+                Activity(
+                    sport="run",
+                    start_utc=start,
+                    source_format="manual",
+                    distance_m=km * 1000,
+                    moving_time_s=km * 330,
+                    rpe=4 if n % 3 else None,
+                    id=n,
+                    shoe_id=1,
+                )
+            )
+        day += timedelta(weeks=1)
+    spike_day = END - timedelta(days=3)
+    runs.append(
+        Activity(
+            sport="run",
+            start_utc=datetime.combine(spike_day, datetime.min.time(), UTC) + timedelta(hours=8),
+            source_format="manual",
+            distance_m=20_000,
+            moving_time_s=6600,
+            rpe=7,
+            id=n + 1,
+            shoe_id=1,
+        )
+    )
+    pain = [
+        PainEntry(spike_day, "hip-lateral", "left", 6, "during", n + 1),
+        PainEntry(END, "hip-lateral", "left", 3, "next-morning"),
+    ]
+    return runs, [Shoe(1, "Daily", start_distance_m=100_000)], pain
+
+
+@pytest.fixture(scope="module")
+def built() -> report.Report:
+    runs, shoes, pain = history()
+    return report.build_report(runs, END, shoes, pain, weeks=12)
+
+
+def test_report_has_the_four_charts_with_their_data(built):
+    assert set(built.specs) == {"weekly_volume", "load_trend", "pain_load", "shoe_wear"}
+    weekly = built.specs["weekly_volume"]["data"]["values"]
+    # First week: 12 km against 8 km (+50%); last: 20 km against 12 km (+67%); steady weeks between.
+    assert [row["spike"] for row in weekly] == ["moderate"] + ["none"] * (len(weekly) - 2) + ["moderate"]
+    pain_points = built.specs["pain_load"]["layer"][1]["layer"][0]["data"]["values"]
+    assert [p["score"] for p in pain_points] == [6, 3]
+    shoe = built.specs["shoe_wear"]["layer"][0]["data"]["values"][0]
+    assert shoe["km"] == pytest.approx(100 + 10 * 28 + 20, abs=1) and shoe["limit"] == 450
+    assert any(f.rule == "session_spike" for f in built.flags)
+
+
+def test_html_report_is_self_contained_and_names_no_network_script(built):
+    page = report.report_html(built)
+    soup = BeautifulSoup(page, "html.parser")
+    scripts = soup.find_all("script")
+    assert scripts and all(not s.get("src") for s in scripts)
+    assert not soup.find_all("link", href=True)
+    assert "vegaEmbed" in page and len(page) > 300_000  # the bundle is inlined
+    assert len(soup.select("div.chart")) == 4
+    headings = [h.get_text() for h in soup.find_all("h2")]
+    assert "Weekly volume and single-run spikes" in headings and "Shoe wear" in headings
+    assert "Guidance, not diagnosis" in soup.find("p", class_="sub").get_text()
+
+
+def test_png_report_is_a_real_png(built):
+    png = report.report_png(built)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) > 50_000
+
+
+def test_empty_history_still_renders():
+    empty = report.build_report([], END)
+    assert empty.specs["weekly_volume"]["mark"]["type"] == "text"
+    assert report.report_png(empty)[:4] == b"\x89PNG"
+
+
+def test_spec_json_cannot_close_the_script_tag():
+    section = charts.Section("x", (), {"mark": "text", "data": {"values": [{"t": "</script><b>"}]}})
+    page = charts.html_page("t", [section])
+    assert "</script><b>" not in page
+
+
+def test_report_cli_writes_html_and_png_and_refuses_other_suffixes(run_cli, session, athlete_id, tmp_path):
+    for n, km in enumerate((8, 8, 12, 8, 16)):
+        start = datetime(2026, 6, 1 + 3 * n, 7, tzinfo=UTC)
+        store.save_activity(session, athlete_id, store.manual_activity(start, km * 1000, km * 330, rpe=5))
+    session.commit()
+    html_path, png_path = tmp_path / "r.html", tmp_path / "r.png"
+    made = run_cli("report", "--out", str(html_path), "--date", "2026-06-20", "--weeks", "4")
+    assert made.returncode == 0, made.stderr
+    soup = BeautifulSoup(html_path.read_text(), "html.parser")
+    assert all(not s.get("src") for s in soup.find_all("script")) and len(soup.select("div.chart")) == 4
+    assert run_cli("report", "--out", str(png_path), "--date", "2026-06-20").returncode == 0
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png_path.stat().st_size > 30_000
+    bad = run_cli("report", "--out", str(tmp_path / "r.pdf"))
+    assert bad.returncode == 2 and "written as .html or .png" in bad.stderr
+
+
+def test_demo_extras_give_shoes_ratings_a_spike_and_a_settling_hip_episode(session, athlete_id):
+    # A year of 4 runs a week building slowly, saved like the demo's imports.
+    first = date(2025, 7, 7)
+    for week in range(52):
+        for weekday, km in ((1, 7), (3, 8), (4, 6), (6, 10 + week * 0.1)):
+            day = first + timedelta(weeks=week, days=weekday)
+            start = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=6)
+            store.save_activity(
+                session, athlete_id, store.manual_activity(start, km * 1000, km * 340, utc_offset_s=7200)
+            )
+    activities = store.list_activities(session, athlete_id, newest_first=False)
+    extras = add_demo_extras(session, athlete_id, activities, np.random.default_rng(7))
+    session.commit()
+    after = store.list_activities(session, athlete_id, newest_first=False)
+    shoes = shoe_store.list_shoes(session, athlete_id)
+    assert len(shoes) == 2 and shoe_store.defaults(session, athlete_id)["run"] == extras.daily_shoe_id
+    levels = {w.shoe.name: w.level for w in shoe_wear(shoes, after)}
+    assert levels["Daily trainer"] == "check"
+    rated = [a for a in after if a.rpe is not None]
+    assert len(rated) > 0.6 * len(after) and all(a.feel for a in rated)
+    spikes = [s for s in load.session_spikes(after) if s.activity_id == extras.spike_activity_id]
+    assert spikes and spikes[0].category == "moderate"
+    entries = pain_store.list_pain(session, athlete_id)
+    during = [e.score for e in entries if e.timing == "during"]
+    assert during == [3, 4, 5, 6, 5, 4, 3, 2, 1]
+    assert all(e.activity_id for e in entries)
+    assert (entries[-1].day - entries[0].day).days <= 21
+    flags = risk.evaluate(after, after[-1].local_date, since=after[0].local_date, shoes=shoes, pain=entries)
+    assert {"session_spike", "pain_rising", "shoe_retirement"} <= {f.rule for f in flags}

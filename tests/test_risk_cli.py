@@ -1,0 +1,158 @@
+"""`strideguard risk|plan|rate|status` as a user runs them (subprocess, real database), on histories
+built with `add-run` and with the store directly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from strideguard import pain_store, shoe_store, store
+from strideguard.pain import PainEntry
+
+
+def save_run(
+    session, athlete_id, day: date, km: float, minutes: float = 50, rpe=None, sport="run", hour=12, offset_h=2
+):
+    tz = timezone(timedelta(hours=offset_h))
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=tz).astimezone(UTC)
+    activity = store.manual_activity(start, km * 1000, minutes * 60, sport, int(offset_h * 3600), rpe)
+    return store.save_activity(session, athlete_id, activity).activity_id
+
+
+D0 = date(2026, 5, 1)
+
+
+def d(n: int) -> date:
+    return D0 + timedelta(days=n)
+
+
+def risk_json(run_cli, *args):
+    result = run_cli("risk", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["flags"]
+
+
+def test_spike_built_with_add_run_is_flagged_with_local_date_across_midnight(run_cli):
+    for args in (
+        ("--date", "2026-05-01", "--distance", "10km", "--duration", "55min"),
+        ("--date", "2026-05-08", "--distance", "8km", "--duration", "45min", "--sport", "treadmill"),
+        # 23:30 at UTC-5 is already 05-16 in UTC; the runner's day is 05-15.
+        (
+            "--date",
+            "2026-05-15",
+            "--distance",
+            "13.5km",
+            "--duration",
+            "80min",
+            "--time",
+            "23:30",
+            "--utc-offset",
+            "-05:00",
+        ),
+    ):
+        added = run_cli("add-run", *args, "--json")
+        assert added.returncode == 0, added.stderr
+    flags = risk_json(run_cli, "--since", "2026-05-01", "--until", "2026-05-16")
+    assert [(f["rule"], f["date"], f["category"]) for f in flags] == [
+        ("returning_runner", "2026-05-01", "first_run"),
+        ("session_spike", "2026-05-15", "moderate"),
+    ]
+    spike = flags[1]
+    assert spike["value"] == pytest.approx(35.0) and spike["threshold"] == 10.0
+    assert spike["citation"] == "load_frandsen_2025" and spike["activity_id"] == 3
+    assert "1.52 (95% CI 1.16-2.00)" in spike["message"]
+
+
+def test_risk_defaults_to_the_last_seven_days_and_prints_a_table(run_cli, session, athlete_id):
+    save_run(session, athlete_id, d(0), 10)
+    save_run(session, athlete_id, d(3), 16)
+    save_run(session, athlete_id, d(12), 8)
+    session.commit()
+    assert risk_json(run_cli, "--until", d(12).isoformat()) == []
+    result = run_cli("risk", "--until", d(4).isoformat())
+    assert result.returncode == 0, result.stderr
+    assert (
+        "session spike" in result.stdout
+        and "moderate" in result.stdout
+        and "load_frandsen_2025" in result.stdout
+    )
+    quiet = run_cli("risk", "--until", d(12).isoformat())
+    assert "No warnings" in quiet.stdout
+
+
+def test_plan_reports_the_longest_run_within_ten_percent(run_cli, session, athlete_id):
+    longest = save_run(session, athlete_id, d(0), 14)
+    save_run(session, athlete_id, d(2), 8)
+    session.commit()
+    result = run_cli("plan", "16km", "--date", d(5).isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["longest_30d_m"] == 14000 and data["longest_30d_activity_id"] == longest
+    assert data["max_within_10pct_m"] == pytest.approx(15400)
+    assert data["category"] == "small" and data["hazard_ratio"].startswith("1.64")
+    text = run_cli("plan", "15km", "--date", d(5).isoformat())
+    assert "within 10% - fine" in text.stdout and "15.4 km" in text.stdout
+
+
+def test_plan_rejects_a_bad_distance_in_one_line(run_cli):
+    result = run_cli("plan", "far")
+    assert result.returncode == 2
+    assert "'far' is not a distance" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rate_sets_rpe_and_feel_and_changes_the_load(run_cli, session, athlete_id):
+    save_run(session, athlete_id, d(0), 10, minutes=50)
+    session.commit()
+    result = run_cli("rate", "last", "--rpe", "6", "--feel", "good")
+    assert result.returncode == 0, result.stderr
+    assert "RPE 6 (load 300)" in result.stdout and "felt good" in result.stdout
+    runs = json.loads(run_cli("runs", "--json").stdout)
+    assert runs[0]["rpe"] == 6 and runs[0]["feel"] == "good"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("rate", "999", "--rpe", "5"), "no activity #999"),
+        (("rate", "last", "--rpe", "11"), "0<=x<=10"),
+        (("rate", "last", "--feel", "meh"), "'meh' is not one of"),
+        (("rate", "last"), "give --rpe, --feel or both"),
+    ],
+)
+def test_rate_refuses_bad_input_in_one_line(run_cli, session, athlete_id, args, message):
+    save_run(session, athlete_id, d(0), 10)
+    session.commit()
+    result = run_cli(*args)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_shows_weeks_flags_safe_run_shoes_and_pain_trend(run_cli, session, athlete_id):
+    shoe = shoe_store.add_shoe(session, athlete_id, "Daily", start_distance_m=380_000)
+    shoe_store.set_default(session, athlete_id, shoe.id, "run")
+    for n, km in ((0, 10), (7, 10), (14, 12), (17, 8), (20, 18)):
+        save_run(session, athlete_id, d(n), km, rpe=5)
+    pain_store.add_pain(session, athlete_id, PainEntry(d(20), "groin-hip-front", "right", 6, "during"))
+    session.commit()
+    result = run_cli("status", "--date", d(20).isoformat(), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["weeks"][-1]["distance_m"] == pytest.approx(26000)  # week of Mon 05-18: 8 + 18 km
+    assert data["longest_safe_run_tomorrow_m"] == pytest.approx(19800)
+    rules = {f["rule"] for f in data["flags"]}
+    assert {"session_spike", "shoe_retirement", "pain_rising"} <= rules
+    assert data["shoes"][0]["percent"] == pytest.approx(100 * 438 / 450, abs=0.1)
+    assert data["shoes"][0]["default_for"] == ["run"]
+    assert data["pain"][0]["region"] == "groin-hip-front" and data["pain"][0]["direction"] == "new"
+    assert data["load"]["ctl"] > 0
+    text = run_cli("status", "--date", d(20).isoformat())
+    assert "This week against recent weeks" in text.stdout and "19.8 km" in text.stdout
+    assert "strideguard triage" in text.stdout and "Groin / front of hip" in text.stdout
+
+
+def test_status_of_an_empty_log_says_how_to_start(run_cli):
+    result = run_cli("status")
+    assert result.returncode == 0, result.stderr
+    assert "No runs yet" in result.stdout and "start short" in result.stdout

@@ -1,0 +1,274 @@
+"""Web dashboard core: app factory, security headers, CSRF, dashboard and activity pages (in-process)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from strideguard import store
+from strideguard.model import Activity, Lap, Streams
+from strideguard.web.app import create_app
+from strideguard.web.common import Settings
+
+
+@pytest.fixture
+def client(db_url, engine, tmp_path):
+    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32))
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.engine.dispose()
+
+
+def soup(response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def csrf(client: TestClient) -> str:
+    """The CSRF token of this browser (the cookie set on its first page view)."""
+    response = client.get("/activities")
+    return soup(response).select_one('meta[name="csrf-token"]')["content"]
+
+
+def make_run(
+    start: datetime, km: float = 10.0, name: str | None = "Morning run", with_streams: bool = True, **kw
+):
+    n = 1200
+    streams = None
+    if with_streams:
+        t = np.arange(n, dtype=float)
+        streams = Streams(
+            time_s=t,
+            lat_deg=52.0 + 0.01 * np.sin(t / n * 2 * np.pi),
+            lon_deg=4.0 + 0.015 * np.cos(t / n * 2 * np.pi),
+            altitude_m=10 + 5 * np.sin(t / 100),
+            distance_m=np.linspace(0, km * 1000, n),
+            speed_m_s=np.full(n, km * 1000 / n),
+            heart_rate_bpm=np.full(n, 148.0),
+            cadence_spm=np.full(n, 172.0),
+        )
+    return Activity(
+        sport=kw.pop("sport", "run"),
+        start_utc=start,
+        source_format="fit",
+        distance_m=km * 1000,
+        moving_time_s=float(n) * 3,
+        elapsed_time_s=float(n) * 3,
+        avg_heart_rate_bpm=148.0,
+        name=name,
+        streams=streams,
+        laps=(
+            Lap(start_utc=start, distance_m=km * 500, elapsed_time_s=1800.0),
+            Lap(start_utc=start, distance_m=km * 500),
+        ),
+        **kw,
+    )
+
+
+@pytest.fixture
+def runs(session, athlete_id):
+    """Twelve runs on consecutive days ending today, the last with a hostile name."""
+    today = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
+    ids = []
+    for i in range(12):
+        name = "<script>alert(1)</script>" if i == 11 else f"Run {i}"
+        outcome = store.save_activity(
+            session, athlete_id, make_run(today - timedelta(days=11 - i), km=5 + i, name=name, utc_offset_s=0)
+        )
+        ids.append(outcome.activity_id)
+    session.commit()
+    return ids
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ("/", "/activities", "/no-such-page", "/static/app.css"):
+        headers = client.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "script-src 'self'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+
+
+def test_pages_have_no_inline_scripts_or_style_attributes(client, runs):
+    for path in ("/", "/activities", f"/activities/{runs[0]}"):
+        page = soup(client.get(path))
+        assert all(script.get("src") for script in page.find_all("script")), path
+        assert not page.select("[style]"), path
+        assert not page.find_all("style"), path
+
+
+def test_empty_dashboard_invites_an_import(client):
+    page = soup(client.get("/"))
+    assert page.select_one("h1").get_text().startswith("Dashboard")
+    assert page.select_one('.empty a[href="/import"]') is not None
+
+
+def test_dashboard_shows_this_week_and_a_weekly_chart(client, runs):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = soup(response)
+    this_week = page.select_one("#this-week .big-number").get_text()
+    # runs 5..16 km on consecutive days ending today: this ISO week holds the last weekday()+1 of them
+    today = date.today()
+    expected_km = sum(
+        5 + i
+        for i in range(12)
+        if (today - timedelta(days=11 - i)) >= today - timedelta(days=today.weekday())
+    )
+    assert this_week == f"{expected_km:.1f} km"
+    bars = page.select("#chart-weekly svg rect.bar")
+    assert len(bars) == 16
+    assert "bar-current" in bars[-1]["class"]
+
+
+def test_dashboard_explains_spike_warnings_with_sources_and_tomorrows_safe_run(client, runs):
+    page = soup(client.get("/"))
+    flags = page.select("#warnings article.flag")
+    # 6 km after a 5 km longest is a 20% spike: the run-spike rule must fire, with its citation
+    assert flags, "expected long-run spike warnings"
+    spike = [f for f in flags if "spike" in f.select_one("h3").get_text().lower()]
+    assert spike and spike[0].select_one("p.sources a")["href"].startswith("http")
+    # the longest run of the last 30 days is 16 km (today): tomorrow's safe maximum is 10% more
+    assert page.select_one("#safe-run .big-number").get_text() == "17.6 km"
+    assert page.select_one("#chart-load svg path.line.s-ctl") is not None
+    assert page.select("#chart-weekly svg text.mark"), "spike weeks are marked with a '!'"
+
+
+def test_dashboard_api_matches_the_page(client, runs):
+    data = client.get("/api/dashboard").json()
+    assert data["longest_safe_run"]["max_distance_m"] == pytest.approx(17_600)
+    assert len(data["weeks"]) == 16
+    assert any(w["rule"].endswith("spike") for w in data["warnings"])
+    assert data["load"]["ctl"] > 0
+
+
+def test_activity_names_from_files_are_escaped_everywhere(client, runs):
+    for path in ("/", "/activities", f"/activities/{runs[-1]}"):
+        text = client.get(path).text
+        assert "<script>alert(1)</script>" not in text, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text, path
+
+
+def test_activity_list_sorts_filters_and_paginates(client, session, athlete_id, runs):
+    page = soup(client.get("/activities?sort=distance&order=desc"))
+    first = page.select("table.activities tbody tr")[0]
+    assert first.select("td.num")[0].get_text() == "16.00"
+    page = soup(client.get("/activities?sort=distance&order=asc"))
+    assert page.select("table.activities tbody tr")[0].select("td.num")[0].get_text() == "5.00"
+    assert page.select_one('th[aria-sort="ascending"]') is not None
+    page = soup(client.get("/activities?q=Run 1"))
+    names = [td.get_text() for td in page.select("td.name")]
+    assert sorted(names) == ["Run 1", "Run 10"]
+    # 60 more runs make two pages of 50
+    base = datetime(2020, 1, 1, 7, tzinfo=UTC)
+    for i in range(60):
+        store.save_activity(
+            session, athlete_id, make_run(base + timedelta(days=i), with_streams=False, name=f"old {i}")
+        )
+    session.commit()
+    page = soup(client.get("/activities"))
+    assert len(page.select("table.activities tbody tr")) == 50
+    assert page.select_one("#list-summary").get_text().startswith("72 activities")
+    second = soup(client.get(page.select_one('.pager a[rel="next"]')["href"]))
+    assert len(second.select("table.activities tbody tr")) == 22
+    assert "Page 2 of 2" in second.select_one(".pager").get_text()
+
+
+def test_bad_list_filters_are_explained_not_fatal(client, runs):
+    response = client.get("/activities?since=yesterday&sport=swim&sort=colour&page=x")
+    assert response.status_code == 200
+    alerts = [p.get_text() for p in soup(response).select("p.error")]
+    assert any("'yesterday' is not a date" in a for a in alerts)
+    assert any("Unknown sport 'swim'" in a for a in alerts)
+    assert len(soup(response).select("table.activities tbody tr")) == 12
+
+
+def test_activity_detail_draws_route_charts_and_laps(client, runs):
+    page = soup(client.get(f"/activities/{runs[0]}"))
+    path = page.select_one("svg.route path.route-line")["d"]
+    assert path.startswith("M") and path.count("L") > 100
+    assert page.select_one("svg.route circle.route-start") is not None
+    charts = {fig["id"] for fig in page.select("figure.chart-card")}
+    assert charts == {"chart-pace", "chart-heart_rate_bpm", "chart-cadence_spm", "chart-altitude_m"}
+    assert page.select_one("#chart-pace svg path.line")["d"].startswith("M")
+    assert len(page.select("table.laps tbody tr")) == 2
+
+
+def test_activity_without_positions_says_so(client, session, athlete_id):
+    outcome = store.save_activity(
+        session,
+        athlete_id,
+        make_run(datetime(2024, 1, 1, 7, tzinfo=UTC), with_streams=False, sport="treadmill"),
+    )
+    session.commit()
+    page = soup(client.get(f"/activities/{outcome.activity_id}"))
+    assert page.select_one("svg.route") is None
+    assert "No positions recorded" in page.get_text()
+    assert not page.select("figure.chart-card")
+
+
+def test_unknown_activity_is_a_404_page(client):
+    response = client.get("/activities/99999")
+    assert response.status_code == 404
+    assert soup(response).select_one("p.error").get_text() == "No activity #99999."
+
+
+def test_editing_rpe_feel_and_name_saves_them(client, session, athlete_id, runs):
+    token = csrf(client)
+    response = client.post(
+        f"/activities/{runs[0]}",
+        data={
+            "csrf_token": token,
+            "name": "Park loop",
+            "rpe": "6",
+            "feel": "good",
+            "sport": "run",
+            "shoe_id": "",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert soup(response).select_one("p.ok").get_text() == "Saved."
+    session.expire_all()
+    saved = store.get_activity(session, athlete_id, runs[0], with_streams=False)
+    assert (saved.name, saved.rpe, saved.feel) == ("Park loop", 6.0, "good")
+
+
+def test_bad_rpe_keeps_what_was_typed_and_stores_nothing(client, session, athlete_id, runs):
+    token = csrf(client)
+    response = client.post(
+        f"/activities/{runs[0]}",
+        data={"csrf_token": token, "name": "Renamed <b>", "rpe": "eleven", "feel": "good", "sport": "run"},
+    )
+    assert response.status_code == 422
+    page = soup(response)
+    assert "RPE 'eleven'" in page.select_one("div.error").get_text()
+    assert page.select_one("#e-name")["value"] == "Renamed <b>"
+    assert page.select_one("#e-rpe")["value"] == "eleven"
+    session.expire_all()
+    assert store.get_activity(session, athlete_id, runs[0], with_streams=False).name == "Run 0"
+
+
+def test_post_without_csrf_token_is_refused(client, session, athlete_id, runs):
+    csrf(client)  # the browser has a cookie, but the form does not carry the token
+    response = client.post(f"/activities/{runs[0]}", data={"name": "Hacked", "rpe": "1"})
+    assert response.status_code == 403
+    assert "security token" in soup(response).select_one("p.error").get_text()
+    forged = client.post(f"/activities/{runs[0]}", data={"csrf_token": "x" * 43, "name": "Hacked"})
+    assert forged.status_code == 403
+    session.expire_all()
+    assert store.get_activity(session, athlete_id, runs[0], with_streams=False).name == "Run 0"
+
+
+def test_every_form_carries_a_csrf_token_and_labelled_fields(client, runs):
+    for path in (f"/activities/{runs[0]}",):
+        page = soup(client.get(path))
+        for form in page.select('form[method="post"]'):
+            assert form.select_one('input[name="csrf_token"]')["value"]
+        for field in page.select("input:not([type=hidden]):not([type=radio]), select, textarea"):
+            assert page.select_one(f'label[for="{field["id"]}"]') is not None, field

@@ -1,0 +1,164 @@
+"""Web shoes and pain diary: add/edit/default/retire/restore shoes; log pain on the body map; bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from strideguard import pain_store, shoe_store, store
+from strideguard.model import Activity
+from strideguard.web.app import create_app
+from strideguard.web.common import Settings
+
+
+@pytest.fixture
+def client(db_url, engine, tmp_path):
+    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32))
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.engine.dispose()
+
+
+def soup(response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def token(client: TestClient, path: str = "/shoes") -> str:
+    return soup(client.get(path)).select_one('meta[name="csrf-token"]')["content"]
+
+
+def test_add_shoe_shows_wear_bar_and_escapes_the_name(client, session, athlete_id):
+    response = client.post(
+        "/shoes",
+        data={
+            "csrf_token": token(client),
+            "name": "<b>Pegasus</b>",
+            "brand": "Nike",
+            "start_km": "420",
+            "retire_km": "450",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "<b>Pegasus</b>" not in response.text
+    row = soup(response).select_one("table.shoes tbody tr")
+    assert row.select_one("td.name a").get_text() == "<b>Pegasus</b>"
+    assert float(row.select_one("progress")["value"]) == pytest.approx(93.333, abs=0.01)
+    assert row.select_one(".tag").get_text() == "Check"  # 420 of 450 km is over 90%
+    assert [s.name for s in shoe_store.list_shoes(session, athlete_id)] == ["<b>Pegasus</b>"]
+
+
+def test_bad_shoe_form_keeps_input_and_stores_nothing(client, session, athlete_id):
+    response = client.post(
+        "/shoes",
+        data={"csrf_token": token(client), "name": "Clifton", "start_km": "lots", "retire_km": "600"},
+    )
+    assert response.status_code == 422
+    page = soup(response)
+    assert "Already run: enter a distance in km" in page.select_one("div.error").get_text()
+    assert page.select_one("#add-name")["value"] == "Clifton"
+    assert page.select_one("#add-start")["value"] == "lots"
+    assert shoe_store.list_shoes(session, athlete_id) == []
+
+
+def test_edit_default_retire_and_restore_a_shoe(client, session, athlete_id):
+    shoe = shoe_store.add_shoe(session, athlete_id, "Old name")
+    session.commit()
+    csrf = token(client)
+    client.post(
+        f"/shoes/{shoe.id}",
+        data={"csrf_token": csrf, "name": "Novablast", "start_km": "0", "retire_km": "700"},
+    )
+    client.post(f"/shoes/{shoe.id}/default", data={"csrf_token": csrf, "sport": "trail_run"})
+    session.expire_all()
+    assert shoe_store.get_shoe(session, athlete_id, shoe.id).retire_at_m == 700_000
+    assert shoe_store.defaults(session, athlete_id) == {"trail_run": shoe.id}
+    page = soup(client.get("/shoes"))
+    assert page.select_one("table.shoes tbody tr td:nth-of-type(5)").get_text() == "trail_run"
+    client.post(f"/shoes/{shoe.id}/retire", data={"csrf_token": csrf})
+    page = soup(client.get("/shoes"))
+    assert page.select_one("h2").get_text() == "Retired"
+    assert page.select_one('form[action$="/restore"]') is not None
+    client.post(f"/shoes/{shoe.id}/restore", data={"csrf_token": csrf})
+    session.expire_all()
+    assert not shoe_store.get_shoe(session, athlete_id, shoe.id).retired
+    assert client.post("/shoes/999/retire", data={"csrf_token": csrf}).status_code == 404
+
+
+def test_body_map_regions_are_links_that_preselect_region_and_side(client):
+    page = soup(client.get("/pain"))
+    links = page.select("svg.bodymap a.region-link")
+    regions = {a["data-region"] for a in links}
+    assert {"groin-hip-front", "buttock", "hip-lateral", "lower-back", "calf"} <= regions
+    assert all(a.get("aria-label") for a in links)
+    hip = next(a for a in links if a["data-region"] == "groin-hip-front" and a["data-side"] == "left")
+    chosen = soup(client.get(hip["href"]))
+    assert chosen.select_one("#p-region option[selected]")["value"] == "groin-hip-front"
+    assert chosen.select_one('input[name="side"][checked]')["value"] == "left"
+    assert chosen.select_one('svg.bodymap a[data-region="groin-hip-front"][data-side="left"] rect.selected')
+
+
+def test_logging_pain_stores_it_and_shows_the_region_history(client, session, athlete_id):
+    today = date.today()
+    run = Activity(
+        sport="run",
+        start_utc=datetime.now(UTC) - timedelta(days=1),
+        source_format="manual",
+        distance_m=8000.0,
+        moving_time_s=2400.0,
+    )
+    store.save_activity(session, athlete_id, run)
+    session.commit()
+    response = client.post(
+        "/pain",
+        data={
+            "csrf_token": token(client, "/pain"),
+            "region": "hip-lateral",
+            "side": "right",
+            "score": "4",
+            "timing": "after",
+            "date": today.isoformat(),
+            "note": "<i>sore</i>",
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    page = soup(response)
+    assert page.select_one("p.ok").get_text() == "Pain entry saved."
+    assert page.select_one("#history h2").get_text().startswith("Side of hip")
+    assert page.select_one("#chart-pain svg path.line") is not None
+    assert "<i>sore</i>" not in response.text and "&lt;i&gt;sore&lt;/i&gt;" in response.text
+    entries = pain_store.list_pain(session, athlete_id)
+    assert [(e.region, e.side, e.score, e.timing) for e in entries] == [("hip-lateral", "right", 4, "after")]
+
+
+def test_bad_pain_entry_is_explained_keeps_choices_and_stores_nothing(client, session, athlete_id):
+    response = client.post(
+        "/pain",
+        data={
+            "csrf_token": token(client, "/pain"),
+            "region": "buttock",
+            "side": "left",
+            "score": "11",
+            "timing": "after",
+            "note": "kept",
+        },
+    )
+    assert response.status_code == 422
+    page = soup(response)
+    assert "Pain score '11'" in page.select_one("div.error").get_text()
+    assert page.select_one("#p-region option[selected]")["value"] == "buttock"
+    assert page.select_one("#p-note").get_text() == "kept"
+    assert pain_store.list_pain(session, athlete_id) == []
+
+
+def test_pain_post_without_csrf_is_refused(client, session, athlete_id):
+    client.get("/pain")
+    response = client.post(
+        "/pain", data={"region": "buttock", "side": "left", "score": "3", "timing": "after"}
+    )
+    assert response.status_code == 403
+    assert pain_store.list_pain(session, athlete_id) == []
