@@ -26,6 +26,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"strideguard database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (a file per test)'}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that touches the database (through the db_url fixture) with `db`, so CI can run
+    exactly those again on PostgreSQL (`-m db`)."""
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
     """URL of an empty database that only this test uses."""
