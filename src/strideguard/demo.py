@@ -34,7 +34,7 @@ class PlannedRun:
     """One session of the plan: when, how far, what kind."""
 
     day: date
-    kind: str  # easy | long | tempo | intervals | recovery | treadmill
+    kind: str  # easy | long | tempo | intervals | recovery | treadmill | race
     distance_m: float
     start: time
 
@@ -51,8 +51,12 @@ def weekly_targets_km(weeks: int, rng: np.random.Generator) -> list[float]:
         if week % 4 == 3:  # recovery week
             targets.append(volume * 0.72)
             continue
-        target_peak = 52.0 if week < 44 else 30.0
-        volume = min(target_peak, volume * 1.07) if week < 44 else max(25.0, volume * 0.8)
+        if week == 44:  # race week (a half marathon), then two easy weeks, then building again
+            volume = 0.6 * volume
+        elif week in (45, 46):
+            volume = max(22.0, 0.8 * volume)
+        else:
+            volume = min(52.0, volume * 1.07)
         targets.append(volume * float(rng.uniform(0.93, 1.05)))
     return targets
 
@@ -75,7 +79,10 @@ def plan(end: date, weeks: int = 52, seed: int = 7) -> list[PlannedRun]:
             day = monday + timedelta(days=weekday)
             if day > end:
                 continue
-            if weekday == 6:
+            if weekday == 6 and week == 44:
+                kind, km = "race", 21.1  # the half marathon the year builds to
+                start = time(10, 0)
+            elif weekday == 6:
                 kind, km = "long", long_km
                 start = time(9, int(rng.integers(0, 30)))
             elif weekday == 1:
@@ -86,7 +93,8 @@ def plan(end: date, weeks: int = 52, seed: int = 7) -> list[PlannedRun]:
                 kind = "treadmill" if winter and rng.random() < 0.35 else "easy"
                 km = rest_km
                 start = time(6, 30 + int(rng.integers(0, 29)))
-            km = max(3.0, km * float(rng.uniform(0.95, 1.05)))
+            if kind != "race":
+                km = max(3.0, km * float(rng.uniform(0.95, 1.05)))
             runs.append(PlannedRun(day, kind, round(km * 1000, -1), start))
     return runs
 
@@ -95,6 +103,7 @@ def _pace_s_per_km(kind: str, fitness: float) -> float:
     base = {
         "easy": 355.0,
         "recovery": 380.0,
+        "race": 290.0,
         "long": 365.0,
         "tempo": 300.0,
         "intervals": 330.0,
@@ -182,7 +191,7 @@ def simulate(run: PlannedRun, index: int, seed: int = 7, fitness: float = 1.0) -
         avg_cadence_spm=float(cadence.mean()),
         laps=laps,
         streams=streams,
-        name=f"{run.kind.capitalize()} run",
+        name="Half marathon" if run.kind == "race" else f"{run.kind.capitalize()} run",
         device="StrideGuard demo watch",
     )
 
