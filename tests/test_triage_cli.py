@@ -75,24 +75,50 @@ def test_plain_text_result_shows_sources_and_disclaimer(run_cli, tmp_path):
 
 
 def test_interactive_session_via_stdin_stops_at_an_emergency(run_cli):
-    # age, sex, location, then: cannot bear weight? no; fever? no; unwell? no; saddle numbness? YES
-    answers = "41\n2\n3\nn\nn\nn\ny\n"
+    # age, sex, location; warning signs: "yes, one or more"; cannot bear weight? no; saddle numbness? YES
+    answers = "41\n2\n3\ny\nn\ny\n"
     result = run_cli("triage", input=answers)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.index("How old are you") < out.index("Is there any new numbness around")
+    assert out.index("How old are you") < out.index("Do any of these apply to you right now?")
+    assert "- New numbness around your genitals" in out  # the group lists its items
+    assert out.index("Do any of these apply") < out.index("Is there any new numbness around")
     assert "EMERGENCY" in out and "cauda equina" in out
     assert "Any new trouble starting to pee" not in out  # no more questions after an emergency sign
     assert "StrideGuard gives guidance, not a diagnosis" in out
 
 
+def test_interactive_none_of_these_answers_a_whole_group_at_once(run_cli):
+    # 30-year-old man with groin pain who answers "n" to everything: the safety screen takes five prompts.
+    result = run_cli("triage", "--json", input="30\nmale\ngroin\n" + "n\n" * 60)
+    assert result.returncode == 0, result.stderr
+    transcript = result.stderr
+    for header in (
+        "Do any of these apply to you right now?",
+        "Does any of this happen with your pain?",
+        "Does any of this apply to you? (bone health)",
+    ):
+        assert header in transcript
+    assert "Are you unable to put weight on the leg" not in transcript  # not asked one by one
+    assert "Have you been vomiting" not in transcript  # no lump, so no lump follow-up
+    prompts = transcript.count(") > ") - 2 * transcript.count("Let's skip that one")  # retries of numbers
+    assert prompts <= 22
+    out = json.loads(result.stdout)
+    assert out["red_flags"] == []
+    assert out["triage_level"] in ("self_care", "see_clinician")
+
+
 def test_interactive_session_accepts_dont_know_and_never_asks_a_limping_runner_to_hop(run_cli):
-    # Answer the basics, "no" to the emergency screen, "yes" to limping, then "don't know" to the rest.
-    lines = ["30", "female", "1", "n", "n", "n", "n", "n", "n", "n", "n", "n", "y"] + ["?"] * 80
+    # Basics, "none of these" to the emergency signs, "yes" to limping, then "don't know" to the rest.
+    lines = ["30", "female", "1", "n", "y"] + ["?"] * 80
     result = run_cli("triage", "--json", input="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     assert "Are you walking with a limp?" in result.stderr  # prompts go to stderr with --json
-    assert "hopping" not in result.stderr.split("Are you walking with a limp?")[1]
+    after_limp = result.stderr.split("Are you walking with a limp?")[1]
+    assert "hopping" not in after_limp.lower()
+    # "don't know" to the group asks its items one by one
+    assert "Does any of this happen with your pain?" in after_limp
+    assert "Does it hurt when you walk normally?" in after_limp
     out = json.loads(result.stdout)
     assert out["triage_level"] == "urgent"
     assert [f["id"] for f in out["red_flags"]] == ["groin_pain_with_limp"]

@@ -37,17 +37,23 @@ def submit(client: TestClient, page: BeautifulSoup, action: str = "answer", valu
 
 
 def walk(client: TestClient, answers: dict[str, str], limit: int = 60) -> tuple[BeautifulSoup, list[str]]:
-    """Answer the wizard's questions from `answers`; anything else is "don't know". Returns the result page."""
+    """Answer the wizard from `answers`; anything else is "don't know". A group of warning signs gets "yes"
+    if `answers` has a yes for one of its items, else "none of these". Returns the result page."""
+    kb = default_knowledge()
     page = soup(client.get("/triage"))
     asked = []
     for _ in range(limit):
         form = page.select_one("form#question")
         if form is None:
             return page, asked
-        finding = form.select_one('input[name="question"]')["value"]
-        asked.append(finding)
-        if finding in answers:
-            page = soup(submit(client, page, value=answers[finding]))
+        step_id = form.select_one('input[name="question"]')["value"]
+        asked.append(step_id)
+        screen = kb.screen(step_id)
+        if screen is not None:
+            hit = any(answers.get(f, "no") not in ("no", "none") for f in screen.findings)
+            page = soup(submit(client, page, action="yes" if hit else "none"))
+        elif step_id in answers:
+            page = soup(submit(client, page, value=answers[step_id]))
         else:
             page = soup(submit(client, page, action="dont_know"))
     raise AssertionError("the wizard did not finish")
@@ -77,40 +83,65 @@ def test_cannot_bear_weight_gives_an_emergency_result_first_and_plainly(client, 
     assert row.triage_level == "emergency" and row.findings["unable_to_bear_weight"] is True
 
 
-def test_hop_pain_in_the_groin_walks_to_an_urgent_result_with_ranked_conditions(client):
+def test_hop_pain_in_the_groin_walks_to_an_urgent_result_with_ranked_conditions(client, session):
     answers = {"age": "29", "sex": "female", "pain_location": "groin", "pain_on_hop": "yes"}
-    for finding in (
-        "unable_to_bear_weight",
-        "fever",
-        "feeling_unwell",
-        "saddle_numbness",
-        "bladder_bowel_change",
-        "leg_colour_or_cold",
-        "groin_lump",
-    ):
-        answers[finding] = "no"
-    answers["leg_weakness"] = "none"
     page, asked = walk(client, answers)
-    assert "pain_on_hop" in asked
+    assert asked[3] == "emergency_signs" and "unable_to_bear_weight" not in asked  # "none of these"
+    assert asked.index("pain_pattern") < asked.index("pain_on_hop")  # "yes" asks the group's items
     banner = page.select_one("section.level-banner")
     assert "level-urgent" in banner["class"]
     conditions = page.select("#conditions ol > li.condition")
     assert len(conditions) == 5
-    expected = evaluate({k: v for k, v in _typed(answers).items() if k in asked}, default_knowledge())
+    row = session.query(TriageRow).one()
+    assert row.findings["fever"] is False and row.findings["pain_on_hop"] is True
+    assert "pain_walking" not in row.findings  # "don't know" stays unknown
+    expected = evaluate(row.findings, default_knowledge())
     assert expected.triage_level == "urgent"
     assert conditions[0].select_one("strong").get_text() == expected.conditions[0].name
     assert page.select_one("#routines a") is None  # no routine is offered with an urgent result
 
 
-def _typed(answers: dict[str, str]) -> dict:
-    kb = default_knowledge()
-    out = {}
-    for key, text in answers.items():
-        ftype = kb.findings[key].type
-        out[key] = (text == "yes") if ftype == "boolean" else float(text) if ftype == "number" else text
-        if ftype == "number" and float(text).is_integer():
-            out[key] = int(float(text))
-    return out
+def test_grouped_question_page_offers_none_yes_dont_know_and_back(client):
+    page = soup(client.get("/triage"))
+    for value in ("30", "male", "groin"):
+        page = soup(submit(client, page, value=value))
+    form = page.select_one("form#question")
+    assert form.select_one('input[name="question"]')["value"] == "emergency_signs"
+    assert form.select_one('input[name="csrf_token"]')["value"]
+    items = [li.get_text(" ", strip=True) for li in form.select("ul.screen-items > li")]
+    assert len(items) == 8 and any("put weight on the leg" in i for i in items)
+    buttons = {b["value"]: b.get_text(strip=True) for b in form.select('button[name="action"]')}
+    assert buttons == {
+        "none": "None of these",
+        "yes": "Yes, one or more",
+        "dont_know": "Don't know",
+        "back": "Back",
+    }
+    assert form.select("input[type=radio]") == []  # three buttons, nothing to tick: keyboard friendly
+    # "don't know" drills down into the group's items, one by one
+    drilled = soup(submit(client, page, action="dont_know"))
+    assert drilled.select_one('input[name="question"]')["value"] == "unable_to_bear_weight"
+    # back returns to the group and forgets the answer
+    again = soup(submit(client, drilled, action="back"))
+    assert again.select_one('input[name="question"]')["value"] == "emergency_signs"
+    assert json.loads(again.select_one('input[name="answers"]')["value"])[-1] == ["pain_location", "groin"]
+    # "none of these" answers the whole group at once
+    after = soup(submit(client, again, action="none"))
+    assert after.select_one('input[name="question"]')["value"] == "limp"
+    assert json.loads(after.select_one('input[name="answers"]')["value"])[-1] == ["emergency_signs", "none"]
+    bad = submit(client, again, action="maybe")
+    assert bad.status_code == 422
+
+
+def test_tampered_history_is_cut_at_the_first_bad_entry(client):
+    page = soup(client.get("/triage"))
+    form = page.select_one("form#question")
+    data = {i["name"]: i.get("value", "") for i in form.select('input[type="hidden"]')}
+    data["answers"] = json.dumps([["age", 30], ["emergency_signs", "perhaps"], ["sex", "male"]])
+    data["question"] = "sex"
+    data["value"] = "female"
+    page = soup(client.post("/triage", data=data))
+    assert json.loads(page.select_one('input[name="answers"]')["value"]) == [["age", 30], ["sex", "female"]]
 
 
 def test_back_returns_to_the_previous_question_and_forgets_its_answer(client):

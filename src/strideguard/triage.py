@@ -31,7 +31,6 @@ from strideguard.knowledge import (
     LEVELS,
     Condition,
     KnowledgeBase,
-    Question,
     default_knowledge,
 )
 
@@ -44,10 +43,6 @@ DISCLAIMER = (
 # Design choices (clinical.md marks them NV, to be checked by a clinician):
 # an urgent-or-worse condition that keeps at least this posterior probability cannot be ruled out by the app.
 SAFETY_NET_PROBABILITY = 0.1
-# Questioning stops when the leading condition is this likely, or no question is worth this many bits.
-STOP_PROBABILITY = 0.92
-MIN_GAIN_BITS = 0.03
-MAX_DETAIL_QUESTIONS = 15
 MAX_ROUTINES = 3
 # Findings that rule out foam rolling whatever the condition (Bartsch et al. 2021 Delphi; clinical.md 1e).
 NO_FOAM_ROLLING_IF: tuple[str, ...] = (
@@ -234,7 +229,7 @@ def validate_findings(findings: Mapping[str, Any], kb: KnowledgeBase) -> list[st
     return errors
 
 
-def _known(findings: Mapping[str, Any]) -> dict[str, Any]:
+def known_findings(findings: Mapping[str, Any]) -> dict[str, Any]:
     """Drop explicit nulls: null means "don't know", exactly like an absent key."""
     return {k: v for k, v in findings.items() if v is not None}
 
@@ -243,7 +238,7 @@ def _known(findings: Mapping[str, Any]) -> dict[str, Any]:
 # scoring
 
 
-def _log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tuple[float, list[Evidence]]]:
+def log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tuple[float, list[Evidence]]]:
     out: dict[str, tuple[float, list[Evidence]]] = {}
     for cid, condition in kb.conditions.items():
         total = math.log(condition.prior)
@@ -259,7 +254,7 @@ def _log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tup
     return out
 
 
-def _softmax(logs: Mapping[str, float]) -> dict[str, float]:
+def softmax(logs: Mapping[str, float]) -> dict[str, float]:
     top = max(logs.values())
     weights = {k: math.exp(v - top) for k, v in logs.items()}
     total = sum(weights.values())
@@ -271,9 +266,14 @@ def score_conditions(
 ) -> tuple[ConditionScore, ...]:
     """All conditions, most probable first, each with its posterior probability and evidence."""
     kb = kb or default_knowledge()
-    findings = _known(findings)
-    logs = _log_scores(findings, kb)
-    posterior = _softmax({k: v[0] for k, v in logs.items()})
+    return rank_conditions(log_scores(known_findings(findings), kb), kb)
+
+
+def rank_conditions(
+    logs: Mapping[str, tuple[float, list[Evidence]]], kb: KnowledgeBase
+) -> tuple[ConditionScore, ...]:
+    """Conditions best first from their log-odds and evidence (see `log_scores`)."""
+    posterior = softmax({k: v[0] for k, v in logs.items()})
     scored = [
         ConditionScore(
             id=c.id,
@@ -286,15 +286,15 @@ def score_conditions(
         )
         for c in kb.conditions.values()
     ]
-    order = list(kb.conditions)
-    scored.sort(key=lambda s: (-s.score, order.index(s.id)))
+    order = {cid: i for i, cid in enumerate(kb.conditions)}
+    scored.sort(key=lambda s: (-s.score, order[s.id]))
     return tuple(scored)
 
 
 def red_flags(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> tuple[RedFlagHit, ...]:
     """Red flags that fire, most urgent first (knowledge order within a level)."""
     kb = kb or default_knowledge()
-    findings = _known(findings)
+    findings = known_findings(findings)
     hits = []
     for flag in kb.red_flags:
         outcome = rules.evaluate(flag.rule, findings)
@@ -324,27 +324,24 @@ def _condition_level(condition: Condition, findings: Mapping[str, Any]) -> tuple
     return level, reasons
 
 
-def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> TriageResult:
-    """Triage `findings` (id -> value; absent or null = unknown). Raises FindingsError on bad input."""
-    kb = kb or default_knowledge()
-    errors = validate_findings(findings, kb)
-    if errors:
-        raise FindingsError(errors)
-    findings = _known(findings)
-
-    flags = red_flags(findings, kb)
-    conditions = score_conditions(findings, kb)
+def level_reasons(
+    findings: Mapping[str, Any],
+    flags: Sequence[RedFlagHit],
+    conditions: Sequence[ConditionScore],
+    kb: KnowledgeBase,
+) -> tuple[str, list[LevelReason]]:
+    """The triage level and every reason it is at least that: red flags, the leading condition (with its
+    escalations) and the safety net. `findings` must be known values only; `conditions` best first."""
     reasons: list[LevelReason] = [LevelReason("self_care", "default", "No warning signs found.")]
     reasons += [LevelReason(f.level, f"red_flag:{f.id}", f.message, f.citations) for f in flags]
     top = kb.conditions[conditions[0].id]
     reasons += _condition_level(top, findings)[1]
-    serious_possible = [
-        c
-        for c in conditions
-        if LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] and c.score >= SAFETY_NET_PROBABILITY
-    ]
-    for c in serious_possible:
-        if c.id != top.id:
+    for c in conditions:
+        if (
+            c.id != top.id
+            and LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"]
+            and c.score >= SAFETY_NET_PROBABILITY
+        ):
             reasons.append(
                 LevelReason(
                     "urgent",
@@ -354,8 +351,20 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
                 )
             )
     level = max((r.level for r in reasons), key=LEVEL_RANK.__getitem__)
-    reasons = [r for r in reasons if r.source != "default" or level == "self_care"]
+    return level, [r for r in reasons if r.source != "default" or level == "self_care"]
 
+
+def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> TriageResult:
+    """Triage `findings` (id -> value; absent or null = unknown). Raises FindingsError on bad input."""
+    kb = kb or default_knowledge()
+    errors = validate_findings(findings, kb)
+    if errors:
+        raise FindingsError(errors)
+    findings = known_findings(findings)
+
+    flags = red_flags(findings, kb)
+    conditions = score_conditions(findings, kb)
+    level, reasons = level_reasons(findings, flags, conditions, kb)
     advice = _advice(level, flags, conditions, kb)
     routines, withheld = _routines(level, flags, conditions, findings, kb)
     return TriageResult(level, flags, conditions, advice, routines, tuple(reasons), withheld)
@@ -424,119 +433,6 @@ def _routines(
     return tuple(suggestions), withheld
 
 
-# ---------------------------------------------------------------------------------------------------------
-# question selection (pure; shared by the CLI prompts and the web wizard)
-
-
-def applicable(question: Question, findings: Mapping[str, Any]) -> bool:
-    """Whether `question` makes sense now: `ask_if` not definitely false, `skip_if` not definitely true."""
-    if question.ask_if is not None and rules.evaluate(question.ask_if, findings).value is False:
-        return False
-    return not (question.skip_if is not None and rules.evaluate(question.skip_if, findings).fired)
-
-
-def _answers(question: Question, kb: KnowledgeBase) -> list[Any]:
-    """Possible answers to reason about: booleans, enum values, or numbers either side of each threshold."""
-    finding = kb.findings[question.finding]
-    if finding.type == "boolean":
-        return [True, False]
-    if finding.type == "enum":
-        return list(finding.values)
-    cuts: set[float] = set()
-    for condition in kb.conditions.values():
-        for item in condition.evidence:
-            if item.finding == finding.id:
-                cuts.update(item.value if isinstance(item.value, list) else [item.value])
-    assert finding.min is not None and finding.max is not None
-    points = {finding.min, finding.max}
-    for cut in cuts:
-        points.update({max(finding.min, cut - 0.5), min(finding.max, cut + 0.5)})
-    return sorted(points)
-
-
-def _entropy(p: Sequence[float]) -> float:
-    return -sum(x * math.log2(x) for x in p if x > 0)
-
-
-def information_gain(question: Question, findings: Mapping[str, Any], kb: KnowledgeBase) -> float:
-    """Expected reduction (bits) in uncertainty over the conditions if `question` were answered.
-
-    P(answer | condition) is taken proportional to the condition's likelihood ratio for that answer
-    (uniform base rate over the answers), which is all the knowledge states.
-    """
-    findings = _known(findings)
-    answers = _answers(question, kb)
-    base = _log_scores(findings, kb)
-    prior = _softmax({k: v[0] for k, v in base.items()})
-    # lr[c][a]: product of LRs that would newly fire for condition c if the answer were a
-    lr: dict[str, list[float]] = {}
-    for cid, condition in kb.conditions.items():
-        items = [i for i in condition.evidence if i.finding == question.finding]
-        row = []
-        for answer in answers:
-            trial = {question.finding: answer}
-            row.append(math.prod(i.lr for i in items if rules.evaluate(i.rule, trial).fired))
-        total = sum(row)
-        lr[cid] = [x / total for x in row]  # P(answer | condition)
-    p_answer = [sum(prior[c] * lr[c][a] for c in prior) for a in range(len(answers))]
-    expected = 0.0
-    for a, pa in enumerate(p_answer):
-        if pa <= 0:
-            continue
-        expected += pa * _entropy([prior[c] * lr[c][a] / pa for c in prior])
-    return max(0.0, _entropy(list(prior.values())) - expected)
-
-
-def next_question(
-    findings: Mapping[str, Any],
-    kb: KnowledgeBase | None = None,
-    asked: frozenset[str] | set[str] = frozenset(),
-) -> Question | None:
-    """The next question to ask, or None when asking more cannot usefully change the answer.
-
-    Order: basics, then the red-flag screen (stopping at once if an emergency flag fires), then the detail
-    question with the highest expected information gain. `asked` holds finding ids already asked, including
-    those answered "don't know" (which stay absent from `findings`).
-    """
-    kb = kb or default_knowledge()
-    findings = _known(findings)
-    done = set(asked) | set(findings)
-    if any(f.level == "emergency" for f in red_flags(findings, kb)):
-        return None
-    for phase in ("basics", "red_flag"):
-        for question in kb.questions:
-            if question.phase == phase and question.finding not in done and applicable(question, findings):
-                return question
-    details_asked = sum(1 for q in kb.questions if q.phase == "detail" and q.finding in done)
-    if details_asked >= MAX_DETAIL_QUESTIONS:
-        return None
-    top = score_conditions(findings, kb)[0]
-    # Findings that could raise the leading condition's level (e.g. how long it has lasted) can change the
-    # advice even when the ranking is settled, so they are asked before stopping.
-    for escalation in kb.conditions[top.id].escalations:
-        for leaf in rules.leaves(escalation.when):
-            question = kb.question(leaf["finding"])
-            if (
-                question
-                and question.phase == "detail"
-                and question.finding not in done
-                and applicable(question, findings)
-            ):
-                return question
-    if top.score >= STOP_PROBABILITY:
-        return None
-    best: tuple[float, Question] | None = None
-    for question in kb.questions:
-        if question.phase != "detail" or question.finding in done or not applicable(question, findings):
-            continue
-        gain = information_gain(question, findings, kb)
-        if best is None or gain > best[0]:
-            best = (gain, question)
-    if best is None or best[0] < MIN_GAIN_BITS:
-        return None
-    return best[1]
-
-
 def level_at_least(level: str, minimum: str) -> bool:
     """True if `level` is `minimum` or more urgent."""
     return LEVEL_RANK[level] >= LEVEL_RANK[minimum]
@@ -554,8 +450,18 @@ __all__ = [
     "TriageResult",
     "evaluate",
     "information_gain",
+    "level_reasons",
     "next_question",
+    "next_step",
     "red_flags",
     "score_conditions",
     "validate_findings",
 ]
+
+# The interview (question choice) lives in triage_interview.py; re-exported here, where the web API and the
+# docs have always imported it from. Imported last because it builds on the scoring above.
+from strideguard.triage_interview import (  # noqa: E402
+    information_gain,
+    next_question,
+    next_step,
+)

@@ -15,8 +15,19 @@ import click
 
 from strideguard import db
 from strideguard.cli.common import AppContext, console, err_console, pass_app
-from strideguard.knowledge import KnowledgeBase, KnowledgeError, Question, check_knowledge, load_knowledge
-from strideguard.triage import FindingsError, TriageResult, evaluate, next_question, validate_findings
+from strideguard.knowledge import (
+    SCREEN_DONT_KNOW,
+    SCREEN_NONE,
+    SCREEN_YES,
+    KnowledgeBase,
+    KnowledgeError,
+    Question,
+    Screen,
+    check_knowledge,
+    load_knowledge,
+)
+from strideguard.triage import FindingsError, TriageResult, evaluate, validate_findings
+from strideguard.triage_interview import answer_screen, next_step, record
 
 LEVEL_HEADLINES = {
     "emergency": ("bold white on red", "EMERGENCY: please get help now"),
@@ -27,6 +38,7 @@ LEVEL_HEADLINES = {
 DONT_KNOW = {"", "?", "dk", "don't know", "dont know", "do not know", "not sure", "skip", "unknown", "idk"}
 YES = {"y", "yes", "true", "1"}
 NO = {"n", "no", "false", "0"}
+NONE_OF_THESE = NO | {"none", "none of these", "nothing"}
 MAX_TRIES = 3
 
 
@@ -71,8 +83,10 @@ def triage_command(
 ) -> None:
     """Hip-pain triage: warning signs first, then the likely causes with their evidence.
 
-    Without --findings it asks questions (safety questions first); answer y / n, a number or a
-    choice, or ? for "don't know". Guidance, not a diagnosis.
+    Without --findings it asks questions: warning signs first, mostly grouped ("do any of these
+    apply?": n = none of these, y = yes, ? = don't know - yes or ? then asks them one by one), then
+    a few questions that tell the likely causes apart. Answer y / n, a number or a choice, or ? for
+    "don't know". Guidance, not a diagnosis.
 
     \b
     Example:
@@ -121,7 +135,8 @@ def _check(knowledge_dir: Path | None) -> None:
     assert kb is not None
     console.print(
         f"knowledge OK: {len(kb.findings)} findings, {len(kb.conditions)} conditions, "
-        f"{len(kb.red_flags)} red flags, {len(kb.questions)} questions, {len(kb.routines)} routines, "
+        f"{len(kb.red_flags)} red flags, {len(kb.questions)} questions, {len(kb.screens)} screens, "
+        f"{len(kb.routines)} routines, "
         f"{len(kb.citations)} citations"
     )
     for warning in kb.warnings:
@@ -166,27 +181,51 @@ def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
 
 
 def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
-    """Ask questions chosen by `triage.next_question` until it returns None or input ends."""
+    """Ask the steps chosen by `triage_interview.next_step` (single or grouped questions) until it returns
+    None or input ends."""
     say(
         "[bold]Hip pain check[/bold]. I'll ask about warning signs first, then questions that help tell the "
         "likely causes apart. Answer y or n, a number or a choice; type ? if you don't know.\n"
     )
     findings: dict[str, Any] = {}
-    asked: set[str] = set()
-    while True:
-        question = next_question(findings, kb, frozenset(asked))
-        if question is None:
-            break
-        asked.add(question.finding)
+    asked: frozenset[str] = frozenset()
+    while (step := next_step(findings, kb, asked)) is not None:
         try:
-            value = ask(question, kb, stream, say)
+            if isinstance(step, Screen):
+                answer = ask_screen(step, stream, say)
+                findings, asked = answer_screen(step.id, answer, findings, asked, kb)
+            else:
+                value = ask(step, kb, stream, say)
+                findings, asked = record(step.finding, value, findings, asked, kb)
         except _EndOfInput:
             say('\n(No more answers: the remaining questions count as "don\'t know".)')
             break
-        if value is not None:
-            findings[question.finding] = value
     say("")
     return findings
+
+
+def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> str:
+    """Ask a grouped question; returns "none", "yes" or "dont_know". Re-asks up to MAX_TRIES times."""
+    say(f"[bold]{screen.text}[/bold]", markup=True)
+    for item in screen.items:
+        say(f"  - {item.label}", markup=False)
+    for _ in range(MAX_TRIES):
+        say("  (n = none of these, y = yes, one or more, ? = don't know) > ", end="")
+        line = stream.readline()
+        if not line:
+            raise _EndOfInput
+        text = line.strip().lower()
+        if not stream.isatty():
+            say(text, markup=False)
+        if text in DONT_KNOW:
+            return SCREEN_DONT_KNOW
+        if text in NONE_OF_THESE:
+            return SCREEN_NONE
+        if text in YES:
+            return SCREEN_YES
+        say("  Sorry, I didn't understand that: n, y or ?.", markup=False)
+    say("  Let's go through them one by one (don't know).")
+    return SCREEN_DONT_KNOW
 
 
 def ask(question: Question, kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> Any:

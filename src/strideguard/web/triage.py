@@ -1,5 +1,9 @@
-"""Hip-pain triage wizard: adaptive questions (the CLI's `next_question`), "don't know" and back everywhere;
-the result page leads with the triage level, then red flags, ranked conditions, advice and routines."""
+"""Hip-pain triage wizard: the CLI's interview (`triage_interview.next_step`) as pages - grouped warning-sign
+questions ("none of these" / "yes, one or more" / "don't know") and single questions, "don't know" and back
+everywhere; the result page leads with the triage level, then red flags, ranked conditions, advice, routines.
+
+The wizard keeps no server state: the page carries its answers so far as JSON ([[step id, value], ...], a
+screen's value being its answer), replayed by `triage_interview.replay` on every request."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strideguard.db import TriageRow
-from strideguard.knowledge import KnowledgeBase, Question, default_knowledge
-from strideguard.triage import TriageResult, evaluate, next_question, validate_findings
+from strideguard.knowledge import SCREEN_ANSWERS, KnowledgeBase, Question, Screen, default_knowledge
+from strideguard.triage import TriageResult, evaluate, validate_findings
+from strideguard.triage_interview import AnswerError, next_step, replay
 from strideguard.web.common import (
     DbSession,
     FormFields,
@@ -34,28 +39,34 @@ DONT_KNOW = "__dont_know__"
 
 
 def parse_answers(text: str, kb: KnowledgeBase) -> list[tuple[str, Any]]:
-    """The wizard's hidden history: [[finding, value or null], ...]; anything malformed is dropped."""
+    """The wizard's hidden history: [[finding or screen id, value], ...] (null = don't know); anything
+    malformed is dropped, and so is everything after it (later answers depended on it)."""
     try:
         data = json.loads(text or "[]")
     except ValueError:
         return []
-    answers: list[tuple[str, Any]] = []
     if not isinstance(data, list):
         return []
+    answers: list[tuple[str, Any]] = []
     for item in data:
-        if (
-            isinstance(item, list)
-            and len(item) == 2
-            and isinstance(item[0], str)
-            and item[0] in kb.findings
-            and (item[1] is None or kb.findings[item[0]].problem(item[1]) is None)
-        ):
-            answers.append((item[0], item[1]))
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            break
+        step_id, value = item
+        if kb.screen(step_id) is not None:
+            if value not in SCREEN_ANSWERS:
+                break
+        elif step_id not in kb.findings or (value is not None and kb.findings[step_id].problem(value)):
+            break
+        answers.append((step_id, value))
     return answers
 
 
-def findings_of(answers: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {finding: value for finding, value in answers if value is not None}
+def state_of(answers: list[tuple[str, Any]], kb: KnowledgeBase) -> tuple[dict[str, Any], frozenset[str]]:
+    """(findings, asked) after replaying the wizard's answers."""
+    try:
+        return replay(answers, kb)
+    except AnswerError as exc:  # parse_answers already checked each entry; keep the message if not
+        raise HTTPException(422, f"The wizard lost its place ({exc}); start again.") from None
 
 
 def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, str | None]:
@@ -69,6 +80,7 @@ def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, 
         if text in finding.values:
             return text, None
         return None, 'Choose one of the answers, or press "Don\'t know".'
+    span = f"{finding.min:g}–{finding.max:g} {finding.unit or ''}".rstrip()
     try:
         number = float(text.strip().replace(",", "."))
         if not math.isfinite(number):
@@ -76,27 +88,52 @@ def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, 
     except ValueError:
         return (
             None,
-            f'{text!r} is not a number; enter {finding.min:g}–{finding.max:g} {finding.unit or ""}, or press "Don\'t know".',
+            f'{text!r} is not a number; enter {span}, or press "Don\'t know".',
         )
     value: Any = int(number) if number.is_integer() else number
     problem = finding.problem(value)
     if problem:
         return (
             None,
-            f'Enter {finding.min:g}–{finding.max:g} {finding.unit or ""} ({text} is out of range), or press "Don\'t know".',
+            f'Enter {span} ({text} is out of range), or press "Don\'t know".',
         )
     return value, None
 
 
-def question_context(kb: KnowledgeBase, answers: list[tuple[str, Any]], question: Question) -> dict[str, Any]:
-    finding = kb.findings[question.finding]
+def step_context(
+    kb: KnowledgeBase, answers: list[tuple[str, Any]], step: Question | Screen
+) -> dict[str, Any]:
+    """Template variables for one wizard page: a single question or a grouped screen."""
+    common = {"answers_json": json.dumps(answers), "step": len(answers) + 1}
+    if isinstance(step, Screen):
+        ids = dict.fromkeys(c for item in step.items for c in (*step.citations, *item.citations))
+        return {
+            **common,
+            "template": "triage_screen.html",
+            "screen": step,
+            "citations": [kb.citations[c] for c in ids if c in kb.citations],
+        }
     return {
-        "question": question,
-        "finding": finding,
-        "answers_json": json.dumps(answers),
-        "step": len(answers) + 1,
-        "citations": [kb.citations[c] for c in question.citations if c in kb.citations],
+        **common,
+        "template": "triage_question.html",
+        "question": step,
+        "finding": kb.findings[step.finding],
+        "citations": [kb.citations[c] for c in step.citations if c in kb.citations],
     }
+
+
+def render_step(
+    request: Request,
+    kb: KnowledgeBase,
+    answers: list[tuple[str, Any]],
+    step: Question | Screen,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    context = step_context(kb, answers, step)
+    template = context.pop("template")
+    values = {"error": None, "typed": "", "history": [], "headlines": LEVEL_HEADLINES, **extra, **context}
+    return render(request, template, status_code=status_code, **values)
 
 
 @router.get("/triage", response_class=HTMLResponse)
@@ -104,23 +141,15 @@ def triage_start(request: Request, session: DbSession) -> Response:
     """The first question (basics first, then the warning-sign screen)."""
     viewer = resolve_viewer(request, session)
     kb = default_knowledge()
-    question = next_question({}, kb, frozenset())
-    assert question is not None
+    step = next_step({}, kb, frozenset())
+    assert step is not None
     history = session.execute(
         sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level)
         .where(TriageRow.athlete_id == viewer.athlete_id)
         .order_by(TriageRow.id.desc())
         .limit(10)
     ).all()
-    return render(
-        request,
-        "triage_question.html",
-        error=None,
-        typed="",
-        history=history,
-        headlines=LEVEL_HEADLINES,
-        **question_context(kb, [], question),
-    )
+    return render_step(request, kb, [], step, history=history)
 
 
 @router.post("/triage", response_class=HTMLResponse)
@@ -133,38 +162,28 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
     if action == "back":
         answers = answers[:-1]
     else:
-        current = kb.question(form.get("question", ""))
-        if current is None:
+        current_id = form.get("question", "")
+        screen = kb.screen(current_id)
+        current = kb.question(current_id)
+        if screen is not None:
+            if action not in SCREEN_ANSWERS:
+                raise HTTPException(422, 'Choose "None of these", "Yes, one or more" or "Don\'t know".')
+            answers.append((screen.id, action))
+        elif current is None:
             raise HTTPException(422, "The wizard lost its place; start again from the first question.")
-        if action == "dont_know":
+        elif action == "dont_know":
             answers.append((current.finding, None))
         else:
             value, error = parse_value(current, kb, form.get("value", ""))
             if error is not None:
-                return render(
-                    request,
-                    "triage_question.html",
-                    status_code=422,
-                    error=error,
-                    typed=form.get("value", ""),
-                    history=[],
-                    headlines=LEVEL_HEADLINES,
-                    **question_context(kb, answers, current),
+                return render_step(
+                    request, kb, answers, current, status_code=422, error=error, typed=form.get("value", "")
                 )
             answers.append((current.finding, value))
-    findings = findings_of(answers)
-    asked = frozenset(f for f, _ in answers)
-    question = next_question(findings, kb, asked)
-    if question is not None:
-        return render(
-            request,
-            "triage_question.html",
-            error=None,
-            typed="",
-            history=[],
-            headlines=LEVEL_HEADLINES,
-            **question_context(kb, answers, question),
-        )
+    findings, asked = state_of(answers, kb)
+    step = next_step(findings, kb, asked)
+    if step is not None:
+        return render_step(request, kb, answers, step)
     problems = validate_findings(findings, kb)
     if problems:
         raise HTTPException(422, "; ".join(problems))

@@ -1,0 +1,601 @@
+"""Per-file checks for the triage knowledge: each `_load_*` reads one kind of file, collects every problem it
+finds (never stopping at the first), and returns the dataclasses of `knowledge.py`.
+
+`build_knowledge(directory, today)` runs them all; use `knowledge.check_knowledge()` / `load_knowledge()`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strideguard import rules
+from strideguard.knowledge import (
+    CONDITION_IDS,
+    FINDING_TYPES,
+    LEVELS,
+    QUESTION_PHASES,
+    ROUTINE_KINDS,
+    Citation,
+    Condition,
+    Escalation,
+    EvidenceItem,
+    Finding,
+    KnowledgeBase,
+    Question,
+    RedFlag,
+    RoutineInfo,
+    Screen,
+    ScreenItem,
+)
+
+
+class _Problems:
+    """Collects errors with a file-relative prefix."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def __call__(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+
+def _read_yaml(path: Path, problem: _Problems, where: str) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problem(where, f"cannot read: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark else ""
+        problem(where, f"not valid YAML{at}: {getattr(exc, 'problem', None) or exc}")
+    return None
+
+
+def _dates(data: Mapping[str, Any], where: str, problem: _Problems, today: date) -> tuple[date, date]:
+    got: list[date] = []
+    for key in ("date_reviewed", "next_review"):
+        value = data.get(key)
+        if isinstance(value, date):
+            got.append(value)
+        else:
+            problem(
+                where,
+                f"missing or invalid {key} (use YYYY-MM-DD)"
+                if value is None
+                else f"{key} {value!r} is not a date",
+            )
+            got.append(date.min)
+    reviewed, due = got
+    if reviewed != date.min and due != date.min:
+        if due <= reviewed:
+            problem(where, f"next_review {due} must be after date_reviewed {reviewed}")
+        elif due < today:
+            problem.warnings.append(f"{where}: review overdue since {due}")
+    return reviewed, due
+
+
+def _citation_list(
+    value: Any, where: str, problem: _Problems, known: Mapping[str, Citation], required: bool = True
+) -> tuple[str, ...]:
+    if value is None or value == []:
+        if required:
+            problem(where, "no citations (every clinical item must cite its source)")
+        return ()
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        problem(where, f"citations must be a list of citation ids, got {value!r}")
+        return ()
+    for cid in value:
+        if cid not in known:
+            problem(where, f"unknown citation {cid!r}")
+    return tuple(value)
+
+
+def _load_findings(directory: Path, problem: _Problems) -> dict[str, Finding]:
+    data = _read_yaml(directory / "findings.yaml", problem, "findings.yaml")
+    findings: dict[str, Finding] = {}
+    if not isinstance(data, Mapping) or not isinstance(data.get("findings"), list):
+        problem("findings.yaml", "expected a mapping with a 'findings' list")
+        return findings
+    for i, item in enumerate(data["findings"]):
+        where = f"findings.yaml: findings[{i}]"
+        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+            problem(where, "each finding needs an id")
+            continue
+        fid, ftype = item["id"], item.get("type")
+        where = f"findings.yaml: {fid}"
+        if fid in findings:
+            problem(where, "duplicate finding id")
+        if ftype not in FINDING_TYPES:
+            problem(where, f"type must be one of {', '.join(FINDING_TYPES)}, got {ftype!r}")
+            continue
+        values: tuple[str, ...] = ()
+        lo = hi = None
+        if ftype == "enum":
+            raw = item.get("values")
+            if not isinstance(raw, list) or not raw or not all(isinstance(v, str) for v in raw):
+                problem(where, "an enum needs a non-empty 'values' list of strings")
+            else:
+                values = tuple(raw)
+        if ftype == "number":
+            lo, hi = item.get("min"), item.get("max")
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi)) or lo >= hi:
+                problem(where, f"a number needs numeric min < max, got min={lo!r} max={hi!r}")
+                lo, hi = -math.inf, math.inf
+        findings[fid] = Finding(fid, ftype, str(item.get("meaning", "")), values, lo, hi, item.get("unit"))
+    return findings
+
+
+def _load_citations(directory: Path, problem: _Problems) -> dict[str, Citation]:
+    citations: dict[str, Citation] = {}
+    origin: dict[str, str] = {}
+    files = sorted(directory.glob("citations*.yaml"))
+    if not files:
+        problem(str(directory), "no citations*.yaml files")
+    for path in files:
+        data = _read_yaml(path, problem, path.name)
+        if data is None:
+            continue
+        if not isinstance(data, Mapping):
+            problem(path.name, "expected a mapping of citation id -> {text, url, year}")
+            continue
+        for cid, entry in data.items():
+            where = f"{path.name}: {cid}"
+            if cid in origin:
+                problem(where, f"duplicate citation id (also in {origin[cid]})")
+                continue
+            origin[cid] = path.name
+            if (
+                not isinstance(entry, Mapping)
+                or not isinstance(entry.get("text"), str)
+                or not entry["text"].strip()
+            ):
+                problem(where, "needs a non-empty 'text'")
+                continue
+            year = entry.get("year")
+            if year is not None and (
+                not isinstance(year, int) or isinstance(year, bool) or not 1800 <= year <= 2100
+            ):
+                problem(where, f"year must be a whole number like 2021, got {year!r}")
+            url = entry.get("url") or ""
+            if not isinstance(url, str):
+                problem(where, f"url must be text, got {url!r}")
+                url = ""
+            citations[cid] = Citation(
+                cid, entry["text"].strip(), url, year if isinstance(year, int) else None, entry.get("grade")
+            )
+    return citations
+
+
+def _check_leaf_values(
+    rule: Mapping[str, Any], where: str, problem: _Problems, findings: Mapping[str, Finding]
+) -> None:
+    """Leaves must name known findings with values of the right type and range."""
+    shape_errors = rules.check(rule, where)
+    if shape_errors:
+        problem.errors.extend(shape_errors)
+        return
+    for leaf in rules.leaves(rule):
+        fid, op, value = leaf.get("finding"), leaf.get("op"), leaf.get("value")
+        finding = findings.get(fid) if isinstance(fid, str) else None
+        if finding is None:
+            problem(where, f"unknown finding {fid!r}")
+            continue
+        if op == "known":
+            continue
+        if op in rules.NUMERIC_OPS:
+            if finding.type != "number":
+                problem(where, f"op {op!r} needs a number finding, but {fid} is {finding.type}")
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            error = finding.problem(v)
+            if error:
+                problem(where, f"bad value: {error}")
+
+
+def _load_conditions(
+    directory: Path,
+    problem: _Problems,
+    findings: Mapping[str, Finding],
+    citations: Mapping[str, Citation],
+    today: date,
+) -> dict[str, Condition]:
+    conditions: dict[str, Condition] = {}
+    cdir = directory / "conditions"
+    paths = {p.stem: p for p in sorted(cdir.glob("*.yaml"))} if cdir.is_dir() else {}
+    for stem in paths:
+        if stem not in CONDITION_IDS:
+            problem(f"conditions/{stem}.yaml", f"unknown condition id {stem!r} (the 20 ids are fixed)")
+    for cid in CONDITION_IDS:
+        where = f"conditions/{cid}.yaml"
+        if cid not in paths:
+            problem(where, "missing condition file")
+            continue
+        data = _read_yaml(paths[cid], problem, where)
+        if not isinstance(data, Mapping):
+            if data is not None:
+                problem(where, "expected a mapping")
+            continue
+        if data.get("id") != cid:
+            problem(where, f"id {data.get('id')!r} does not match the file name")
+        for key in ("name", "summary"):
+            if not isinstance(data.get(key), str) or not data[key].strip():
+                problem(where, f"missing {key}")
+        prior = data.get("prior")
+        if not isinstance(prior, int | float) or isinstance(prior, bool) or not 0 < prior < 1:
+            problem(where, f"prior must be a number between 0 and 1, got {prior!r}")
+            prior = 0.01
+        level = data.get("triage_level")
+        if level not in LEVELS:
+            problem(where, f"triage_level must be one of {', '.join(LEVELS)}, got {level!r}")
+            level = "see_clinician"
+        advice = data.get("advice")
+        if (
+            not isinstance(advice, list)
+            or not advice
+            or not all(isinstance(a, str) and a.strip() for a in advice)
+        ):
+            problem(where, "advice must be a non-empty list of sentences")
+            advice = []
+        evidence: list[EvidenceItem] = []
+        for i, item in enumerate(data.get("evidence") or []):
+            ewhere = f"{where}: evidence[{i}]"
+            if not isinstance(item, Mapping):
+                problem(ewhere, "expected {finding, op, value, lr, citations}")
+                continue
+            leaf = {k: item.get(k) for k in ("finding", "op", "value")}
+            _check_leaf_values(leaf, ewhere, problem, findings)
+            lr = item.get("lr")
+            if not isinstance(lr, int | float) or isinstance(lr, bool) or not 0 < lr <= 1000 or lr == 1:
+                problem(ewhere, f"lr must be a positive number other than 1 (at most 1000), got {lr!r}")
+                lr = 1.0
+            cites = _citation_list(item.get("citations"), ewhere, problem, citations)
+            evidence.append(
+                EvidenceItem(leaf["finding"], leaf["op"], leaf["value"], float(lr), cites, item.get("note"))
+            )
+        if not evidence:
+            problem(where, "no evidence items")
+        escalations: list[Escalation] = []
+        for i, item in enumerate(data.get("escalations") or []):
+            ewhere = f"{where}: escalations[{i}]"
+            if (
+                not isinstance(item, Mapping)
+                or item.get("level") not in LEVELS
+                or not isinstance(item.get("reason"), str)
+            ):
+                problem(ewhere, "needs level (one of the triage levels), when (a rule) and reason")
+                continue
+            _check_leaf_values(item.get("when"), ewhere, problem, findings)
+            cites = _citation_list(item.get("citations"), ewhere, problem, citations)
+            escalations.append(Escalation(item["level"], item.get("when") or {}, item["reason"], cites))
+        reviewed, due = _dates(data, where, problem, today)
+        conditions[cid] = Condition(
+            id=cid,
+            name=str(data.get("name", cid)),
+            summary=str(data.get("summary", "")),
+            prior=float(prior),
+            triage_level=level,
+            advice=tuple(advice),
+            evidence=tuple(evidence),
+            escalations=tuple(escalations),
+            citations=_citation_list(data.get("citations"), where, problem, citations),
+            prior_citations=_citation_list(
+                data.get("prior_citations"), f"{where}: prior", problem, citations
+            ),
+            date_reviewed=reviewed,
+            next_review=due,
+        )
+    return conditions
+
+
+def _load_red_flags(
+    directory: Path,
+    problem: _Problems,
+    findings: Mapping[str, Finding],
+    citations: Mapping[str, Citation],
+    today: date,
+) -> tuple[RedFlag, ...]:
+    data = _read_yaml(directory / "red_flags.yaml", problem, "red_flags.yaml")
+    if not isinstance(data, Mapping) or not isinstance(data.get("red_flags"), list):
+        problem("red_flags.yaml", "expected a mapping with a 'red_flags' list")
+        return ()
+    flags: list[RedFlag] = []
+    seen: set[str] = set()
+    for i, item in enumerate(data["red_flags"]):
+        where = f"red_flags.yaml: red_flags[{i}]"
+        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+            problem(where, "each red flag needs an id")
+            continue
+        where = f"red_flags.yaml: {item['id']}"
+        if item["id"] in seen:
+            problem(where, "duplicate red flag id")
+        seen.add(item["id"])
+        if item.get("level") not in LEVELS or item.get("level") == "self_care":
+            problem(where, f"level must be see_clinician, urgent or emergency, got {item.get('level')!r}")
+        if not isinstance(item.get("message"), str) or not item["message"].strip():
+            problem(where, "missing message")
+        _check_leaf_values(item.get("rule"), where, problem, findings)
+        suggests = item.get("suggests") or []
+        for cid in suggests:
+            if cid not in CONDITION_IDS:
+                problem(where, f"suggests unknown condition {cid!r}")
+        reviewed, due = _dates(item, where, problem, today)
+        flags.append(
+            RedFlag(
+                id=item["id"],
+                level=str(item.get("level")),
+                message=str(item.get("message", "")),
+                rule=item.get("rule") or {},
+                suggests=tuple(suggests),
+                citations=_citation_list(item.get("citations"), where, problem, citations),
+                date_reviewed=reviewed,
+                next_review=due,
+            )
+        )
+    return tuple(flags)
+
+
+def _load_questions(
+    directory: Path,
+    problem: _Problems,
+    findings: Mapping[str, Finding],
+    citations: Mapping[str, Citation],
+    red_flags: tuple[RedFlag, ...],
+    today: date,
+) -> tuple[Question, ...]:
+    data = _read_yaml(directory / "questions.yaml", problem, "questions.yaml")
+    if not isinstance(data, Mapping) or not isinstance(data.get("questions"), list):
+        problem("questions.yaml", "expected a mapping with a 'questions' list")
+        return ()
+    _dates(data, "questions.yaml", problem, today)
+    questions: list[Question] = []
+    for i, item in enumerate(data["questions"]):
+        where = f"questions.yaml: questions[{i}]"
+        if not isinstance(item, Mapping):
+            problem(where, "expected a mapping")
+            continue
+        fid = item.get("finding")
+        finding = findings.get(fid) if isinstance(fid, str) else None
+        if finding is None:
+            problem(where, f"unknown finding {fid!r}")
+            continue
+        where = f"questions.yaml: {fid}"
+        if any(q.finding == fid for q in questions):
+            problem(where, "asked twice")
+        if item.get("phase") not in QUESTION_PHASES:
+            problem(where, f"phase must be one of {', '.join(QUESTION_PHASES)}")
+        if not isinstance(item.get("text"), str) or not item["text"].strip():
+            problem(where, "missing text")
+        choices: tuple[tuple[str, str], ...] = ()
+        if finding.type == "enum":
+            raw = item.get("choices")
+            if not isinstance(raw, Mapping) or set(raw) != set(finding.values):
+                problem(where, f"choices must label exactly the values {', '.join(finding.values)}")
+            else:
+                choices = tuple((v, str(raw[v])) for v in finding.values)
+        for key in ("ask_if", "skip_if"):
+            if item.get(key) is not None:
+                _check_leaf_values(item[key], f"{where}: {key}", problem, findings)
+        questions.append(
+            Question(
+                finding=fid,
+                phase=str(item.get("phase")),
+                text=str(item.get("text", "")),
+                citations=_citation_list(item.get("citations"), where, problem, citations),
+                choices=choices,
+                ask_if=item.get("ask_if"),
+                skip_if=item.get("skip_if"),
+            )
+        )
+    # The interactive screen must be able to ask about every finding a red flag depends on.
+    asked = {q.finding for q in questions}
+    needed = {
+        leaf["finding"] for flag in red_flags for leaf in rules.leaves(flag.rule) if isinstance(leaf, Mapping)
+    }
+    for fid in sorted(needed - asked):
+        if fid in findings:
+            problem("questions.yaml", f"no question for red-flag finding {fid!r}")
+    return tuple(questions)
+
+
+def _load_routines(
+    directory: Path, problem: _Problems, citations: Mapping[str, Citation], today: date
+) -> dict[str, RoutineInfo]:
+    """Routine files (written by the routines feature) checked against the agreed schema."""
+    routines: dict[str, RoutineInfo] = {}
+    rdir = directory / "routines"
+    for path in sorted(rdir.glob("*.yaml")) if rdir.is_dir() else []:
+        where = f"routines/{path.name}"
+        data = _read_yaml(path, problem, where)
+        if not isinstance(data, Mapping):
+            if data is not None:
+                problem(where, "expected a mapping")
+            continue
+        rid = data.get("id")
+        if rid != path.stem:
+            problem(where, f"id {rid!r} does not match the file name")
+        if data.get("kind") not in ROUTINE_KINDS:
+            problem(where, f"kind must be one of {', '.join(ROUTINE_KINDS)}, got {data.get('kind')!r}")
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("suitable_for", "contraindicated_for"):
+            value = data.get(key) or []
+            if not isinstance(value, list):
+                problem(where, f"{key} must be a list of condition ids")
+                value = []
+            for cid in value:
+                if cid not in CONDITION_IDS:
+                    problem(where, f"{key}: unknown condition {cid!r}")
+            lists[key] = tuple(value)
+        overlap = set(lists["suitable_for"]) & set(lists["contraindicated_for"])
+        if overlap:
+            problem(where, f"both suitable and contraindicated for {', '.join(sorted(overlap))}")
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not steps:
+            problem(where, "steps must be a non-empty list")
+        else:
+            for i, step in enumerate(steps):
+                ok = isinstance(step, Mapping) and isinstance(step.get("duration_s"), int | float)
+                if not ok or step["duration_s"] <= 0 or step.get("sides") not in ("none", "each"):
+                    problem(where, f"steps[{i}] needs name, instruction, duration_s > 0 and sides none|each")
+        _dates(data, where, problem, today)
+        routines[str(rid or path.stem)] = RoutineInfo(
+            id=str(rid or path.stem),
+            name=str(data.get("name", path.stem)),
+            kind=str(data.get("kind")),
+            summary=" ".join(str(data.get("summary", "")).split()),
+            suitable_for=lists["suitable_for"],
+            contraindicated_for=lists["contraindicated_for"],
+            citations=_citation_list(data.get("citations"), where, problem, citations),
+        )
+    return routines
+
+
+def _load_screens(
+    directory: Path,
+    problem: _Problems,
+    findings: Mapping[str, Finding],
+    citations: Mapping[str, Citation],
+    questions: tuple[Question, ...],
+    today: date,
+) -> tuple[Screen, ...]:
+    """knowledge/screens.yaml: grouped screening questions over red-flag findings (optional file)."""
+    path = directory / "screens.yaml"
+    if not path.exists():
+        return ()
+    data = _read_yaml(path, problem, "screens.yaml")
+    if data is None:
+        return ()
+    if not isinstance(data, Mapping) or not isinstance(data.get("screens"), list):
+        problem("screens.yaml", "expected a mapping with a 'screens' list")
+        return ()
+    asked = {q.finding for q in questions}
+    owner: dict[str, str] = {}
+    screens: list[Screen] = []
+    for i, entry in enumerate(data["screens"]):
+        where = f"screens.yaml: screens[{i}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            problem(where, "each screen needs an id")
+            continue
+        sid = entry["id"]
+        where = f"screens.yaml: {sid}"
+        if any(s.id == sid for s in screens):
+            problem(where, "duplicate screen id")
+        if sid in findings:
+            problem(where, "a screen id must not be a finding id")
+        if not isinstance(entry.get("text"), str) or not entry["text"].strip():
+            problem(where, "missing text")
+        if entry.get("ask_if") is not None:
+            _check_leaf_values(entry["ask_if"], f"{where}: ask_if", problem, findings)
+        items: list[ScreenItem] = []
+        raw_items = entry.get("items")
+        if not isinstance(raw_items, list) or len(raw_items) < 2:
+            problem(where, "items must be a list of at least two {label, findings, citations}")
+            raw_items = []
+        for j, raw in enumerate(raw_items):
+            iwhere = f"{where}: items[{j}]"
+            item = _screen_item(raw, iwhere, problem, findings, citations, asked)
+            if item is None:
+                continue
+            for fid in item.findings:
+                if fid in owner:
+                    problem(iwhere, f"{fid} is already screened in {owner[fid]}")
+                owner[fid] = sid
+            items.append(item)
+        reviewed, due = _dates(entry, where, problem, today)
+        screens.append(
+            Screen(
+                id=sid,
+                text=str(entry.get("text", "")).strip(),
+                items=tuple(items),
+                citations=_citation_list(entry.get("citations"), where, problem, citations),
+                date_reviewed=reviewed,
+                next_review=due,
+                ask_if=entry.get("ask_if"),
+            )
+        )
+    return tuple(screens)
+
+
+def _screen_item(
+    raw: Any,
+    where: str,
+    problem: _Problems,
+    findings: Mapping[str, Finding],
+    citations: Mapping[str, Citation],
+    asked: set[str],
+) -> ScreenItem | None:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("label"), str) or not raw["label"].strip():
+        problem(where, "needs a label")
+        return None
+    ids = raw.get("findings")
+    if not isinstance(ids, list) or not ids or not all(isinstance(f, str) for f in ids):
+        problem(where, "findings must be a non-empty list of finding ids")
+        return None
+    none_raw = raw.get("none") or {}
+    if not isinstance(none_raw, Mapping):
+        problem(where, "none must map finding ids to the value a 'none of these' answer gives them")
+        none_raw = {}
+    none_values: dict[str, Any] = {}
+    for fid in ids:
+        finding = findings.get(fid)
+        if finding is None:
+            problem(where, f"unknown finding {fid!r}")
+            continue
+        if fid not in asked:
+            problem(where, f"no question for {fid!r} (needed when the runner answers yes or don't know)")
+        if finding.type == "number":
+            problem(where, f"{fid} is a number; a screen can only hold yes/no or choice findings")
+        elif fid in none_raw:
+            error = finding.problem(none_raw[fid])
+            if error:
+                problem(where, f"bad none value: {error}")
+            else:
+                none_values[fid] = none_raw[fid]
+        elif finding.type == "boolean":
+            none_values[fid] = False
+    for fid in none_raw:
+        if fid not in ids:
+            problem(where, f"none names {fid!r}, which is not one of the item's findings")
+    if raw.get("ask_if") is not None:
+        _check_leaf_values(raw["ask_if"], f"{where}: ask_if", problem, findings)
+    return ScreenItem(
+        label=" ".join(raw["label"].split()),
+        findings=tuple(ids),
+        none_values=none_values,
+        citations=_citation_list(raw.get("citations"), where, problem, citations),
+        ask_if=raw.get("ask_if"),
+    )
+
+
+def build_knowledge(directory: Path, today: date) -> tuple[KnowledgeBase | None, list[str]]:
+    """Load and check every knowledge file in `directory`; (kb, []) or (None, every error found)."""
+    problem = _Problems()
+    if not directory.is_dir():
+        return None, [f"{directory}: knowledge directory not found"]
+    findings = _load_findings(directory, problem)
+    citations = _load_citations(directory, problem)
+    conditions = _load_conditions(directory, problem, findings, citations, today)
+    red_flags = _load_red_flags(directory, problem, findings, citations, today)
+    questions = _load_questions(directory, problem, findings, citations, red_flags, today)
+    screens = _load_screens(directory, problem, findings, citations, questions, today)
+    routines = _load_routines(directory, problem, citations, today)
+    if problem.errors:
+        return None, problem.errors
+    kb = KnowledgeBase(
+        findings,
+        citations,
+        conditions,
+        red_flags,
+        questions,
+        routines,
+        directory,
+        tuple(problem.warnings),
+        screens,
+    )
+    return kb, []
