@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from strideguard import store_bulk
 from strideguard import streams as stream_codec
 from strideguard.db import (
     ActivityRow,
@@ -20,12 +21,13 @@ from strideguard.db import (
     ShoeDefaultRow,
     StreamRow,
 )
-from strideguard.model import RUNNING_SPORTS, Activity, Lap
+from strideguard.model import Activity, Lap
 
 LOCAL_ATHLETE_NAME = "Me"
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same
 # activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).
-SAME_START_TOLERANCE_S = 60
+SAME_START_TOLERANCE_S = store_bulk.SAME_START_TOLERANCE_S
+bulk_saving = store_bulk.bulk_saving
 
 
 class NotFound(LookupError):
@@ -54,14 +56,12 @@ class SaveOutcome:
     duplicate_of: str | None = None  # human label of the existing activity
 
 
-def _family(sport: str) -> str:
-    return "run" if sport in RUNNING_SPORTS else sport
+_family = store_bulk.sport_family
 
 
 def describe(row: ActivityRow) -> str:
     """A short label a runner recognises: '#12 run 2024-05-01 10.0 km'."""
-    km = f" {row.distance_m / 1000:.1f} km" if row.distance_m else ""
-    return f"#{row.id} {row.sport} {row.local_date.isoformat()}{km}"
+    return store_bulk.label(row.id, row.sport, row.local_date, row.distance_m)
 
 
 def find_duplicate(session: Session, athlete_id: int, activity: Activity) -> ActivityRow | None:
@@ -101,6 +101,11 @@ def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
     )
 
 
+_ACTIVITIES = ActivityRow.__table__
+_LAPS = LapRow.__table__
+_STREAMS = StreamRow.__table__
+
+
 def save_activity(
     session: Session,
     athlete_id: int,
@@ -111,68 +116,86 @@ def save_activity(
     """Insert one activity (summary, laps, streams) unless it duplicates a stored one.
 
     `streams_blob` is (n_samples, streams.encode(...)) when a worker process encoded the streams already.
+    Rows are written with Core INSERTs: the ORM's unit of work cost more than the database did in bulk
+    imports. Inside `store_bulk.bulk_saving` the duplicate check and default shoe come from the batch's
+    prefetch, and the laps and streams rows are queued for one executemany per batch.
     """
-    existing = find_duplicate(session, athlete_id, activity)
-    if existing is not None:
-        return SaveOutcome("duplicate", existing.id, describe(existing))
-    shoe_id = activity.shoe_id or default_shoe(session, athlete_id, activity.sport)
-    row = ActivityRow(
-        athlete_id=athlete_id,
-        sport=activity.sport,
-        start_utc=activity.start_utc,
-        utc_offset_s=activity.utc_offset_s,
-        local_date=activity.local_date,
-        distance_m=activity.distance_m,
-        moving_time_s=activity.moving_time_s,
-        elapsed_time_s=activity.elapsed_time_s,
-        ascent_m=activity.ascent_m,
-        descent_m=activity.descent_m,
-        avg_heart_rate_bpm=activity.avg_heart_rate_bpm,
-        max_heart_rate_bpm=activity.max_heart_rate_bpm,
-        avg_cadence_spm=activity.avg_cadence_spm,
-        name=activity.name,
-        description=activity.description,
-        device=activity.device,
-        commute=activity.commute,
-        rpe=activity.rpe,
-        feel=activity.feel,
-        shoe_id=shoe_id,
-        source_format=activity.source_format,
-        source_sha256=activity.source_sha256,
-        source_part=activity.source_part,
-        source_name=activity.source_name,
-        damaged=activity.damaged,
-        import_id=import_id,
+    bulk = store_bulk.current(session, athlete_id)
+    if bulk is not None and bulk.covers(activity):
+        stored = bulk.find(activity)
+        if stored is not None:
+            return SaveOutcome("duplicate", stored.id, stored.label)
+        shoe_id = activity.shoe_id or bulk.default_shoe(activity.sport)
+    else:
+        existing = find_duplicate(session, athlete_id, activity)
+        if existing is not None:
+            return SaveOutcome("duplicate", existing.id, describe(existing))
+        shoe_id = activity.shoe_id or default_shoe(session, athlete_id, activity.sport)
+    connection = session.connection()
+    result = connection.execute(
+        _ACTIVITIES.insert(),
+        {
+            "athlete_id": athlete_id,
+            "sport": activity.sport,
+            "start_utc": activity.start_utc,
+            "utc_offset_s": activity.utc_offset_s,
+            "local_date": activity.local_date,
+            "distance_m": activity.distance_m,
+            "moving_time_s": activity.moving_time_s,
+            "elapsed_time_s": activity.elapsed_time_s,
+            "ascent_m": activity.ascent_m,
+            "descent_m": activity.descent_m,
+            "avg_heart_rate_bpm": activity.avg_heart_rate_bpm,
+            "max_heart_rate_bpm": activity.max_heart_rate_bpm,
+            "avg_cadence_spm": activity.avg_cadence_spm,
+            "name": activity.name,
+            "description": activity.description,
+            "device": activity.device,
+            "commute": activity.commute,
+            "rpe": activity.rpe,
+            "feel": activity.feel,
+            "shoe_id": shoe_id,
+            "source_format": activity.source_format,
+            "source_sha256": activity.source_sha256,
+            "source_part": activity.source_part,
+            "source_name": activity.source_name,
+            "damaged": activity.damaged,
+            "import_id": import_id,
+        },
     )
-    session.add(row)
-    session.flush()
-    if activity.laps:
-        # One multi-row INSERT: a run has tens of laps, and per-object flushes dominated bulk imports.
-        session.execute(
-            sa.insert(LapRow),
-            [
-                {
-                    "activity_id": row.id,
-                    "idx": idx,
-                    "start_utc": lap.start_utc,
-                    "elapsed_time_s": lap.elapsed_time_s,
-                    "moving_time_s": lap.moving_time_s,
-                    "distance_m": lap.distance_m,
-                    "avg_heart_rate_bpm": lap.avg_heart_rate_bpm,
-                    "max_heart_rate_bpm": lap.max_heart_rate_bpm,
-                    "avg_cadence_spm": lap.avg_cadence_spm,
-                    "ascent_m": lap.ascent_m,
-                    "descent_m": lap.descent_m,
-                }
-                for idx, lap in enumerate(activity.laps)
-            ],
-        )
+    activity_id = int(result.inserted_primary_key[0])
+    laps = [
+        {
+            "activity_id": activity_id,
+            "idx": idx,
+            "start_utc": lap.start_utc,
+            "elapsed_time_s": lap.elapsed_time_s,
+            "moving_time_s": lap.moving_time_s,
+            "distance_m": lap.distance_m,
+            "avg_heart_rate_bpm": lap.avg_heart_rate_bpm,
+            "max_heart_rate_bpm": lap.max_heart_rate_bpm,
+            "avg_cadence_spm": lap.avg_cadence_spm,
+            "ascent_m": lap.ascent_m,
+            "descent_m": lap.descent_m,
+        }
+        for idx, lap in enumerate(activity.laps)
+    ]
     if streams_blob is None and activity.streams is not None and len(activity.streams):
         streams_blob = (len(activity.streams), stream_codec.encode(activity.streams))
-    if streams_blob is not None:
-        session.add(StreamRow(activity_id=row.id, n_samples=streams_blob[0], blob=streams_blob[1]))
-    session.flush()
-    return SaveOutcome("imported", row.id)
+    stream = (
+        None
+        if streams_blob is None
+        else {"activity_id": activity_id, "n_samples": streams_blob[0], "blob": streams_blob[1]}
+    )
+    if bulk is not None:
+        bulk.queue(laps, stream)
+        bulk.saved(activity_id, activity)
+    else:
+        if laps:  # one executemany: a run has tens of laps
+            connection.execute(_LAPS.insert(), laps)
+        if stream is not None:
+            connection.execute(_STREAMS.insert(), stream)
+    return SaveOutcome("imported", activity_id)
 
 
 def save_activities(

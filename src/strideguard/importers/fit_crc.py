@@ -3,12 +3,15 @@
 The FIT protocol's CRC is CRC-16/ARC (polynomial 0x8005 reflected = 0xA001, initial value 0, no final XOR),
 computed over the header and data of each FIT file and stored little-endian in the two bytes after the data.
 
-There is no CRC-16/ARC in the standard library, and a per-byte Python loop costs ~80 ns/byte.
-The CRC is linear over GF(2) and, with initial value 0, leading zero bytes do not change it; so
-`crc16` computes it as a NumPy tree reduction: the CRC of every byte by table lookup,
-then pairs of equal-length blocks combined with
-``crc(AB) = shift_len(B)(crc(A)) ^ crc(B)``, where shifting a CRC through L zero bytes is itself a linear map
-done with two 256-entry lookup tables (low and high byte) per level. About 20 vectorised passes per megabyte.
+There is no CRC-16/ARC in the standard library, and a per-byte Python loop costs ~80 ns/byte. The CRC is
+linear over GF(2) and, with initial value 0, leading zero bytes do not change it. So `crc16` front-pads the
+data with zeros to whole 4 KiB blocks and computes every block's CRC at once, as a NumPy tree reduction:
+the CRC of every 2-byte word by one lookup in a 65,536-entry table, then pairs of equal-length neighbours
+combined with ``crc(AB) = shift_len(B)(crc(A)) ^ crc(B)``, where shifting a CRC through L zero bytes is a
+linear map of its 16 bits, i.e. one lookup in a 65,536-entry table per level. The blocks' CRCs are then
+chained in Python (one lookup per 4 KiB). ~400 MB/s on one core (a one-hour run's 100 KB in ~0.2 ms), four
+times the byte-wise tree it replaces. `ndarray.take` is used for the lookups: it is twice as fast as fancy
+indexing with a uint16 index array.
 """
 
 from __future__ import annotations
@@ -32,8 +35,9 @@ def _byte_table() -> list[int]:
 
 
 _TABLE = _byte_table()
-_TABLE_NP = np.array(_TABLE, dtype=np.uint16)
-_SMALL = 2048  # below this a Python loop is faster than NumPy's fixed costs
+_SMALL = 448  # up to this many bytes a Python loop is faster than NumPy's fixed costs
+_BLOCK_LEVELS = 12  # blocks of 2**12 = 4096 bytes
+_BLOCK = 1 << _BLOCK_LEVELS
 
 
 def _crc16_loop(data: bytes | memoryview, crc: int = 0) -> int:
@@ -43,25 +47,29 @@ def _crc16_loop(data: bytes | memoryview, crc: int = 0) -> int:
     return crc
 
 
-def _shift_tables(levels: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per level k, tables mapping the low/high byte of a CRC to its value after 2**k zero bytes."""
-    values = np.arange(256, dtype=np.uint16)
+def _shift_tables(levels: int) -> list[np.ndarray]:
+    """Per level k, a table mapping any 16-bit CRC to its value after 2**k zero bytes."""
+    table = np.array(_TABLE, dtype=np.uint16)
+    crcs = np.arange(1 << 16, dtype=np.uint32)
     # One zero byte: crc -> (crc >> 8) ^ T[crc & 0xff].
-    low = _TABLE_NP[values]  # crc = b (low byte)
-    high = values  # crc = b << 8 -> (b) ^ T[0] = b
-    tables = [(low, high)]
+    one = (crcs >> 8).astype(np.uint16) ^ table[crcs & 0xFF]
+    tables = [one]
     for _ in range(1, levels):
-        prev_low, prev_high = tables[-1]
-
-        def twice(x: np.ndarray, pl: np.ndarray = prev_low, ph: np.ndarray = prev_high) -> np.ndarray:
-            return pl[x & 0xFF] ^ ph[x >> 8]
-
-        tables.append((twice(prev_low), twice(prev_high)))
+        tables.append(tables[-1].take(tables[-1]))  # shifting twice by 2**k is shifting by 2**(k+1)
     return tables
 
 
-_MAX_LEVELS = 32
-_SHIFTS = _shift_tables(_MAX_LEVELS)
+def _word_table(shift_one: np.ndarray) -> np.ndarray:
+    """CRC (from 0) of every 2-byte sequence, indexed by the little-endian uint16 of the two bytes."""
+    table = np.array(_TABLE, dtype=np.uint16)
+    words = np.arange(1 << 16, dtype=np.uint32)
+    first, second = words & 0xFF, words >> 8
+    return shift_one.take(table[first]) ^ table[second]
+
+
+_SHIFTS = _shift_tables(_BLOCK_LEVELS + 1)
+_WORDS = _word_table(_SHIFTS[0])
+_SHIFT_BLOCK = _SHIFTS[_BLOCK_LEVELS].tolist()  # a Python list: the block chaining loop indexes it
 
 
 def crc16(data: bytes | bytearray | memoryview) -> int:
@@ -69,18 +77,17 @@ def crc16(data: bytes | bytearray | memoryview) -> int:
     n = len(data)
     if n <= _SMALL:
         return _crc16_loop(data)
-    levels = max(1, (n - 1).bit_length())
-    size = 1 << levels
-    raw = np.frombuffer(data, dtype=np.uint8)
-    block = np.zeros(size, dtype=np.uint16)
-    # Leading zero bytes leave a zero-initialised CRC at zero, so pad at the front.
-    block[size - n :] = _TABLE_NP[raw]
-    for level in range(levels):
-        low, high = _SHIFTS[level]
-        a = block[0::2]
-        b = block[1::2]
-        block = low[a & 0xFF] ^ high[a >> 8] ^ b
-    return int(block[0])
+    blocks = -(-n // _BLOCK)
+    padded = np.zeros(blocks * _BLOCK, dtype=np.uint8)
+    padded[blocks * _BLOCK - n :] = np.frombuffer(data, dtype=np.uint8)  # leading zeros leave CRC 0 at 0
+    level = _WORDS.take(padded.view("<u2")).reshape(blocks, _BLOCK // 2)
+    for k in range(1, _BLOCK_LEVELS):
+        level = _SHIFTS[k].take(level[:, 0::2]) ^ level[:, 1::2]
+    crc = 0
+    shift = _SHIFT_BLOCK
+    for block_crc in level[:, 0].tolist():
+        crc = shift[crc] ^ block_crc
+    return crc
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,353 @@
+"""Writing an import: batches of finished items in one transaction each, and the resumable import records.
+
+Every item (one file, one manual CSV entry, one bad member) is written with an `ImportItemRow` inside a
+per-item savepoint of its batch's transaction, together with its activities, laps and streams: a file that
+fails while saving leaves nothing, and a SIGKILL loses at most the uncommitted batch. The import record
+(`ImportRow`) is found again by the archive's SHA-256, and its item rows say which items are finished.
+
+Speed: a batch is first written optimistically in one savepoint, inside `store.bulk_saving` (possible
+duplicates fetched in two queries instead of two SELECTs per activity; laps, streams and item rows written
+with one executemany each); only if an item fails is the batch redone with a savepoint per item.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from strideguard import store
+from strideguard.db import ActivityRow, ImportItemRow, ImportRow, ShoeRow
+from strideguard.import_workers import one_line
+from strideguard.importers.archives import ShoeSpec
+from strideguard.importers.strava import gear_key
+from strideguard.model import Activity
+
+if TYPE_CHECKING:
+    from strideguard.importing import SourceSummary
+
+SUMMARY_LIST_CAP = 1000  # entries kept per list in the stored summary; counts stay exact
+SPORT_PREFIX = "sport:"
+_ITEMS = ImportItemRow.__table__
+# What saving one item can raise for bad data; anything else (interrupts, lost connection) stops the import.
+_SAVE_ERRORS = (SQLAlchemyError, ValueError, TypeError, OverflowError)
+
+
+@dataclass(slots=True)
+class Done:
+    """One finished item waiting for its batch to be written."""
+
+    key: str
+    status: str  # ok | known | skipped | failed | sport
+    activities: tuple[Activity, ...] = ()
+    sha256: str | None = None
+    reason: str | None = None
+    sport: tuple[str, str] | None = None
+    streams: tuple[tuple[int, bytes] | None, ...] = ()
+    enrich: Callable[[Activity], Activity] | None = None
+
+
+# ---------------------------------------------------------------------------------------------- records
+
+
+class ImportRecords:
+    """The athlete's import records: opened (or resumed), shoes of an export, closed with a summary."""
+
+    def __init__(self, sessions: sessionmaker[Session], athlete_id: int) -> None:
+        self.sessions = sessions
+        self.athlete_id = athlete_id
+
+    def open(self, label: str, kind: str, sha256: str | None) -> tuple[int, dict[str, str], bool]:
+        """The import row to use (resumed when the archive was seen before) and its finished item keys."""
+        with self.sessions() as session, session.begin():
+            row = None
+            if sha256 is not None:
+                row = session.scalar(
+                    sa.select(ImportRow)
+                    .where(ImportRow.athlete_id == self.athlete_id, ImportRow.source_sha256 == sha256)
+                    .order_by(ImportRow.id.desc())
+                    .limit(1)
+                )
+            resumed = row is not None
+            if row is None:
+                row = ImportRow(athlete_id=self.athlete_id, source=label, source_sha256=sha256, kind=kind)
+                session.add(row)
+                session.flush()
+            else:
+                row.status = "running"
+                row.finished_at = None
+            done = dict(
+                session.execute(
+                    sa.select(ImportItemRow.member, ImportItemRow.message).where(
+                        ImportItemRow.import_id == row.id
+                    )
+                ).all()
+            )
+            return row.id, {k: v or "" for k, v in done.items()}, resumed
+
+    def ensure_shoes(self, specs: list[ShoeSpec]) -> tuple[dict[str, int], list[str]]:
+        """Shoe ids by gear name (creating shoes the athlete does not have yet) and the names created."""
+        created: list[str] = []
+        with self.sessions() as session, session.begin():
+            rows = session.scalars(sa.select(ShoeRow).where(ShoeRow.athlete_id == self.athlete_id)).all()
+            by_key = {gear_key(r.name): r.id for r in rows}
+            for spec in specs:
+                key = gear_key(spec.name)
+                if key in by_key:
+                    continue
+                row = ShoeRow(
+                    athlete_id=self.athlete_id, name=spec.name[:200], brand=spec.brand, model=spec.model
+                )
+                session.add(row)
+                session.flush()
+                by_key[key] = row.id
+                created.append(spec.name)
+        return by_key, created
+
+    def set_kind(self, import_id: int, kind: str) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(sa.update(ImportRow).where(ImportRow.id == import_id).values(kind=kind))
+
+    def finish(self, summary: SourceSummary, refused: bool = False) -> None:
+        """Recompute the summary from the stored items (all runs) and close the import record."""
+        assert summary.import_id is not None
+        with self.sessions() as session, session.begin():
+            row = session.get(ImportRow, summary.import_id)
+            assert row is not None
+            items = session.execute(
+                sa.select(ImportItemRow.member, ImportItemRow.status, ImportItemRow.message)
+                .where(ImportItemRow.import_id == summary.import_id)
+                .order_by(ImportItemRow.id)
+            ).all()
+            by_format = dict(
+                session.execute(
+                    sa.select(ActivityRow.source_format, sa.func.count())
+                    .where(ActivityRow.import_id == summary.import_id)
+                    .group_by(ActivityRow.source_format)
+                ).all()
+            )
+            fill_summary(summary, items, by_format)
+            row.status = "refused" if refused else "finished"
+            row.finished_at = datetime.now(UTC)
+            row.n_total = len(items)
+            row.n_imported = summary.imported
+            row.n_duplicates = summary.n_duplicates
+            row.n_skipped = summary.n_skipped
+            row.n_failed = summary.n_failed + (1 if refused else 0)
+            row.summary = summary.to_json()
+
+
+def fill_summary(summary: SourceSummary, items: Iterable[Any], by_format: dict[str, int]) -> None:
+    """Counts and lists of a summary from its item rows (member, status, message)."""
+    summary.imported = sum(by_format.values())
+    summary.manual = by_format.get("manual", 0)
+    sport_counts: Counter[str] = Counter()
+    summary.duplicates, summary.skipped, summary.failed, summary.damaged = [], [], [], []
+    summary.n_duplicates = summary.n_skipped = summary.n_failed = summary.items_total = 0
+    for member, status, message in items:
+        summary.items_total += 1
+        message = message or ""
+        if status == "duplicate":
+            summary.n_duplicates += 1
+            _capped(summary.duplicates, (member, message))
+        elif status == "skipped" and message.startswith(SPORT_PREFIX):
+            sport_counts[message.split(":", 2)[2]] += 1
+        elif status == "skipped":
+            summary.n_skipped += 1
+            _capped(summary.skipped, (member, message))
+        elif status == "failed":
+            summary.n_failed += 1
+            _capped(summary.failed, (member, message))
+        elif status == "imported" and message.startswith("damaged: "):
+            _capped(summary.damaged, (member, message.removeprefix("damaged: ")))
+    summary.skipped_by_sport = dict(sport_counts)
+
+
+def _capped(values: list[tuple[str, str]], value: tuple[str, str]) -> None:
+    if len(values) < SUMMARY_LIST_CAP:
+        values.append(value)
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPolicy:
+    """When a batch is written: at `activities` activities or `interval_s` seconds after the last write."""
+
+    activities: int = 200
+    interval_s: float = 2.0
+
+
+class _Batch:
+    """Finished items waiting to be written in one transaction, one savepoint per item."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        athlete_id: int,
+        import_id: int,
+        sports: frozenset[str],
+        shoe_ids: dict[str, int],
+        redo: set[str],
+        policy: BatchPolicy = BatchPolicy(),
+    ) -> None:
+        self.sessions = sessions
+        self.athlete_id = athlete_id
+        self.redo = redo  # items recorded by an earlier run that are done again (sport now selected)
+        self.import_id = import_id
+        self.sports = sports
+        self.shoe_ids = shoe_ids
+        self.policy = policy
+        self.items: list[Done] = []
+        self.n_activities = 0
+        self.last_flush = time.monotonic()
+
+    def add(self, done: Done) -> None:
+        self.items.append(done)
+        self.n_activities += max(1, len(done.activities))
+
+    def maybe_flush(self) -> None:
+        if self.n_activities >= self.policy.activities or (
+            self.items and time.monotonic() - self.last_flush >= self.policy.interval_s
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the batch in one transaction; each item is atomic (all its rows, or none and a reason)."""
+        if not self.items:
+            return
+        with self.sessions() as session, session.begin():
+            # A write first, so SQLite's driver opens the transaction before the first SAVEPOINT.
+            session.execute(
+                sa.update(ImportRow).where(ImportRow.id == self.import_id).values(status="running")
+            )
+            try:
+                with session.begin_nested():  # the common case: every item saves, rows go in bulk
+                    self._write(session, item_by_item=False)
+            except _SAVE_ERRORS:
+                # One item could not be saved: the batch's savepoint is rolled back; redo it with a
+                # savepoint per item, so only that item fails.
+                self._write(session, item_by_item=True)
+        self.items = []
+        self.n_activities = 0
+        self.last_flush = time.monotonic()
+
+    def _write(self, session: Session, item_by_item: bool) -> None:
+        new = [a for done in self.items if done.status == "ok" for a in done.activities]
+        records: list[dict[str, Any]] = []
+        with store.bulk_saving(session, self.athlete_id, new) as bulk:
+            for done in self.items:
+                if not item_by_item:
+                    self._forget_earlier_record(session, done)
+                    records.append(self._record(done.key, *self._save(session, done)))
+                    continue
+                bulk.begin_item()
+                savepoint = session.begin_nested()
+                try:
+                    self._forget_earlier_record(session, done)
+                    record = self._record(done.key, *self._save(session, done))
+                    bulk.write_pending(session.connection())
+                    session.connection().execute(_ITEMS.insert(), record)
+                    savepoint.commit()
+                except _SAVE_ERRORS as exc:
+                    savepoint.rollback()
+                    bulk.discard_item()
+                    self._forget_earlier_record(session, done)
+                    message = f"could not save ({one_line(exc)})"[:2000]
+                    session.connection().execute(_ITEMS.insert(), self._record(done.key, "failed", message))
+        if records:
+            session.connection().execute(_ITEMS.insert(), records)
+
+    def _forget_earlier_record(self, session: Session, done: Done) -> None:
+        if done.key in self.redo:
+            session.execute(
+                sa.delete(ImportItemRow).where(
+                    ImportItemRow.import_id == self.import_id, ImportItemRow.member == done.key
+                )
+            )
+
+    def _record(
+        self, key: str, status: str, message: str | None, activity_id: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "member": key,
+            "status": status,
+            "message": message,
+            "activity_id": activity_id,
+        }
+
+    def _with_shoe(self, activity: Activity) -> Activity:
+        if activity.shoe_id is None and activity.gear_name:
+            shoe_id = self.shoe_ids.get(gear_key(activity.gear_name))
+            if shoe_id is not None:
+                return replace(activity, shoe_id=shoe_id)
+        return activity
+
+    def _save(self, session: Session, done: Done) -> tuple[str, str | None, int | None]:
+        athlete_id = self.athlete_id
+        if done.status == "sport" and done.sport is not None:
+            sport, label = done.sport
+            return "skipped", f"{SPORT_PREFIX}{sport}:{label}", None
+        if done.status in ("skipped", "failed"):
+            return done.status, done.reason, None
+        if done.status == "known":
+            row = session.scalar(
+                sa.select(ActivityRow)
+                .where(ActivityRow.athlete_id == athlete_id, ActivityRow.source_sha256 == done.sha256)
+                .order_by(ActivityRow.source_part)
+                .limit(1)
+            )
+            if row is None:
+                return "duplicate", "duplicate of a file imported before", None
+            if done.enrich is not None:  # the export's metadata may complete what the bare file gave
+                enriched = self._with_shoe(done.enrich(store.to_activity(row)))
+                _fill_gaps(session, athlete_id, row.id, enriched)
+            return "duplicate", f"duplicate of {store.describe(row)}", row.id
+        imported_id: int | None = None
+        duplicate: tuple[int, str] | None = None
+        wanted = [
+            (a, blob) for a, blob in zip(done.activities, done.streams, strict=True) if a.sport in self.sports
+        ]
+        if not wanted:
+            first = done.activities[0]
+            label = str(first.extra.get("source_type") or first.sport)
+            return "skipped", f"{SPORT_PREFIX}{first.sport}:{label}", None
+        damaged: str | None = None
+        for activity, blob in wanted:
+            activity = self._with_shoe(activity)
+            # Streams were encoded by the worker (see import_workers.pack_streams).
+            outcome = store.save_activity(session, athlete_id, activity, self.import_id, streams_blob=blob)
+            if outcome.status == "imported":
+                imported_id = imported_id or outcome.activity_id
+                damaged = damaged or activity.damaged
+            else:
+                duplicate = duplicate or (outcome.activity_id, outcome.duplicate_of or "")
+                _fill_gaps(session, athlete_id, outcome.activity_id, activity)
+        if imported_id is not None:
+            return "imported", f"damaged: {damaged}" if damaged else None, imported_id
+        assert duplicate is not None
+        return "duplicate", f"duplicate of {duplicate[1]}", duplicate[0]
+
+
+def _fill_gaps(session: Session, athlete_id: int, activity_id: int, activity: Activity) -> None:
+    """An export's metadata (name, description, perceived exertion, shoe) completes an activity imported
+    before from the bare file; nothing the runner entered is overwritten."""
+    row = session.get(ActivityRow, activity_id)
+    if row is None:
+        return
+    changes: dict[str, object] = {}
+    for name in ("name", "description", "rpe", "shoe_id"):
+        value = getattr(activity, name)
+        if value is not None and getattr(row, name) is None:
+            changes[name] = value
+    if changes:
+        store.update_activity(session, athlete_id, activity_id, **changes)

@@ -1,0 +1,152 @@
+"""What an import reads: the command's paths planned into sources (loose files, archives) and items.
+
+A source is the loose files of one command or one archive; each has its own import record. Archives are
+Strava, Garmin or plain ZIPs of activity files, detected by content; their items are loaded lazily from the
+archive (members are streamed, never extracted to disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from strideguard.config import Limits
+from strideguard.importers import expand_paths, format_of
+from strideguard.importers.archives import (
+    ArchiveItem,
+    BadMember,
+    ExportPlan,
+    MemberProblem,
+    SafeZip,
+    is_zip,
+)
+from strideguard.importers.errors import FileRejected, LimitExceeded
+
+
+@dataclass(slots=True)
+class Source:
+    """Loose files of the command, or one archive."""
+
+    label: str
+    kind: str  # files | archive
+    path: Path | None = None
+    files: list[tuple[str, Path | None, str | None]] = field(default_factory=list)  # key, path, error
+
+
+def plan_sources(paths: Iterable[Path]) -> list[Source]:
+    """Loose files (one source) and archives (one source each), in the order given."""
+    paths = list(paths)  # walked twice: once for the files, once for the label
+    loose = Source(label="", kind="files")
+    archives: list[Source] = []
+    seen: set[str] = set()
+    for path in paths:
+        if not path.exists():
+            loose.files.append((str(path), None, "no such file or folder"))
+            continue
+        for file in expand_paths([path]):
+            key = str(file.resolve())
+            if key in seen:
+                continue
+            seen.add(key)
+            if is_zip(file):
+                archives.append(Source(label=str(file), kind="archive", path=file))
+            else:
+                loose.files.append((key, file, None))
+    if loose.files:
+        shown = [str(p) for p in paths if not is_zip(p)]
+        loose.label = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return ([loose] if loose.files else []) + archives
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def loose_items(source: Source, limits: Limits) -> Iterator[ArchiveItem]:
+    for key, path, error in source.files:
+        if error is not None or path is None:
+            message = error or "cannot read file"
+            yield ArchiveItem(key=key, name=key, load=_fail(message))
+            continue
+        yield ArchiveItem(key=key, name=path.name, load=lambda path=path: _read_loose(path, limits))  # type: ignore[misc]
+
+
+def _read_loose(path: Path, limits: Limits) -> bytes:
+    try:
+        size = path.stat().st_size
+        cap = limits.max_compressed_bytes if path.name.lower().endswith(".gz") else limits.max_file_bytes
+        if size > cap:
+            raise LimitExceeded(f"file larger than {cap // (1024 * 1024)} MB")
+        return path.read_bytes()
+    except OSError as exc:
+        raise FileRejected(f"cannot read file ({exc.strerror or exc})") from None
+
+
+def _fail(message: str) -> Callable[[], bytes]:
+    def load() -> bytes:
+        raise FileRejected(message)
+
+    return load
+
+
+def plan_archive(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
+    """Strava, Garmin or a plain ZIP of activity files, by content."""
+    from strideguard.importers.garmin import is_garmin_export, plan_garmin
+    from strideguard.importers.strava import is_strava_export, plan_strava
+
+    names = list(archive.names)
+    if is_strava_export(names):
+        plan = plan_strava(archive, sports)
+    elif is_garmin_export(names):
+        plan = plan_garmin(archive, sports)
+    else:
+        plan = _plan_plain_zip(archive)
+    plan.problems[:0] = archive.problems
+    return plan
+
+
+def _plan_plain_zip(archive: SafeZip) -> ExportPlan:
+    files = [i for i in archive.members if format_of(i.filename)]
+    nested = [i for i in archive.members if i.filename.lower().endswith(".zip")]
+    plan = ExportPlan(kind="zip", items=iter(()), total=len(files))
+
+    def items() -> Iterator[ArchiveItem]:
+        for info in files:
+            yield ArchiveItem(
+                key=info.filename, name=info.filename, load=lambda info=info: archive.read(info)
+            )  # type: ignore[misc]
+        for info in nested:
+            try:
+                inner = archive.open_nested(info)
+            except BadMember as exc:
+                plan.problems.append(MemberProblem(info.filename, str(exc)))
+                continue
+            plan.problems.extend(
+                MemberProblem(f"{info.filename}!/{p.name}", p.reason) for p in inner.problems
+            )
+            inner_files = [m for m in inner.members if format_of(m.filename)]
+            plan.total += len(inner_files)
+            for member in inner_files:
+                yield ArchiveItem(
+                    key=f"{info.filename}!/{member.filename}",
+                    name=member.filename,
+                    load=lambda member=member, inner=inner: inner.read(member),  # type: ignore[misc]
+                )
+            for member in inner.members:
+                if member.filename.lower().endswith(".zip"):
+                    plan.problems.append(
+                        MemberProblem(
+                            f"{info.filename}!/{member.filename}",
+                            f"archive nested deeper than {archive.limits.max_depth} levels",
+                        )
+                    )
+            inner.close()
+
+    plan.items = items()
+    return plan
