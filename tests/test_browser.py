@@ -1,10 +1,12 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium) against a real server on a loopback port.
 
-Saves a screenshot of each main page under docs/screenshots/ for the README.
+Takes a screenshot of each main page: into pytest's temporary folder by default (so a test run leaves the
+working tree clean), and into docs/screenshots/ for the README when STRIDEGUARD_SCREENSHOTS=1 is set.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -16,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"
 
 
@@ -54,8 +56,17 @@ def server(db_url, engine, session, athlete_id, tmp_path):
     app.state.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def shots_dir(tmp_path_factory) -> Path:
+    """Where screenshots go: docs/screenshots/ only when asked (STRIDEGUARD_SCREENSHOTS=1)."""
+    if os.environ.get("STRIDEGUARD_SCREENSHOTS") == "1":
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        return DOCS_SHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
 @pytest.fixture
-def page():
+def page(shots_dir):
     if not CHROMIUM.exists():
         pytest.skip("chromium not installed")
     from playwright.sync_api import sync_playwright
@@ -78,13 +89,16 @@ def page():
         pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: problems.append(str(e)))
         pg.problems = problems  # type: ignore[attr-defined]
+        pg.shots_dir = shots_dir  # type: ignore[attr-defined]
         yield pg
         browser.close()
 
 
 def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+    """Save a screenshot of the visible page as NAME.png in the screenshots folder of this run."""
+    path = page.shots_dir / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    assert path.stat().st_size > 1000
 
 
 def test_runner_journey_in_a_real_browser(server, page, data_dir):
@@ -123,28 +137,23 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
     assert "Groin / front of hip" in page.inner_text("#history h2")
     shot(page, "pain")
 
-    # triage: walk to an urgent result, "don't know" for what we do not answer
+    # triage: walk to an urgent result. Groups of warning signs: "none of these", except "yes" to the pain
+    # pattern (hopping hurts), which then asks its items one by one; "don't know" for what we do not answer.
     page.goto(server + "/triage")
-    answers = {"age": "29", "pain_location": "groin", "pain_on_hop": "yes", "leg_weakness": "none"}
+    answers = {"age": "29", "pain_location": "groin", "pain_on_hop": "yes", "limp": "no"}
+    screens_seen = []
     for _ in range(60):
         if page.locator("section.level-banner").count():
             break
-        finding = page.get_attribute('input[name="question"]', "value")
-        value = answers.get(
-            finding,
-            "no"
-            if finding
-            in {
-                "unable_to_bear_weight",
-                "fever",
-                "feeling_unwell",
-                "saddle_numbness",
-                "bladder_bowel_change",
-                "leg_colour_or_cold",
-                "groin_lump",
-            }
-            else None,
-        )
+        step = page.get_attribute('input[name="question"]', "value")
+        if page.locator('form#question[data-kind="screen"]').count():
+            screens_seen.append(step)
+            assert page.locator("ul.screen-items li").count() >= 2
+            if step == "emergency_signs":
+                shot(page, "triage-screen")
+            page.click(f'button[value="{"yes" if step == "pain_pattern" else "none"}"]')
+            continue
+        value = answers.get(step)
         if value is None:
             page.click('button[value="dont_know"]')
         elif page.locator("#answer-number").count():
@@ -153,6 +162,7 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
         else:
             page.check(f'input[name="value"][value="{value}"]')
             page.click('button[value="answer"]')
+    assert screens_seen[:2] == ["emergency_signs", "pain_pattern"]
     banner = page.locator("section.level-banner")
     assert "level-urgent" in banner.get_attribute("class")
     assert page.inner_text("section.level-banner h1").startswith("Urgent")
@@ -175,9 +185,20 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
     assert page.problems == []  # type: ignore[attr-defined]
 
 
-def test_phone_width_layout_has_no_horizontal_scroll(server, page):
+def test_phone_width_layout_has_no_horizontal_scroll(server, page, session, athlete_id):
+    from strideguard import pain_store, shoe_store
+    from strideguard.pain import PainEntry
+
+    # Entries and shoes fill the pages' tables, the widest parts at 375 px.
+    pain_store.add_pain(
+        session,
+        athlete_id,
+        PainEntry(datetime.now(UTC).date(), "knee-front", "left", 3, "during", note="x" * 80),
+    )
+    shoe_store.add_shoe(session, athlete_id, "A daily trainer with a long name", "Brand", "Model 4")
+    session.commit()
     page.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/", "/activities", "/pain", "/triage"):
+    for path in ("/", "/activities", "/pain", "/shoes", "/import", "/routines", "/triage"):
         page.goto(server + path)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -185,3 +206,32 @@ def test_phone_width_layout_has_no_horizontal_scroll(server, page):
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375px"
     page.goto(server + "/")
     shot(page, "dashboard-phone")
+
+
+def test_keyboard_alone_reaches_content_and_logs_pain_on_the_body_map(server, page):
+    page.goto(server + "/pain")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Tab to the first body-map region (a link) and open it with Enter: region and side are chosen.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('region-link')"):
+            break
+    region = page.evaluate("document.activeElement.dataset.region")
+    side = page.evaluate("document.activeElement.dataset.side")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('#p-region').value === '{region}'")
+    assert page.is_checked(f'input[name="side"][value="{side}"]')
+    page.focus('input[name="score"][value="0"]')
+    for _ in range(3):  # arrow keys move through a radio group
+        page.keyboard.press("ArrowRight")
+    assert page.is_checked('input[name="score"][value="3"]')
+    page.focus("#p-note")
+    page.keyboard.type("typed by keyboard")
+    page.focus("#log button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("p.ok")
+    assert page.inner_text("p.ok") == "Pain entry saved."
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -111,6 +111,66 @@ def test_store_is_athlete_scoped(session, athlete_id):
         shoe_store.assign(session, athlete_id, mine, theirs.id)
 
 
+def test_update_shoe_changes_fields_and_keeps_history_defaults_and_retirement(session, athlete_id):
+    daily = shoe_store.add_shoe(session, athlete_id, "Daily", "Asics", "Novablast", 50_000, 500_000)
+    shoe_store.set_default(session, athlete_id, daily.id, "run")
+    run = save(session, athlete_id, D0, 10)
+    updated = shoe_store.update_shoe(
+        session,
+        athlete_id,
+        daily.id,
+        name="  Daily v2 ",
+        brand=None,
+        model="Novablast 4",
+        start_distance_m=0.0,
+        retire_at_m=700_000,
+    )
+    session.commit()
+    got = shoe_store.get_shoe(session, athlete_id, daily.id)
+    assert got == updated
+    assert (got.name, got.brand, got.model, got.start_distance_m, got.retire_at_m) == (
+        "Daily v2",
+        None,
+        "Novablast 4",
+        0.0,
+        700_000,
+    )
+    assert shoe_store.defaults(session, athlete_id) == {"run": daily.id}
+    assert shoe_store.shoe_activity_ids(session, athlete_id, daily.id) == [run]
+    retired = shoe_store.retire(session, athlete_id, daily.id)
+    again = shoe_store.update_shoe(
+        session,
+        athlete_id,
+        daily.id,
+        name="Old daily",
+        brand="Asics",
+        model=None,
+        start_distance_m=1_000,
+        retire_at_m=700_000,
+    )
+    assert again.retired_at == retired.retired_at
+
+
+def test_update_shoe_refuses_bad_values_and_other_athletes_shoes(session, athlete_id):
+    mine = shoe_store.add_shoe(session, athlete_id, "Mine", retire_at_m=400_000)
+    other = AthleteRow(name="Other")
+    session.add(other)
+    session.flush()
+    theirs = shoe_store.add_shoe(session, other.id, "Theirs")
+    values = {"name": "X", "brand": None, "model": None, "start_distance_m": 0.0, "retire_at_m": 1.0}
+    with pytest.raises(store.NotFound, match=f"no shoe #{theirs.id}"):
+        shoe_store.update_shoe(session, athlete_id, theirs.id, **values)
+    for bad, message in (
+        ({"name": " "}, "needs a name"),
+        ({"start_distance_m": -5.0}, "cannot be negative"),
+        ({"retire_at_m": 0.0}, "more than zero"),
+    ):
+        with pytest.raises(shoe_store.ShoeInputError, match=message):
+            shoe_store.update_shoe(session, athlete_id, mine.id, **{**values, **bad})
+    assert shoe_store.get_shoe(session, athlete_id, mine.id).retire_at_m == 400_000
+    assert shoe_store.get_shoe(session, other.id, theirs.id).name == "Theirs"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

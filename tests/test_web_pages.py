@@ -9,7 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import store
+from strideguard import shoe_store, store
 from strideguard.model import Activity, Lap, Streams
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
@@ -174,9 +174,17 @@ def test_activity_list_sorts_filters_and_paginates(client, session, athlete_id, 
     page = soup(client.get("/activities"))
     assert len(page.select("table.activities tbody tr")) == 50
     assert page.select_one("#list-summary").get_text().startswith("72 activities")
+    assert page.select_one(".pager a.first") is None and page.select_one('.pager a[rel="prev"]') is None
     second = soup(client.get(page.select_one('.pager a[rel="next"]')["href"]))
     assert len(second.select("table.activities tbody tr")) == 22
     assert "Page 2 of 2" in second.select_one(".pager").get_text()
+    assert second.select_one(".pager a.first")["href"].endswith("page=1")
+    # paging keeps the filter and the sort: the last page of old runs by distance, shortest first
+    page = soup(client.get("/activities?q=old&sort=distance&order=asc"))
+    last = page.select_one(".pager a.last")["href"]
+    assert "q=old" in last and "sort=distance" in last and "order=asc" in last and last.endswith("page=2")
+    tail = soup(client.get(last))
+    assert [td.get_text() for td in tail.select("td.name")] == [f"old {i}" for i in range(50, 60)]
 
 
 def test_bad_list_filters_are_explained_not_fatal(client, runs):
@@ -265,10 +273,24 @@ def test_post_without_csrf_token_is_refused(client, session, athlete_id, runs):
     assert store.get_activity(session, athlete_id, runs[0], with_streams=False).name == "Run 0"
 
 
-def test_every_form_carries_a_csrf_token_and_labelled_fields(client, runs):
-    for path in (f"/activities/{runs[0]}",):
+def has_label(page: BeautifulSoup, field) -> bool:
+    """A form field has an accessible name: a <label for>, a wrapping <label>, or aria-label(ledby)."""
+    if field.get("aria-label") or field.get("aria-labelledby"):
+        return True
+    if field.get("id") and page.select_one(f'label[for="{field["id"]}"]') is not None:
+        return True
+    return field.find_parent("label") is not None
+
+
+def test_every_form_carries_a_csrf_token_and_labelled_fields(client, session, athlete_id, runs):
+    shoe = shoe_store.add_shoe(session, athlete_id, "Daily")
+    session.commit()
+    pages = ("/", "/activities", f"/activities/{runs[0]}", "/shoes", f"/shoes/{shoe.id}", "/pain", "/import")
+    for path in pages:
         page = soup(client.get(path))
         for form in page.select('form[method="post"]'):
-            assert form.select_one('input[name="csrf_token"]')["value"]
-        for field in page.select("input:not([type=hidden]):not([type=radio]), select, textarea"):
-            assert page.select_one(f'label[for="{field["id"]}"]') is not None, field
+            assert form.select_one('input[name="csrf_token"]')["value"], path
+        for field in page.select("input:not([type=hidden]), select, textarea"):
+            assert has_label(page, field), (path, str(field)[:120])
+        for radio in page.select("input[type=radio]"):  # a group of choices is named by its legend
+            assert radio.find_parent("fieldset").select_one("legend"), (path, str(radio)[:120])

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from strideguard import pain_store, shoe_store, store
 from strideguard.model import Activity
+from strideguard.pain import PainEntry
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 
@@ -162,3 +163,44 @@ def test_pain_post_without_csrf_is_refused(client, session, athlete_id):
     )
     assert response.status_code == 403
     assert pain_store.list_pain(session, athlete_id) == []
+
+
+def test_bad_shoe_edit_keeps_what_was_typed_and_changes_nothing(client, session, athlete_id):
+    shoe = shoe_store.add_shoe(session, athlete_id, "Clifton", retire_at_m=600_000)
+    session.commit()
+    response = client.post(
+        f"/shoes/{shoe.id}",
+        data={"csrf_token": token(client), "name": "Clifton 9", "start_km": "12", "retire_km": "-3"},
+    )
+    assert response.status_code == 422
+    page = soup(response)
+    assert "Retire at" in page.select_one("div.error").get_text()
+    assert page.select_one("#edit-name")["value"] == "Clifton 9"
+    assert page.select_one("#edit-retire")["value"] == "-3"
+    session.expire_all()
+    kept = shoe_store.get_shoe(session, athlete_id, shoe.id)
+    assert (kept.name, kept.retire_at_m) == ("Clifton", 600_000)
+    saved = client.post(
+        f"/shoes/{shoe.id}",
+        data={"csrf_token": token(client), "name": "Clifton 9", "brand": "Hoka", "retire_km": "650"},
+        follow_redirects=True,
+    )
+    assert soup(saved).select_one("p.ok").get_text() == "Saved."
+    session.expire_all()
+    changed = shoe_store.get_shoe(session, athlete_id, shoe.id)
+    assert (changed.name, changed.brand, changed.retire_at_m) == ("Clifton 9", "Hoka", 650_000)
+
+
+def test_deleting_a_pain_entry_says_so_and_removes_only_it(client, session, athlete_id):
+    day = date.today()
+    first = pain_store.add_pain(session, athlete_id, PainEntry(day, "calf", "left", 3, "after"))
+    pain_store.add_pain(session, athlete_id, PainEntry(day, "shin", "right", 2, "during"))
+    session.commit()
+    page = soup(client.get("/pain"))
+    button = page.select_one(f'form[action="/pain/{first.id}/delete"] button')
+    assert button["aria-label"] == f"Delete the entry of {day.isoformat()}"
+    response = client.post(
+        f"/pain/{first.id}/delete", data={"csrf_token": token(client, "/pain")}, follow_redirects=True
+    )
+    assert soup(response).select_one("p.ok[role=status]").get_text() == "Pain entry deleted."
+    assert [e.region for e in pain_store.list_pain(session, athlete_id)] == ["shin"]

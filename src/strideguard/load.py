@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -220,28 +221,55 @@ def session_spikes(
     """Every run compared with the longest run of the previous `window_days` days, oldest first.
 
     Two runs on one day are each compared with the days before, not with each other (today is excluded).
+    `days_since_last_run` counts back to the latest earlier local date with a run. The longest run of a
+    window is the one `longest_before` picks (ties: the earliest start). O(n log n): one sort, then a
+    sliding-window maximum over each day's longest run (a monotonic deque), since a 10-year history has
+    ~3,000 runs and the dashboard computes this on every changed view.
     """
     runs = _runs(activities, sports)
-    spikes: list[SessionSpike] = []
+    days = [run.local_date for run in runs]
+    # Each day's longest run with a distance, as (distance, -index): the larger key wins, and on equal
+    # distance the earlier run in start order (smaller index) wins, as in longest_before.
+    day_best: dict[date, tuple[float, int]] = {}
     for index, run in enumerate(runs):
-        earlier_days = [r.local_date for r in runs[:index] if r.local_date < run.local_date]
-        gap = (run.local_date - max(earlier_days)).days if earlier_days else None
-        longest = longest_before(runs, run.local_date, window_days, sports)
         distance = float(run.distance_m or 0.0)
-        if longest is None or not longest.distance_m:
-            spikes.append(SessionSpike(run.id, run.local_date, distance, None, None, None, None, gap))
+        if distance > 0:
+            key = (distance, -index)
+            if days[index] not in day_best or key > day_best[days[index]]:
+                day_best[days[index]] = key
+    candidates = sorted(day_best.items())  # by day
+    window: deque[tuple[date, tuple[float, int]]] = deque()  # days ascending, keys strictly descending
+    next_candidate = 0
+    longest_on: dict[date, tuple[float, int] | None] = {}
+    previous_day: dict[date, date | None] = {}
+    last_day: date | None = None
+    for day in sorted(set(days)):
+        first = day - timedelta(days=window_days)
+        while next_candidate < len(candidates) and candidates[next_candidate][0] < day:
+            entry = candidates[next_candidate]
+            while window and window[-1][1] <= entry[1]:
+                window.pop()
+            window.append(entry)
+            next_candidate += 1
+        while window and window[0][0] < first:
+            window.popleft()
+        longest_on[day] = window[0][1] if window else None
+        previous_day[day] = last_day
+        last_day = day
+    spikes: list[SessionSpike] = []
+    for run, day in zip(runs, days, strict=True):
+        before = previous_day[day]
+        gap = (day - before).days if before is not None else None
+        distance = float(run.distance_m or 0.0)
+        best = longest_on[day]
+        if best is None:
+            spikes.append(SessionSpike(run.id, day, distance, None, None, None, None, gap))
             continue
-        pct = spike_pct(distance, float(longest.distance_m))
+        longest_m, longest_id = best[0], runs[-best[1]].id
+        pct = spike_pct(distance, longest_m)
         spikes.append(
             SessionSpike(
-                run.id,
-                run.local_date,
-                distance,
-                float(longest.distance_m),
-                longest.id,
-                pct,
-                spike_category(pct, bounds_pct),
-                gap,
+                run.id, day, distance, longest_m, longest_id, pct, spike_category(pct, bounds_pct), gap
             )
         )
     return spikes

@@ -5,6 +5,7 @@ Functions take an open Session and never commit (the caller owns the transaction
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -41,6 +42,16 @@ def _row(session: Session, athlete_id: int, shoe_id: int) -> ShoeRow:
     return row
 
 
+def _check(name: str, start_distance_m: float, retire_at_m: float) -> None:
+    """Refuse an empty name, a negative start distance or a retirement distance of zero or less."""
+    if not name.strip():
+        raise ShoeInputError("a shoe needs a name")
+    if not math.isfinite(start_distance_m) or start_distance_m < 0:
+        raise ShoeInputError(f"start distance {start_distance_m / 1000:g} km cannot be negative")
+    if not math.isfinite(retire_at_m) or retire_at_m <= 0:
+        raise ShoeInputError(f"retirement distance {retire_at_m / 1000:g} km must be more than zero")
+
+
 def add_shoe(
     session: Session,
     athlete_id: int,
@@ -50,13 +61,8 @@ def add_shoe(
     start_distance_m: float = 0.0,
     retire_at_m: float = DEFAULT_RETIRE_AT_M,
 ) -> Shoe:
-    """Store a new shoe and return it."""
-    if not name.strip():
-        raise ShoeInputError("a shoe needs a name")
-    if start_distance_m < 0:
-        raise ShoeInputError(f"start distance {start_distance_m / 1000:g} km cannot be negative")
-    if retire_at_m <= 0:
-        raise ShoeInputError(f"retirement distance {retire_at_m / 1000:g} km must be more than zero")
+    """Store a new shoe and return it (distances in metres)."""
+    _check(name, start_distance_m, retire_at_m)
     row = ShoeRow(
         athlete_id=athlete_id,
         name=name.strip(),
@@ -66,6 +72,33 @@ def add_shoe(
         retire_at_m=retire_at_m,
     )
     session.add(row)
+    session.flush()
+    return _to_shoe(row)
+
+
+def update_shoe(
+    session: Session,
+    athlete_id: int,
+    shoe_id: int,
+    *,
+    name: str,
+    brand: str | None,
+    model: str | None,
+    start_distance_m: float,
+    retire_at_m: float,
+) -> Shoe:
+    """Change a shoe's name, brand, model, start distance and retirement distance (metres); returns it.
+
+    Raises NotFound for a shoe that is not the athlete's, ShoeInputError for a value add_shoe would refuse
+    (then nothing is changed). Retirement state, defaults and assigned runs are untouched.
+    """
+    _check(name, start_distance_m, retire_at_m)
+    row = _row(session, athlete_id, shoe_id)
+    row.name = name.strip()
+    row.brand = brand
+    row.model = model
+    row.start_distance_m = start_distance_m
+    row.retire_at_m = retire_at_m
     session.flush()
     return _to_shoe(row)
 

@@ -1,6 +1,9 @@
-"""`strideguard serve`: the web dashboard (local mode, one athlete, no login; or server mode with accounts)."""
+"""`strideguard serve`: the web dashboard (local mode: one athlete, no login; server mode: accounts)."""
 
 from __future__ import annotations
+
+import signal
+import threading
 
 import click
 
@@ -27,7 +30,30 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, accounts: 
             "[yellow]warning:[/] listening beyond this machine without --accounts: anyone on the network "
             "can read and change this log."
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    _exit_quietly_on_sigterm()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    except SystemExit as exc:
+        if exc.code not in (0, None):  # uvicorn exits 1 when it cannot bind (it logged the reason)
+            raise click.ClickException(f"could not listen on {host}:{port}; is the port in use?") from None
+    finally:
+        app.state.engine.dispose()
+    console.print("StrideGuard dashboard stopped.")
+
+
+def _exit_quietly_on_sigterm() -> None:
+    """Make SIGTERM (a service manager, `kill`) end the process with status 0, as Ctrl+C does.
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; without a handler of ours the
+    default action would end the process with status 143 as if it had crashed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread (e.g. not inside a test runner)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @click.command("serve")

@@ -122,7 +122,7 @@ def activity_list(request: Request, session: DbSession) -> Response:
 
 
 def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
-    """SVG charts (pace, heart rate, cadence, elevation) against distance, or time when there is no distance."""
+    """SVG charts (pace, heart rate, cadence, elevation) against distance, or time without a distance."""
     if streams is None or len(streams) < 2:
         return []
     if streams.distance_m is not None and np.isfinite(streams.distance_m).sum() > 1:

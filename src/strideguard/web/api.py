@@ -7,11 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from strideguard import pain, pain_store, shoe_store, store
 from strideguard.importing import get_import, list_imports
 from strideguard.knowledge import default_knowledge
 from strideguard.model import SPORTS, Activity
+from strideguard.store import NotFound
 from strideguard.triage import evaluate, next_question, validate_findings
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
@@ -218,20 +220,25 @@ def api_import_job(job: str, request: Request, session: DbSession) -> dict[str, 
     return status
 
 
-# --- shoes and pain -------------------------------------------------------------------------------------------
+# --- shoes and pain -----------------------------------------------------------------------------------------
 
 
 @router.get("/shoes", tags=["shoes"])
 def api_shoes(request: Request, session: DbSession) -> list[dict[str, Any]]:
     """Shoes with their wear (metres, fraction of the retirement distance, alert level) and defaults."""
     viewer = resolve_viewer(request, session)
-    context = shoe_pages.shoes_context(session, viewer.athlete_id)
+    return _shoes_json(session, viewer.athlete_id)
+
+
+def _shoes_json(session: Session, athlete_id: int) -> list[dict[str, Any]]:
+    context = shoe_pages.shoes_context(session, athlete_id)
     return [
         {
             "id": w.shoe.id,
             "name": w.shoe.name,
             "brand": w.shoe.brand,
             "model": w.shoe.model,
+            "start_distance_m": w.shoe.start_distance_m,
             "distance_m": w.distance_m,
             "retire_at_m": w.shoe.retire_at_m,
             "fraction": round(w.fraction, 4),
@@ -263,6 +270,49 @@ def api_add_shoe(shoe: NewShoe, request: Request, session: DbSession) -> dict[st
         raise HTTPException(422, str(exc)) from None
     session.commit()
     return {"id": added.id, "name": added.name}
+
+
+class ShoeChanges(BaseModel):
+    """Editable shoe fields in metres; leave a field out to keep it. `retired` retires or restores."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    brand: str | None = Field(None, max_length=200)
+    model: str | None = Field(None, max_length=200)
+    start_distance_m: float | None = Field(None, ge=0, le=1e8)
+    retire_at_m: float | None = Field(None, gt=0, le=1e8)
+    retired: bool | None = None
+
+
+@router.patch("/shoes/{shoe_id}", tags=["shoes"])
+def api_edit_shoe(shoe_id: int, changes: ShoeChanges, request: Request, session: DbSession) -> dict[str, Any]:
+    """Change a shoe's name, brand, model, start or retirement distance, or retire/restore it."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    values = changes.model_dump(exclude_unset=True)
+    try:
+        shoe = shoe_store.get_shoe(session, viewer.athlete_id, shoe_id)
+        if {"name", "brand", "model", "start_distance_m", "retire_at_m"} & values.keys():
+            shoe_store.update_shoe(
+                session,
+                viewer.athlete_id,
+                shoe_id,
+                name=values.get("name") or shoe.name,
+                brand=values["brand"] if "brand" in values else shoe.brand,
+                model=values["model"] if "model" in values else shoe.model,
+                start_distance_m=values.get("start_distance_m", shoe.start_distance_m),
+                retire_at_m=values.get("retire_at_m", shoe.retire_at_m),
+            )
+        if values.get("retired") is True and not shoe.retired:
+            shoe_store.retire(session, viewer.athlete_id, shoe_id)
+        elif values.get("retired") is False and shoe.retired:
+            shoe_store.restore(session, viewer.athlete_id, shoe_id)
+    except NotFound:
+        raise HTTPException(404, f"no shoe #{shoe_id}") from None
+    except shoe_store.ShoeInputError as exc:
+        session.rollback()
+        raise HTTPException(422, str(exc)) from None
+    session.commit()
+    return next(s for s in _shoes_json(session, viewer.athlete_id) if s["id"] == shoe_id)
 
 
 @router.get("/pain", tags=["pain"])
@@ -323,7 +373,7 @@ def api_add_pain(entry: NewPain, request: Request, session: DbSession) -> dict[s
     return _pain_json(saved)
 
 
-# --- triage and routines --------------------------------------------------------------------------------------
+# --- triage and routines ------------------------------------------------------------------------------------
 
 
 class TriageInput(BaseModel):

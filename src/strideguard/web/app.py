@@ -1,4 +1,4 @@
-"""The FastAPI application factory: `create_app(settings)` wires the database, templates, security and routers."""
+"""The FastAPI app factory: `create_app(settings)` wires the database, templates, security and routers."""
 
 from __future__ import annotations
 

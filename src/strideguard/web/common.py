@@ -89,7 +89,7 @@ def fmt_pace(distance_m: float | None, duration_s: float | None) -> str:
     if not distance_m or not duration_s or distance_m < 10:
         return ""
     per_km = duration_s / (distance_m / 1000)
-    return f"{int(per_km // 60)}:{int(round(per_km % 60)) % 60:02d} /km"
+    return f"{int(per_km // 60)}:{round(per_km % 60) % 60:02d} /km"
 
 
 def fmt_num(value: float | None, digits: int = 0) -> str:
@@ -157,7 +157,7 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def resolve_viewer(request: Request, session: Session) -> Viewer:
-    """Local mode: the single local athlete. Server mode: the logged-in user's athlete, or one shared with them."""
+    """Local mode: the single local athlete. Server mode: the user's own athlete, or one shared with them."""
     settings: Settings = request.app.state.settings
     if not settings.accounts:
         athlete_id = store.local_athlete(session)

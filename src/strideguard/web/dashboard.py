@@ -109,7 +109,8 @@ def load_chart(
             px = LEFT + (day - first).days / span * (WIDTH - LEFT - RIGHT)
             y = HEIGHT - 26
             marks.append(
-                f'<path class="spike" d="M{px:.1f} {y - 10:.1f} L{px - 5:.1f} {y:.1f} L{px + 5:.1f} {y:.1f} Z">'
+                f'<path class="spike" d="M{px:.1f} {y - 10:.1f} '
+                f'L{px - 5:.1f} {y:.1f} L{px + 5:.1f} {y:.1f} Z">'
                 f"<title>Long-run spike on {day.isoformat()}</title></path>"
             )
         chart = chart.replace("</svg>", "".join(marks) + "</svg>")

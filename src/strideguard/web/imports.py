@@ -129,9 +129,8 @@ def run_job(engine: Engine, root: Path, job: str, athlete_id: int, sports: froze
         )
         meta["result"] = summary.to_json()
     except Exception as exc:  # reported on the page in one line; the import records keep what was saved
-        meta["error"] = (
-            f"the import stopped: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-        )
+        text = str(exc).strip()
+        meta["error"] = f"the import stopped: {text.splitlines()[0] if text else type(exc).__name__}"
     meta["finished_at"] = datetime.now(UTC).isoformat()
     _write_meta(root, job, meta)
     shutil.rmtree(folder, ignore_errors=True)

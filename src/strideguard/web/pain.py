@@ -49,7 +49,8 @@ class Shape:
     h: float
 
 
-# Front view: the runner faces you, so their right side is on your left. Back view: their left is on your left.
+# Front view: the runner faces you, so their right side is on your left.
+# Back view: their left is on your left.
 # Each leg's areas are drawn once per side; "mirror" gives the other leg's x.
 _LEG = (
     # region, x, y, w, h for the leg on the viewer's left (x from 72 to 98)
@@ -111,7 +112,8 @@ def body_map_svg(view: str, selected: tuple[str, str] | None, logged: set[str]) 
         out.append(
             f'<a href="{escape(href)}" class="region-link" data-region="{escape(shape.region)}" '
             f'data-side="{escape(shape.side)}" aria-label="{escape(label)}">'
-            f'<rect class="{css}" x="{shape.x:g}" y="{shape.y:g}" width="{shape.w:g}" height="{shape.h:g}" rx="3">'
+            f'<rect class="{css}" x="{shape.x:g}" y="{shape.y:g}" '
+            f'width="{shape.w:g}" height="{shape.h:g}" rx="3">'
             f"<title>{escape(label)}</title></rect></a>"
         )
     out.append("</svg>")
@@ -209,8 +211,9 @@ def pain_page(request: Request, session: DbSession) -> Response:
     """The body map and form, recent entries, and the chosen region's history against load."""
     viewer = resolve_viewer(request, session)
     saved = request.query_params.get("saved") == "1"
+    deleted = request.query_params.get("deleted") == "1"
     context = pain_context(session, viewer.athlete_id, dict(request.query_params))
-    return render(request, "pain.html", errors=[], saved=saved, **context)
+    return render(request, "pain.html", errors=[], saved=saved, deleted=deleted, **context)
 
 
 def parse_pain_form(form: dict[str, str], today: date) -> tuple[pain.PainEntry | None, list[str]]:
@@ -275,7 +278,9 @@ def add_pain(request: Request, form: FormFields, session: DbSession) -> Response
     if errors:
         session.rollback()
         context = pain_context(session, viewer.athlete_id, {}, form)
-        return render(request, "pain.html", status_code=422, errors=errors, saved=False, **context)
+        return render(
+            request, "pain.html", status_code=422, errors=errors, saved=False, deleted=False, **context
+        )
     session.commit()
     assert entry is not None
     return RedirectResponse(
@@ -292,4 +297,4 @@ def delete_pain(entry_id: int, request: Request, session: DbSession) -> Response
     except store.NotFound:
         raise HTTPException(404, f"No pain entry #{entry_id}.") from None
     session.commit()
-    return RedirectResponse("/pain", status_code=303)
+    return RedirectResponse("/pain?deleted=1", status_code=303)

@@ -137,15 +137,3 @@ def activities_in_shoes(
         )
     )
     return [store.to_activity(r) for r in rows]
-
-
-def update_shoe(session: Session, athlete_id: int, shoe_id: int, **values: object) -> None:
-    """Change a shoe's name, brand, model, start or retirement distance (values already validated)."""
-    allowed = {"name", "brand", "model", "start_distance_m", "retire_at_m"}
-    row = session.scalar(sa.select(ShoeRow).where(ShoeRow.id == shoe_id, ShoeRow.athlete_id == athlete_id))
-    if row is None:
-        raise store.NotFound(f"no shoe #{shoe_id}")
-    for key, value in values.items():
-        if key in allowed:
-            setattr(row, key, value)
-    session.flush()

@@ -162,7 +162,15 @@ def edit_shoe(
         return render(
             request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, runs=runs
         )
-    queries.update_shoe(session, viewer.athlete_id, shoe_id, **values)
+    try:
+        shoe_store.update_shoe(session, viewer.athlete_id, shoe_id, **values)
+    except shoe_store.ShoeInputError as exc:
+        session.rollback()
+        runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
+        errors = [str(exc).capitalize() + "."]
+        return render(
+            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, runs=runs
+        )
     session.commit()
     return RedirectResponse("/shoes?done=saved", status_code=303)
 

@@ -61,11 +61,16 @@ def _nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
 
 def _fmt(value: float, fmt: str) -> str:
     if fmt == "pace":  # seconds per km -> m:ss
-        return f"{int(value // 60)}:{int(round(value % 60)) % 60:02d}"
+        return f"{int(value // 60)}:{round(value % 60) % 60:02d}"
     if fmt == "hms":
         minutes = int(value // 60)
         return f"{minutes // 60}:{minutes % 60:02d}" if minutes >= 60 else f"{minutes}m"
     return f"{value:{fmt}}"
+
+
+def _text(css: str, x: float, y: float, anchor: str, content: str) -> str:
+    """An SVG text element at (x, y) with `content` escaped."""
+    return f'<text class="{css}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(content)}</text>'
 
 
 def line_chart(
@@ -112,22 +117,19 @@ def line_chart(
     for tick in _nice_ticks(y0, y1):
         y = sy(tick)
         out.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(
-            f'<text class="tick" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(tick, y_fmt))}</text>'
-        )
+        out.append(_text("tick", LEFT - 4, y + 4, "end", _fmt(tick, y_fmt)))
+    # The x-axis name sits at the bottom right; ticks that would run into it are left out.
+    name_left = width - RIGHT - 6.5 * len(x_label) - 14
     for tick in _nice_ticks(x0, x1, 6):
         x = sx(tick)
-        out.append(
-            f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">{escape(_fmt(tick, x_fmt))}</text>'
-        )
+        if x < name_left:
+            out.append(_text("tick", x, height - 8, "middle", _fmt(tick, x_fmt)))
     if zero_line and y0 < 0 < y1:
         out.append(
             f'<line class="zero" x1="{LEFT}" x2="{width - RIGHT}" y1="{sy(0.0):.1f}" y2="{sy(0.0):.1f}"/>'
         )
-    out.append(
-        f'<text class="axis-label" x="{LEFT}" y="{TOP - 2}" text-anchor="start">{escape(y_label)}</text>'
-        f'<text class="axis-label" x="{width - RIGHT}" y="{height - 8}" text-anchor="end">{escape(x_label)}</text>'
-    )
+    out.append(_text("axis-label", LEFT, TOP - 2, "start", y_label))
+    out.append(_text("axis-label", width - RIGHT, height - 8, "end", x_label))
     for s, x, y in drawn:
         yc = np.clip(y, y0, y1)
         parts: list[str] = []
@@ -138,9 +140,8 @@ def line_chart(
                 continue
             parts.append(f"{'L' if pen else 'M'}{xi:.1f} {yi:.1f}")
             pen = True
-        out.append(
-            f'<path class="line {escape(s.css)}" d="{" ".join(parts)}"><title>{escape(s.label)}</title></path>'
-        )
+        path = " ".join(parts)
+        out.append(f'<path class="line {escape(s.css)}" d="{path}"><title>{escape(s.label)}</title></path>')
     out.append("</svg>")
     return "".join(out)
 
@@ -170,9 +171,7 @@ def bar_chart(
     for tick in _nice_ticks(0, top):
         y = TOP + plot_h - tick / top * plot_h
         out.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(
-            f'<text class="tick" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(tick, y_fmt))}</text>'
-        )
+        out.append(_text("tick", LEFT - 4, y + 4, "end", _fmt(tick, y_fmt)))
     out.append(f'<text class="axis-label" x="{LEFT}" y="{TOP - 2}">{escape(y_label)}</text>')
     label_every = max(1, math.ceil(len(values) / 10))
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
@@ -192,9 +191,7 @@ def bar_chart(
             out.append(
                 f'<text class="mark" x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">!</text>'
             )
-        if i % label_every == 0 or i == len(values) - 1:
-            out.append(
-                f'<text class="tick" x="{x + bar_w / 2:.1f}" y="{height - 8}" text-anchor="middle">{escape(label)}</text>'
-            )
+        if (len(values) - 1 - i) % label_every == 0:  # counted from the last bar, which is always labelled
+            out.append(_text("tick", x + bar_w / 2, height - 8, "middle", label))
     out.append("</svg>")
     return "".join(out)
