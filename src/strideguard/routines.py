@@ -16,38 +16,18 @@ from typing import Any, Literal
 
 import yaml
 
+from strideguard.knowledge import CONDITION_IDS as KNOWLEDGE_CONDITION_IDS
+from strideguard.knowledge import ROUTINE_KINDS
+
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 ROUTINES_DIR = KNOWLEDGE_DIR / "routines"
 
-KINDS = ("foam_rolling", "mobility", "strength", "stretch")
+KINDS = ROUTINE_KINDS
 SIDES = ("none", "each")
 SIDE_ORDER = ("left", "right")  # a step done on each side is done left first, then right
 
-# The 20 condition ids fixed in shared/clinical/findings-vocabulary.md.
-CONDITION_IDS = frozenset(
-    {
-        "femoral_neck_stress_fracture",
-        "pelvic_or_femoral_shaft_bsi",
-        "fai_labral",
-        "hip_osteoarthritis",
-        "gtps_gluteal_tendinopathy",
-        "iliopsoas_related",
-        "proximal_hamstring_tendinopathy",
-        "deep_gluteal_syndrome",
-        "itb_tfl_lateral",
-        "adductor_related",
-        "athletic_pubalgia",
-        "lumbar_or_si_referred",
-        "cauda_equina_syndrome",
-        "septic_arthritis_infection",
-        "bone_tumour",
-        "groin_hernia",
-        "avascular_necrosis",
-        "scfe",
-        "vascular",
-        "nonspecific_muscle_soreness",
-    }
-)
+# The 20 condition ids fixed in shared/clinical/findings-vocabulary.md (one list, kept in knowledge.py).
+CONDITION_IDS = frozenset(KNOWLEDGE_CONDITION_IDS)
 
 REQUIRED_KEYS = (
     "id",
