@@ -111,7 +111,8 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
     # activity detail: route and charts
     page.goto(server + "/activities")
     shot(page, "activities")
-    page.locator("table.activities tbody tr td.name a").first.click()
+    with page.expect_navigation():
+        page.locator("table.activities tbody tr td.name a").first.click()
     assert page.locator("svg.route path.route-line").count() == 1
     shot(page, "activity")
 
@@ -142,6 +143,11 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
     page.goto(server + "/triage")
     answers = {"age": "29", "pain_location": "groin", "pain_on_hop": "yes", "limp": "no"}
     screens_seen = []
+    def submit(selector: str) -> None:
+        # A plain POST form: wait for the next page, or the next check could read the old one.
+        with page.expect_navigation():
+            page.click(selector)
+
     for _ in range(60):
         if page.locator("section.level-banner").count():
             break
@@ -151,17 +157,17 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
             assert page.locator("ul.screen-items li").count() >= 2
             if step == "emergency_signs":
                 shot(page, "triage-screen")
-            page.click(f'button[value="{"yes" if step == "pain_pattern" else "none"}"]')
+            submit(f'button[value="{"yes" if step == "pain_pattern" else "none"}"]')
             continue
         value = answers.get(step)
         if value is None:
-            page.click('button[value="dont_know"]')
+            submit('button[value="dont_know"]')
         elif page.locator("#answer-number").count():
             page.fill("#answer-number", value)
-            page.click('button[value="answer"]')
+            submit('button[value="answer"]')
         else:
             page.check(f'input[name="value"][value="{value}"]')
-            page.click('button[value="answer"]')
+            submit('button[value="answer"]')
     assert screens_seen[:2] == ["emergency_signs", "pain_pattern"]
     banner = page.locator("section.level-banner")
     assert "level-urgent" in banner.get_attribute("class")
