@@ -3,6 +3,7 @@ lists every route of the OpenAPI document."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -74,6 +75,18 @@ def test_activity_list_filters_sorts_and_pages(client, ids):
     bad = client.get("/api/activities", params={"sport": "swim"})
     assert bad.status_code == 422 and "unknown sport 'swim'" in bad.json()["detail"]
     assert client.get("/api/activities", params={"sort": "colour"}).status_code == 422
+
+
+def test_api_and_cli_describe_an_activity_with_the_same_json(client, ids, run_cli):
+    # Scripts move between `strideguard runs --json` and the API: one shape, local `date` included.
+    cli = run_cli("runs", "--json")
+    assert cli.returncode == 0, cli.stderr
+    by_id = {a["id"]: a for a in json.loads(cli.stdout)}
+    api = client.get("/api/activities", params={"per_page": 100}).json()["activities"]
+    assert sorted(by_id) == sorted(a["id"] for a in api) == sorted(ids)
+    for entry in api:
+        assert entry == by_id[entry["id"]]
+    assert by_id[ids[1]]["date"] == "2026-05-02" and "descent_m" in by_id[ids[1]]
 
 
 def test_activity_detail_with_laps_and_streams_nan_as_null(client, ids):

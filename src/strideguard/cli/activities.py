@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from strideguard import db, load, store
+from strideguard.activity_json import activity_json
 from strideguard.cli.common import (
     DATE,
     AppContext,
@@ -36,31 +37,6 @@ def _pace(activity: Activity) -> str:
         return ""
     per_km = seconds / (activity.distance_m / 1000)
     return f"{int(per_km // 60)}:{int(per_km % 60):02d}/km"
-
-
-def activity_json(activity: Activity) -> dict[str, object]:
-    """The summary fields a script wants, in SI units."""
-    return {
-        "id": activity.id,
-        "date": activity.local_date.isoformat(),
-        "start_utc": activity.start_utc.isoformat(),
-        "utc_offset_s": activity.utc_offset_s,
-        "sport": activity.sport,
-        "name": activity.name,
-        "distance_m": activity.distance_m,
-        "moving_time_s": activity.moving_time_s,
-        "elapsed_time_s": activity.elapsed_time_s,
-        "ascent_m": activity.ascent_m,
-        "avg_heart_rate_bpm": activity.avg_heart_rate_bpm,
-        "max_heart_rate_bpm": activity.max_heart_rate_bpm,
-        "avg_cadence_spm": activity.avg_cadence_spm,
-        "rpe": activity.rpe,
-        "feel": activity.feel,
-        "shoe_id": activity.shoe_id,
-        "source_format": activity.source_format,
-        "source_name": activity.source_name,
-        "damaged": activity.damaged,
-    }
 
 
 @click.command("runs")

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from strideguard import pain, pain_store, shoe_store, store
+from strideguard.activity_json import activity_json
 from strideguard.importing import get_import, list_imports
 from strideguard.knowledge import default_knowledge
-from strideguard.model import SPORTS, Activity
+from strideguard.model import SPORTS
 from strideguard.store import NotFound
 from strideguard.triage import evaluate, next_question, validate_findings
 from strideguard.web import activities as activity_pages
@@ -24,32 +25,6 @@ from strideguard.web import shoes as shoe_pages
 from strideguard.web.common import DbSession, require_writable, resolve_viewer
 
 router = APIRouter(prefix="/api")
-
-
-def activity_json(activity: Activity) -> dict[str, Any]:
-    """An activity summary in SI units (metres, seconds, bpm, steps/min)."""
-    return {
-        "id": activity.id,
-        "sport": activity.sport,
-        "start_utc": activity.start_utc.isoformat(),
-        "local_date": activity.local_date.isoformat(),
-        "utc_offset_s": activity.utc_offset_s,
-        "name": activity.name,
-        "distance_m": activity.distance_m,
-        "moving_time_s": activity.moving_time_s,
-        "elapsed_time_s": activity.elapsed_time_s,
-        "ascent_m": activity.ascent_m,
-        "descent_m": activity.descent_m,
-        "avg_heart_rate_bpm": activity.avg_heart_rate_bpm,
-        "max_heart_rate_bpm": activity.max_heart_rate_bpm,
-        "avg_cadence_spm": activity.avg_cadence_spm,
-        "rpe": activity.rpe,
-        "feel": activity.feel,
-        "shoe_id": activity.shoe_id,
-        "source_format": activity.source_format,
-        "source_name": activity.source_name,
-        "damaged": activity.damaged,
-    }
 
 
 @router.get("/activities", tags=["activities"])
