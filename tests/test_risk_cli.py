@@ -76,7 +76,8 @@ def test_risk_defaults_to_the_last_seven_days_and_prints_a_table(run_cli, sessio
     assert (
         "session spike" in result.stdout
         and "moderate" in result.stdout
-        and "load_frandsen_2025" in result.stdout
+        and "Source: Frandsen JSB et al. (2025)" in result.stdout
+        and "load_frandsen_2025" not in result.stdout  # readable sources, not knowledge-file ids
     )
     quiet = run_cli("risk", "--until", d(12).isoformat())
     assert "No warnings" in quiet.stdout

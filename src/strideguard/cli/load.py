@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -57,7 +58,24 @@ def _history(session: Session, athlete_id: int, until: date) -> list[Activity]:
     return store.list_activities(session, athlete_id, until=until, newest_first=False)
 
 
-def _flag_table(flags: list[risk.Flag], title: str) -> Table:
+def _source_line(ids: tuple[str, ...] | list[str], rules: risk.RiskRules) -> str:
+    """Citations as a reader sees them ("Frandsen et al. (2025)"), not as knowledge-file ids."""
+    shown = []
+    for cid in ids:
+        source = rules.sources.get(cid)
+        if source is None:
+            shown.append(cid)
+            continue
+        who = source.text.split(". ")[0].strip()
+        if "," in who:  # an author list: the first author is enough to find it
+            who = who.split(",")[0].strip() + " et al."
+        if len(who) > 60:
+            who = who[:57].rsplit(" ", 1)[0] + "..."
+        shown.append(f"{who} ({source.year})" if source.year else who)
+    return "Source: " + "; ".join(shown)
+
+
+def _flag_table(flags: list[risk.Flag], title: str, rules: risk.RiskRules) -> Table:
     table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("date", no_wrap=True)
     table.add_column("rule", no_wrap=True)
@@ -72,7 +90,7 @@ def _flag_table(flags: list[risk.Flag], title: str) -> Table:
             flag.day.isoformat(),
             f"[{style}]{label}[/]",
             f"#{flag.activity_id}" if flag.activity_id else "",
-            flag.message + f"\n[dim]Source: {', '.join(flag.citations)}[/]",
+            flag.message + f"\n[dim]{escape(_source_line(flag.citations, rules))}[/]",
         )
     return table
 
@@ -114,7 +132,7 @@ def risk_command(app: AppContext, since: date | None, until: date | None, as_jso
     if not flags:
         console.print(f"No warnings from {first} to {until}.")
         return
-    console.print(_flag_table(flags, f"{len(flags)} warning(s) from {first} to {until}"))
+    console.print(_flag_table(flags, f"{len(flags)} warning(s) from {first} to {until}", rules))
 
 
 @click.command("plan")
@@ -147,7 +165,7 @@ def plan_command(app: AppContext, distance: str, day: date | None, as_json: bool
         return
     style = "green" if result.check.category is None and not result.check.returning else "bold yellow"
     console.print(f"[{style}]{result.message}[/]")
-    console.print(f"[dim]Source: {', '.join(result.citations)}[/]")
+    console.print(f"[dim]{escape(_source_line(result.citations, rules))}[/]")
 
 
 @click.command("rate")
@@ -258,7 +276,7 @@ def build_status(
     }
 
 
-def _print_status(data: dict[str, Any]) -> None:
+def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
     day = data["date"]
     console.print(f"[bold]StrideGuard status on {day}[/]  [dim](guidance, not diagnosis)[/]\n")
     if data["weeks"]:
@@ -287,7 +305,7 @@ def _print_status(data: dict[str, Any]) -> None:
         for f in flags:
             style = SEVERITY_STYLE[f["severity"]]
             console.print(f"  [{style}]{f['rule'].replace('_', ' ')}[/] {f['date']}: {f['message']}")
-            console.print(f"    [dim]Source: {', '.join(f['citations'])}[/]")
+            console.print(f"    [dim]{escape(_source_line(f['citations'], rules))}[/]")
         console.print()
     else:
         console.print("[green]No warnings in the last 7 days.[/]\n")
@@ -360,7 +378,7 @@ def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    _print_status(data)
+    _print_status(data, rules)
 
 
 @click.command("report")
