@@ -295,6 +295,7 @@ class GarminEntry:
     type_key: str = "running"
     upload_id: int = 0
     gear_pk: int | None = None
+    with_file: bool = True  # False: entered by hand in Garmin Connect, only a summary
 
 
 def garmin_summary(entry: GarminEntry, activity_id: int) -> dict[str, object]:
@@ -352,7 +353,7 @@ def write_garmin_export(
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as inner:
                 for i, entry in enumerate(entries):
-                    if i % parts != part:
+                    if i % parts != part or not entry.with_file:
                         continue
                     number = entry.upload_id or 20_000_000_000 + i
                     inner.writestr(f"{number}.fit", fit_bytes(entry.activity))

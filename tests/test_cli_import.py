@@ -43,7 +43,7 @@ def test_import_strava_export_prints_summary_and_is_listed(run_cli, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Strava export, import #1" in out
-    assert "imported: 6 activities (1 manual entries from activities.csv, without a file)" in out
+    assert "imported: 6 activities (1 without a file, from the export's activity list)" in out
     assert "skipped by sport: Ride 1 (use --sports all to import them)" in out
     assert "shoes created: Pegasus 39, Trail Shoe" in out
     assert "Traceback" not in done.stderr

@@ -21,6 +21,7 @@ from strideguard.importers.garmin import (
     summary_from_json,
 )
 from strideguard.importing import ImportOptions, run_import
+from strideguard.model import SPORTS
 
 
 @pytest.mark.parametrize("chunk_size", [1, 13, 4096])
@@ -139,6 +140,48 @@ def test_garmin_reimport_does_nothing_new(engine: sa.Engine, athlete_id: int, tm
     (source,) = again.sources
     assert source.imported == 4
     assert source.resumed_items == 5
+
+
+def test_summaries_without_a_file_are_imported_once_as_manual_activities(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path
+) -> None:
+    runs = exportgen.simulated_runs(4, minutes=3)
+    entries = [exportgen.GarminEntry(run, f"Watch run {i}") for i, run in enumerate(runs[:2])]
+    # A treadmill run typed in by hand, and a ride typed in by hand: summaries only.
+    entries.append(
+        exportgen.GarminEntry(runs[2], "Typed-in treadmill", type_key="treadmill_running", with_file=False)
+    )
+    entries.append(
+        exportgen.GarminEntry(
+            exportgen.other_sport(runs[3]), "Typed-in ride", type_key="cycling", with_file=False
+        )
+    )
+    path = exportgen.write_garmin_export(tmp_path / "garmin.zip", entries)
+
+    (source,) = run_import(engine, [path], ImportOptions(workers=0)).sources
+    assert (source.imported, source.n_failed, source.manual) == (3, 0, 1)
+    assert source.skipped_by_sport == {}  # the ride is not a wanted sport, and not a file either
+    rows = session.scalars(sa.select(ActivityRow).order_by(ActivityRow.start_utc)).all()
+    assert [(r.name, r.source_format) for r in rows] == [
+        ("Watch run 0", "fit"),
+        ("Watch run 1", "fit"),
+        ("Typed-in treadmill", "manual"),
+    ]
+    typed = rows[2]
+    assert typed.sport == "treadmill"
+    assert typed.distance_m == pytest.approx(runs[2].distance_m, abs=0.01)  # centimetres in the JSON
+    assert typed.elapsed_time_s == pytest.approx(runs[2].elapsed_time_s, abs=0.001)  # milliseconds
+
+    # A newer export holding the same activities (another archive, so no resume) adds nothing.
+    newer = exportgen.write_garmin_export(tmp_path / "garmin-newer.zip", entries, user="other@example.org")
+    (again,) = run_import(engine, [newer], ImportOptions(workers=0)).sources
+    assert again.imported == 0 and again.n_failed == 0
+    assert session.scalar(sa.select(sa.func.count()).select_from(ActivityRow)) == 3
+
+    # With every sport, the ride comes in too (once).
+    (every,) = run_import(engine, [newer], ImportOptions(workers=0, sports=frozenset(SPORTS))).sources
+    assert every.imported == 1
+    assert session.scalar(sa.select(sa.func.count()).select_from(ActivityRow)) == 4
 
 
 def test_archive_nested_three_levels_deep_is_reported(

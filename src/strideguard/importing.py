@@ -16,6 +16,7 @@ before parsing and reported as duplicates.
 
 from __future__ import annotations
 
+import bisect
 import concurrent.futures as cf
 import multiprocessing
 import os
@@ -23,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -390,10 +392,14 @@ class _Run:
                 inflight_bytes -= sum(len(d) for _, d in oldest[2])
                 collect(*oldest)
 
+        deferred: list[ArchiveItem] = []
         for item in plan.items:
             if item.key in finished:
                 summary.resumed_items += 1
                 tick()
+                continue
+            if item.only_if_new_start_s is not None:
+                deferred.append(item)  # needs every file saved first
                 continue
             if item.skip_sport is not None:
                 batch.add(Done(item.key, "sport", sport=item.skip_sport))
@@ -416,11 +422,34 @@ class _Run:
         submit()
         while inflight:
             collect(*inflight.popleft())
+        if deferred:
+            batch.flush()
+            for item in self._without_stored_start(deferred):
+                batch.add(self._finish_item(item, Parsed("ok", activities=(item.manual,)), sports))
+                tick()
+                batch.maybe_flush()
         for problem in plan.problems:
             if problem.name not in finished:
                 batch.add(Done(problem.name, "failed", reason=problem.reason))
         batch.flush()
         self.records.finish(summary)
+
+    def _without_stored_start(self, items: list[ArchiveItem]) -> list[ArchiveItem]:
+        """The summary-only items whose start no stored activity shares (within each item's tolerance)."""
+        starts = [item.manual.start_utc for item in items if item.manual is not None]
+        if not starts:
+            return []
+        slack = timedelta(seconds=max(item.only_if_new_start_s or 0.0 for item in items))
+        with self.sessions() as session:
+            stored = store.start_times(session, self.athlete_id, min(starts) - slack, max(starts) + slack)
+        kept = []
+        for item in items:
+            assert item.manual is not None and item.only_if_new_start_s is not None
+            start = item.manual.start_utc.timestamp()
+            i = bisect.bisect_left(stored, start - item.only_if_new_start_s)
+            if i >= len(stored) or stored[i] > start + item.only_if_new_start_s:
+                kept.append(item)
+        return kept
 
     def _finish_item(self, item: ArchiveItem, parsed: Parsed, sports: frozenset[str]) -> Done:
         """Apply export metadata and the sport filter to a parsed file."""

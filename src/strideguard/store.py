@@ -93,6 +93,18 @@ def find_duplicate(session: Session, athlete_id: int, activity: Activity) -> Act
     return None
 
 
+def start_times(session: Session, athlete_id: int, since: datetime, until: datetime) -> list[float]:
+    """Unix start times of the athlete's activities between `since` and `until`, sorted."""
+    rows = session.scalars(
+        sa.select(ActivityRow.start_utc).where(
+            ActivityRow.athlete_id == athlete_id,
+            ActivityRow.start_utc >= since,
+            ActivityRow.start_utc <= until,
+        )
+    ).all()
+    return sorted(r.timestamp() for r in rows)
+
+
 def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
     return session.scalar(
         sa.select(ShoeDefaultRow.shoe_id).where(

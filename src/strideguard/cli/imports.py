@@ -126,7 +126,7 @@ def print_source(data: dict[str, Any], show_all: bool = False) -> None:
     for note in data.get("notes", []):
         console.print(f"  note: {note}", markup=False)
     manual = data.get("manual") or 0
-    extra = f" ({manual} manual entries from activities.csv, without a file)" if manual else ""
+    extra = f" ({manual} without a file, from the export's activity list)" if manual else ""
     console.print(f"  imported: {data.get('imported', 0)} activities{extra}")
     shown = SHOWN_PER_LIST
     if show_all:

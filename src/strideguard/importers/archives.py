@@ -379,6 +379,8 @@ class ArchiveItem:
     an interrupted import skips what it already finished. `load` reads the member's bytes (may raise
     FileRejected). `enrich` merges export metadata (names, gear, sport) into each parsed activity.
     `skip_sport` is (sport, label) when the export's index already says the sport is not wanted.
+    `only_if_new_start_s`: a manual activity from an export's summary, imported after every file and only
+    when no stored activity starts within that many seconds of it (else its file already brought it).
     """
 
     key: str
@@ -387,6 +389,7 @@ class ArchiveItem:
     enrich: Callable[[Activity], Activity] | None = None
     manual: Activity | None = None
     skip_sport: tuple[str, str] | None = None
+    only_if_new_start_s: float | None = None
 
 
 @dataclass(slots=True)

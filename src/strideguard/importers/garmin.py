@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -55,6 +56,11 @@ class GarminSummary:
     type_key: str | None = None
     utc_offset_s: int | None = None
     gear_key: str | None = None
+    distance_m: float | None = None
+    moving_s: float | None = None
+    elapsed_s: float | None = None
+    avg_hr: float | None = None
+    max_hr: float | None = None
 
 
 def iter_array_objects(
@@ -169,6 +175,11 @@ def summary_from_json(entry: Any) -> GarminSummary | None:
     name = entry.get("name")
     gear = entry.get("gearPk") or entry.get("gearUUID") or entry.get("gearUuid")
     activity_id = entry.get("activityId")
+
+    def positive(key: str, scale: float) -> float | None:
+        value = _number(entry.get(key))
+        return value * scale if value is not None and value > 0 else None
+
     return GarminSummary(
         start_s=start_ms / 1000.0,
         activity_id=str(activity_id) if activity_id is not None else None,
@@ -176,6 +187,41 @@ def summary_from_json(entry: Any) -> GarminSummary | None:
         type_key=type_key,
         utc_offset_s=offset,
         gear_key=str(gear) if gear is not None else None,
+        # Units of the export: centimetres and milliseconds (shared/formats.md); heart rate in bpm.
+        distance_m=positive("distance", 0.01),
+        moving_s=positive("movingDuration", 0.001),
+        elapsed_s=positive("elapsedDuration", 0.001) or positive("duration", 0.001),
+        avg_hr=positive("avgHr", 1.0),
+        max_hr=positive("maxHr", 1.0),
+    )
+
+
+def summary_activity(summary: GarminSummary, gear_names: dict[str, str]) -> Activity | None:
+    """An activity from a summary alone (entered by hand in Garmin Connect, or its file is missing from the
+    export), or None when the summary holds neither a distance nor a duration.
+
+    Elevation and cadence are left out: their units in the export are unverified. The source hash comes
+    from the Garmin activity id, so importing the export again finds it as a duplicate.
+    """
+    if summary.distance_m is None and summary.elapsed_s is None and summary.moving_s is None:
+        return None
+    key = f"garmin-summary:{summary.activity_id or summary.start_s}"
+    gear = gear_names.get(summary.gear_key or "") or gear_names.get(f"activity:{summary.activity_id}")
+    return Activity(
+        sport=sport_from_name(summary.type_key) if summary.type_key else "other",
+        start_utc=datetime.fromtimestamp(summary.start_s, UTC),
+        source_format="manual",
+        utc_offset_s=summary.utc_offset_s,
+        distance_m=summary.distance_m,
+        moving_time_s=summary.moving_s or summary.elapsed_s,
+        elapsed_time_s=summary.elapsed_s or summary.moving_s,
+        avg_heart_rate_bpm=summary.avg_hr,
+        max_heart_rate_bpm=summary.max_hr,
+        name=summary.name,
+        gear_name=gear,
+        source_sha256=hashlib.sha256(key.encode()).hexdigest(),
+        source_name=f"Garmin summary {summary.activity_id}" if summary.activity_id else "Garmin summary",
+        extra={"garmin_activity_id": summary.activity_id or "", "source_type": summary.type_key or ""},
     )
 
 
@@ -189,6 +235,9 @@ class SummaryIndex:
 
     def __len__(self) -> int:
         return len(self._summaries)
+
+    def __iter__(self) -> Iterator[GarminSummary]:
+        return iter(self._summaries)
 
     def find(self, start_s: float) -> GarminSummary | None:
         """The summary starting closest to `start_s`, within JOIN_TOLERANCE_S."""
@@ -271,7 +320,8 @@ def parse_gear(data: bytes) -> tuple[list[ShoeSpec], dict[str, str]]:
 def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
     """Import items for a Garmin export: FIT/GPX/TCX members of the nested UploadedFiles ZIPs (and any
     loose activity files), each enriched from the summaries."""
-    del sports  # the sport is known only after parsing the FIT file; the pipeline filters
+    # A file's sport is known only after parsing it (the pipeline filters); summary-only activities are
+    # filtered here, so a file skipped for its sport does not come back through its summary.
     plan = ExportPlan(kind="garmin", items=iter(()))
     summaries: list[GarminSummary] = []
     for info in archive.members:
@@ -344,6 +394,17 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
                     enrich=add_summary,
                 )
             inner.close()
+        # Summaries no file matched: manual entries (or files the export lacks). They come last and are
+        # imported only where no activity of this athlete starts within the join tolerance.
+        for summary in index:
+            activity = summary_activity(summary, gear_names)
+            if activity is not None and activity.sport in sports:
+                yield ArchiveItem(
+                    key=f"garmin-summary:{summary.activity_id or summary.start_s}",
+                    name=activity.source_name or "Garmin summary",
+                    manual=activity,
+                    only_if_new_start_s=JOIN_TOLERANCE_S,
+                )
 
     plan.items = items()
     return plan
