@@ -175,6 +175,46 @@ def test_triage_api_follows_the_contract_and_rejects_unknown_findings(client):
     assert first["question"]["finding"] == "age"
 
 
+def api_walk(client: TestClient, answers: dict[str, object]) -> tuple[dict, list[str]]:
+    """Answer /api/triage/interview as `walk` answers the wizard; returns the final response."""
+    kb = default_knowledge()
+    given: list[list[object]] = []
+    for _ in range(60):
+        response = client.post("/api/triage/interview", json={"answers": given})
+        assert response.status_code == 200, response.text
+        data = response.json()
+        step = data["step"]
+        if step is None:
+            return data, [a[0] for a in given]
+        if step["kind"] == "screen":
+            assert [a["value"] for a in step["answers"]] == ["none", "yes", "dont_know"]
+            assert all(item["findings"] for item in step["items"]) and step["citations"]
+            hit = any(answers.get(f, False) not in (False, "none") for f in kb.screen(step["id"]).findings)
+            given.append([step["id"], "yes" if hit else "none"])
+        else:
+            given.append([step["id"], answers.get(step["id"])])
+    raise AssertionError("the interview did not finish")
+
+
+def test_api_interview_asks_what_the_wizard_asks_and_ends_with_the_result(client):
+    typed = {"age": "29", "sex": "female", "pain_location": "groin", "pain_on_hop": "yes"}
+    _page, wizard_steps = walk(client, typed)
+    data, api_steps = api_walk(
+        client, {"age": 29, "sex": "female", "pain_location": "groin", "pain_on_hop": True}
+    )
+    assert api_steps == wizard_steps  # same library functions, same interview, screens included
+    assert data["result"]["triage_level"] == "urgent"
+    assert data["findings"]["pain_on_hop"] is True and "pain_walking" not in data["findings"]
+    # An emergency answer ends the interview at once.
+    stop, steps = api_walk(client, {"age": 34, "pain_location": "groin", "unable_to_bear_weight": True})
+    assert steps[-1] == "unable_to_bear_weight" and stop["result"]["triage_level"] == "emergency"
+    # Answers that do not fit their question: 422 naming the problem.
+    bad = client.post("/api/triage/interview", json={"answers": [["age", "old"]]})
+    assert bad.status_code == 422 and "age" in bad.text.lower()
+    unknown = client.post("/api/triage/interview", json={"answers": [["emergency_signs", "maybe"]]})
+    assert unknown.status_code == 422 and "none, yes, dont_know" in unknown.text
+
+
 def test_routine_list_player_and_api(client):
     page = soup(client.get("/routines"))
     links = [a["href"] for a in page.select(".routine-list h2 a")]

@@ -226,6 +226,41 @@ def next_question(
     return step
 
 
+SCREEN_ANSWER_LABELS = {
+    SCREEN_NONE: "None of these",
+    SCREEN_YES: "Yes, one or more",
+    SCREEN_DONT_KNOW: "Don't know",
+}
+
+
+def step_json(step: Step, kb: KnowledgeBase) -> dict[str, Any]:
+    """One step as JSON for API clients: a question (answer with its finding's value, null = don't know) or a
+    screen (answer "none", "yes" or "dont_know"), with the sources it rests on."""
+    if isinstance(step, Screen):
+        return {
+            "kind": "screen",
+            "id": step.id,
+            "phase": step.phase,
+            "text": step.text,
+            "items": [{"label": item.label, "findings": list(item.findings)} for item in step.items],
+            "answers": [{"value": v, "label": label} for v, label in SCREEN_ANSWER_LABELS.items()],
+            "citations": list(dict.fromkeys(c for i in step.items for c in (*step.citations, *i.citations))),
+        }
+    finding = kb.findings[step.finding]
+    return {
+        "kind": "question",
+        "id": step.finding,
+        "phase": step.phase,
+        "text": step.text,
+        "type": finding.type,
+        "choices": [{"value": v, "label": label} for v, label in step.choices],
+        "min": finding.min,
+        "max": finding.max,
+        "unit": finding.unit,
+        "citations": list(step.citations),
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------
 # detail questions
 

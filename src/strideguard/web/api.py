@@ -16,6 +16,7 @@ from strideguard.knowledge import default_knowledge
 from strideguard.model import SPORTS
 from strideguard.store import NotFound
 from strideguard.triage import evaluate, next_question, validate_findings
+from strideguard.triage_interview import AnswerError, next_step, replay, step_json
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
 from strideguard.web import imports as import_pages
@@ -362,6 +363,32 @@ class NextQuestionInput(BaseModel):
     asked: list[str] = Field(default_factory=list, description="Finding ids already asked (incl. don't know)")
 
 
+class InterviewInput(BaseModel):
+    answers: list[tuple[str, Any]] = Field(
+        default_factory=list,
+        description='Answers so far, in order: [[question or screen id, value], ...]; null = "don\'t know"; '
+        'a screen takes "none", "yes" or "dont_know"',
+    )
+
+
+@router.post("/triage/interview", tags=["triage"])
+def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
+    """The wizard's interview: replay the answers, then the next step (a question or a grouped screen of
+    warning signs), or null and the result when the interview is done."""
+    kb = default_knowledge()
+    try:
+        findings, asked = replay(body.answers, kb)
+    except AnswerError as exc:
+        raise HTTPException(422, str(exc)) from None
+    step = next_step(findings, kb, asked)
+    return {
+        "findings": findings,
+        "asked": sorted(asked),
+        "step": step_json(step, kb) if step is not None else None,
+        "result": evaluate(findings, kb).to_json() if step is None else None,
+    }
+
+
 @router.post("/triage", tags=["triage"])
 def api_triage(body: TriageInput) -> dict[str, Any]:
     """Evaluate findings: triage level, red flags, ranked conditions with evidence, advice, routines."""
@@ -374,7 +401,8 @@ def api_triage(body: TriageInput) -> dict[str, Any]:
 
 @router.post("/triage/next", tags=["triage"])
 def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
-    """The next question the wizard (and the CLI) would ask, or null when done."""
+    """The next question, one finding at a time (a warning-sign screen is asked item by item), or null when
+    done. `/api/triage/interview` asks exactly what the wizard asks, screens included."""
     kb = default_knowledge()
     problems = validate_findings(body.findings, kb)
     if problems:
