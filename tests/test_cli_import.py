@@ -84,6 +84,20 @@ def test_failed_file_exits_1_with_a_one_line_reason(run_cli, tmp_path: Path) -> 
     assert "Traceback" not in done.stdout + done.stderr
 
 
+def test_piped_output_keeps_each_failure_on_one_line(run_cli, cli_env, tmp_path: Path) -> None:
+    # Rich would wrap at 80 columns when not writing to a terminal; a log must keep "file: reason" whole.
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "nested"
+    deep.mkdir(parents=True)
+    bad = deep / "broken-activity-file-with-a-long-name.fit"
+    bad.write_bytes(b"\x0e\x10" + b"\x00" * 30)
+    del cli_env["COLUMNS"]
+    done = run_cli("import", str(bad))
+    assert done.returncode == 1
+    name = "broken-activity-file-with-a-long-name.fit: "
+    (line,) = [line for line in done.stdout.splitlines() if name in line]
+    assert len(line) > 80 and line.strip().startswith(str(deep)) and "FIT" in line.split(name, 1)[1]
+
+
 def test_hostile_archive_is_refused_with_a_message(run_cli, tmp_path: Path) -> None:
     path = tmp_path / "overlap.zip"
     with zipfile.ZipFile(path, "w") as archive:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TextIO
 
 import click
 from rich.console import Console
@@ -14,8 +17,18 @@ from sqlalchemy.orm import Session
 
 from strideguard import config, db, store
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _width(stream: TextIO) -> int | None:
+    """Rich wraps at 80 columns when output is not a terminal; a log or a pipe reads better unwrapped, so
+    use a wide page there unless COLUMNS says otherwise."""
+    if os.environ.get("COLUMNS") or stream.isatty():
+        return None
+    return PIPE_WIDTH
+
+
+PIPE_WIDTH = 200
+console = Console(highlight=False, width=_width(sys.stdout))
+err_console = Console(stderr=True, highlight=False, width=_width(sys.stderr))
 
 
 class AppContext:

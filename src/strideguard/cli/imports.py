@@ -109,7 +109,7 @@ class _ProgressDisplay:
 def _print_list(title: str, entries: list[dict[str, str]], total: int, key: str, import_id: Any) -> None:
     console.print(f"  {title}: {total}")
     for entry in entries[:SHOWN_PER_LIST]:
-        console.print(f"    {entry['file']}: {entry[key]}", markup=False)
+        console.print(f"    {entry['file']}: {entry[key]}", markup=False, soft_wrap=True)
     if total > SHOWN_PER_LIST:
         console.print(f"    ... and {total - SHOWN_PER_LIST} more (strideguard imports {import_id} --all)")
 
@@ -119,9 +119,11 @@ def print_source(data: dict[str, Any], show_all: bool = False) -> None:
     global SHOWN_PER_LIST
     kind = _KIND_NAMES.get(str(data.get("kind")), str(data.get("kind")))
     source = data.get("source") or "files"
-    console.print(f"[bold]{source}[/] ({kind}, import #{data.get('import_id')})", highlight=False)
+    console.print(
+        f"[bold]{source}[/] ({kind}, import #{data.get('import_id')})", highlight=False, soft_wrap=True
+    )
     if data.get("refused"):
-        console.print(f"  [red]refused[/]: {data['refused']}", highlight=False)
+        console.print(f"  [red]refused[/]: {data['refused']}", highlight=False, soft_wrap=True)
         return
     for note in data.get("notes", []):
         console.print(f"  note: {note}", markup=False)
