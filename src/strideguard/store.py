@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -217,10 +218,28 @@ def save_activities(
     return [save_activity(session, athlete_id, a, import_id) for a in activities]
 
 
+# The columns `to_activity` reads: lists select only these, as plain rows. Building ORM instances cost
+# three quarters of the dashboard's time on a 10-year history.
+SUMMARY_COLUMNS = tuple(
+    getattr(ActivityRow, name)
+    for name in (
+        "id", "sport", "start_utc", "utc_offset_s", "source_format", "distance_m", "moving_time_s",
+        "elapsed_time_s", "ascent_m", "descent_m", "avg_heart_rate_bpm", "max_heart_rate_bpm",
+        "avg_cadence_spm", "name", "description", "device", "commute", "rpe", "feel", "shoe_id",
+        "source_sha256", "source_part", "source_name", "damaged", "import_id",
+    )
+)  # fmt: skip
+
+
+def summaries(session: Session, query: sa.Select[Any]) -> list[Activity]:
+    """Activities (no laps, no streams) from a `select(*SUMMARY_COLUMNS)` query."""
+    return [to_activity(row) for row in session.execute(query)]
+
+
 def to_activity(
-    row: ActivityRow, laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None
+    row: ActivityRow | sa.Row[Any], laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None
 ) -> Activity:
-    """The domain object for a stored row."""
+    """The domain object for a stored row (an ORM row, or a plain row of SUMMARY_COLUMNS)."""
     return Activity(
         id=row.id,
         sport=row.sport,
@@ -262,7 +281,7 @@ def list_activities(
     newest_first: bool = True,
 ) -> list[Activity]:
     """Summaries (no laps, no streams) of the athlete's activities by local date, filtered."""
-    query = sa.select(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+    query = sa.select(*SUMMARY_COLUMNS).where(ActivityRow.athlete_id == athlete_id)
     if since is not None:
         query = query.where(ActivityRow.local_date >= since)
     if until is not None:
@@ -277,7 +296,7 @@ def list_activities(
     query = query.order_by(*order)
     if limit is not None:
         query = query.limit(limit)
-    return [to_activity(row) for row in session.scalars(query)]
+    return summaries(session, query)
 
 
 def get_activity(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:

@@ -129,11 +129,11 @@ def activities_in_shoes(
     """Summaries of the athlete's activities in these shoes dated before `before` (for lifetime wear)."""
     if not shoe_ids:
         return []
-    rows = session.scalars(
-        sa.select(ActivityRow).where(
+    return store.summaries(
+        session,
+        sa.select(*store.SUMMARY_COLUMNS).where(
             ActivityRow.athlete_id == athlete_id,
             ActivityRow.shoe_id.in_(shoe_ids),
             ActivityRow.local_date < before,
-        )
+        ),
     )
-    return [store.to_activity(r) for r in rows]
