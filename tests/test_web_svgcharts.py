@@ -19,6 +19,9 @@ def test_bar_chart_labels_the_current_week_and_never_crowds_labels():
     # every second week counted back from the last, so the last two bars never both carry a label
     assert ticks == [f"W{i:02d}" for i in range(1, 16, 2)]
     assert "bar-current" in chart.select("rect.bar")[-1]["class"]
+    # On a phone every other label is hidden (app.css), again counted back from the last week.
+    phone = [t.get_text() for t in chart.select("text.tick:not(.tick-alt)") if t.get_text().startswith("W")]
+    assert phone == [f"W{i:02d}" for i in range(3, 16, 4)]
 
 
 def test_bar_chart_marks_spike_weeks_with_a_shape_not_only_colour():

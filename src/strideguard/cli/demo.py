@@ -79,7 +79,8 @@ def print_summary(app: AppContext) -> None:
         f"  strideguard {shown} runs --limit 10\n"
         f"  strideguard {shown} weeks\n"
         f"  strideguard {shown} status\n"
-        "  strideguard demo --serve      (the dashboard)\n"
+        f"  strideguard {shown} serve      (the dashboard on this demo)\n"
+        "Your own log (strideguard import, runs, serve without --db) is kept apart from the demo.\n"
     )
 
 

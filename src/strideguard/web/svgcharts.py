@@ -14,7 +14,7 @@ from html import escape
 import numpy as np
 
 WIDTH, HEIGHT = 640.0, 200.0
-LEFT, RIGHT, TOP, BOTTOM = 48.0, 10.0, 12.0, 26.0
+LEFT, RIGHT, TOP, BOTTOM = 48.0, 10.0, 20.0, 26.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +120,18 @@ def line_chart(
         out.append(_text("tick", LEFT - 4, y + 4, "end", _fmt(tick, y_fmt)))
     # The x-axis name sits at the bottom right; ticks that would run into it are left out.
     name_left = width - RIGHT - 6.5 * len(x_label) - 14
-    for tick in _nice_ticks(x0, x1, 6):
+    for index, tick in enumerate(_nice_ticks(x0, x1, 6)):
         x = sx(tick)
         if x < name_left:
-            out.append(_text("tick", x, height - 8, "middle", _fmt(tick, x_fmt)))
+            # every other label is hidden on a phone, where the labels are drawn larger (app.css)
+            css = "tick tick-alt" if index % 2 else "tick"
+            out.append(_text(css, x, height - 8, "middle", _fmt(tick, x_fmt)))
     if zero_line and y0 < 0 < y1:
         out.append(
             f'<line class="zero" x1="{LEFT}" x2="{width - RIGHT}" y1="{sy(0.0):.1f}" y2="{sy(0.0):.1f}"/>'
         )
-    out.append(_text("axis-label", LEFT, TOP - 2, "start", y_label))
-    out.append(_text("axis-label", width - RIGHT, height - 8, "end", x_label))
+    out.append(_text("axis-label", LEFT, TOP - 6, "start", y_label))
+    out.append(_text("axis-label axis-name-x", width - RIGHT, height - 8, "end", x_label))
     for s, x, y in drawn:
         yc = np.clip(y, y0, y1)
         parts: list[str] = []
@@ -172,7 +174,7 @@ def bar_chart(
         y = TOP + plot_h - tick / top * plot_h
         out.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(_text("tick", LEFT - 4, y + 4, "end", _fmt(tick, y_fmt)))
-    out.append(f'<text class="axis-label" x="{LEFT}" y="{TOP - 2}">{escape(y_label)}</text>')
+    out.append(f'<text class="axis-label" x="{LEFT}" y="{TOP - 6}">{escape(y_label)}</text>')
     label_every = max(1, math.ceil(len(values) / 10))
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         x = LEFT + i * slot + (slot - bar_w) / 2
@@ -191,7 +193,9 @@ def bar_chart(
             out.append(
                 f'<text class="mark" x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle">!</text>'
             )
-        if (len(values) - 1 - i) % label_every == 0:  # counted from the last bar, which is always labelled
-            out.append(_text("tick", x + bar_w / 2, height - 8, "middle", label))
+        from_last = len(values) - 1 - i
+        if from_last % label_every == 0:  # counted from the last bar, which is always labelled
+            css = "tick tick-alt" if (from_last // label_every) % 2 else "tick"  # hidden on a phone
+            out.append(_text(css, x + bar_w / 2, height - 8, "middle", label))
     out.append("</svg>")
     return "".join(out)
