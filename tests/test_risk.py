@@ -276,6 +276,16 @@ def test_next_morning_pain_above_the_level_before_the_run_has_not_settled():
     assert (flag.category, flag.value, flag.threshold) == ("not_settled", 3, 2.0)
     settled = [pain(d(0), 2, "before"), pain(d(0), 4, "during"), pain(d(1), 2, "next-morning")]
     assert flags_of(risk.evaluate([], d(1), pain=settled), "pain_rising") == []
+    assert "above the 2/10 before that run" in flag.message
+
+
+def test_next_morning_pain_without_an_earlier_entry_says_so_instead_of_inventing_a_level():
+    (flag,) = flags_of(risk.evaluate([], d(1), pain=[pain(d(1), 1, "next-morning")]), "pain_rising")
+    assert flag.threshold == 0.0
+    assert "with no pain logged for this area in the two weeks before" in flag.message
+    assert "/10 before that run" not in flag.message
+    (over,) = flags_of(risk.evaluate([], d(1), pain=[pain(d(1), 6, "during")]), "pain_rising")
+    assert "pain reached 6/10 during a run, above" in over.message  # no stray space
 
 
 def test_pain_rising_week_to_week_is_flagged_once_per_region_and_side():

@@ -107,15 +107,17 @@ class PainBreach:
     activity_id: int | None
     hip_or_groin: bool
     timing: str | None = None
+    baseline_logged: bool = True  # False: no entry in the 14 days before, so the baseline is "no pain"
 
 
 def _key(entry: PainEntry) -> tuple[str, str]:
     return entry.region, entry.side
 
 
-def _baseline_before(entries: list[PainEntry], entry: PainEntry) -> float:
+def _baseline_before(entries: list[PainEntry], entry: PainEntry) -> float | None:
     """The settled level before a next-morning entry: the latest before/next-morning score of the same
-    region and side on an earlier day, within 14 days; 0 (no pain) when there is none."""
+    region and side on an earlier day, within 14 days; None when there is none (a diary with no entry
+    means no pain, so callers take 0)."""
     candidates = [
         e
         for e in entries
@@ -124,7 +126,7 @@ def _baseline_before(entries: list[PainEntry], entry: PainEntry) -> float:
         and entry.day - timedelta(days=14) <= e.day < entry.day
     ]
     if not candidates:
-        return 0.0
+        return None
     latest = max(candidates, key=lambda e: (e.day, e.timing == "next-morning", e.id or 0))
     return float(latest.score)
 
@@ -166,10 +168,12 @@ def check_pain(
                     None,
                     entry.activity_id,
                     hip,
+                    entry.timing,
                 )
             )
         if entry.timing == "next-morning":
-            baseline = _baseline_before(all_entries, entry)
+            logged = _baseline_before(all_entries, entry)
+            baseline = 0.0 if logged is None else logged
             if entry.score > baseline:
                 breaches.append(
                     PainBreach(
@@ -182,6 +186,7 @@ def check_pain(
                         entry.activity_id,
                         hip,
                         entry.timing,
+                        baseline_logged=logged is not None,
                     )
                 )
     groups: dict[tuple[str, str], list[PainEntry]] = {}

@@ -259,10 +259,13 @@ def pain_flag(breach: PainBreach, rules: RiskRules) -> Flag:
     """The explained flag for one breach of the pain-monitoring model."""
     rule = rules["pain_rising"]
     limit = rules.number("pain_rising", "max_acceptable_score")
-    template = rule.extra["reasons"][breach.reason]
+    reason_key = breach.reason
+    if reason_key == "not_settled" and not breach.baseline_logged:
+        reason_key = "not_settled_no_baseline"
+    template = rule.extra["reasons"][reason_key]
     reason = template.format(
         score=f"{breach.score:g}",
-        timing=f"{breach.timing} a run" if breach.timing in ("during", "after") else "",
+        timing=f" {breach.timing} a run" if breach.timing in ("during", "after") else "",
         baseline=f"{(breach.baseline or 0):g}",
         previous=breach.baseline or 0.0,
         current=breach.score,

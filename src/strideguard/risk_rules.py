@@ -209,7 +209,7 @@ def check_rules(directory: Path | None = None) -> tuple[RiskRules | None, list[s
         ("session_spike", "hazard_ratios", ("small", "moderate", "large")),
         ("session_spike", "plan_messages", ("within", "spike", "returning")),
         ("shoe_retirement", "advice", ("check", "replace")),
-        ("pain_rising", "reasons", ("over_limit", "not_settled", "rising_weekly")),
+        ("pain_rising", "reasons", ("over_limit", "not_settled", "not_settled_no_baseline", "rising_weekly")),
     ):
         value = rules[rule_id].extra.get(key) if rule_id in rules else None
         if not isinstance(value, Mapping) or any(not isinstance(value.get(n), str) for n in names):
