@@ -353,3 +353,18 @@ def test_flag_json_has_the_documented_keys():
         data
     )
     assert data["date"] == d(3).isoformat() and data["citation"] == "load_frandsen_2025"
+
+
+def test_hold_back_puts_a_recent_urgent_hip_check_first_then_pain_then_nothing():
+    pain_flags = risk.evaluate([], d(1), pain=[pain(d(1), 7, "during")])
+    held = risk.hold_back(pain_flags, d(2), RULES)
+    assert held is not None and held.reason == "pain" and held.day == d(1)
+    assert "Side of hip pain on " + d(1).isoformat() in held.message
+    assert "load_silbernagel_2007" in held.citations
+    triage = risk.hold_back(pain_flags, d(2), RULES, triage=(d(0), "urgent"))
+    assert triage is not None and triage.reason == "triage" and "said urgent" in triage.message
+    # a hip check 14 days old no longer holds back; "see a clinician" never does; old pain neither
+    assert risk.hold_back([], d(14), RULES, triage=(d(0), "emergency")) is None
+    assert risk.hold_back([], d(13), RULES, triage=(d(0), "emergency")) is not None
+    assert risk.hold_back([], d(2), RULES, triage=(d(0), "see_clinician")) is None
+    assert risk.hold_back(pain_flags, d(8), RULES) is None

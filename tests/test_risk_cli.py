@@ -148,9 +148,34 @@ def test_status_shows_weeks_flags_safe_run_shoes_and_pain_trend(run_cli, session
     assert data["shoes"][0]["default_for"] == ["run"]
     assert data["pain"][0]["region"] == "groin-hip-front" and data["pain"][0]["direction"] == "new"
     assert data["load"]["ctl"] > 0
+    # 6/10 pain during a run: the longest-run figure is held back, so it cannot read as a target
+    assert data["hold_back"]["reason"] == "pain" and data["hold_back"]["date"] == d(20).isoformat()
     text = run_cli("status", "--date", d(20).isoformat())
-    assert "This week against recent weeks" in text.stdout and "19.8 km" in text.stdout
+    assert "This week against recent weeks" in text.stdout and "19.8 km" not in text.stdout
+    assert "No longer run is suggested for tomorrow: Groin / front of hip pain on" in text.stdout
     assert "strideguard triage" in text.stdout and "Groin / front of hip" in text.stdout
+
+
+def test_plan_and_status_hold_back_after_an_urgent_hip_check(run_cli, session, athlete_id, tmp_path):
+    today = date.today()
+    for n in (20, 13, 6, 2):
+        save_run(session, athlete_id, today - timedelta(days=n), 10)
+    session.commit()
+    before = json.loads(run_cli("plan", "10km", "--json").stdout)
+    assert before["hold_back"] is None
+    # An urgent result (hop pain in the groin: a possible stress fracture), saved to the history.
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"findings": {"age": 29, "pain_location": "groin", "pain_on_hop": True}}))
+    saved = run_cli("triage", "--findings", str(case), "--save", "--json")
+    assert saved.returncode == 0, saved.stderr and json.loads(saved.stdout)["triage_level"] == "urgent"
+    plan = run_cli("plan", "10km")
+    assert plan.returncode == 0, plan.stderr
+    first = plan.stdout.strip().splitlines()[0]
+    assert first.startswith("No longer run is suggested for tomorrow: your hip check on")
+    assert "said urgent" in first and "See a clinician" in plan.stdout
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status["hold_back"]["reason"] == "triage"
+    assert "Hold back" in run_cli("status").stdout or "No longer run is suggested" in run_cli("status").stdout
 
 
 def test_status_of_an_empty_log_says_how_to_start(run_cli):

@@ -9,8 +9,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import shoe_store, store
+from strideguard import pain_store, shoe_store, store
 from strideguard.model import Activity, Lap, Streams
+from strideguard.pain import PainEntry
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 
@@ -139,8 +140,22 @@ def test_dashboard_explains_spike_warnings_with_sources_and_tomorrows_safe_run(c
     assert page.select("#chart-weekly svg text.mark"), "spike weeks are marked with a '!'"
 
 
+def test_dashboard_holds_back_the_longest_run_while_pain_is_outside_the_limits(
+    client, runs, session, athlete_id
+):
+    pain_store.add_pain(session, athlete_id, PainEntry(date.today(), "knee-front", "left", 7, "during"))
+    session.commit()
+    card = soup(client.get("/")).select_one("#safe-run")
+    assert card.select_one(".big-number").get_text() == "Hold back"
+    assert "Front of knee pain on" in card.select_one(".hold-message").get_text()
+    assert "17.6 km" not in card.get_text()
+    data = client.get("/api/dashboard").json()["longest_safe_run"]
+    assert data["hold_back"]["reason"] == "pain" and data["max_distance_m"] == pytest.approx(17_600)
+
+
 def test_dashboard_api_matches_the_page(client, runs):
     data = client.get("/api/dashboard").json()
+    assert data["longest_safe_run"]["hold_back"] is None
     assert data["longest_safe_run"]["max_distance_m"] == pytest.approx(17_600)
     assert len(data["weeks"]) == 16
     assert any(w["rule"].endswith("spike") for w in data["warnings"])

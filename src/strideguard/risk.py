@@ -334,6 +334,64 @@ def evaluate(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# holding back: no longer-run suggestion while it hurts
+
+
+URGENT_LEVELS = ("emergency", "urgent")
+
+
+@dataclass(frozen=True, slots=True)
+class HoldBack:
+    """Why no longer run is suggested now: pain outside the monitoring model, or a recent urgent hip check."""
+
+    reason: str  # pain | triage
+    day: date
+    message: str
+    citations: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "date": self.day.isoformat(),
+            "message": self.message,
+            "citations": list(self.citations),
+        }
+
+
+def hold_back(
+    flags: Iterable[Flag],
+    day: date,
+    rules: RiskRules | None = None,
+    triage: tuple[date, str] | None = None,
+) -> HoldBack | None:
+    """Whether to withhold the "longest run for tomorrow" figure on `day`: a recent hip check at urgent or
+    emergency (`triage` = (its date, level)) comes first, then a pain_rising warning of the last days.
+
+    A longest-run figure next to "cut your load" reads as a target; holding it back says the load advice wins.
+    """
+    rules = rules or default_rules()
+    rule = rules["hold_back"]
+    if triage is not None:
+        triage_day, level = triage
+        if level in URGENT_LEVELS and 0 <= (day - triage_day).days < rules.number("hold_back", "triage_days"):
+            reason = rule.extra["reasons"]["triage"].format(date=triage_day.isoformat(), level=level)
+            message = rule.text(reason=reason, advice=rule.extra["advice"]["triage"].strip())
+            return HoldBack("triage", triage_day, message, rule.citations)
+    recent = [
+        f
+        for f in flags
+        if f.rule == "pain_rising" and 0 <= (day - f.day).days < rules.number("hold_back", "pain_days")
+    ]
+    if recent:
+        latest = max(recent, key=lambda f: f.day)
+        region = REGIONS[latest.details["region"]].label if latest.details.get("region") in REGIONS else "The"
+        reason = rule.extra["reasons"]["pain"].format(region=region, date=latest.day.isoformat())
+        message = rule.text(reason=reason, advice=rule.extra["advice"]["pain"].strip())
+        return HoldBack("pain", latest.day, message, rule.citations)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
 # before a run, and the informational trend
 
 

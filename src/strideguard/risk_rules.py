@@ -28,6 +28,7 @@ RULE_IDS = (
     "monotony_strain",
     "shoe_retirement",
     "pain_rising",
+    "hold_back",
 )
 SEVERITIES = ("warning", "watch", "info")
 # Numbers each rule must define (name -> rule).
@@ -40,6 +41,7 @@ REQUIRED_NUMBERS: dict[str, tuple[str, ...]] = {
     "monotony_strain": ("days",),
     "shoe_retirement": ("default_retire_km", "check_at_fraction", "replace_at_fraction"),
     "pain_rising": ("max_acceptable_score", "compare_days"),
+    "hold_back": ("pain_days", "triage_days"),
 }
 
 
@@ -210,6 +212,8 @@ def check_rules(directory: Path | None = None) -> tuple[RiskRules | None, list[s
         ("session_spike", "plan_messages", ("within", "spike", "returning")),
         ("shoe_retirement", "advice", ("check", "replace")),
         ("pain_rising", "reasons", ("over_limit", "not_settled", "not_settled_no_baseline", "rising_weekly")),
+        ("hold_back", "reasons", ("pain", "triage")),
+        ("hold_back", "advice", ("pain", "triage")),
     ):
         value = rules[rule_id].extra.get(key) if rule_id in rules else None
         if not isinstance(value, Mapping) or any(not isinstance(value.get(n), str) for n in names):

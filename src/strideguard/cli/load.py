@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain_store, report, risk, shoe_store, store
+from strideguard import load, pain_store, report, risk, shoe_store, store, triage_store
 from strideguard.cli.common import DATE, AppContext, console, parse_distance_m, pass_app
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.pain import REGIONS, PainEntry, pain_trends
@@ -159,12 +159,21 @@ def plan_command(app: AppContext, distance: str, day: date | None, as_json: bool
         activities = store.list_activities(
             session, athlete_id, since=day - timedelta(days=31), until=day, sports=RUNNING_SPORTS
         )
+        entries = pain_store.list_pain(session, athlete_id, since=day - timedelta(days=21), until=day)
+        triage = triage_store.latest_triage(session, athlete_id, until=day)
     result = risk.plan(activities, distance_m, day, rules)
+    pain_flags = risk.evaluate([], day, pain=entries, rules=rules)
+    held = risk.hold_back(pain_flags, day, rules, triage)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        data = result.to_json()
+        data["hold_back"] = held.to_json() if held else None
+        click.echo(json.dumps(data, indent=2))
         return
+    if held is not None:  # the pain or the hip check comes before any distance
+        console.print(f"[bold red]{escape(held.message)}[/]")
+        console.print(f"[dim]{escape(_source_line(held.citations, rules))}[/]\n")
     style = "green" if result.check.category is None and not result.check.returning else "bold yellow"
-    console.print(f"[{style}]{result.message}[/]")
+    console.print(f"[{style}]{escape(result.message)}[/]")
     console.print(f"[dim]{escape(_source_line(result.citations, rules))}[/]")
 
 
@@ -218,14 +227,16 @@ def build_status(
     day: date,
     rules: risk.RiskRules,
     shoe_defaults: dict[str, int] | None = None,
+    triage: tuple[date, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything `status` shows, as JSON-ready data."""
+    """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level)."""
     runs = [a for a in activities if a.sport in RUNNING_SPORTS]
     weeks = [w for w in load.weekly_volume(runs) if w.monday <= day][-5:]
     daily = load.daily_series(runs, end=day)
     change = load.weekly_change(daily, day, int(rules.number("weekly_increase", "baseline_weeks")))
     flags = risk.evaluate(activities, day, None, shoes, entries, rules)
     safe = risk.plan(activities, 0.0, day + timedelta(days=1), rules).check
+    held = risk.hold_back(flags, day + timedelta(days=1), rules, triage)
     info = risk.load_info(activities, day, rules)
     wears = shoe_wear(shoes, activities)
     defaults = shoe_defaults or {}
@@ -246,6 +257,7 @@ def build_status(
         "last7_change_pct": None if change.change_pct is None else round(change.change_pct, 1),
         "flags": [f.to_json() for f in flags],
         "longest_safe_run_tomorrow_m": None if safe.max_within_m is None else round(safe.max_within_m, 1),
+        "hold_back": held.to_json() if held else None,
         "longest_30d_m": safe.longest_prev_m,
         "load": info.to_json(),
         "shoes": [
@@ -310,14 +322,19 @@ def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
     else:
         console.print("[green]No warnings in the last 7 days.[/]\n")
     safe = data["longest_safe_run_tomorrow_m"]
-    if safe is None:
+    held = data["hold_back"]
+    if held is not None:  # pain or a recent urgent hip check: no distance that could read as a target
+        console.print(f"[bold red]{escape(held['message'])}[/]")
+        console.print(f"[dim]{escape(_source_line(held['citations'], rules))}[/]\n")
+    elif safe is None:
         console.print(
             "Longest run for tomorrow: no run in the last 30 days - start short and build gradually.\n"
         )
     else:
         console.print(
             f"Longest run for tomorrow that stays within 10% of your 30-day longest "
-            f"({data['longest_30d_m'] / 1000:.1f} km): [bold]{safe / 1000:.1f} km[/].\n"
+            f"({data['longest_30d_m'] / 1000:.1f} km): [bold]{safe / 1000:.1f} km[/] "
+            "(a ceiling, not a target).\n"
         )
     for message in data["load"]["messages"].values():
         console.print(f"[cyan]Trend[/] {message}")
@@ -374,7 +391,8 @@ def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
         shoes = shoe_store.list_shoes(session, athlete_id)
         defaults = shoe_store.defaults(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=day)
-    data = build_status(activities, shoes, entries, day, rules, defaults)
+        triage = triage_store.latest_triage(session, athlete_id, until=day)
+    data = build_status(activities, shoes, entries, day, rules, defaults, triage)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain, pain_store, risk, shoe_store, shoes, store
+from strideguard import load, pain, pain_store, risk, shoe_store, shoes, store, triage_store
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.web import queries
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
@@ -204,12 +204,21 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
                 _ANALYTICS.pop(next(iter(_ANALYTICS)))
             _ANALYTICS[key] = computed
     flags, wears, info, week, week_chart, trends, chart = computed
+    safe = safe_run(recent, today + timedelta(days=1), rules)
+    held = risk.hold_back(
+        flags, today + timedelta(days=1), rules, triage_store.latest_triage(session, athlete_id, until=today)
+    )
+    safe["hold"] = (
+        None
+        if held is None
+        else {"message": held.message, "sources": _sources(held.citations, rules), "json": held.to_json()}
+    )
     return {
         "today": today,
         "week": week,
         "week_chart": svg(week_chart),
         "flags": [{"flag": f, "sources": _sources(f.citations, rules)} for f in flags],
-        "safe": safe_run(recent, today + timedelta(days=1), rules),
+        "safe": safe,
         "info": info,
         "info_sources": {k: _sources(v, rules) for k, v in info.citations.items()},
         "load_chart": svg(chart),
@@ -250,6 +259,7 @@ def dashboard_json(context: dict[str, Any]) -> dict[str, Any]:
             "max_distance_m": safe["max_m"],
             "longest_30d_m": safe["longest_m"],
             "returning": safe["returning"],
+            "hold_back": safe["hold"]["json"] if safe["hold"] else None,
         },
         "load": context["info"].to_json(),
         "shoes": [

@@ -1,0 +1,25 @@
+"""Saved hip checks (triage sessions) as the rest of the app needs them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard.db import TriageRow
+
+
+def latest_triage(session: Session, athlete_id: int, until: date | None = None) -> tuple[date, str] | None:
+    """(local date, triage level) of the athlete's latest saved hip check on or before `until`, or None."""
+    rows = session.execute(
+        sa.select(TriageRow.created_at, TriageRow.triage_level)
+        .where(TriageRow.athlete_id == athlete_id)
+        .order_by(TriageRow.created_at.desc(), TriageRow.id.desc())
+        .limit(20)
+    ).all()
+    for created_at, level in rows:
+        day = created_at.astimezone().date()  # the runner's local day, as the rest of the app shows it
+        if until is None or day <= until:
+            return day, level
+    return None
