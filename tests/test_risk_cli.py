@@ -182,3 +182,14 @@ def test_status_of_an_empty_log_says_how_to_start(run_cli):
     result = run_cli("status")
     assert result.returncode == 0, result.stderr
     assert "No runs yet" in result.stdout and "start short" in result.stdout
+
+
+def test_brackets_in_shoe_names_are_printed_as_typed_not_read_as_markup(run_cli, session, athlete_id):
+    shoe = shoe_store.add_shoe(session, athlete_id, "[/red] Old [b]pair", start_distance_m=440_000)
+    shoe_store.set_default(session, athlete_id, shoe.id, "run")
+    save_run(session, athlete_id, d(0), 10)
+    session.commit()
+    for args in (("status", "--date", d(0).isoformat()), ("risk", "--until", d(0).isoformat())):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert "[/red] Old [b]pair" in result.stdout, args

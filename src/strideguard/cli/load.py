@@ -90,7 +90,7 @@ def _flag_table(flags: list[risk.Flag], title: str, rules: risk.RiskRules) -> Ta
             flag.day.isoformat(),
             f"[{style}]{label}[/]",
             f"#{flag.activity_id}" if flag.activity_id else "",
-            flag.message + f"\n[dim]{escape(_source_line(flag.citations, rules))}[/]",
+            escape(flag.message) + f"\n[dim]{escape(_source_line(flag.citations, rules))}[/]",
         )
     return table
 
@@ -316,7 +316,7 @@ def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
         console.print(f"[bold]Warnings (last 7 days): {len(flags)}[/]")
         for f in flags:
             style = SEVERITY_STYLE[f["severity"]]
-            console.print(f"  [{style}]{f['rule'].replace('_', ' ')}[/] {f['date']}: {f['message']}")
+            console.print(f"  [{style}]{f['rule'].replace('_', ' ')}[/] {f['date']}: {escape(f['message'])}")
             console.print(f"    [dim]{escape(_source_line(f['citations'], rules))}[/]")
         console.print()
     else:
@@ -337,7 +337,7 @@ def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
             "(a ceiling, not a target).\n"
         )
     for message in data["load"]["messages"].values():
-        console.print(f"[cyan]Trend[/] {message}")
+        console.print(f"[cyan]Trend[/] {escape(message)}")
     console.print()
     if data["shoes"]:
         table = Table(title="Shoes", title_justify="left")
@@ -347,7 +347,7 @@ def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
             colour = {"ok": "green", "check": "yellow", "replace": "red"}[s["level"]]
             table.add_row(
                 str(s["id"]),
-                s["name"],
+                escape(s["name"]),
                 f"{s['distance_m'] / 1000:.0f}",
                 f"[{colour}]{progress_bar(s['percent'] / 100)}[/]",
                 f"{s['percent']:.0f}",
@@ -445,7 +445,10 @@ def report_command(app: AppContext, out: Path, weeks: int, day: date | None) -> 
             out.write_text(report.report_html(built), encoding="utf-8")
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
-    console.print(f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB): {built.first_day} to {built.today}.")
+    console.print(
+        f"Wrote {out} ({out.stat().st_size / 1024:.0f} KiB): {built.first_day} to {built.today}.",
+        markup=False,
+    )
 
 
 def register(group: click.Group) -> None:
