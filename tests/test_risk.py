@@ -139,7 +139,7 @@ def test_session_spike_fires_above_exactly_10_30_100_percent(km, category):
         assert (flag.category, flag.activity_id, flag.day, flag.threshold) == (category, 2, d(20), 10.0)
         assert flag.value == pytest.approx(100 * (km / 10 - 1))
         assert RULES["session_spike"].extra["hazard_ratios"][category] in flag.message
-        assert "11.0 km" in flag.message  # the longest run that stays within 10%
+        assert "single runs within 11.0" in flag.message  # the longest run that stays within 10%
         assert flag.citations == ("load_frandsen_2025",)
 
 
@@ -368,3 +368,16 @@ def test_hold_back_puts_a_recent_urgent_hip_check_first_then_pain_then_nothing()
     assert risk.hold_back([], d(13), RULES, triage=(d(0), "emergency")) is not None
     assert risk.hold_back([], d(2), RULES, triage=(d(0), "see_clinician")) is None
     assert risk.hold_back(pain_flags, d(8), RULES) is None
+
+
+def test_a_spike_just_over_10_percent_never_reads_as_10_percent():
+    # 11.443 km after 10.4 km is 10.03% longer; one decimal would say "10% longer ... within 11.4 km".
+    numbers = risk.spike_numbers(11_443, 10_400, 11_440, 10.03, 10)
+    assert numbers == {
+        "distance_km": "11.44",
+        "longest_km": "10.40",
+        "max_within_km": "11.44",
+        "spike_pct": "10.03",
+    }
+    plain = risk.spike_numbers(16_000, 10_000, 11_000, 60.0, 10, signed=True)
+    assert plain == {"distance_km": "16.0", "longest_km": "10.0", "max_within_km": "11.0", "spike_pct": "+60"}

@@ -9,6 +9,7 @@ the informational trend numbers (ACWR, CTL/ATL/TSB, monotony/strain) that never 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -103,6 +104,39 @@ def _bounds(rules: RiskRules) -> tuple[float, float, float]:
     )
 
 
+def _decimals_apart(threshold: float, value: float, start: int = 0, most: int = 2) -> int:
+    """Fewest decimals (from `start`) at which `value` still shows on its own side of `threshold`."""
+    decimals = start
+    while decimals < most and (round(value, decimals) > threshold) != (value > threshold):
+        decimals += 1
+    return decimals
+
+
+def spike_numbers(
+    distance_m: float,
+    longest_m: float,
+    max_within_m: float,
+    pct: float,
+    limit_pct: float,
+    signed: bool = False,
+) -> dict[str, str]:
+    """The numbers of a spike message as text. At the 10% edge one decimal is not enough: 11.44 km after
+    10.4 km is 10.03% longer, which must not read "10% longer ... keep runs within 11.4 km"."""
+    km = 1
+    shown = f"{distance_m / 1000:.1f}"
+    if shown in (f"{max_within_m / 1000:.1f}", f"{longest_m / 1000:.1f}"):
+        km = 2
+    scale = 10**km
+    within = math.floor(max_within_m / 1000 * scale + 1e-9) / scale  # rounded down: "within" stays true
+    decimals = _decimals_apart(limit_pct, pct)
+    return {
+        "distance_km": f"{distance_m / 1000:.{km}f}",
+        "longest_km": f"{longest_m / 1000:.{km}f}",
+        "max_within_km": f"{within:.{km}f}",
+        "spike_pct": f"{pct:{'+' if signed else ''}.{decimals}f}",
+    }
+
+
 def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules) -> list[Flag]:
     rule = rules["session_spike"]
     small = rules.number("session_spike", "small_above_pct")
@@ -112,13 +146,16 @@ def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rule
             continue
         assert spike.longest_prev_m is not None and spike.spike_pct is not None
         message = rule.text(
-            distance_km=spike.distance_m / 1000,
             date=spike.day.isoformat(),
-            spike_pct=spike.spike_pct,
-            longest_km=spike.longest_prev_m / 1000,
             category=spike.category,
             hazard_ratio=rule.extra["hazard_ratios"][spike.category],
-            max_within_km=spike.longest_prev_m * (1 + small / 100) / 1000,
+            **spike_numbers(
+                spike.distance_m,
+                spike.longest_prev_m,
+                spike.longest_prev_m * (1 + small / 100),
+                spike.spike_pct,
+                small,
+            ),
         )
         flags.append(
             Flag(
@@ -434,14 +471,22 @@ def plan(activities: Iterable[Activity], planned_m: float, day: date, rules: Ris
         return Plan(check, " ".join(text.split()), rule.citations, None)
     assert check.longest_prev_m is not None and check.max_within_m is not None and check.spike_pct is not None
     hazard = rule.extra["hazard_ratios"][check.category] if check.category else None
+    numbers = spike_numbers(
+        planned_m,
+        check.longest_prev_m,
+        check.max_within_m,
+        check.spike_pct,
+        rules.number("session_spike", "small_above_pct"),
+        signed=True,
+    )
     text = templates["within" if check.category is None else "spike"].format(
-        planned_km=planned_m / 1000,
+        planned_km=numbers["distance_km"],
         date=day.isoformat(),
         window_days=window,
-        longest_km=check.longest_prev_m / 1000,
+        longest_km=numbers["longest_km"],
         longest_date=check.longest_prev_day,
-        spike_pct=check.spike_pct,
-        max_within_km=check.max_within_m / 1000,
+        spike_pct=numbers["spike_pct"],
+        max_within_km=numbers["max_within_km"],
         category=check.category,
         hazard_ratio=hazard,
     )
