@@ -231,6 +231,8 @@ def test_strava_export_imports_runs_with_their_csv_metadata(
     assert source.n_failed == 0
     rows = session.scalars(sa.select(ActivityRow).order_by(ActivityRow.start_utc)).all()
     by_name = {r.name: r for r in rows}
+    # The CSV's name wins over the file's own (the GPX says "Sport" or the watch's default name).
+    assert by_name["Dunes"].source_format == "gpx"
     first = by_name["Morning Run 0"]
     assert first.rpe == 3
     assert first.description.startswith("Easy loop number 0, with a comma")
@@ -240,7 +242,7 @@ def test_strava_export_imports_runs_with_their_csv_metadata(
     assert shoes[first.shoe_id].name == "Pegasus 39"
     assert shoes[first.shoe_id].brand == "Nike"
     assert shoes[by_name["Morning Run 1"].shoe_id].name == "Trail Shoe"
-    assert by_name["Easy run"].sport == "trail_run"  # GPX file named by the simulator; sport from Strava
+    assert by_name["Dunes"].sport == "trail_run"  # the file's own name is "Easy run"; name and sport from Strava
     manual = by_name["Forgot my watch"]
     assert (manual.source_format, manual.distance_m, manual.elapsed_time_s) == ("manual", 8000.0, 2700.0)
 

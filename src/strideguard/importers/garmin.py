@@ -254,7 +254,8 @@ class SummaryIndex:
 
 
 def enrich(activity: Activity, index: SummaryIndex, gear_names: dict[str, str]) -> Activity:
-    """Fill the name, time-zone offset and (when the file has none) the sport from the summary."""
+    """The summary's name (as named in Garmin Connect) wins; fill the time-zone offset and (when the file
+    has none) the sport from the summary."""
     summary = index.find(activity.start_utc.timestamp())
     if summary is None:
         return activity
@@ -270,7 +271,7 @@ def enrich(activity: Activity, index: SummaryIndex, gear_names: dict[str, str]) 
     return replace(
         activity,
         sport=sport,
-        name=activity.name or summary.name,
+        name=summary.name or activity.name,
         utc_offset_s=activity.utc_offset_s if activity.utc_offset_s is not None else summary.utc_offset_s,
         gear_name=activity.gear_name or gear,
         extra=extra,

@@ -522,7 +522,8 @@ def merge_sport(file_sport: str, file_format: str, csv_sport: str | None) -> str
 
 
 def merge_row(activity: Activity, row: StravaRow) -> Activity:
-    """CSV values fill the file's gaps (name, description, perceived exertion); commute and gear come from
+    """The CSV's name wins (what the runner named it on Strava; GPX files carry generic names such as
+    "Sport"); CSV values fill the file's gaps (description, perceived exertion); commute and gear come from
     the CSV; the CSV's sport decides as `merge_sport` says."""
     extra = dict(activity.extra)
     extra["strava_activity_id"] = row.activity_id
@@ -531,7 +532,7 @@ def merge_row(activity: Activity, row: StravaRow) -> Activity:
     return replace(
         activity,
         sport=merge_sport(activity.sport, activity.source_format, row.sport),
-        name=activity.name or row.name,
+        name=row.name or activity.name,
         description=activity.description or row.description,
         rpe=activity.rpe if activity.rpe is not None else row.rpe,
         commute=row.commute if row.commute is not None else activity.commute,
