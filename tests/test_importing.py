@@ -174,3 +174,18 @@ def test_loose_files_source_is_labelled_with_the_paths_given(engine, athlete_id,
     (tmp_path / "a.fit").write_bytes(exportgen.fit_bytes(run))
     summary = run_import(engine, (p for p in [tmp_path / "a.fit"]), ImportOptions(workers=0))
     assert summary.sources[0].source == str(tmp_path / "a.fit")
+
+
+def test_a_run_at_car_speed_is_stored_as_other_with_a_note(
+    engine: sa.Engine, session: Session, athlete_id: int, data_dir: Path
+) -> None:
+    # A GPX without a type (so "run") covering ~195 km in two hours: a car trip, not a run.
+    path = data_dir / "gpx" / "gpxpy__first_and_last_elevation.gpx"
+    (source,) = run_import(engine, [path], ImportOptions(workers=0)).sources
+    assert source.imported == 1
+    (note,) = [n for n in source.notes if "faster than running" in n]
+    assert note.startswith("gpxpy__first_and_last_elevation.gpx: run at ")
+    row = session.scalars(sa.select(ActivityRow)).one()
+    assert row.sport == "other" and row.distance_m > 150_000
+    # and it is not a run to the load analytics
+    assert store.list_activities(session, athlete_id, sports={"run"}) == []

@@ -62,7 +62,8 @@ from strideguard.importers.archives import (
     SafeZip,
 )
 from strideguard.importers.errors import FileRejected
-from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS
+from strideguard.importers.sports import implausible_foot_speed
+from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
 
 __all__ = [
     "SUMMARY_LIST_CAP",
@@ -276,6 +277,7 @@ class _Run:
     ) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
+        self.notes: list[str] = []  # for the source being imported, e.g. a "run" at car speed
         self.athlete_id = athlete_id
         self.options = options
         self.on_progress = on_progress
@@ -428,6 +430,8 @@ class _Run:
                 batch.add(self._finish_item(item, Parsed("ok", activities=(item.manual,)), sports))
                 tick()
                 batch.maybe_flush()
+        summary.notes.extend(self.notes)
+        self.notes.clear()
         for problem in plan.problems:
             if problem.name not in finished:
                 batch.add(Done(problem.name, "failed", reason=problem.reason))
@@ -467,7 +471,19 @@ class _Run:
                 activities = tuple(
                     replace(a, extra={**a.extra, "enrich_error": one_line(exc)}) for a in activities
                 )
+        activities = tuple(self._plausible(item, a) for a in activities)
         return Done(item.key, "ok", activities=activities, streams=blobs)
+
+    def _plausible(self, item: ArchiveItem, activity: Activity) -> Activity:
+        """A "run" faster than any runner is stored as "other", with a note, so load analytics stay sane."""
+        kmh = implausible_foot_speed(
+            activity.sport, activity.distance_m, activity.elapsed_time_s or activity.moving_time_s
+        )
+        if kmh is None:
+            return activity
+        reason = f"{activity.sport.replace('_', ' ')} at {kmh:.0f} km/h on average is faster than running"
+        self.notes.append(f"{item.name}: {reason}; stored as 'other' (change it if it really was a run)")
+        return replace(activity, sport="other", extra={**activity.extra, "sport_changed": reason})
 
     def close(self) -> None:
         self.parser.close()

@@ -97,3 +97,17 @@ def sport_from_name(text: str | None, default: str = "other") -> str:
 def is_foot_sport(sport: str) -> bool:
     """True for sports whose cadence is counted in steps (runs, walks, hikes), not pedal revolutions."""
     return sport in FOOT_SPORTS
+
+
+# Faster than any runner keeps up over a whole activity (the marathon record averages ~21 km/h); a "run"
+# above this was recorded in a car, on a train or on a bike, and would wreck the load analytics.
+MAX_FOOT_SPEED_KMH = 30.0
+
+
+def implausible_foot_speed(sport: str, distance_m: float | None, duration_s: float | None) -> float | None:
+    """The average speed in km/h when a foot sport's distance and duration give more than
+    MAX_FOOT_SPEED_KMH, else None. Activities under 1 km are left alone (GPS jumps on short files)."""
+    if not is_foot_sport(sport) or not distance_m or distance_m < 1000 or not duration_s or duration_s <= 0:
+        return None
+    kmh = distance_m / duration_s * 3.6
+    return kmh if kmh > MAX_FOOT_SPEED_KMH else None
