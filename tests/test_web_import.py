@@ -1,8 +1,11 @@
-"""Web import: upload real files and an export ZIP, background job progress from the database, errors."""
+"""Web import: upload real files and an export ZIP, queued jobs run by the app's worker, progress from the
+database, errors, and jobs that wait for a worker."""
 
 from __future__ import annotations
 
 import io
+import shutil
+import threading
 import time
 import zipfile
 
@@ -10,7 +13,8 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import store
+from strideguard import import_jobs, store
+from strideguard.db import AthleteRow
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 
@@ -75,7 +79,7 @@ def test_uploaded_fit_is_imported_in_the_background_and_listed(client, data_dir,
     assert listed[0].select_one("td a")["href"] == f"/activities/{runs[0].id}"
 
 
-def test_same_file_again_is_reported_as_duplicate(client, data_dir):
+def test_same_file_again_is_reported_as_duplicate(client, data_dir, session, athlete_id):
     data = (data_dir / RUN_FIT).read_bytes()
     wait_for_job(client, upload(client, [("a.fit", data)]).headers["location"])
     status = wait_for_job(client, upload(client, [("b.fit", data)]).headers["location"])
@@ -83,6 +87,15 @@ def test_same_file_again_is_reported_as_duplicate(client, data_dir):
     summary = status["summaries"][0]
     assert summary["duplicate_list"][0]["file"] == "b.fit"
     assert summary["duplicate_list"][0]["duplicate_of"].startswith("duplicate of #")
+    # the page links the activity it repeats, and never shows the upload's job token
+    first_id = store.list_activities(session, athlete_id)[0].id
+    page = soup(client.get("/import/jobs/" + status["job"]))
+    card = page.select_one(".summary-card")
+    assert card.select_one(f'a[href="/activities/{first_id}"]') is not None
+    assert card.select_one("h3").get_text(" ", strip=True).startswith("Uploaded files (import #")
+    sources = [td.get_text() for td in soup(client.get("/import")).select("table.imports td.name")]
+    assert sources == ["uploaded files", "uploaded files"] or all("b.fit" in s or "a.fit" in s for s in sources)
+    assert not any(status["job"] in s for s in sources)
 
 
 def test_export_zip_with_a_broken_member_reports_the_error(client, data_dir, session, athlete_id):
@@ -138,3 +151,58 @@ def test_import_history_and_record_pages_and_api(client, data_dir):
     assert client.get("/api/imports/9999").status_code == 404
     assert client.get("/api/import-jobs/not-a-real-job-id-000").status_code == 404
     assert client.get("/import/jobs/not-a-real-job-id-000").status_code == 404
+
+
+def _settings(db_url, tmp_path, **extra) -> Settings:
+    return Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32, **extra)
+
+
+def test_job_queued_while_no_worker_runs_is_imported_when_a_server_with_a_worker_starts(
+    db_url, engine, tmp_path, data_dir, session, athlete_id
+):
+    app = create_app(_settings(db_url, tmp_path, run_worker=False))
+    with TestClient(app) as first:
+        location = upload(first, [("run.fit", (data_dir / RUN_FIT).read_bytes())]).headers["location"]
+        job = location.rsplit("/", 1)[1]
+        status = first.get(f"/api/import-jobs/{job}").json()
+        assert (status["status"], status["done"], status["files"]) == ("queued", 0, ["run.fit"])
+        page = soup(first.get(location))
+        assert page.select_one("#job-status").get_text() == "queued"
+        assert "the import carries on" in page.get_text()
+    app.state.engine.dispose()
+    assert store.list_activities(session, athlete_id) == []
+    # the server restarts, now with its worker: the waiting job is imported
+    restarted = create_app(_settings(db_url, tmp_path))
+    with TestClient(restarted) as second:
+        status = wait_for_job(second, location)
+        assert (status["status"], status["imported"], status["total"]) == ("finished", 1, 1)
+        assert status["summaries"][0]["imported"] == 1
+    restarted.state.engine.dispose()
+    assert len(store.list_activities(session, athlete_id)) == 1
+    assert not (tmp_path / "web" / "uploads" / job).exists()
+
+
+def test_failed_job_shows_its_one_line_error(db_url, engine, tmp_path, data_dir):
+    app = create_app(_settings(db_url, tmp_path, run_worker=False))
+    with TestClient(app) as client:
+        location = upload(client, [("run.fit", (data_dir / RUN_FIT).read_bytes())]).headers["location"]
+        job = location.rsplit("/", 1)[1]
+        shutil.rmtree(tmp_path / "web" / "uploads" / job)  # e.g. uploads not on storage the worker shares
+        assert import_jobs.work(engine, threading.Event(), once=True) == 1
+        status = client.get(f"/api/import-jobs/{job}").json()
+        assert status["status"] == "failed" and status["summaries"] == []
+        assert status["error"].startswith("the import stopped: the uploaded files are missing")
+        page = soup(client.get(location))
+        assert page.select_one("h1").get_text() == "Import stopped"
+        assert page.select_one("p.error").get_text() == status["error"]
+    app.state.engine.dispose()
+
+
+def test_job_of_another_athlete_is_not_found(client, session, athlete_id, tmp_path):
+    other = AthleteRow(name="someone else")
+    session.add(other)
+    session.flush()
+    import_jobs.enqueue(session, "x" * 24, other.id, tmp_path / "elsewhere", ["theirs.fit"])
+    session.commit()
+    assert client.get("/import/jobs/" + "x" * 24).status_code == 404
+    assert client.get("/api/import-jobs/" + "x" * 24).status_code == 404

@@ -142,6 +142,28 @@ class ImportItemRow(Base):
     activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id", ondelete="SET NULL"))
 
 
+class ImportJobRow(Base):
+    """A browser upload waiting for, or being run by, an import worker (the queue of `import_jobs`)."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (sa.Index("ix_import_jobs_status_created", "status", "created_at"),)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # url-safe token, in the job's URL
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued|running|finished|failed
+    folder: Mapped[str] = mapped_column(sa.Text)  # absolute path of the uploaded files (shared storage)
+    files: Mapped[list[str]] = mapped_column(sa.JSON)  # the names as uploaded, for the progress page
+    sports: Mapped[list[str] | None] = mapped_column(sa.JSON)  # None: the import's default sports
+    totals: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)  # source -> items, for progress
+    worker: Mapped[str | None] = mapped_column(sa.String(200))  # host:pid of the worker running it
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # ImportSummary.to_json()
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class ActivityRow(Base):
     """Summary row per activity: everything load analytics needs, without the samples."""
 

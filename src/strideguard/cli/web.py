@@ -11,15 +11,28 @@ from strideguard import config
 from strideguard.cli.common import AppContext, console, pass_app
 
 
-def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, accounts: bool = False) -> None:
-    """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C)."""
+def serve_app(
+    db_url: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    accounts: bool = False,
+    run_worker: bool = True,
+) -> None:
+    """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C).
+
+    With `run_worker` (the default) the app imports browser uploads itself; without, uploads wait in the
+    queue for `strideguard worker` processes.
+    """
     import uvicorn
 
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
     try:
-        app = create_app(Settings(db_url=db_url, accounts=accounts, data_dir=config.data_dir()))
+        settings = Settings(
+            db_url=db_url, accounts=accounts, data_dir=config.data_dir(), run_worker=run_worker
+        )
+        app = create_app(settings)
     except Exception as exc:  # a driver error opening the database: one line, no traceback
         raise click.ClickException(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
@@ -30,6 +43,8 @@ def serve_app(db_url: str, host: str = "127.0.0.1", port: int = 8000, accounts: 
             "[yellow]warning:[/] listening beyond this machine without --accounts: anyone on the network "
             "can read and change this log."
         )
+    if not run_worker:
+        console.print("Uploads are queued for `strideguard worker` (--no-worker).")
     _exit_quietly_on_sigterm()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
@@ -68,21 +83,28 @@ def _exit_quietly_on_sigterm() -> None:
     is_flag=True,
     help="Server mode: registration and login, each user their own athlete (for a club or coach server).",
 )
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Do not import uploads in this process; leave them queued for `strideguard worker` processes.",
+)
 @pass_app
-def serve_command(app: AppContext, host: str, port: int, accounts: bool) -> None:
+def serve_command(app: AppContext, host: str, port: int, accounts: bool, no_worker: bool) -> None:
     """Open the web dashboard in your browser: activities, load and warnings, shoes, pain, hip check.
 
     Local mode (the default) shows the one local athlete without a login and listens only on this
     computer. With --accounts, people register and log in, and each sees only their own data unless
-    they share it read-only (e.g. with a coach).
+    they share it read-only (e.g. with a coach). Uploaded files are imported by a worker inside this
+    process, unless --no-worker leaves them to `strideguard worker` (e.g. on other machines).
 
     \b
     Example:
       strideguard serve
       strideguard serve --port 8080
       strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts
+      strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts --no-worker
     """
-    serve_app(app.db_url, host=host, port=port, accounts=accounts)
+    serve_app(app.db_url, host=host, port=port, accounts=accounts, run_worker=not no_worker)
 
 
 def register(group: click.Group) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -10,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from strideguard import config, db
+from strideguard import config, db, import_jobs
 from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 
@@ -39,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         dependencies=[Depends(verify_csrf)],
+        lifespan=_lifespan,
     )
     data_dir: Path = settings.data_dir or config.data_dir()
     app.state.settings = settings
@@ -47,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = make_templates()
     app.state.secret = settings.secret_key or security.load_secret(data_dir)
     app.state.data_dir = data_dir
+    app.state.import_worker = None  # started by _lifespan unless settings.run_worker is off
     app.add_middleware(security.SecurityMiddleware, secure_cookies=settings.secure_cookies)
     app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
     for name in ROUTERS:
@@ -59,6 +64,23 @@ def create_app(settings: Settings) -> FastAPI:
         return RedirectResponse("/static/icon.svg", status_code=301)
 
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the in-process import worker while the app serves (uploads are imported as before)."""
+    worker = None
+    if app.state.settings.run_worker:
+        worker = import_jobs.WorkerThread(app.state.engine, poll_s=2.0)
+        worker.start()
+        app.state.import_worker = worker
+    try:
+        yield
+    finally:
+        if worker is not None:
+            app.state.import_worker = None
+            # A running import stops at its next file and goes back to the queue; resumed on next start.
+            await asyncio.to_thread(worker.stop)
 
 
 def _version() -> str:

@@ -38,6 +38,8 @@ class Settings:
     secure_cookies: bool = False
     # Largest upload accepted by the import page (a whole Strava/Garmin export can be a few GB).
     max_upload_bytes: int = 4 * 1024**3
+    # Run an import worker thread in the app (local mode); off when `strideguard worker` processes run them.
+    run_worker: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""Import from the browser: upload files or a whole export ZIP; the import runs in a background thread.
+"""Import from the browser: upload files or a whole export ZIP; a worker imports them from the job queue.
 
-The upload is saved under <data dir>/uploads/<job>/ and handed to `importing.run_import`, the same function
-`strideguard import` calls. Progress lives in the database (the import records and their items, plus the
-total this module writes as the import advances), so the progress page survives a reload and the final
-summary is the one the CLI prints.
+The upload is saved under <data dir>/uploads/<job>/ and queued as an `import_jobs` row (`import_jobs`); a
+worker (the app's own thread, or `strideguard worker` elsewhere) hands the folder to `importing.run_import`,
+the same function `strideguard import` calls. Progress lives in the database (the job row, the import
+records and their items), so the progress page survives a reload and the final summary is the one the CLI
+prints.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import json
 import re
 import secrets
 import shutil
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from strideguard import store
-from strideguard.db import ImportItemRow, ImportRow
-from strideguard.importing import (
-    ImportOptions,
-    ProgressEvent,
-    default_workers,
-    get_import,
-    list_imports,
-    run_import,
-)
+from strideguard import import_jobs, store
+from strideguard.db import ImportItemRow, ImportJobRow, ImportRow
+from strideguard.importing import get_import, list_imports
 from strideguard.model import SPORTS
 from strideguard.web.common import DbSession, render, require_writable, resolve_viewer
 
@@ -43,7 +34,6 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 ALLOWED_SUFFIXES = (".fit", ".gpx", ".tcx", ".fit.gz", ".gpx.gz", ".tcx.gz", ".zip")
 MAX_FILES = 1000  # Starlette parses at most 1000 files per form by default
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_PROGRESS_WRITE_EVERY_S = 0.5
 KIND_NAMES = {
     "strava": "Strava export",
     "garmin": "Garmin export",
@@ -80,90 +70,15 @@ def check_upload_names(names: list[str]) -> list[str]:
 # --- the job ------------------------------------------------------------------------------------------------
 
 
-def _meta_path(root: Path, job: str) -> Path:
-    return root / f"{job}.json"
+def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -> dict[str, Any] | None:
+    """Progress of an upload job from the database: counts, rate, errors, and the summaries when done.
 
-
-def read_meta(root: Path, job: str) -> dict[str, Any] | None:
-    if not JOB_ID.match(job):
+    None when there is no such job for this athlete. (`root` is unused: the job row names its folder.)
+    """
+    row = session.get(ImportJobRow, job) if JOB_ID.match(job) else None
+    if row is None or row.athlete_id != athlete_id:
         return None
-    try:
-        return json.loads(_meta_path(root, job).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _write_meta(root: Path, job: str, meta: dict[str, Any]) -> None:
-    tmp = _meta_path(root, job).with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta), encoding="utf-8")
-    tmp.replace(_meta_path(root, job))
-
-
-class _ProgressWriter:
-    """Keeps each source's running total in the job's file, at most twice a second, for the progress page."""
-
-    def __init__(self, root: Path, job: str, meta: dict[str, Any]) -> None:
-        self.root = root
-        self.job = job
-        self.meta = meta
-        self.last = 0.0
-
-    def __call__(self, event: ProgressEvent) -> None:
-        if event.stage != "import":
-            return
-        self.meta.setdefault("totals", {})[event.source] = event.total
-        now = time.monotonic()
-        if now - self.last >= _PROGRESS_WRITE_EVERY_S or event.done >= event.total:
-            self.last = now
-            _write_meta(self.root, self.job, self.meta)
-
-
-def run_job(engine: Engine, root: Path, job: str, athlete_id: int, sports: frozenset[str] | None) -> None:
-    """The background thread: import the job's folder, then record the end and remove the uploaded copies."""
-    folder = (root / job).resolve()
-    meta = read_meta(root, job) or {}
-    try:
-        options = ImportOptions(sports=sports, workers=default_workers())
-        summary = run_import(
-            engine, [folder], options, _ProgressWriter(root, job, meta), athlete_id=athlete_id
-        )
-        meta["result"] = summary.to_json()
-    except Exception as exc:  # reported on the page in one line; the import records keep what was saved
-        text = str(exc).strip()
-        meta["error"] = f"the import stopped: {text.splitlines()[0] if text else type(exc).__name__}"
-    meta["finished_at"] = datetime.now(UTC).isoformat()
-    _write_meta(root, job, meta)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def start_job(
-    request: Request, athlete_id: int, saved: list[str], sports: frozenset[str] | None, job: str
-) -> None:
-    root = uploads_dir(request)
-    meta = {
-        "job": job,
-        "athlete_id": athlete_id,
-        "files": saved,
-        "folder": str((root / job).resolve()),
-        "started_at": datetime.now(UTC).isoformat(),
-        "sports": sorted(sports) if sports else None,
-    }
-    _write_meta(root, job, meta)
-    thread = threading.Thread(
-        target=run_job,
-        args=(request.app.state.engine, root, job, athlete_id, sports),
-        name=f"import-{job[:8]}",
-        daemon=True,
-    )
-    thread.start()
-
-
-def job_status(session: Session, root: Path, job: str, athlete_id: int) -> dict[str, Any] | None:
-    """Progress of an upload job from the database: counts, rate, errors, and the summaries when done."""
-    meta = read_meta(root, job)
-    if meta is None or meta.get("athlete_id") != athlete_id:
-        return None
-    folder = meta["folder"]
+    folder = row.folder
     # An archive's record is named by its path in the job folder; loose files are found by their items.
     in_folder = sa.select(ImportItemRow.import_id).where(ImportItemRow.member.startswith(folder + "/"))
     rows = session.scalars(
@@ -195,21 +110,19 @@ def job_status(session: Session, root: Path, job: str, athlete_id: int) -> dict[
             ).all()
         ]
     done = sum(counts.values())
-    total = max(done, sum(int(v) for v in meta.get("totals", {}).values()))
-    started = datetime.fromisoformat(meta["started_at"])
-    finished = meta.get("finished_at")
-    end = datetime.fromisoformat(finished) if finished else datetime.now(UTC)
+    total = max(done, sum(int(v) for v in (row.totals or {}).values()))
+    started = row.started_at or row.created_at
+    end = row.finished_at or datetime.now(UTC)
     elapsed = max(0.001, (end - started).total_seconds())
-    if meta.get("error"):
-        status = "failed"
-    elif finished:
-        status = "finished"
+    finished = row.status in {"finished", "failed"}
+    if row.status == "running" and not rows:
+        status = "starting"
     else:
-        status = "running" if rows else "starting"
+        status = row.status  # queued | running | finished | failed
     return {
         "job": job,
         "status": status,
-        "files": meta.get("files", []),
+        "files": list(row.files or []),
         "done": done,
         "total": total,
         "imported": counts.get("imported", 0),
@@ -219,21 +132,31 @@ def job_status(session: Session, root: Path, job: str, athlete_id: int) -> dict[
         "rate_per_s": round(done / elapsed, 1),
         "elapsed_s": round(elapsed, 1),
         "recent_errors": errors,
-        "error": meta.get("error"),
+        "error": row.error,
         "import_ids": ids,
         "summaries": [display_summary(r.summary, folder) for r in rows if r.summary] if finished else [],
     }
 
 
 def display_source(text: str, folder: str) -> str:
-    """Paths inside the upload folder shown as the uploaded names."""
+    """Paths inside the upload folder (one job's, or the root of all jobs) shown as the uploaded names."""
+    # Under the root, each upload sits in a folder named by its job token: never show the token.
+    text = re.sub(re.escape(folder) + r"/[A-Za-z0-9_-]{16,64}/", "", text)
+    text = re.sub(re.escape(folder) + r"/[A-Za-z0-9_-]{16,64}(?![\w./-])", "uploaded files", text)
     return text.replace(folder + "/", "").replace(folder, "uploaded files")
 
 
+_ACTIVITY_REF = re.compile(r"#(\d+)\b")
+
+
 def display_summary(summary: dict[str, Any], folder: str) -> dict[str, Any]:
-    """A stored import summary with upload-folder paths replaced by the uploaded names."""
+    """A stored import summary with upload-folder paths replaced by the uploaded names, and the activity
+    each duplicate repeats as a link target."""
     data = json.loads(display_source(json.dumps(summary), folder.replace("\\", "\\\\")))
     data["kind_name"] = KIND_NAMES.get(str(data.get("kind")), str(data.get("kind")))
+    for entry in data.get("duplicate_list") or []:
+        found = _ACTIVITY_REF.search(str(entry.get("duplicate_of", "")))
+        entry["activity_id"] = int(found.group(1)) if found else None
     return data
 
 
@@ -260,7 +183,7 @@ def import_page(request: Request, session: DbSession) -> Response:
 
 @router.post("/import", response_class=HTMLResponse)
 async def upload(request: Request, session: DbSession) -> Response:
-    """Save the uploaded files and start importing them in the background; show the progress page."""
+    """Save the uploaded files and queue their import for a worker; show the progress page."""
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     form = await request.form(max_files=MAX_FILES + 1)
@@ -295,7 +218,11 @@ async def upload(request: Request, session: DbSession) -> Response:
         message = f"Could not store the upload on the server ({exc.strerror or exc}); nothing was imported."
         return _page(request, session, viewer.athlete_id, 507, errors=[message], sports_choice=sports_choice)
     sports = frozenset(SPORTS) if sports_choice == "all" else None
-    start_job(request, viewer.athlete_id, saved, sports, job)
+    import_jobs.enqueue(session, job, viewer.athlete_id, folder, saved, sports)
+    session.commit()
+    worker = getattr(request.app.state, "import_worker", None)
+    if worker is not None:
+        worker.wake()
     return RedirectResponse(f"/import/jobs/{job}", status_code=303)
 
 

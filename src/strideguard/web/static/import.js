@@ -14,7 +14,14 @@
           set("job-rate", s.rate_per_s); set("job-imported", s.imported); set("job-duplicates", s.duplicates);
           set("job-failed", s.failed);
           var bar = document.getElementById("job-progress");
-          if (bar) { bar.max = Math.max(1, s.total); bar.value = s.done; bar.textContent = s.done + " of " + s.total; }
+          // Until the archive has been scanned the total is unknown: say so, and leave the bar indeterminate.
+          var counting = document.getElementById("job-counting"), counts = document.getElementById("job-counts");
+          if (counting && counts) { counting.hidden = s.total > 0; counts.hidden = !(s.total > 0); }
+          if (bar) {
+            bar.max = Math.max(1, s.total);
+            if (s.total > 0) { bar.value = s.done; } else { bar.removeAttribute("value"); }
+            bar.textContent = s.done + " of " + s.total;
+          }
           var list = document.getElementById("job-errors");
           if (list) {
             list.textContent = "";
