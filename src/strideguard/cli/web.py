@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 
 import click
@@ -28,6 +30,9 @@ def serve_app(
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
+    problem = _cannot_listen(host, port)
+    if problem:  # say it in one line before uvicorn would log its own error and a traceback-like line
+        raise click.ClickException(f"could not listen on {host}:{port}: {problem}")
     try:
         settings = Settings(
             db_url=db_url, accounts=accounts, data_dir=config.data_dir(), run_worker=run_worker
@@ -54,6 +59,24 @@ def serve_app(
     finally:
         app.state.engine.dispose()
     console.print("StrideGuard dashboard stopped.")
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be bound now (e.g. "the port is in use"), or None if it can."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"unknown host ({exc.strerror or exc})"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is in use (is StrideGuard already running? try --port 8001)"
+            return exc.strerror or str(exc)
+    return None
 
 
 def _exit_quietly_on_sigterm() -> None:
