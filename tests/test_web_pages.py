@@ -107,6 +107,7 @@ def test_empty_dashboard_invites_an_import(client):
     page = soup(client.get("/"))
     assert page.select_one("h1").get_text().startswith("Dashboard")
     assert page.select_one('.empty a[href="/import"]') is not None
+    assert page.select("svg.chart") == []  # no empty axes labelled "0 0 0"
 
 
 def test_dashboard_shows_this_week_and_a_weekly_chart(client, runs):

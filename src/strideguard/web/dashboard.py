@@ -84,9 +84,9 @@ def load_chart(
     daily: list[load.DayLoad], fitness: list[load.FitnessPoint], spikes: list[load.SessionSpike]
 ) -> str:
     """CTL, ATL and TSB lines over the last weeks, with spike days marked on the daily load line."""
-    if not fitness:
-        return ""
     shown = fitness[-LOAD_CHART_DAYS:]
+    if not any(p.ctl or p.atl for p in shown):  # nothing to draw: an empty chart would show only "0 0 0"
+        return ""
     first = shown[0].day
     x = np.array([(p.day - first).days for p in shown], float)
     days_back = x - x[-1]
@@ -164,6 +164,8 @@ def _analytics(
         marked=[r["spike"] for r in week["rows"]],
         current=len(week["rows"]) - 1,
     )
+    if not any(r["km"] for r in week["rows"]):
+        week_chart = ""  # no runs in these weeks: the page says so instead of drawing empty axes
     trends = pain.pain_trends(pain_entries, today)
     severity_order = {"warning": 0, "watch": 1, "info": 2}
     flags.sort(key=lambda f: (severity_order.get(f.severity, 3), f.day), reverse=False)
