@@ -512,3 +512,108 @@ def test_broken_screens_file_reports_every_problem(tmp_path):
     assert "screens.yaml: emergency_signs: items[1]: unknown finding 'saddle_numbnes'" in text
     assert "bad none value: leg_weakness must be one of none, one_leg, both_legs" in text
     assert "screens.yaml: health_history: items[0]: fever is already screened in emergency_signs" in text
+
+
+# --- warning signs that could not be ruled out; plain words -------------------------------------------------
+
+
+def test_unchecked_red_flags_name_dont_know_answers_and_never_change_the_level():
+    from strideguard.triage import unchecked_red_flags
+
+    kb = default_knowledge()
+    findings = {"age": 35, "sex": "male", "pain_location": "lateral", "saddle_numbness": None, "fever": False}
+    unchecked = {u.id: u for u in unchecked_red_flags(findings, kb)}
+    cauda = unchecked["cauda_equina_symptoms"]
+    assert cauda.dont_know == ("saddle_numbness",)  # null = answered "don't know"
+    assert set(cauda.unknown) == {"saddle_numbness", "bladder_bowel_change", "leg_weakness"}
+    assert "fever_or_unwell" in unchecked and unchecked["fever_or_unwell"].unknown == ("feeling_unwell",)
+    assert unchecked["fever_or_unwell"].dont_know == ()  # absent = never asked, not "don't know"
+    assert "groin_lump_in_woman" not in unchecked  # sex male rules it out whatever the lump
+    # a flag that fired is not "unchecked"; one ruled out by a "no" is not either
+    fired = unchecked_red_flags({"saddle_numbness": True}, kb)
+    assert "cauda_equina_symptoms" not in {u.id for u in fired}
+    denied = {**findings, "feeling_unwell": False}
+    assert "fever_or_unwell" not in {u.id for u in unchecked_red_flags(denied, kb)}
+    # unknown never raises or lowers: same level and ranking with or without the nulls
+    with_nulls = evaluate(findings, kb)
+    without = evaluate({k: v for k, v in findings.items() if v is not None}, kb)
+    assert with_nulls.triage_level == without.triage_level
+    assert [c.id for c in with_nulls.conditions] == [c.id for c in without.conditions]
+    assert [u.id for u in with_nulls.unchecked_red_flags] == list(unchecked)
+
+
+def test_no_warning_signs_found_only_when_every_red_flag_is_ruled_out():
+    from strideguard.triage import NO_FLAG_REASONS
+
+    kb = default_knowledge()
+    dont_know = evaluate({"pain_location": "lateral", "tender_greater_trochanter": True, "fever": None}, kb)
+    assert dont_know.triage_level == "self_care"
+    reasons = [r.reason for r in dont_know.level_reasons]
+    assert NO_FLAG_REASONS["dont_know"] in reasons and "No warning signs found." not in reasons
+    # every red-flag finding denied: now, and only now, "No warning signs found."
+    denied = {
+        f: False
+        for flag in kb.red_flags
+        for leaf in rules.leaves(flag.rule)
+        for f in [leaf["finding"]]
+        if kb.findings[f].type == "boolean"
+    }
+    denied |= {
+        "age": 35,
+        "sex": "male",
+        "pain_location": "lateral",
+        "leg_weakness": "none",
+        "tender_greater_trochanter": True,
+    }
+    ruled_out = evaluate(denied, kb)
+    assert ruled_out.unchecked_red_flags == ()
+    assert "No warning signs found." in [r.reason for r in ruled_out.level_reasons]
+
+
+def test_json_keeps_its_keys_and_adds_unchecked_red_flags():
+    out = evaluate({"pain_location": "groin", "pain_on_hop": None}).to_json()
+    assert list(out)[:8] == [
+        "triage_level",
+        "red_flags",
+        "conditions",
+        "advice",
+        "routines",
+        "routines_withheld",
+        "level_reasons",
+        "disclaimer",
+    ]
+    hop = next(u for u in out["unchecked_red_flags"] if u["id"] == "bone_stress_hop_pain")
+    assert hop == {
+        **hop,
+        "level": "urgent",
+        "unknown_findings": ["pain_on_hop"],
+        "dont_know": ["pain_on_hop"],
+    }
+
+
+def test_plain_words_for_findings_and_likelihood_ratios():
+    from strideguard.triage_text import YES_NO, describe, lr_text
+
+    kb = default_knowledge()
+    assert {f.id for f in kb.findings.values() if f.type == "boolean"} <= set(YES_NO)
+    assert describe("pain_walking", False, kb) == "no pain when walking normally"
+    assert (
+        describe("pain_during_run_pattern", "builds_during_run", kb)
+        == "when running: builds up the longer I run"
+    )
+    assert describe("pain_location", "groin", kb) == "where it hurts: front of the hip / groin crease"
+    assert describe("duration_weeks", 8, kb) == "how long: 8 weeks"
+    for fid, finding in kb.findings.items():
+        values = [True, False] if finding.type == "boolean" else list(finding.values) or [finding.min]
+        for value in values:
+            text = describe(fid, value, kb)
+            assert "_" not in text and not text.startswith("not:") and "e+0" not in text, (fid, value, text)
+    assert [lr_text(x) for x in (300, 30, 6, 2.5, 1.5, 0.7, 0.05)] == [
+        "×300",
+        "×30",
+        "×6",
+        "×2.5",
+        "×1.5",
+        "×0.7",
+        "×0.05",
+    ]

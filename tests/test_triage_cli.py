@@ -152,3 +152,41 @@ def test_check_knowledge_lists_every_problem(run_cli, tmp_path):
     assert "unknown citation 'nowhere_2020'" in result.stderr
     ok = run_cli("triage", "--check-knowledge")
     assert ok.returncode == 0 and "knowledge OK: 69 findings, 20 conditions" in ok.stdout
+
+
+def test_dont_know_warning_signs_are_named_in_the_text_result(run_cli, tmp_path):
+    findings = {
+        "age": 35,
+        "sex": "male",
+        "pain_location": "lateral",
+        "tender_greater_trochanter": True,
+        "saddle_numbness": None,
+        "leg_swelling": None,
+        "pain_walking": False,
+    }
+    result = run_cli("triage", "--findings", str(_case(tmp_path, findings)))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Self-care is reasonable for now" in out  # "don't know" never changes the level
+    assert "Warning signs not checked" in out
+    assert 'These warning signs were not checked because you answered "Don\'t know":' in out
+    emergency = out.index("? Numbness around the genitals, back passage or inner buttocks")
+    assert out.index("If any of them apply, please go to an emergency department", emergency) > emergency
+    assert "? One leg swollen, tense or warm" in out
+    assert "If any of them apply, please stop running and see a doctor" in out
+    assert "No warning signs found" not in out
+    assert "not:" not in out  # negatives in plain words ("no pain when walking normally")
+    as_json = json.loads(run_cli("triage", "--findings", str(_case(tmp_path, findings)), "--json").stdout)
+    cauda = next(u for u in as_json["unchecked_red_flags"] if u["id"] == "cauda_equina_symptoms")
+    assert cauda["dont_know"] == ["saddle_numbness"]
+
+
+def test_interactive_answers_that_run_out_count_as_dont_know_and_are_named(run_cli):
+    # age, sex, where; then input ends at the first group of warning signs
+    result = run_cli("triage", input="35\nmale\n2\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert 'the remaining questions count as "don\'t know"' in out
+    assert "Warning signs not checked" in out
+    assert "? Cannot put weight on the leg" in out
+    assert "? Sex" not in out  # only warning-sign questions are listed

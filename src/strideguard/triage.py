@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from strideguard import rules
@@ -147,6 +147,28 @@ class RedFlagHit:
 
 
 @dataclass(frozen=True, slots=True)
+class UncheckedRedFlag:
+    """A red flag that did not fire but could not be ruled out either: its rule is unknown because findings it
+    needs are unknown. `unknown` lists those findings; `dont_know` the ones answered "don't know" (an explicit
+    null), as opposed to never asked (absent)."""
+
+    id: str
+    level: str
+    message: str
+    unknown: tuple[str, ...]
+    dont_know: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "level": self.level,
+            "message": self.message,
+            "unknown_findings": list(self.unknown),
+            "dont_know": list(self.dont_know),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class LevelReason:
     """Why the triage level is at least `level`."""
 
@@ -194,6 +216,7 @@ class TriageResult:
     level_reasons: tuple[LevelReason, ...]
     routines_withheld: str | None
     disclaimer: str = DISCLAIMER
+    unchecked_red_flags: tuple[UncheckedRedFlag, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract documented in docs/triage.md."""
@@ -206,6 +229,7 @@ class TriageResult:
             "routines_withheld": self.routines_withheld,
             "level_reasons": [r.to_json() for r in self.level_reasons],
             "disclaimer": self.disclaimer,
+            "unchecked_red_flags": [u.to_json() for u in self.unchecked_red_flags],
         }
 
 
@@ -305,6 +329,54 @@ def red_flags(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> t
     return tuple(hits)
 
 
+def _open_findings(rule: Mapping[str, Any], findings: Mapping[str, Any]) -> list[str]:
+    """The unknown findings that keep `rule` unknown: leaves under parts that are themselves unknown (a part
+    already decided true or false cannot change the outcome)."""
+    if rules.evaluate(rule, findings).value is not None:
+        return []
+    if "all" in rule or "any" in rule:
+        parts = rule.get("all", rule.get("any")) or []
+        return [f for part in parts for f in _open_findings(part, findings)]
+    if "not" in rule:
+        return _open_findings(rule["not"], findings)
+    return [rule["finding"]]
+
+
+def unchecked_red_flags(
+    findings: Mapping[str, Any], kb: KnowledgeBase | None = None
+) -> tuple[UncheckedRedFlag, ...]:
+    """Red flags that could not be ruled out: neither fired nor evaluated to false, because findings they need
+    are unknown. Most urgent first. Explicit nulls in `findings` are "don't know" answers and are named in
+    `dont_know`; absent findings were never asked. Display only: unknown never raises or lowers the level."""
+    kb = kb or default_knowledge()
+    known = known_findings(findings)
+    nulls = {k for k, v in findings.items() if v is None}
+    out = []
+    for flag in kb.red_flags:
+        if rules.evaluate(flag.rule, known).value is not None:
+            continue
+        unknown = tuple(dict.fromkeys(_open_findings(flag.rule, known)))
+        dont_know = tuple(f for f in unknown if f in nulls)
+        out.append(UncheckedRedFlag(flag.id, flag.level, flag.message, unknown, dont_know))
+    out.sort(key=lambda u: -LEVEL_RANK[u.level])
+    return tuple(out)
+
+
+NO_FLAG_REASONS = {
+    "ruled_out": "No warning signs found.",
+    "dont_know": "No warning sign showed up in your answers, but some were not checked because you answered "
+    '"don\'t know".',
+    "not_asked": "None of your answers points to a warning sign.",
+}
+
+
+def _no_flag_reason(unchecked: Sequence[UncheckedRedFlag]) -> str:
+    """The self-care default reason: "No warning signs found." only when every red flag was ruled out."""
+    if any(u.dont_know for u in unchecked):
+        return NO_FLAG_REASONS["dont_know"]
+    return NO_FLAG_REASONS["not_asked" if unchecked else "ruled_out"]
+
+
 def _condition_level(condition: Condition, findings: Mapping[str, Any]) -> tuple[str, list[LevelReason]]:
     level = condition.triage_level
     reasons = [
@@ -360,14 +432,19 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
     errors = validate_findings(findings, kb)
     if errors:
         raise FindingsError(errors)
+    unchecked = unchecked_red_flags(findings, kb)  # before the nulls ("don't know") are dropped
     findings = known_findings(findings)
 
     flags = red_flags(findings, kb)
     conditions = score_conditions(findings, kb)
     level, reasons = level_reasons(findings, flags, conditions, kb)
+    # Same level and sources; only the wording of "no warning sign" depends on what could be ruled out.
+    reasons = [replace(r, reason=_no_flag_reason(unchecked)) if r.source == "default" else r for r in reasons]
     advice = _advice(level, flags, conditions, kb)
     routines, withheld = _routines(level, flags, conditions, findings, kb)
-    return TriageResult(level, flags, conditions, advice, routines, tuple(reasons), withheld)
+    return TriageResult(
+        level, flags, conditions, advice, routines, tuple(reasons), withheld, unchecked_red_flags=unchecked
+    )
 
 
 def _advice(
@@ -448,6 +525,7 @@ __all__ = [
     "RedFlagHit",
     "RoutineSuggestion",
     "TriageResult",
+    "UncheckedRedFlag",
     "evaluate",
     "information_gain",
     "level_reasons",
@@ -455,6 +533,7 @@ __all__ = [
     "next_step",
     "red_flags",
     "score_conditions",
+    "unchecked_red_flags",
     "validate_findings",
 ]
 

@@ -28,6 +28,7 @@ from strideguard.knowledge import (
 )
 from strideguard.triage import FindingsError, TriageResult, evaluate, validate_findings
 from strideguard.triage_interview import answer_screen, next_step, record
+from strideguard.triage_text import UNCHECKED_INTRO, describe, unchecked_groups
 
 LEVEL_HEADLINES = {
     "emergency": ("bold white on red", "EMERGENCY: please get help now"),
@@ -182,26 +183,32 @@ def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
 
 def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
     """Ask the steps chosen by `triage_interview.next_step` (single or grouped questions) until it returns
-    None or input ends."""
+    None or input ends. Questions answered "don't know" come back as explicit nulls (docs/triage.md), so the
+    result can name the warning signs they left unchecked; when input ends, every remaining question counts
+    as "don't know" the same way."""
     say(
         "[bold]Hip pain check[/bold]. I'll ask about warning signs first, then questions that help tell the "
         "likely causes apart. Answer y or n, a number or a choice; type ? if you don't know.\n"
     )
     findings: dict[str, Any] = {}
+    dont_know: set[str] = set()
     asked: frozenset[str] = frozenset()
+    ended = False
     while (step := next_step(findings, kb, asked)) is not None:
         try:
             if isinstance(step, Screen):
-                answer = ask_screen(step, stream, say)
+                answer = SCREEN_DONT_KNOW if ended else ask_screen(step, stream, say)
                 findings, asked = answer_screen(step.id, answer, findings, asked, kb)
             else:
-                value = ask(step, kb, stream, say)
+                value = None if ended else ask(step, kb, stream, say)
+                if value is None:
+                    dont_know.add(step.finding)
                 findings, asked = record(step.finding, value, findings, asked, kb)
         except _EndOfInput:
             say('\n(No more answers: the remaining questions count as "don\'t know".)')
-            break
+            ended = True  # go on silently, so the unanswered warning signs are named in the result
     say("")
-    return findings
+    return {**dict.fromkeys(dont_know - set(findings)), **findings}
 
 
 def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> str:
@@ -304,6 +311,14 @@ def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
         console.print("\n[bold]Warning signs[/bold]")
         for flag in result.red_flags:
             console.print(f"  ! {flag.message} {cite(flag.citations)}", markup=False)
+    groups = unchecked_groups(result, kb)
+    if groups:
+        console.print("\n[bold]Warning signs not checked[/bold]")
+        console.print(UNCHECKED_INTRO, markup=False)
+        for group in groups:
+            for item in group.items:
+                console.print(f"  ? {item}", markup=False)
+            console.print(f"  {group.if_any}", markup=False)
     if result.triage_level == "emergency":
         # After an emergency sign the questions stop early, so a ranking would rest on too little: name what
         # the warning signs point to instead (the full ranking stays in --json).
@@ -350,10 +365,5 @@ def _print_ranking(result: TriageResult, kb: KnowledgeBase, cite: Callable[[tupl
 
 
 def _plain(finding_id: str, value: Any, kb: KnowledgeBase) -> str:
-    """'pain_on_hop', True -> 'hopping, jumping or landing ...' style short text for the 'because' line."""
-    meaning = kb.findings[finding_id].meaning.split("(")[0].strip()
-    if value is True:
-        return meaning
-    if value is False:
-        return f"not: {meaning}"
-    return f"{finding_id.replace('_', ' ')} {value}"
+    """A finding in plain words for the 'because' line (shared with the web result page)."""
+    return describe(finding_id, value, kb)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from strideguard.db import TriageRow
 from strideguard.knowledge import SCREEN_ANSWERS, KnowledgeBase, Question, Screen, default_knowledge
 from strideguard.triage import TriageResult, evaluate, validate_findings
-from strideguard.triage_interview import AnswerError, next_step, replay
+from strideguard.triage_interview import SCREEN_ANSWER_LABELS, AnswerError, next_step, replay
+from strideguard.triage_text import (
+    UNCHECKED_INTRO,
+    describe,
+    flag_reasons,
+    join_sources,
+    lr_text,
+    sentence,
+    unchecked_groups,
+)
 from strideguard.web.common import (
     DbSession,
     FormFields,
@@ -36,6 +46,13 @@ LEVEL_HEADLINES = {
     "self_care": "Self-care is reasonable for now",
 }
 DONT_KNOW = "__dont_know__"
+# Honest progress without a total (the interview adapts): the stages in order, and the current one.
+STAGES = (
+    ("basics", "About you"),
+    ("red_flag", "Warning signs"),
+    ("detail", "A few questions about the pain"),
+)
+STAGE_NOTE = "Warning signs first, then a few questions about the pain."
 
 
 def parse_answers(text: str, kb: KnowledgeBase) -> list[tuple[str, Any]]:
@@ -100,25 +117,48 @@ def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, 
     return value, None
 
 
+def with_dont_know(answers: list[tuple[str, Any]], findings: dict[str, Any]) -> dict[str, Any]:
+    """`findings` plus an explicit null for every question answered "don't know" (docs/triage.md: null is
+    "don't know", absent is "not asked"), so the result can name the warning signs left unchecked."""
+    nulls = {step_id: None for step_id, value in answers if value is None and step_id not in findings}
+    return {**nulls, **findings}
+
+
+def form_value(value: Any) -> str:
+    """A recorded answer as the form shows it: 'yes'/'no', an enum value, or a number as typed."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "" if value is None else str(value)
+
+
 def step_context(
     kb: KnowledgeBase, answers: list[tuple[str, Any]], step: Question | Screen
 ) -> dict[str, Any]:
     """Template variables for one wizard page: a single question or a grouped screen."""
-    common = {"answers_json": json.dumps(answers), "step": len(answers) + 1}
+    stage = step.phase if step.phase in dict(STAGES) else "detail"
+    common = {
+        "answers_json": json.dumps(answers),
+        "step": len(answers) + 1,
+        "stages": STAGES,
+        "stage": stage,
+        "stage_note": STAGE_NOTE,
+    }
     if isinstance(step, Screen):
         ids = dict.fromkeys(c for item in step.items for c in (*step.citations, *item.citations))
         return {
             **common,
             "template": "triage_screen.html",
             "screen": step,
-            "citations": [kb.citations[c] for c in ids if c in kb.citations],
+            "why": join_sources([kb.citations[c].text for c in ids if c in kb.citations]),
         }
     return {
         **common,
         "template": "triage_question.html",
         "question": step,
         "finding": kb.findings[step.finding],
-        "citations": [kb.citations[c] for c in step.citations if c in kb.citations],
+        "why": join_sources([kb.citations[c].text for c in step.citations if c in kb.citations]),
     }
 
 
@@ -132,7 +172,15 @@ def render_step(
 ) -> Response:
     context = step_context(kb, answers, step)
     template = context.pop("template")
-    values = {"error": None, "typed": "", "history": [], "headlines": LEVEL_HEADLINES, **extra, **context}
+    values = {
+        "error": None,
+        "typed": "",
+        "previous": None,
+        "history": [],
+        "headlines": LEVEL_HEADLINES,
+        **extra,
+        **context,
+    }
     return render(request, template, status_code=status_code, **values)
 
 
@@ -143,12 +191,17 @@ def triage_start(request: Request, session: DbSession) -> Response:
     kb = default_knowledge()
     step = next_step({}, kb, frozenset())
     assert step is not None
-    history = session.execute(
+    rows = session.execute(
         sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level)
         .where(TriageRow.athlete_id == viewer.athlete_id)
         .order_by(TriageRow.id.desc())
         .limit(10)
     ).all()
+    # Stored in UTC; shown in this computer's time zone, like the dashboard's "today".
+    history = [
+        (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level)
+        for row_id, created, level in rows
+    ]
     return render_step(request, kb, [], step, history=history)
 
 
@@ -159,7 +212,9 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
     kb = default_knowledge()
     answers = parse_answers(form.get("answers", "[]"), kb)
     action = form.get("action", "answer")
+    revisit: tuple[str, Any] | None = None
     if action == "back":
+        revisit = answers[-1] if answers else None
         answers = answers[:-1]
     else:
         current_id = form.get("question", "")
@@ -183,13 +238,23 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
     findings, asked = state_of(answers, kb)
     step = next_step(findings, kb, asked)
     if step is not None:
+        if revisit is not None and revisit[0] == step.id:
+            # Back: show the answer being revisited, so the runner can keep or change it.
+            value = revisit[1]
+            previous = (
+                SCREEN_ANSWER_LABELS.get(value, str(value))
+                if isinstance(step, Screen)
+                else ("Don't know" if value is None else None)
+            )
+            return render_step(request, kb, answers, step, typed=form_value(value), previous=previous)
         return render_step(request, kb, answers, step)
     problems = validate_findings(findings, kb)
     if problems:
         raise HTTPException(422, "; ".join(problems))
+    findings = with_dont_know(answers, findings)
     result = evaluate(findings, kb)
     if viewer.read_only:
-        return render_result(request, kb, result, None, answers)
+        return render_result(request, kb, result, None, answers, findings)
     require_writable(viewer)
     row = TriageRow(
         athlete_id=viewer.athlete_id,
@@ -208,6 +273,7 @@ def render_result(
     result: TriageResult,
     row_id: int | None,
     answers: list[tuple[str, Any]] | None = None,
+    findings: dict[str, Any] | None = None,
 ) -> Response:
     sources: list[str] = []
 
@@ -221,23 +287,28 @@ def render_result(
             numbers.append(sources.index(cid) + 1)
         return numbers
 
-    def plain(finding_id: str, value: Any) -> str:
-        finding = kb.findings.get(finding_id)
-        meaning = finding.meaning.split("(")[0].strip() if finding else finding_id
-        if value is True:
-            return meaning
-        if value is False:
-            return f"not: {meaning}"
-        return f"{meaning}: {value}"
-
+    # The banner says the level and why in a few plain lines; the warning signs themselves are listed once,
+    # below it, so the banner only counts them (the QA found each message three times on an urgent page).
+    banner: list[str] = []
+    if result.red_flags:
+        n = len(result.red_flags)
+        banner.append(f"{n} warning sign{'s' if n > 1 else ''} found: see “Warning signs” below.")
+    for reason in result.level_reasons:
+        if not reason.source.startswith("red_flag:") and reason.reason not in banner:
+            banner.append(reason.reason)
     return render(
         request,
         "triage_result.html",
         result=result,
         headline=LEVEL_HEADLINES[result.triage_level],
+        banner=banner[:3],
         row_id=row_id,
         cite=cite,
-        plain=plain,
+        plain=lambda finding_id, value: describe(finding_id, value, kb),
+        because=lambda flag_id: sentence(flag_reasons(flag_id, findings or {}, kb)),
+        lr_text=lr_text,
+        unchecked=unchecked_groups(result, kb),
+        unchecked_intro=UNCHECKED_INTRO,
         sources=sources,
         citations=kb.citations,
         answers_json=json.dumps(answers or []),
@@ -254,4 +325,4 @@ def triage_result(row_id: int, request: Request, session: DbSession) -> Response
     if row is None:
         raise HTTPException(404, f"No triage result #{row_id}.")
     kb = default_knowledge()
-    return render_result(request, kb, evaluate(row.findings, kb), row.id)
+    return render_result(request, kb, evaluate(row.findings, kb), row.id, findings=row.findings)
