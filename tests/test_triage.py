@@ -617,3 +617,40 @@ def test_plain_words_for_findings_and_likelihood_ratios():
         "×0.7",
         "×0.05",
     ]
+
+
+def test_routines_wait_until_the_warning_signs_are_answered():
+    # Nothing answered (an empty findings file, or input that ended at once): self-care, but no routine.
+    empty = evaluate({})
+    assert empty.routines == () and "none of them was" in (empty.routines_withheld or "")
+    # "Don't know" to a question behind a serious warning sign keeps routines back too.
+    unsure = evaluate(
+        {"age": 31, "sex": "male", "pain_location": "thigh", "pain_walking": False, "limp": None}
+    )
+    assert unsure.routines == ()
+    assert "could not be ruled out" in (unsure.routines_withheld or "")
+    # Answered: routines come back.
+    sure = evaluate(
+        {
+            "age": 31,
+            "sex": "male",
+            "pain_location": "thigh",
+            "pain_walking": False,
+            "limp": False,
+            "pain_running_downhill": True,
+        }
+    )
+    assert sure.triage_level == "self_care" and sure.routines
+
+
+def test_foam_rolling_withheld_in_plain_words():
+    result = evaluate(
+        {
+            "age": 31,
+            "pain_location": "thigh",
+            "pain_running_downhill": True,
+            "pain_walking": False,
+            "sickle_cell_or_clotting_disorder": True,
+        }
+    )
+    assert "sickle_cell" not in (result.routines_withheld or "")

@@ -441,7 +441,7 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
     # Same level and sources; only the wording of "no warning sign" depends on what could be ruled out.
     reasons = [replace(r, reason=_no_flag_reason(unchecked)) if r.source == "default" else r for r in reasons]
     advice = _advice(level, flags, conditions, kb)
-    routines, withheld = _routines(level, flags, conditions, findings, kb)
+    routines, withheld = _routines(level, flags, conditions, findings, kb, unchecked)
     return TriageResult(
         level, flags, conditions, advice, routines, tuple(reasons), withheld, unchecked_red_flags=unchecked
     )
@@ -472,11 +472,27 @@ def _routines(
     conditions: Sequence[ConditionScore],
     findings: Mapping[str, Any],
     kb: KnowledgeBase,
+    unchecked: Sequence[UncheckedRedFlag] = (),
 ) -> tuple[tuple[RoutineSuggestion, ...], str | None]:
     if flags:
         return (), "No exercises or foam rolling are suggested while a warning sign is present."
     if LEVEL_RANK[level] >= LEVEL_RANK["urgent"]:
         return (), "No exercises or foam rolling are suggested until a clinician has checked you."
+    # Danger first: a routine is offered only once the serious warning signs are ruled out, not while
+    # they are unknown (e.g. a possible stress fracture nobody asked about is never sent to foam rolling).
+    screened = {f for screen in kb.screens for f in screen.findings}
+    if not any(f in findings for f in screened):
+        return (), (
+            "No exercises or foam rolling are suggested until the warning-sign questions are answered: "
+            "none of them was."
+        )
+    open_serious = [u for u in unchecked if LEVEL_RANK[u.level] >= LEVEL_RANK["urgent"] and u.dont_know]
+    if open_serious:
+        n = len(open_serious)
+        return (), (
+            'No exercises or foam rolling are suggested: after "don\'t know" answers, '
+            f"{n} serious warning sign{'s' if n != 1 else ''} could not be ruled out."
+        )
     top3 = conditions[:3]
     if any(LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] for c in top3) or any(
         LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] and c.score >= SAFETY_NET_PROBABILITY
@@ -506,7 +522,10 @@ def _routines(
     suggestions = suggestions[:MAX_ROUTINES]
     withheld = None
     if no_rolling:
-        withheld = f"Foam rolling is not suggested because of: {', '.join(no_rolling)}."
+        from strideguard.triage_text import describe  # phrasing lives there; it imports this module
+
+        reasons = "; ".join(describe(f, True, kb) for f in no_rolling)
+        withheld = f"Foam rolling is not suggested because of: {reasons}."
     return tuple(suggestions), withheld
 
 
