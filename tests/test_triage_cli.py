@@ -190,3 +190,16 @@ def test_interactive_answers_that_run_out_count_as_dont_know_and_are_named(run_c
     assert "Warning signs not checked" in out
     assert "? Cannot put weight on the leg" in out
     assert "? Sex" not in out  # only warning-sign questions are listed
+
+
+def test_history_lists_saved_checks_newest_first(run_cli, tmp_path):
+    assert "No saved hip checks" in run_cli("triage", "--history").stdout
+    case = tmp_path / "case.json"
+    for findings in ({"age": 29, "pain_location": "groin", "pain_on_hop": True}, {"unable_to_bear_weight": True}):
+        case.write_text(json.dumps({"findings": findings}))
+        assert run_cli("triage", "--findings", str(case), "--save", "--json").returncode == 0
+    listed = json.loads(run_cli("triage", "--history", "--json").stdout)["checks"]
+    assert [c["triage_level"] for c in listed] == ["emergency", "urgent"]
+    assert listed[0]["red_flags"] >= 1 and listed[1]["top_condition"]
+    text = run_cli("triage", "--history").stdout
+    assert "urgent: see a doctor within days" in text and "Guidance, not a diagnosis" in text

@@ -23,3 +23,26 @@ def latest_triage(session: Session, athlete_id: int, until: date | None = None) 
         if until is None or day <= until:
             return day, level
     return None
+
+
+def list_triage(session: Session, athlete_id: int, limit: int = 20) -> list[dict[str, object]]:
+    """The athlete's saved hip checks, newest first: id, local time, level, and the leading condition."""
+    rows = session.execute(
+        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.result)
+        .where(TriageRow.athlete_id == athlete_id)
+        .order_by(TriageRow.created_at.desc(), TriageRow.id.desc())
+        .limit(limit)
+    ).all()
+    out: list[dict[str, object]] = []
+    for row_id, created_at, level, result in rows:
+        conditions = (result or {}).get("conditions") or []
+        out.append(
+            {
+                "id": row_id,
+                "time": created_at.astimezone().isoformat(timespec="minutes"),
+                "triage_level": level,
+                "top_condition": conditions[0].get("name") if conditions else None,
+                "red_flags": len((result or {}).get("red_flags") or []),
+            }
+        )
+    return out

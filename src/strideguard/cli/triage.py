@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from rich.markup import escape
+from rich.table import Table
 
-from strideguard import db
+from strideguard import db, triage_store
 from strideguard.cli.common import AppContext, console, err_console, pass_app
 from strideguard.knowledge import (
     SCREEN_DONT_KNOW,
@@ -63,6 +65,7 @@ def register(group: click.Group) -> None:
     "--json", "as_json", is_flag=True, help="Print the result as JSON (the contract in docs/triage.md)."
 )
 @click.option("--save", is_flag=True, help="Store the result in your triage history (local athlete).")
+@click.option("--history", is_flag=True, help="List your saved hip checks (newest first) and exit.")
 @click.option(
     "--knowledge",
     "knowledge_dir",
@@ -79,6 +82,7 @@ def triage_command(
     findings_file: Path | None,
     as_json: bool,
     save: bool,
+    history: bool,
     knowledge_dir: Path | None,
     check_knowledge: bool,
 ) -> None:
@@ -95,8 +99,12 @@ def triage_command(
       echo '{"findings": {"pain_location": "lateral", "tender_greater_trochanter": true}}' > case.json
       strideguard triage --findings case.json --json
       strideguard triage --findings case.json --save
+      strideguard triage --history
       strideguard triage --check-knowledge
     """
+    if history:
+        _history(app, as_json)
+        return
     if check_knowledge:
         _check(knowledge_dir)
         return
@@ -125,6 +133,38 @@ def triage_command(
                 )
             )
         (err_console if as_json else console).print("Saved to your triage history.")
+
+
+LEVEL_WORDS = {
+    "emergency": "emergency",
+    "urgent": "urgent: see a doctor within days",
+    "see_clinician": "see a clinician",
+    "self_care": "self-care",
+}
+
+
+def _history(app: AppContext, as_json: bool) -> None:
+    with app.session() as (session, athlete_id):
+        checks = triage_store.list_triage(session, athlete_id)
+    if as_json:
+        click.echo(json.dumps({"checks": checks}, indent=2, ensure_ascii=False))
+        return
+    if not checks:
+        console.print("No saved hip checks. Run `strideguard triage --save` to keep one.")
+        return
+    table = Table(title="Your hip checks (newest first)", title_justify="left")
+    for header in ("#", "when", "level", "most likely", "warning signs"):
+        table.add_column(header, justify="right" if header in {"#", "warning signs"} else "left")
+    for check in checks:
+        table.add_row(
+            str(check["id"]),
+            str(check["time"]).replace("T", " ")[:16],
+            LEVEL_WORDS.get(str(check["triage_level"]), str(check["triage_level"])),
+            escape(str(check["top_condition"] or "")),
+            str(check["red_flags"]),
+        )
+    console.print(table)
+    console.print("[dim]Guidance, not a diagnosis.[/]")
 
 
 def _check(knowledge_dir: Path | None) -> None:
