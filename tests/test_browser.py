@@ -143,6 +143,7 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
     page.goto(server + "/triage")
     answers = {"age": "29", "pain_location": "groin", "pain_on_hop": "yes", "limp": "no"}
     screens_seen = []
+
     def submit(selector: str) -> None:
         # A plain POST form: wait for the next page, or the next check could read the old one.
         with page.expect_navigation():
@@ -241,3 +242,68 @@ def test_keyboard_alone_reaches_content_and_logs_pain_on_the_body_map(server, pa
     page.wait_for_selector("p.ok")
     assert page.inner_text("p.ok") == "Pain entry saved."
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_player_shows_the_instruction_while_playing_and_keeps_keyboard_focus(server, page):
+    page.goto(server + "/routines/piriformis_foam_roll")
+    page.wait_for_selector("#player[data-ready='1']")
+    first = page.inner_text("#step-instruction")
+    assert len(first) > 20  # the server-rendered instruction survives player.js
+    start_bg = page.eval_on_selector("#btn-start", "b => getComputedStyle(b).backgroundColor")
+    skip_disabled_bg = page.eval_on_selector("#btn-skip", "b => getComputedStyle(b).backgroundColor")
+    assert page.eval_on_selector("#btn-skip", "b => b.disabled")
+    assert skip_disabled_bg != start_bg and skip_disabled_bg != "rgb(255, 255, 255)"  # visibly disabled
+    page.focus("#btn-start")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#player", "data-state") == "playing"
+    assert page.evaluate("document.activeElement.id") == "btn-pause"  # not dropped to <body>
+    page.wait_for_timeout(400)  # a few ticks of the player's clock
+    assert page.inner_text("#step-instruction") == first
+    page.keyboard.press("Tab")  # to Skip
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#player", "data-position") == "1"
+    second = page.inner_text("#step-instruction")
+    assert second and second != first and page.text_content("#step-side") == "left side"
+    for _ in range(4):  # Skip keeps focus while it is usable; at the end it is disabled and Start is focused
+        assert page.evaluate("document.activeElement.id") == "btn-skip"
+        page.keyboard.press("Enter")
+    assert page.get_attribute("#player", "data-state") == "done"
+    assert page.evaluate("document.activeElement.id") == "btn-start"
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_phone_shoes_pain_and_activity_edit(server, page, session, athlete_id):
+    from strideguard import shoe_store
+
+    shoe = shoe_store.add_shoe(session, athlete_id, "Daily trainer", "Asics", "Novablast 4")
+    for sport in ("run", "treadmill", "trail_run"):
+        shoe_store.set_default(session, athlete_id, shoe.id, sport)
+    session.commit()
+    page.set_viewport_size({"width": 375, "height": 800})
+    # Shoes: every action inside the 375 px screen, no sideways scrolling, sports in full.
+    page.goto(server + "/shoes")
+    for selector in ("button:text('Make default')", "button:text('Retire')", "td[data-label='Default for']"):
+        box = page.locator(selector).first.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375, selector
+    assert page.inner_text("td[data-label='Default for']").endswith("run, trail run, treadmill")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # Pain: every body-map area is at least 24 x 24 CSS px to tap.
+    page.goto(server + "/pain")
+    boxes = page.eval_on_selector_all(
+        "svg.bodymap a.region-link",
+        "links => links.map(a => { const r = a.getBoundingClientRect();"
+        " return [a.getAttribute('aria-label'), r.width, r.height]; })",
+    )
+    small = [(label, round(w), round(h)) for label, w, h in boxes if w < 24 or h < 24]
+    assert boxes and not small, small
+    # Activity edit: a rejected RPE lands on the error, in view.
+    page.goto(server + "/activities")
+    with page.expect_navigation():
+        page.locator("table.activities tbody tr td.name a").first.click()
+    page.fill("#e-rpe", "15")
+    with page.expect_navigation():
+        page.click("#edit button[type=submit]")
+    top = page.eval_on_selector("#edit .error", "e => e.getBoundingClientRect().top")
+    assert 0 <= top < 800, top
+    # the rejected form is answered 422 on purpose; nothing else may go wrong
+    assert [p for p in page.problems if "422" not in p] == []  # type: ignore[attr-defined]

@@ -310,3 +310,144 @@ def test_every_form_carries_a_csrf_token_and_labelled_fields(client, session, at
             assert has_label(page, field), (path, str(field)[:120])
         for radio in page.select("input[type=radio]"):  # a group of choices is named by its legend
             assert radio.find_parent("fieldset").select_one("legend"), (path, str(radio)[:120])
+
+
+# --- QA round: readable names, one pace formatter, charts that state what they draw, filter wording -------
+
+
+def test_detail_shows_labels_not_internal_ids(client, session, athlete_id):
+    day = datetime(2024, 3, 2, 7, tzinfo=UTC)
+    trail = store.save_activity(
+        session, athlete_id, make_run(day, sport="trail_run", device="development 0", utc_offset_s=0)
+    ).activity_id
+    pain_store.add_pain(session, athlete_id, PainEntry(day.date(), "hip-lateral", "left", 3, "after"))
+    manual = store.save_activity(
+        session, athlete_id, store.manual_activity(datetime(2024, 3, 5, 7, tzinfo=UTC), 8000.0, 2700.0)
+    ).activity_id
+    session.commit()
+    page = soup(client.get(f"/activities/{trail}"))
+    subtitle = page.select_one("p.subtitle").get_text()
+    assert "Trail run" in subtitle and "trail_run" not in subtitle
+    assert "development" not in subtitle  # a FIT file that names no real device
+    assert page.select_one('#e-sport option[value="trail_run"]').get_text() == "Trail run"
+    assert page.select_one("ul.pain-list strong").get_text() == "Side of hip"
+    by_hand = soup(client.get(f"/activities/{manual}"))
+    assert "Entered by hand: no route." in by_hand.select_one("section.card").get_text()
+    assert "No positions recorded" not in by_hand.get_text()
+    listed = soup(client.get("/activities?sport=trail_run"))
+    assert listed.select_one("table.activities tbody td:nth-of-type(3)").get_text() == "Trail run"
+
+
+def test_web_and_cli_print_the_same_rounded_pace(client, session, athlete_id, run_cli):
+    # 10 km in 55:36 is 5:33.6 per km: 5:34 everywhere (the CLI used to cut it to 5:33).
+    run_id = store.save_activity(
+        session, athlete_id, store.manual_activity(datetime(2024, 4, 1, 7, tzinfo=UTC), 10_000.0, 3336.0)
+    ).activity_id
+    session.commit()
+    page = soup(client.get(f"/activities/{run_id}"))
+    pace = next(d for d in page.select(".stats div") if d.dt.get_text() == "Pace").dd.get_text()
+    assert pace == "5:34 /km"
+    assert soup(client.get("/activities")).select("table.activities tbody td.num")[2].get_text() == "5:34 /km"
+    listed = run_cli("runs")
+    assert listed.returncode == 0, listed.stderr
+    assert "5:34/km" in listed.stdout and "5:33" not in listed.stdout
+
+
+def test_pace_formatter_rounds_once():
+    from strideguard import units
+
+    assert units.format_pace(1000.0, 332.6) == "5:33 /km"
+    assert units.format_pace(1000.0, 359.6) == "6:00 /km"  # not "5:00" (seconds rounded to 60)
+    assert units.format_pace(5.0, 30.0) == ""  # too short a distance to mean anything
+    assert units.format_pace_s(None) == ""
+
+
+def test_laps_show_metre_distances_and_cadence_from_the_samples(client, session, athlete_id):
+    start = datetime(2024, 5, 1, 7, tzinfo=UTC)
+    run = make_run(start, km=2.006, utc_offset_s=0)
+    run = Activity(
+        **{
+            **{f: getattr(run, f) for f in run.__dataclass_fields__},
+            "laps": (
+                Lap(start_utc=start, distance_m=1003.0, elapsed_time_s=333.0),
+                Lap(start_utc=start + timedelta(seconds=333), distance_m=1003.0, elapsed_time_s=600.0),
+            ),
+        }
+    )
+    run_id = store.save_activity(session, athlete_id, run).activity_id
+    session.commit()
+    page = soup(client.get(f"/activities/{run_id}"))
+    headers = [th.get_text() for th in page.select("table.laps th")]
+    assert headers[-1] == "Cadence"
+    first = [td.get_text() for td in page.select("table.laps tbody tr")[0].select("td")]
+    # 1.003 km in 5:33 is 5:32/km: the distance is shown to the metre so the pace adds up.
+    assert first[1:4] == ["1.003", "5:33", "5:32 /km"]
+    assert first[-1] == "172"  # the file's laps have no cadence; the samples inside the lap do
+
+
+def test_lap_cadence_column_is_hidden_when_no_lap_has_one(client, session, athlete_id):
+    run_id = store.save_activity(
+        session, athlete_id, make_run(datetime(2024, 5, 2, 7, tzinfo=UTC), with_streams=False)
+    ).activity_id
+    session.commit()
+    page = soup(client.get(f"/activities/{run_id}"))
+    assert "Cadence" not in [th.get_text() for th in page.select("table.laps th")]
+    assert all(len(tr.select("td")) == 6 for tr in page.select("table.laps tbody tr"))
+
+
+def test_chart_captions_state_the_range_drawn_and_ignore_zero_cadence(client, session, athlete_id):
+    start = datetime(2024, 5, 3, 7, tzinfo=UTC)
+    run = make_run(start, km=6.0, utc_offset_s=0)
+    cadence = np.full(1200, 170.0)
+    cadence[:30] = 0.0  # standing at the start: the sensor reports 0
+    cadence[500:600] = 180.0
+    streams = Streams(**{**{c: getattr(run.streams, c) for c in Streams.COLUMNS}, "cadence_spm": cadence})
+    run = Activity(**{**{f: getattr(run, f) for f in run.__dataclass_fields__}, "streams": streams})
+    run_id = store.save_activity(session, athlete_id, run).activity_id
+    session.commit()
+    page = soup(client.get(f"/activities/{run_id}"))
+    cad = page.select_one("#chart-cadence_spm figcaption").get_text()
+    assert "; range 170–180)" in cad  # the zeros are not cadence; every sample left is on the axis
+    # Even speed (5 m/s): no slow "pace" at both ends from smoothing against zeros.
+    assert "range 3:20–3:20" in page.select_one("#chart-pace figcaption").get_text()
+
+
+def test_filter_messages_use_the_form_labels_and_explain_empty_results(client, runs):
+    page = soup(client.get("/activities?since=2024-13-01"))
+    assert any(p.get_text().startswith("From '2024-13-01' is not a date") for p in page.select("p.error"))
+    page = soup(client.get("/activities?until=soon"))
+    assert any(p.get_text().startswith("To 'soon' is not a date") for p in page.select("p.error"))
+    reversed_range = soup(client.get("/activities?since=2024-06-01&until=2024-05-01"))
+    assert any("is after To 2024-05-01" in p.get_text() for p in reversed_range.select("p.error"))
+    assert reversed_range.select_one("p.empty").get_text().startswith("No activities match this filter")
+    nothing = soup(client.get("/activities?q=no+such+run"))
+    assert "Import some files" not in nothing.select_one("p.empty").get_text()
+
+
+def test_empty_list_without_a_filter_invites_an_import(client):
+    page = soup(client.get("/activities"))
+    assert page.select_one('p.empty a[href="/import"]') is not None
+
+
+def test_rpe_halves_are_kept_and_shown(client, session, athlete_id, runs):
+    response = client.post(
+        f"/activities/{runs[0]}",
+        data={"csrf_token": csrf(client), "rpe": "5.5", "sport": "run"},
+        follow_redirects=True,
+    )
+    page = soup(response)
+    assert next(d for d in page.select(".stats div") if d.dt.get_text() == "RPE").dd.get_text() == "5.5"
+    assert page.select_one("#e-rpe")["value"] == "5.5"
+    session.expire_all()
+    assert store.get_activity(session, athlete_id, runs[0], with_streams=False).rpe == 5.5
+
+
+def test_edit_form_posts_to_its_own_anchor_so_an_error_is_in_view(client, runs):
+    page = soup(client.get(f"/activities/{runs[0]}"))
+    forms = page.select('form[method="post"]')
+    assert forms and all(f["action"].endswith("#edit") for f in forms)
+    rejected = client.post(
+        f"/activities/{runs[0]}", data={"csrf_token": csrf(client), "rpe": "15", "sport": "run"}
+    )
+    assert rejected.status_code == 422
+    assert soup(rejected).select_one("#edit div.error") is not None  # the error sits inside #edit

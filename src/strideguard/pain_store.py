@@ -71,6 +71,14 @@ def list_pain(
     return [_to_entry(row) for row in session.scalars(query.order_by(PainRow.local_date, PainRow.id))]
 
 
+def get_pain(session: Session, athlete_id: int, entry_id: int) -> PainEntry:
+    """One entry of this athlete's diary; NotFound for another athlete's or a missing one."""
+    row = session.scalar(sa.select(PainRow).where(PainRow.id == entry_id, PainRow.athlete_id == athlete_id))
+    if row is None:
+        raise NotFound(f"no pain entry #{entry_id}")
+    return _to_entry(row)
+
+
 def delete_pain(session: Session, athlete_id: int, entry_id: int) -> None:
     """Remove one entry of this athlete's diary."""
     result = session.execute(

@@ -516,8 +516,10 @@ def routine_to_dict(routine: Routine, citations: Mapping[str, Citation] | None =
         ],
         "timeline": [
             {
+                "position": t.position,
                 "step_index": t.step_index,
                 "name": t.name,
+                "instruction": t.instruction,
                 "side": t.side,
                 "start_s": t.start_s,
                 "duration_s": t.duration_s,

@@ -17,6 +17,14 @@ from strideguard.model import Activity
 DEFAULT_RETIRE_AT_M = 450_000.0  # low end of the 480-800 km practitioner band (clinical.md 1d)
 CHECK_AT_FRACTION = 0.9
 REPLACE_AT_FRACTION = 1.0
+# One vocabulary for wear levels, on every page and in the CLI (the dashboard's shoe alerts use it too).
+WEAR_LABELS = {"ok": "OK", "check": "Check", "replace": "Replace"}
+# Why the default limit is below the ~500 km of the evidence: it prompts a check before that point.
+LIMIT_HINT = (
+    "StrideGuard's default limit is 450 km: guidance is to check a shoe at about 500 km and replace it "
+    "between 500 and 800 km, so the alerts come in time: Check at 90% of the limit, Replace at 100%. "
+    "Set your own limit for each pair."
+)
 
 
 @dataclass(frozen=True, slots=True)

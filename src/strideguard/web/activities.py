@@ -12,8 +12,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import load, store
-from strideguard.model import SPORTS, Activity, Streams
+from strideguard import load, pain, store, units
+from strideguard.model import SPORTS, Activity, Lap, Streams
 from strideguard.routes_svg import route_drawing
 from strideguard.web import queries
 from strideguard.web.common import (
@@ -38,6 +38,14 @@ SORT_LABELS = {
     "heart_rate": "Heart rate",
     "ascent": "Ascent",
 }
+# Text helpers the list and detail templates call, the same the CLI uses (strideguard.units).
+TEXT = {
+    "pace_text": units.format_pace,
+    "pace_s_text": units.format_pace_s,
+    "sport_label": units.sport_label,
+    "device_label": units.device_label,
+    "rpe_text": units.format_rpe,
+}
 
 
 def parse_list_filters(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -48,14 +56,19 @@ def parse_list_filters(params: dict[str, str]) -> tuple[dict[str, Any], list[str
         problems.append(f"Unknown sport {sport!r}; showing all sports.")
         sport = ""
     dates: dict[str, date | None] = {}
-    for key in ("since", "until"):
+    for key, label in (("since", "From"), ("until", "To")):  # the labels of the filter form's fields
         text = params.get(key, "").strip()
         dates[key] = None
         if text:
             try:
                 dates[key] = date.fromisoformat(text)
             except ValueError:
-                problems.append(f"{key.capitalize()} {text!r} is not a date (use YYYY-MM-DD); ignored.")
+                problems.append(f"{label} {text!r} is not a date (use YYYY-MM-DD); ignored.")
+    if dates["since"] and dates["until"] and dates["since"] > dates["until"]:
+        problems.append(
+            f"From {dates['since'].isoformat()} is after To {dates['until'].isoformat()}: "
+            "no day is in this range; swap the dates."
+        )
     sort = params.get("sort", "date")
     if sort not in SORT_LABELS:
         problems.append(f"Unknown sort {sort!r}; sorted by date.")
@@ -118,6 +131,8 @@ def activity_list(request: Request, session: DbSession) -> Response:
         sort_link=sort_link,
         link=link,
         shoes=queries.shoe_names(session, viewer.athlete_id),
+        filtered=bool(filters["sport"] or filters["since"] or filters["until"] or filters["q"]),
+        **TEXT,
     )
 
 
@@ -142,8 +157,7 @@ def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
     if speed is not None:
         speed = np.asarray(speed, float)
         # Smooth over ~30 samples: 1 Hz GPS speed is noisy; pace slower than 15:00/km is walking or standing.
-        kernel = np.ones(30) / 30
-        smooth = np.convolve(np.nan_to_num(speed, nan=0.0), kernel, mode="same") if len(speed) > 60 else speed
+        smooth = _moving_mean(speed, 30) if len(speed) > 60 else speed
         with np.errstate(divide="ignore", invalid="ignore"):
             pace = np.where(smooth > 1000 / 900, 1000.0 / smooth, np.nan)
         if np.isfinite(pace).sum() > 1:
@@ -158,11 +172,33 @@ def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
         ("altitude_m", "Elevation", "m", "s-alt"),
     ):
         values = getattr(streams, name)
-        if values is not None and np.isfinite(np.asarray(values, float)).sum() > 1:
-            charts.append(
-                _chart(name, title, Series(x, np.asarray(values, float), css, title), x_label, x_fmt, unit)
-            )
+        if values is None:
+            continue
+        values = np.asarray(values, float)
+        if name == "cadence_spm":  # 0 while standing and sensor glitches are not cadence
+            values = plausible_cadence(values)
+        if np.isfinite(values).sum() > 1:
+            charts.append(_chart(name, title, Series(x, values, css, title), x_label, x_fmt, unit))
     return charts
+
+
+def plausible_cadence(values: np.ndarray) -> np.ndarray:
+    """Cadence samples with zeros and implausible values (outside units.PLAUSIBLE_CADENCE_SPM) as NaN."""
+    low, high = units.PLAUSIBLE_CADENCE_SPM
+    values = np.asarray(values, float)
+    with np.errstate(invalid="ignore"):
+        return np.where((values >= low) & (values <= high), values, np.nan)
+
+
+def _moving_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving mean over the finite samples only: no zero padding, so the first and last samples
+    are not dragged towards 0 (which drew a 14:00/km pace at both ends of every run)."""
+    finite = np.isfinite(values)
+    kernel = np.ones(window)
+    sums = np.convolve(np.where(finite, values, 0.0), kernel, mode="same")
+    counts = np.convolve(finite.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _chart(
@@ -176,6 +212,14 @@ def _chart(
     invert: bool = False,
 ) -> dict[str, Any]:
     values = series.y[np.isfinite(series.y)]
+    # The range the caption states is the range the chart draws: line_chart scales its y axis to the 1st-99th
+    # percentile and pins the rare samples beyond it to the edge, so stating min-max would name values that
+    # are not on the axis.
+    low, high = (
+        (float(np.percentile(values, 1)), float(np.percentile(values, 99)))
+        if len(values)
+        else (math.nan,) * 2
+    )
     return {
         "key": key,
         "title": title,
@@ -183,9 +227,33 @@ def _chart(
         "svg": svg(
             line_chart([series], f"{title} ({unit}) along the activity", x_label, unit, x_fmt, y_fmt, invert)
         ),
-        "low": float(np.min(values)) if len(values) else math.nan,
-        "high": float(np.max(values)) if len(values) else math.nan,
+        "low": low,
+        "high": high,
+        "clipped": bool(len(values) and (values.min() < low or values.max() > high)),
     }
+
+
+def lap_cadences(activity: Activity) -> list[float | None]:
+    """Each lap's average cadence: from the file's lap, else the mean of the cadence samples in the lap."""
+    streams = activity.streams
+    samples = None
+    if streams is not None and streams.cadence_spm is not None:
+        samples = (np.asarray(streams.time_s, float), plausible_cadence(streams.cadence_spm))
+    out: list[float | None] = []
+    for lap in activity.laps:
+        out.append(lap.avg_cadence_spm if lap.avg_cadence_spm else _lap_mean(activity, lap, samples))
+    return out
+
+
+def _lap_mean(activity: Activity, lap: Lap, samples: tuple[np.ndarray, np.ndarray] | None) -> float | None:
+    length = lap.elapsed_time_s or lap.moving_time_s
+    if samples is None or not length:
+        return None
+    time_s, cadence = samples
+    start = (lap.start_utc - activity.start_utc).total_seconds()
+    inside = cadence[(time_s >= start) & (time_s < start + length)]
+    inside = inside[np.isfinite(inside)]
+    return float(inside.mean()) if len(inside) else None
 
 
 def _load(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
@@ -212,6 +280,9 @@ def detail_context(
         "feels": FEELS,
         "sports": SPORTS,
         "form": form or {},
+        "lap_cadence": lap_cadences(activity),
+        "pain_regions": pain.REGIONS,
+        **TEXT,
     }
 
 

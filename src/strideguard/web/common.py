@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard import store
+from strideguard import store, units
 from strideguard.db import AthleteRow, ShareRow, UserRow
 from strideguard.web import security
 
@@ -88,10 +88,7 @@ def fmt_hms(seconds: float | None) -> str:
 
 def fmt_pace(distance_m: float | None, duration_s: float | None) -> str:
     """Pace as 'm:ss /km' from metres and seconds; blank when it cannot be computed."""
-    if not distance_m or not duration_s or distance_m < 10:
-        return ""
-    per_km = duration_s / (distance_m / 1000)
-    return f"{int(per_km // 60)}:{round(per_km % 60) % 60:02d} /km"
+    return units.format_pace(distance_m, duration_s)  # the CLI's rounding: 5:59.6 -> 6:00, not 5:00
 
 
 def fmt_num(value: float | None, digits: int = 0) -> str:

@@ -39,7 +39,11 @@ TIMING_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """One clickable area of the body map: a rectangle in the 200 x 440 drawing, for a region and side."""
+    """One clickable area of the body map: a rectangle in the 200 x 440 drawing, for a region and side.
+
+    `hit` is the invisible rectangle that takes taps (x, y, w, h): at least MIN_HIT units each way, so a
+    finger can hit the narrow areas (side of knee, side of hip, ankle) on a phone.
+    """
 
     region: str
     side: str
@@ -47,6 +51,21 @@ class Shape:
     y: float
     w: float
     h: float
+    hit: tuple[float, float, float, float]
+
+
+# The map is drawn at most 16rem (256 px) wide, 1.28 px per unit: 20 units is about 25 CSS px, above the
+# 24 x 24 px minimum target size (WCAG 2.5.8), at a 375 px wide phone.
+MIN_HIT = 20.0
+# Hit areas that grow in a chosen direction (for the leg on the viewer's left), so they do not cover a
+# neighbouring region: outwards for the sides of knee and hip, down for the ankle and the foot.
+_HIT = {
+    "knee-side": (55, 288, 20, 22),
+    "hip-lateral": (52, 176, 20, 28),
+    "ankle": (76, 374, 20, 20),
+    "foot": (72, 394, 24, 20),
+    "achilles": (76, 364, 20, 28),
+}
 
 
 # Front view: the runner faces you, so their right side is on your left.
@@ -70,6 +89,12 @@ _LEG = (
 )
 
 
+def _grown(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+    """The rectangle grown about its centre to at least MIN_HIT each way (shin and calf are 18 wide)."""
+    gw, gh = max(w, MIN_HIT), max(h, MIN_HIT)
+    return (x - (gw - w) / 2, y - (gh - h) / 2, gw, gh)
+
+
 def body_shapes(view: str) -> list[Shape]:
     """The clickable areas of one view ('front' or 'back')."""
     viewer_left_side = "right" if view == "front" else "left"
@@ -78,10 +103,11 @@ def body_shapes(view: str) -> list[Shape]:
     for region, x, y, w, h, views in _LEG:
         if views not in (view, "both") or region not in pain.REGIONS:
             continue
-        shapes.append(Shape(region, viewer_left_side, x, y, w, h))
-        shapes.append(Shape(region, other, 200 - x - w, y, w, h))
+        hx, hy, hw, hh = _HIT.get(region) or _grown(x, y, w, h)
+        shapes.append(Shape(region, viewer_left_side, x, y, w, h, (hx, hy, hw, hh)))
+        shapes.append(Shape(region, other, 200 - x - w, y, w, h, (200 - hx - hw, hy, hw, hh)))
     if view == "back" and "lower-back" in pain.REGIONS:
-        shapes.append(Shape("lower-back", "both", 78, 138, 44, 30))
+        shapes.append(Shape("lower-back", "both", 78, 138, 44, 30, (78, 138, 44, 30)))
     return shapes
 
 
@@ -109,9 +135,11 @@ def body_map_svg(view: str, selected: tuple[str, str] | None, logged: set[str]) 
         if shape.region in logged:
             css += " logged"
         href = "/pain?" + urlencode({"region": shape.region, "side": shape.side}) + "#log"
+        hx, hy, hw, hh = shape.hit
         out.append(
             f'<a href="{escape(href)}" class="region-link" data-region="{escape(shape.region)}" '
             f'data-side="{escape(shape.side)}" aria-label="{escape(label)}">'
+            f'<rect class="hit" x="{hx:g}" y="{hy:g}" width="{hw:g}" height="{hh:g}"/>'
             f'<rect class="{css}" x="{shape.x:g}" y="{shape.y:g}" '
             f'width="{shape.w:g}" height="{shape.h:g}" rx="3">'
             f"<title>{escape(label)}</title></rect></a>"
@@ -120,12 +148,22 @@ def body_map_svg(view: str, selected: tuple[str, str] | None, logged: set[str]) 
     return "".join(out)
 
 
+def side_text(side: str) -> str:
+    """'left' -> 'left side', 'both' -> 'both sides' (for headings)."""
+    return "both sides" if side == "both" else f"{side} side" if side in pain.SIDES else ""
+
+
 def region_history(
-    entries: list[pain.PainEntry], runs: list[Any], region: str, today: date
+    entries: list[pain.PainEntry], runs: list[Any], region: str, today: date, side: str = ""
 ) -> dict[str, Any]:
-    """One region's scores over the last weeks, beside weekly running distance (is it load-related?)."""
+    """One region's scores over the last weeks, beside weekly running distance (is it load-related?).
+
+    With a side (left or right) only that side's entries and those logged for both sides count, as the
+    heading says.
+    """
     first = today - timedelta(weeks=HISTORY_WEEKS) + timedelta(days=1)
-    mine = [e for e in entries if e.region == region and e.day >= first]
+    sides = {side, "both"} if side in ("left", "right") else set(pain.SIDES)
+    mine = [e for e in entries if e.region == region and e.day >= first and e.side in sides]
     x = np.array([(e.day - today).days for e in mine], float)
     y = np.array([e.score for e in mine], float)
     pain_svg = ""
@@ -142,7 +180,7 @@ def region_history(
         )
         pain_svg = line_chart(
             [scores, limit],
-            f"{pain.REGIONS[region].label}: pain score (0-10) by day",
+            f"{pain.REGIONS[region].label}{', ' + side_text(side) if side else ''}: pain score (0-10) by day",
             "days ago",
             "score 0-10",
         )
@@ -191,7 +229,7 @@ def pain_context(
             )
             if a.sport in RUNNING_SPORTS
         ]
-        history = region_history(entries, runs, region, today)
+        history = region_history(entries, runs, region, today, form.get("side", ""))
     return {
         "front_map": svg(body_map_svg("front", selected, logged)),
         "back_map": svg(body_map_svg("back", selected, logged)),
@@ -203,6 +241,8 @@ def pain_context(
         "recent": list(reversed(entries))[:15],
         "trends": pain.pain_trends(entries, today),
         "today": today,
+        "side_text": side_text,
+        "confirm_delete": None,
     }
 
 
@@ -288,10 +328,27 @@ def add_pain(request: Request, form: FormFields, session: DbSession) -> Response
     )
 
 
-@router.post("/pain/{entry_id}/delete")
-def delete_pain(entry_id: int, request: Request, session: DbSession) -> Response:
+@router.get("/pain/{entry_id}/delete", response_class=HTMLResponse)
+def confirm_delete_pain(entry_id: int, request: Request, session: DbSession) -> Response:
+    """Ask before deleting: the entry, and a form (with the CSRF token) that deletes it, or a way back."""
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
+    try:
+        entry = pain_store.get_pain(session, viewer.athlete_id, entry_id)
+    except store.NotFound:
+        raise HTTPException(404, f"No pain entry #{entry_id}.") from None
+    context = pain_context(session, viewer.athlete_id, {})
+    context["confirm_delete"] = entry
+    return render(request, "pain.html", errors=[], saved=False, deleted=False, **context)
+
+
+@router.post("/pain/{entry_id}/delete")
+def delete_pain(entry_id: int, request: Request, form: FormFields, session: DbSession) -> Response:
+    """Delete an entry confirmed on the confirmation form; without `confirm=yes`, ask first."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    if form.get("confirm") != "yes":
+        return RedirectResponse(f"/pain/{entry_id}/delete#confirm-delete", status_code=303)
     try:
         pain_store.delete_pain(session, viewer.athlete_id, entry_id)
     except store.NotFound:

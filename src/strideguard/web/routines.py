@@ -40,7 +40,20 @@ def get_routine(routine_id: str) -> routines.Routine:
 def routine_list(request: Request) -> Response:
     """Every routine with its kind, length and what it is for."""
     items = sorted(all_routines().values(), key=lambda r: (r.kind, r.name))
-    return render(request, "routines.html", routines=items, fmt=routines.format_duration)
+    return render(request, "routines.html", routines=items, fmt=routines.format_duration, counts=step_counts)
+
+
+def step_counts(routine: routines.Routine) -> str:
+    """'4 timed steps (3 exercises; 1 done on each side)': the player counts timed steps, sides apart."""
+    timed = len(routines.schedule(routine))
+    exercises = len(routine.steps)
+    if timed == exercises:
+        return f"{timed} step{'s' if timed != 1 else ''}"
+    sided = sum(1 for s in routine.steps if s.sides == "each")
+    return (
+        f"{timed} timed steps ({exercises} exercise{'s' if exercises != 1 else ''}; "
+        f"{sided} done on each side)"
+    )
 
 
 @router.get("/routines/{routine_id}", response_class=HTMLResponse)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import shoe_store, shoes
+from strideguard import shoe_store, shoes, units
 from strideguard.model import SPORTS
 from strideguard.store import NotFound
 from strideguard.web import queries
@@ -70,20 +71,63 @@ def shoes_context(session: Session, athlete_id: int) -> dict[str, Any]:
     wears = shoes.shoe_wear(shoe_list, in_shoes)
     defaults = shoe_store.defaults(session, athlete_id)
     by_shoe: dict[int, list[str]] = {}
-    for sport, shoe_id in defaults.items():
-        by_shoe.setdefault(shoe_id, []).append(sport)
+    for sport in SPORTS:  # in SPORTS order, whatever order the database returns them in
+        if sport in defaults:
+            by_shoe.setdefault(defaults[sport], []).append(sport)
     return {
         "active": [w for w in wears if not w.shoe.retired],
         "retired": [w for w in wears if w.shoe.retired],
         "defaults": by_shoe,
         "sports": SPORTS,
+        **TEXT,
     }
+
+
+# Text helpers for the shoe templates (readable sport names, one wear vocabulary, the limit's rationale).
+TEXT = {
+    "sport_label": units.sport_label,
+    "sport_list": units.sport_list,
+    "wear_labels": shoes.WEAR_LABELS,
+    "limit_hint": shoes.LIMIT_HINT,
+}
+
+
+def past_limit_note(wear: shoes.ShoeWear) -> str | None:
+    """A limit below what the pair has already run is accepted, but said."""
+    if wear.fraction < 1.0:
+        return None
+    return (
+        f"{wear.shoe.name} is already past its limit: {wear.distance_m / 1000:.0f} of "
+        f"{wear.shoe.retire_at_m / 1000:g} km. Replace it, or raise the limit if it still feels right."
+    )
+
+
+def _done_notes(params: dict[str, str], context: dict[str, Any]) -> list[str]:
+    """Follow-up notes for the shoe named in the redirect (?shoe=ID): defaults cleared, past its limit."""
+    wear = next(
+        (w for w in context["active"] + context["retired"] if str(w.shoe.id) == params.get("shoe")), None
+    )
+    if wear is None:
+        return []
+    notes: list[str] = []
+    cleared = [s for s in params.get("cleared", "").split(",") if s in SPORTS]
+    if params.get("done") == "retired" and cleared:
+        notes.append(
+            f"{wear.shoe.name} was the default for {units.sport_list(cleared)}; "
+            "choose another default with Make default."
+        )
+    if params.get("done") == "restored":
+        notes.append(f"{wear.shoe.name} is the default for no sport now; use Make default to set it again.")
+    if params.get("done") in {"added", "saved"} and (note := past_limit_note(wear)):
+        notes.append(note)
+    return notes
 
 
 @router.get("/shoes", response_class=HTMLResponse)
 def shoes_page(request: Request, session: DbSession) -> Response:
     """All shoes with their wear, defaults, and the form to add one."""
     viewer = resolve_viewer(request, session)
+    context = shoes_context(session, viewer.athlete_id)
     message = {
         "added": "Shoe added.",
         "saved": "Saved.",
@@ -97,7 +141,8 @@ def shoes_page(request: Request, session: DbSession) -> Response:
         form={},
         errors=[],
         message=message,
-        **shoes_context(session, viewer.athlete_id),
+        notes=_done_notes(dict(request.query_params), context) if message else [],
+        **context,
     )
 
 
@@ -107,19 +152,39 @@ def add_shoe(request: Request, form: FormFields, session: DbSession) -> Response
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     values, errors = parse_shoe_form(form)
+    added = None
     if not errors:
         try:
-            shoe_store.add_shoe(session, viewer.athlete_id, **values)
+            added = shoe_store.add_shoe(session, viewer.athlete_id, **values)
         except shoe_store.ShoeInputError as exc:
             errors.append(str(exc).capitalize() + ".")
     if errors:
         session.rollback()
         context = shoes_context(session, viewer.athlete_id)
         return render(
-            request, "shoes.html", status_code=422, form=form, errors=errors, message=None, **context
+            request,
+            "shoes.html",
+            status_code=422,
+            form=form,
+            errors=errors,
+            message=None,
+            notes=[],
+            **context,
         )
     session.commit()
-    return RedirectResponse("/shoes?done=added", status_code=303)
+    assert added is not None
+    return RedirectResponse(f"/shoes?done=added&shoe={added.id}", status_code=303)
+
+
+RECENT_RUNS = 10
+
+
+def edit_context(session: Session, athlete_id: int, shoe: shoes.Shoe) -> dict[str, Any]:
+    """The shoe's wear (the same numbers as the list) and its most recent activities."""
+    in_shoe = queries.activities_in_shoes(session, athlete_id, [shoe.id], before=FAR_FUTURE)
+    wear = shoes.shoe_wear([shoe], in_shoe)[0]
+    recent = sorted(in_shoe, key=lambda a: a.start_utc, reverse=True)[:RECENT_RUNS]
+    return {"wear": wear, "recent": recent, "past_limit": past_limit_note(wear), **TEXT}
 
 
 def _shoe(session: Session, athlete_id: int, shoe_id: int) -> shoes.Shoe:
@@ -141,8 +206,14 @@ def shoe_page(shoe_id: int, request: Request, session: DbSession) -> Response:
         "start_km": f"{shoe.start_distance_m / 1000:g}",
         "retire_km": f"{shoe.retire_at_m / 1000:g}",
     }
-    runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
-    return render(request, "shoe_edit.html", shoe=shoe, form=form, errors=[], runs=runs)
+    return render(
+        request,
+        "shoe_edit.html",
+        shoe=shoe,
+        form=form,
+        errors=[],
+        **edit_context(session, viewer.athlete_id, shoe),
+    )
 
 
 @router.post("/shoes/{shoe_id}", response_class=HTMLResponse)
@@ -158,21 +229,21 @@ def edit_shoe(
     shoe = _shoe(session, viewer.athlete_id, shoe_id)
     values, errors = parse_shoe_form(form)
     if errors:
-        runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
+        context = edit_context(session, viewer.athlete_id, shoe)
         return render(
-            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, runs=runs
+            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, **context
         )
     try:
         shoe_store.update_shoe(session, viewer.athlete_id, shoe_id, **values)
     except shoe_store.ShoeInputError as exc:
         session.rollback()
-        runs = len(shoe_store.shoe_activity_ids(session, viewer.athlete_id, shoe_id))
         errors = [str(exc).capitalize() + "."]
+        context = edit_context(session, viewer.athlete_id, shoe)
         return render(
-            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, runs=runs
+            request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, **context
         )
     session.commit()
-    return RedirectResponse("/shoes?done=saved", status_code=303)
+    return RedirectResponse(f"/shoes?done=saved&shoe={shoe_id}", status_code=303)
 
 
 @router.post("/shoes/{shoe_id}/retire")
@@ -180,9 +251,11 @@ def retire_shoe(shoe_id: int, request: Request, session: DbSession) -> Response:
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     _shoe(session, viewer.athlete_id, shoe_id)
+    cleared = shoe_store.default_sports(session, viewer.athlete_id, shoe_id)
     shoe_store.retire(session, viewer.athlete_id, shoe_id)
     session.commit()
-    return RedirectResponse("/shoes?done=retired", status_code=303)
+    query = urlencode({"done": "retired", "shoe": shoe_id, "cleared": ",".join(cleared)})
+    return RedirectResponse(f"/shoes?{query}", status_code=303)
 
 
 @router.post("/shoes/{shoe_id}/restore")
@@ -190,9 +263,13 @@ def restore_shoe(shoe_id: int, request: Request, session: DbSession) -> Response
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     _shoe(session, viewer.athlete_id, shoe_id)
-    shoe_store.restore(session, viewer.athlete_id, shoe_id)
+    try:
+        shoe_store.restore(session, viewer.athlete_id, shoe_id)
+    except shoe_store.ShoeInputError as exc:  # e.g. an active pair has taken its name meanwhile
+        session.rollback()
+        return _shoes_error(request, session, viewer.athlete_id, str(exc))
     session.commit()
-    return RedirectResponse("/shoes?done=restored", status_code=303)
+    return RedirectResponse(f"/shoes?done=restored&shoe={shoe_id}", status_code=303)
 
 
 @router.post("/shoes/{shoe_id}/default", response_class=HTMLResponse)
@@ -210,15 +287,15 @@ def default_shoe(
         shoe_store.set_default(session, viewer.athlete_id, shoe_id, form.get("sport", ""))
     except shoe_store.ShoeInputError as exc:
         session.rollback()
-        context = shoes_context(session, viewer.athlete_id)
-        return render(
-            request,
-            "shoes.html",
-            status_code=422,
-            form={},
-            errors=[str(exc).capitalize() + "."],
-            message=None,
-            **context,
-        )
+        return _shoes_error(request, session, viewer.athlete_id, str(exc))
     session.commit()
     return RedirectResponse("/shoes?done=default", status_code=303)
+
+
+def _shoes_error(request: Request, session: Session, athlete_id: int, problem: str) -> Response:
+    """The shoe list again with one problem explained (status 422)."""
+    context = shoes_context(session, athlete_id)
+    errors = [problem[:1].upper() + problem[1:] + "."]
+    return render(
+        request, "shoes.html", status_code=422, form={}, errors=errors, message=None, notes=[], **context
+    )

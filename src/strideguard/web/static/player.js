@@ -39,7 +39,7 @@
       $("step-name").textContent = done ? "Well done" : step.name;
       $("step-side").textContent = step && step.side ? step.side + " side" : "";
       $("countdown").textContent = done ? "0:00" : fmt(step.duration_s - state.elapsed);
-      $("step-instruction").textContent = done ? "Routine complete." : step.instruction;
+      $("step-instruction").textContent = done ? "Routine complete." : step.instruction || "";
       var end = total ? state.timeline[total - 1].start_s + state.timeline[total - 1].duration_s : 0;
       var elapsed = done ? end : step.start_s + state.elapsed;
       $("routine-progress").value = end ? Math.min(1, elapsed / end) : 1;
@@ -51,8 +51,17 @@
       document.querySelectorAll("#steps li").forEach(function (li) {
         li.classList.toggle("current", Number(li.getAttribute("data-position")) === state.position);
       });
+      keepFocus();
       root.setAttribute("data-position", String(state.position));
       root.setAttribute("data-state", done ? "done" : state.paused ? "paused" : "playing");
+    }
+    // A button that becomes disabled while focused drops keyboard focus to <body>: move it to the control
+    // that makes sense now (Pause while playing, Start when finished).
+    function keepFocus() {
+      var active = document.activeElement;
+      if (!active || !active.disabled || !root.contains(active)) { return; }
+      var next = ["btn-pause", "btn-start", "btn-skip"].map($).filter(function (b) { return !b.disabled; })[0];
+      if (next) { next.focus(); }
     }
     function announce(events) {
       if (!events.length) { return; }
@@ -85,6 +94,7 @@
     function play() { last = performance.now(); state.paused = false; if (!timer) { timer = setInterval(loop, 200); } keepAwake(true); }
     $("btn-start").addEventListener("click", function () {
       state.position = 0; state.elapsed = 0; state.started = true; beep(880, 150); play(); render();
+      $("btn-pause").focus();
     });
     $("btn-pause").addEventListener("click", function () {
       if (state.paused) { play(); } else { state.paused = true; stop(); }
@@ -99,8 +109,10 @@
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "visible" && timer) { keepAwake(true); }
     });
+    $("btn-start").disabled = true;  // until the timeline has loaded
     fetch("/api/routines/" + encodeURIComponent(id), { headers: { "Accept": "application/json" } })
-      .then(function (r) { return r.json(); })
-      .then(function (data) { state.timeline = data.timeline; root.setAttribute("data-ready", "1"); render(); });
+      .then(function (r) { if (!r.ok) { throw new Error(r.statusText); } return r.json(); })
+      .then(function (data) { state.timeline = data.timeline; root.setAttribute("data-ready", "1"); render(); })
+      .catch(function () { $("wake-status").textContent = "Could not load the timer; reload the page to try again."; });
   };
 })();
