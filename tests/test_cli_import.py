@@ -78,7 +78,7 @@ def test_failed_file_exits_1_with_a_one_line_reason(run_cli, tmp_path: Path) -> 
     good.write_bytes(exportgen.gpx_bytes(exportgen.simulated_runs(1, minutes=3)[0]))
     done = run_cli("import", str(bad), str(good), str(tmp_path / "missing.tcx"))
     assert done.returncode == 1
-    assert "imported: 1 activities" in done.stdout
+    assert "imported: 1 activity\n" in done.stdout
     assert "broken.fit: " in done.stdout
     assert "missing.tcx: no such file or folder" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr

@@ -24,6 +24,7 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
     return found
 
 
+main.load_all()  # commands register lazily (see strideguard.cli.LazyGroup)
 COMMANDS = _commands(main)
 
 

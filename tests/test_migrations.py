@@ -30,5 +30,7 @@ def test_upgrade_twice_is_harmless(engine):
 def test_unreachable_database_is_one_line_error(run_cli):
     result = run_cli("--db", "postgresql://nobody@127.0.0.1:1/none", "runs")
     assert result.returncode == 1
-    assert "cannot open database postgresql://nobody@127.0.0.1:1/none" in result.stderr
-    assert "Traceback" not in result.stderr
+    # What is wrong, in one line, without the driver's exception class.
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: cannot connect to PostgreSQL at 127.0.0.1:1: ")
+    assert "psycopg" not in line and "OperationalError" not in line

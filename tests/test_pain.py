@@ -209,4 +209,4 @@ def test_pain_cli_regions_and_errors(run_cli):
         "--activity",
         "5",
     )
-    assert missing.returncode == 1 and "no activity #5" in missing.stderr
+    assert missing.returncode == 2 and "no activity #5" in missing.stderr  # an unknown id is bad input

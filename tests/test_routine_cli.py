@@ -75,28 +75,31 @@ def test_unknown_routine_is_a_one_line_error_listing_valid_names(run_cli, comman
     assert "Traceback" not in result.stderr
 
 
-def test_play_runs_every_step_and_side_and_rings_at_each_switch(run_cli):
+def test_play_runs_every_step_and_side_and_never_rings_into_a_pipe(run_cli):
     started = time.monotonic()
     result = run_cli("routine", "play", "piriformis_foam_roll", "--speed", "200", timeout=60)
     wall_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     out = result.stdout
     timeline = rt.schedule(rt.load_routines()["piriformis_foam_roll"])
-    # One bell per switch (4) plus one at the end.
-    assert out.count("\a") == len(timeline) == 5
-    for expected in (
-        "[1/5] Get into position — 0:15",
-        "[2/5] Roll the piriformis · left side — 0:30",
-        "[3/5] Roll the piriformis · right side — 0:30",
-        "[4/5] Second round, a little lighter · left side",
-        "[5/5] Second round, a little lighter · right side",
+    assert len(timeline) == 5
+    # stdout and stderr are pipes: a bell would only be a stray control character in the output.
+    assert "\a" not in out and "\a" not in result.stderr
+    # The header's step count and the counter agree: a two-sided step is one step, played left then right.
+    assert "3 steps (2 steps on each side in turn)" in out
+    expected = [
+        "[1/3] Get into position — 0:15",
+        "[2/3] Roll the piriformis · left side — 0:30",
+        "[2/3] Roll the piriformis · right side — 0:30",
+        "[3/3] Second round, a little lighter · left side",
+        "[3/3] Second round, a little lighter · right side",
         "Done: Piriformis foam roll, 2:15.",
-    ):
-        assert expected in out
-    positions = [out.index(f"[{n}/5]") for n in range(1, 6)]
+    ]
+    positions = [out.index(line) for line in expected]
     assert positions == sorted(positions)
+    assert "/5]" not in out
     # Contraindications come before the first step.
-    assert out.index("Do not do this routine") < out.index("[1/5]")
+    assert out.index("Do not do this routine") < out.index("[1/3]")
     assert "StrideGuard gives guidance, not a diagnosis" in out
     # 135 s at 200x is 0.675 s of timer; allow for interpreter start-up on a busy machine.
     assert wall_s < 20
@@ -108,14 +111,14 @@ def test_play_takes_the_scaled_time(run_cli):
     wall_s = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert wall_s >= 240 / 120  # the timer really waits: 4:00 at 120x is 2 s
-    assert "[8/8] Easy march" in result.stdout
+    assert "[5/5] Easy march" in result.stdout
 
 
 def test_no_bell_is_silent(run_cli):
     result = run_cli("routine", "play", "hip_flexor_stretch", "--speed", "400", "--no-bell", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "\a" not in result.stdout
-    assert "[4/4] Add an overhead reach · right side" in result.stdout
+    assert "[2/2] Add an overhead reach · right side" in result.stdout
 
 
 def test_speed_must_be_positive(run_cli):
@@ -156,17 +159,17 @@ def test_keys_pause_skip_and_quit_on_a_terminal(cli_env):
     try:
         wait_for("Press space or Enter to start")
         os.write(master, b"\n")
-        wait_for("[1/4] Glute bridge")
+        wait_for("[1/3] Glute bridge")
         os.write(master, b"s")
-        wait_for("[2/4] Standing wall press · left side")
+        wait_for("[2/3] Standing wall press · left side")
         os.write(master, b" ")
         wait_for("Paused")
         os.write(master, b"n")
-        wait_for("[3/4] Standing wall press · right side")
+        wait_for("[2/3] Standing wall press · right side")
         os.write(master, b" ")
         wait_for("Resumed")
         os.write(master, b"q")
-        wait_for("Stopped at step 3 of 4")
+        wait_for("Stopped at step 2 of 3")
         assert process.wait(timeout=20) == 0
     finally:
         if process.poll() is None:
@@ -175,5 +178,5 @@ def test_keys_pause_skip_and_quit_on_a_terminal(cli_env):
         os.close(master)
     text = seen.decode()
     assert text.count("Skipped") == 2
-    assert text.count("\a") == 2  # one bell per switch made by the two skips
+    assert "\a" not in text  # output and errors go to pipes: no bell characters in them
     assert "Done:" not in text

@@ -208,7 +208,7 @@ def test_shoes_cli_add_default_applies_on_add_run_then_list_assign_retire_restor
     assert (daily["distance_m"], daily["activities"], daily["default_for"]) == (412_000, 1, ["run"])
     assert daily["percent"] == pytest.approx(91.6, abs=0.05) and daily["level"] == "check"
     table = run_cli("shoes", "list")
-    assert "Daily trainer" in table.stdout and "check it" in table.stdout
+    assert "Daily trainer" in table.stdout and "check" in table.stdout.split()  # one word, as on the web
     assert run_cli("shoes", "assign", "Racer", "last").returncode == 0
     listed = json.loads(run_cli("shoes", "list", "--json").stdout)
     assert [s["distance_m"] for s in listed] == [400_000, 12_000]
@@ -236,3 +236,16 @@ def test_shoes_cli_errors_are_one_line(run_cli, args, message):
     result = run_cli(*args)
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_retire_says_which_defaults_it_cleared(run_cli):
+    assert (
+        run_cli("shoes", "add", "Daily", "--default-for", "run", "--default-for", "trail_run").returncode == 0
+    )
+    retired = run_cli("shoes", "retire", "Daily")
+    assert retired.returncode == 0, retired.stderr
+    assert "It was the default for run, trail run; choose another default" in retired.stdout
+    restored = run_cli("shoes", "restore", "Daily")
+    assert "default for no sport" in restored.stdout
+    assert json.loads(run_cli("shoes", "list", "--json").stdout)[0]["default_for"] == []
+    assert "default for" not in run_cli("shoes", "retire", "Daily").stdout.split("history.")[1]

@@ -115,25 +115,36 @@ class ImportRecords:
         with self.sessions() as session, session.begin():
             session.execute(sa.update(ImportRow).where(ImportRow.id == import_id).values(kind=kind))
 
+    def fill(self, summary: SourceSummary) -> None:
+        """The summary's counts and lists from the stored items (all runs so far), changing nothing."""
+        with self.sessions() as session:
+            self._fill(session, summary)
+
+    @staticmethod
+    def _fill(session: Session, summary: SourceSummary) -> list[Any]:
+        assert summary.import_id is not None
+        items = session.execute(
+            sa.select(ImportItemRow.member, ImportItemRow.status, ImportItemRow.message)
+            .where(ImportItemRow.import_id == summary.import_id)
+            .order_by(ImportItemRow.id)
+        ).all()
+        by_format = dict(
+            session.execute(
+                sa.select(ActivityRow.source_format, sa.func.count())
+                .where(ActivityRow.import_id == summary.import_id)
+                .group_by(ActivityRow.source_format)
+            ).all()
+        )
+        fill_summary(summary, items, by_format)
+        return list(items)
+
     def finish(self, summary: SourceSummary, refused: bool = False) -> None:
         """Recompute the summary from the stored items (all runs) and close the import record."""
         assert summary.import_id is not None
         with self.sessions() as session, session.begin():
             row = session.get(ImportRow, summary.import_id)
             assert row is not None
-            items = session.execute(
-                sa.select(ImportItemRow.member, ImportItemRow.status, ImportItemRow.message)
-                .where(ImportItemRow.import_id == summary.import_id)
-                .order_by(ImportItemRow.id)
-            ).all()
-            by_format = dict(
-                session.execute(
-                    sa.select(ActivityRow.source_format, sa.func.count())
-                    .where(ActivityRow.import_id == summary.import_id)
-                    .group_by(ActivityRow.source_format)
-                ).all()
-            )
-            fill_summary(summary, items, by_format)
+            items = self._fill(session, summary)
             row.status = "refused" if refused else "finished"
             row.finished_at = datetime.now(UTC)
             row.n_total = len(items)

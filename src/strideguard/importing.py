@@ -143,6 +143,20 @@ class SourceSummary:
     shoes_created: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    earlier: dict[str, int] = field(default_factory=dict)  # counts of earlier runs of a resumed import
+
+    def counts(self) -> dict[str, int]:
+        """imported, duplicates, skipped and failed over all runs of this import."""
+        return {
+            "imported": self.imported,
+            "duplicates": self.n_duplicates,
+            "skipped": self.n_skipped,
+            "failed": self.n_failed + (1 if self.refused else 0),
+        }
+
+    def this_run(self) -> dict[str, int]:
+        """What this run did: the counts minus those of earlier runs (a resumed import)."""
+        return {k: max(0, v - self.earlier.get(k, 0)) for k, v in self.counts().items()}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +180,7 @@ class SourceSummary:
             "shoes_created": self.shoes_created,
             "notes": self.notes,
             "elapsed_s": round(self.elapsed_s, 3),
+            "this_run": self.this_run(),  # the counts above are over all runs of a resumed import
         }
 
 
@@ -193,6 +208,10 @@ class ImportSummary:
             "duplicates": sum(s.n_duplicates for s in self.sources),
             "skipped": sum(s.n_skipped for s in self.sources),
             "failed": self.n_failed,
+            "this_run": {
+                key: sum(s.this_run()[key] for s in self.sources)
+                for key in ("imported", "duplicates", "skipped", "failed")
+            },
             "sources": [s.to_json() for s in self.sources],
         }
 
@@ -311,6 +330,10 @@ class _Run:
             summary.status, summary.refused = "refused", f"cannot read archive ({exc.strerror or exc})"
             return summary
         summary.import_id, done, resumed = self.records.open(source.label, "archive", sha256)
+        if resumed:
+            earlier = SourceSummary(source=source.label, kind="archive", import_id=summary.import_id)
+            self.records.fill(earlier)
+            summary.earlier = {**earlier.counts(), "items": earlier.items_total}
         try:
             with SafeZip(source.path, self.options.archive_limits, display=source.label) as archive:
                 sports = self.options.sports_for("archive")
@@ -323,10 +346,18 @@ class _Run:
         except (ArchiveRefused, FileRejected) as exc:
             summary.status, summary.refused = "refused", str(exc)
             self.records.finish(summary, refused=True)
-        if resumed:
-            summary.notes.insert(
-                0, f"resumed import #{summary.import_id}: earlier runs' items were not redone"
-            )
+        if resumed and summary.status != "refused":
+            n = summary.items_total
+            if n == summary.earlier.get("items") and not any(summary.this_run().values()):
+                done_by = "the only item was" if n == 1 else f"all {n:,} items were"
+                note = f"nothing new: {done_by} done by an earlier run (import #{summary.import_id})"
+            else:
+                items = "1 item" if summary.resumed_items == 1 else f"{summary.resumed_items:,} items"
+                verb = "was" if summary.resumed_items == 1 else "were"
+                note = (
+                    f"resumed import #{summary.import_id}: {items} done by an earlier run {verb} not redone"
+                )
+            summary.notes.insert(0, note)
         summary.elapsed_s = time.perf_counter() - started
         return summary
 

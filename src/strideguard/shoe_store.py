@@ -52,6 +52,24 @@ def _check(name: str, start_distance_m: float, retire_at_m: float) -> None:
         raise ShoeInputError(f"retirement distance {retire_at_m / 1000:g} km must be more than zero")
 
 
+def _check_name(session: Session, athlete_id: int, name: str, shoe_id: int | None = None) -> None:
+    """Refuse a name that is only digits (it would read as a shoe id: ids win) or that another active shoe
+    has already, ignoring case (then a name no longer picks one shoe)."""
+    text = name.strip()
+    if text.lstrip("#").isdigit():
+        raise ShoeInputError(f"{text!r} looks like a shoe id; give the shoe a name with letters")
+    query = sa.select(ShoeRow.id, ShoeRow.name).where(
+        ShoeRow.athlete_id == athlete_id,
+        ShoeRow.retired_at.is_(None),
+        sa.func.lower(ShoeRow.name) == text.lower(),
+    )
+    if shoe_id is not None:
+        query = query.where(ShoeRow.id != shoe_id)
+    other = session.execute(query.limit(1)).first()
+    if other is not None:
+        raise ShoeInputError(f"shoe #{other.id} is already called {other.name!r}; choose another name")
+
+
 def add_shoe(
     session: Session,
     athlete_id: int,
@@ -63,6 +81,7 @@ def add_shoe(
 ) -> Shoe:
     """Store a new shoe and return it (distances in metres)."""
     _check(name, start_distance_m, retire_at_m)
+    _check_name(session, athlete_id, name)
     row = ShoeRow(
         athlete_id=athlete_id,
         name=name.strip(),
@@ -94,6 +113,8 @@ def update_shoe(
     """
     _check(name, start_distance_m, retire_at_m)
     row = _row(session, athlete_id, shoe_id)
+    if row.retired_at is None:
+        _check_name(session, athlete_id, name, shoe_id)
     row.name = name.strip()
     row.brand = brand
     row.model = model
@@ -153,6 +174,12 @@ def defaults(session: Session, athlete_id: int) -> dict[str, int]:
     return {row.sport: row.shoe_id for row in rows}
 
 
+def default_sports(session: Session, athlete_id: int, shoe_id: int) -> list[str]:
+    """The sports this shoe is the default for, in SPORTS order (retiring it clears them: tell the runner)."""
+    mine = {sport for sport, sid in defaults(session, athlete_id).items() if sid == shoe_id}
+    return [s for s in SPORTS if s in mine]
+
+
 def assign(session: Session, athlete_id: int, activity_id: int, shoe_id: int | None) -> None:
     """Put activity `activity_id` on shoe `shoe_id` (None: no shoe)."""
     if shoe_id is not None:
@@ -161,7 +188,11 @@ def assign(session: Session, athlete_id: int, activity_id: int, shoe_id: int | N
 
 
 def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | None = None) -> Shoe:
-    """Retire a shoe: it keeps its history but is no longer a default and raises no alerts."""
+    """Retire a shoe: it keeps its history but is no longer a default and raises no alerts.
+
+    Its defaults are deleted, and restoring does not bring them back: call `default_sports` first to tell
+    the runner which sports now have no default shoe.
+    """
     row = _row(session, athlete_id, shoe_id)
     row.retired_at = when or datetime.now(UTC)
     session.execute(
@@ -174,8 +205,10 @@ def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | Non
 
 
 def restore(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
-    """Bring a retired shoe back into use."""
+    """Bring a retired shoe back into use (refused when an active shoe has taken its name meanwhile)."""
     row = _row(session, athlete_id, shoe_id)
+    if row.retired_at is not None:
+        _check_name(session, athlete_id, row.name, shoe_id)
     row.retired_at = None
     session.flush()
     return _to_shoe(row)

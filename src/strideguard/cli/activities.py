@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from strideguard import db, load, store
 from strideguard.activity_json import activity_json
 from strideguard.cli.common import (
     DATE,
+    PAST_DATE,
     AppContext,
     console,
     hms,
@@ -19,8 +22,10 @@ from strideguard.cli.common import (
     parse_distance_m,
     parse_duration_s,
     pass_app,
+    plural,
 )
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
+from strideguard.units import format_pace
 
 SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)
 
@@ -32,11 +37,8 @@ def _sports(sport: str | None) -> frozenset[str] | None:
 
 
 def _pace(activity: Activity) -> str:
-    seconds = activity.moving_time_s or activity.elapsed_time_s
-    if not seconds or not activity.distance_m:
-        return ""
-    per_km = seconds / (activity.distance_m / 1000)
-    return f"{int(per_km // 60)}:{int(per_km % 60):02d}/km"
+    # The same rounding as the web pages (strideguard.units), so both print the same pace.
+    return format_pace(activity.distance_m, activity.moving_time_s or activity.elapsed_time_s, "/km")
 
 
 @click.command("runs")
@@ -61,15 +63,23 @@ def runs_command(
       strideguard runs --since 2026-01-01 --sport run
       strideguard runs --json | jq '.[0]'
     """
+    if since and until and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
     with app.session() as (session, athlete_id):
         activities = store.list_activities(session, athlete_id, since, until, _sports(sport), limit)
+        any_stored = bool(activities) or bool(store.list_activities(session, athlete_id, limit=1))
     if as_json:
         click.echo(json.dumps([activity_json(a) for a in activities], indent=2))
         return
     if not activities:
-        console.print("No activities yet. Try [bold]strideguard import FILE[/] or [bold]strideguard demo[/].")
+        if any_stored:
+            console.print("No activities match these filters.")
+        else:
+            console.print(
+                "No activities yet. Try [bold]strideguard import FILE[/] or [bold]strideguard demo[/]."
+            )
         return
-    table = Table(title=f"{len(activities)} activities", title_justify="left")
+    table = Table(title=plural(len(activities), "activity"), title_justify="left")
     for header, justify in (
         ("id", "right"),
         ("date", "left"),
@@ -92,13 +102,19 @@ def runs_command(
             _pace(a),
             f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
             f"{a.rpe:g}" if a.rpe is not None else "",
-            (a.name or a.source_name or "") + (" [damaged]" if a.damaged else ""),
+            # Names come from files and users: plain Text, never read as rich markup.
+            Text(a.name or a.source_name or "").append(" [damaged]" if a.damaged else "", style="yellow"),
         )
     console.print(table)
 
 
 @click.command("weeks")
-@click.option("--since", type=DATE, help="Only weeks from this local date on.")
+@click.option(
+    "--since",
+    type=DATE,
+    help="Only weeks from this local date on; starts at the Monday of that date's week, so every week shown "
+    "is whole.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
 def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
@@ -110,6 +126,8 @@ def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
     Example:
       strideguard weeks --since 2026-01-01
     """
+    if since is not None:
+        since = since - timedelta(days=since.weekday())  # a week is shown whole or not at all
     with app.session() as (session, athlete_id):
         activities = store.list_activities(session, athlete_id, since=since, sports=RUNNING_SPORTS)
     weeks = load.weekly_volume(activities)
@@ -151,7 +169,10 @@ def _parse_offset(text: str | None) -> int | None:
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a UTC offset; use e.g. +02:00 or -05:00") from None
     offset = parsed.utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
+    seconds = int(offset.total_seconds()) if offset is not None else 0
+    if not -12 * 3600 <= seconds <= 14 * 3600:  # the offsets in use on Earth
+        raise click.BadParameter(f"{text!r} is not a UTC offset in use; the range is -12:00 to +14:00")
+    return seconds
 
 
 def _parse_time(text: str) -> time:
@@ -162,7 +183,9 @@ def _parse_time(text: str) -> time:
 
 
 @click.command("add-run")
-@click.option("--date", "day", type=DATE, required=True, help="Local date of the run (YYYY-MM-DD).")
+@click.option(
+    "--date", "day", type=PAST_DATE, required=True, help="Local date of the run (YYYY-MM-DD, 1990 to today)."
+)
 @click.option("--distance", required=True, help="Distance, e.g. 10km, 5000m, 6.2mi.")
 @click.option("--duration", required=True, help="Moving time, e.g. 55min, 1h05m, 1:05:00.")
 @click.option("--rpe", type=click.FloatRange(0, 10), help="How hard it felt, 0-10 (CR-10 scale).")
@@ -170,6 +193,7 @@ def _parse_time(text: str) -> time:
 @click.option("--time", "start_time", default="12:00", show_default=True, help="Local start time, HH:MM.")
 @click.option("--utc-offset", help="Your UTC offset on that day, e.g. +02:00 (default: this machine's).")
 @click.option("--name", help="A name for the run.")
+@click.option("--force", is_flag=True, help="Add it even if the same run (start, sport, distance) is logged.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored run as JSON.")
 @pass_app
 def add_run_command(
@@ -182,6 +206,7 @@ def add_run_command(
     start_time: str,
     utc_offset: str | None,
     name: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Log a run without a file (treadmill, forgotten watch).
@@ -191,19 +216,23 @@ def add_run_command(
       strideguard add-run --date 2026-05-01 --distance 10km --duration 55min --rpe 6
       strideguard add-run --date 2026-05-02 --distance 8km --duration 48:00 --sport treadmill
     """
-    distance_m = parse_distance_m(distance)
-    duration_s = parse_duration_s(duration)
+    distance_m = _option(parse_distance_m, distance, "--distance")
+    duration_s = _option(parse_duration_s, duration, "--duration")
     if distance_m <= 0 or duration_s <= 0:
         raise click.BadParameter("distance and duration must be more than zero")
     if distance_m / duration_s > 12.5:  # faster than the 100 m world record pace: a typo, not a run
         raise click.BadParameter(f"{distance} in {duration} is faster than any human runs; check the units")
-    offset_s = _parse_offset(utc_offset)
-    local_start = datetime.combine(day, _parse_time(start_time))
+    offset_s = _option(_parse_offset, utc_offset, "--utc-offset")
+    local_start = datetime.combine(day, _option(_parse_time, start_time, "--time"))
     if offset_s is None:
         offset_s = int((local_start.astimezone().utcoffset() or timedelta()).total_seconds())
     start_utc = local_start.replace(tzinfo=timezone(timedelta(seconds=offset_s))).astimezone(UTC)
     activity = store.manual_activity(start_utc, distance_m, duration_s, sport, offset_s, rpe, name)
     with app.session() as (session, athlete_id):
+        if not force:
+            same = _same_run(store.list_activities(session, athlete_id, since=day, until=day), activity)
+            if same is not None:
+                raise click.ClickException(f"already logged as #{same} (use --force to add it anyway)")
         outcome = store.save_activity(session, athlete_id, activity)
         saved = store.get_activity(session, athlete_id, outcome.activity_id, with_streams=False)
     if as_json:
@@ -213,6 +242,28 @@ def add_run_command(
             f"Added #{saved.id}: {saved.sport.replace('_', ' ')} on {saved.local_date}, "
             f"{distance_m / 1000:.2f} km in {hms(duration_s)}."
         )
+
+
+def _option(parse: Any, text: Any, option: str) -> Any:
+    """Run a parser and name the option in its error, as click does for typed options."""
+    try:
+        return parse(text)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None
+
+
+def _same_run(stored: list[Activity], new: Activity) -> int | None:
+    """The id of a stored activity with the same start (to the minute), sport and distance (to 10 m)."""
+    for other in stored:
+        if (
+            other.sport == new.sport
+            and abs((other.start_utc - new.start_utc).total_seconds()) < 60
+            and other.distance_m is not None
+            and new.distance_m is not None
+            and abs(other.distance_m - new.distance_m) < 10
+        ):
+            return other.id
+    return None
 
 
 @click.group("db")

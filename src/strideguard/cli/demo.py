@@ -6,6 +6,7 @@ import shutil
 from datetime import UTC, date, datetime
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from strideguard import config, demo, load, store
@@ -48,7 +49,7 @@ def build_demo(app: AppContext, weeks: int, seed: int, end: date) -> None:
         )
     for source in summary.sources:
         for name, reason in source.failed:
-            console.print(f"[red]failed[/] {name}: {reason}")
+            console.print(f"[red]failed[/] {escape(name)}: {escape(reason)}")
     with app.session() as (session, athlete_id):
         try:
             from strideguard.demo_extras import add_demo_extras
@@ -72,7 +73,9 @@ def print_summary(app: AppContext) -> None:
         f"{total_km:,.0f} km in {hms(total_s)}."
     )
     weeks = load.weekly_volume(runs)[-8:]
-    console.print("Last 8 weeks: " + "  ".join(f"{w.label} {w.distance_m / 1000:.0f} km" for w in weeks))
+    console.print(
+        f"Last {len(weeks)} weeks: " + "  ".join(f"{w.label} {w.distance_m / 1000:.0f} km" for w in weeks)
+    )
     shown = f"--db {app.db_url}"
     console.print(
         "\nLook around:\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +23,17 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from strideguard import store
-from strideguard.cli.common import AppContext, console, err_console, pass_app
+from strideguard.cli.common import (
+    EXIT_INTERRUPTED,
+    AppContext,
+    InputError,
+    console,
+    database_error,
+    err_console,
+    pass_app,
+    plural,
+)
+from strideguard.importers import expand_paths
 from strideguard.importing import (
     ImportOptions,
     ProgressEvent,
@@ -97,13 +108,23 @@ class _ProgressDisplay:
             )
             self.progress.start()
         if event.source not in self.tasks:
-            name = Path(event.source).name if event.source else "files"
-            self.tasks[event.source] = self.progress.add_task(f"Importing {name[:40]}", total=event.total)
+            self.tasks[event.source] = self.progress.add_task(
+                f"Reading {escape(_source_label(event.source))}", total=event.total
+            )
         self.progress.update(self.tasks[event.source], completed=event.done, total=event.total)
 
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def _source_label(source: str) -> str:
+    """The source being read, short enough for a progress bar: an archive's file name, or the paths given."""
+    if not source:
+        return "files"
+    parts = [Path(p.strip()).name or p.strip() for p in source.split(", ")]
+    label = ", ".join(parts)
+    return label if len(label) <= 40 else label[:39] + "…"
 
 
 def _print_list(title: str, entries: list[dict[str, str]], total: int, key: str, import_id: Any) -> None:
@@ -114,32 +135,55 @@ def _print_list(title: str, entries: list[dict[str, str]], total: int, key: str,
         console.print(f"    ... and {total - SHOWN_PER_LIST} more (strideguard imports {import_id} --all)")
 
 
-def print_source(data: dict[str, Any], show_all: bool = False) -> None:
-    """The human summary of one import (from its JSON form, so stored summaries print the same)."""
+def print_source(data: dict[str, Any], show_all: bool = False, this_run_only: bool = False) -> None:
+    """The human summary of one import (from its JSON form, so stored summaries print the same).
+
+    `this_run_only`: the summary of the run just done, which says what this run imported when an
+    earlier run of the same import had done part of it."""
     global SHOWN_PER_LIST
     kind = _KIND_NAMES.get(str(data.get("kind")), str(data.get("kind")))
     source = data.get("source") or "files"
+    # Sources, reasons and file names come from the disk and from files: never read as rich markup.
     console.print(
-        f"[bold]{source}[/] ({kind}, import #{data.get('import_id')})", highlight=False, soft_wrap=True
+        Text.assemble((str(source), "bold"), f" ({kind}, import #{data.get('import_id')})"),
+        highlight=False,
+        soft_wrap=True,
     )
     if data.get("refused"):
-        console.print(f"  [red]refused[/]: {data['refused']}", highlight=False, soft_wrap=True)
+        console.print(
+            Text.assemble("  ", ("refused", "red"), f": {data['refused']}"), highlight=False, soft_wrap=True
+        )
         return
     for note in data.get("notes", []):
         console.print(f"  note: {note}", markup=False)
     manual = data.get("manual") or 0
     extra = f" ({manual} without a file, from the export's activity list)" if manual else ""
-    console.print(f"  imported: {data.get('imported', 0)} activities{extra}")
+    imported = data.get("imported", 0)
+    this_run = data.get("this_run") if this_run_only else None
+    resumed = this_run is not None and any(this_run[k] != data.get(k, 0) for k in this_run)
+    if resumed:
+        assert this_run is not None
+        console.print(
+            f"  imported: {plural(this_run['imported'], 'activity')} this run; {imported:,} over all runs "
+            f"of import #{data.get('import_id')}{extra}"
+        )
+    else:
+        console.print(f"  imported: {plural(imported, 'activity')}{extra}")
+    # A resumed import's lists cover all its runs: show only those this run added to.
+    shown_lists = {
+        key: not resumed or bool(this_run and this_run.get(key))
+        for key in ("duplicates", "skipped", "failed")
+    }
     shown = SHOWN_PER_LIST
     if show_all:
         SHOWN_PER_LIST = 10**9
     try:
         import_id = data.get("import_id")
-        if data.get("duplicates"):
+        if data.get("duplicates") and shown_lists["duplicates"]:
             _print_list(
                 "duplicates", data.get("duplicate_list", []), data["duplicates"], "duplicate_of", import_id
             )
-        if data.get("skipped"):
+        if data.get("skipped") and shown_lists["skipped"]:
             _print_list(
                 "skipped (not an activity)",
                 data.get("skipped_list", []),
@@ -148,21 +192,21 @@ def print_source(data: dict[str, Any], show_all: bool = False) -> None:
                 import_id,
             )
         by_sport = data.get("skipped_by_sport") or {}
-        if by_sport:
+        if by_sport and not resumed:
             parts = ", ".join(f"{label} {count}" for label, count in sorted(by_sport.items()))
             console.print(f"  skipped by sport: {parts} (use --sports all to import them)", markup=False)
-        if data.get("damaged_list"):
+        if data.get("damaged_list") and not (resumed and this_run and not this_run.get("imported")):
             _print_list(
                 "imported but damaged", data["damaged_list"], len(data["damaged_list"]), "reason", import_id
             )
-        if data.get("failed"):
+        if data.get("failed") and shown_lists["failed"]:
             _print_list("[red]failed[/]", data.get("failed_list", []), data["failed"], "reason", import_id)
     finally:
         SHOWN_PER_LIST = shown
     if data.get("shoes_created"):
         console.print(f"  shoes created: {', '.join(data['shoes_created'])}", markup=False)
-    if data.get("resumed_items"):
-        console.print(f"  already done by an earlier run: {data['resumed_items']} items")
+    if data.get("resumed_items") and not this_run_only:
+        console.print(f"  already done by an earlier run: {plural(data['resumed_items'], 'item')}")
 
 
 @click.command("import")
@@ -208,7 +252,8 @@ def import_command(
     PATH can be a .fit, .gpx or .tcx file (each also .gz), a folder (searched recursively), a Strava bulk
     export ZIP (export_12345.zip) or a Garmin Connect export ZIP (detected by content). Duplicates of stored
     activities are reported, not stored again. An interrupted archive import resumes where it stopped when
-    you run the same command again. Exit code 0 when nothing failed, 1 otherwise.
+    you run the same command again; it then reports what that run did. Exit code 0 when nothing failed,
+    1 otherwise, 130 when interrupted.
 
     \b
     Example:
@@ -218,32 +263,76 @@ def import_command(
     """
     chosen = parse_sports(sports)
     options = ImportOptions(sports=chosen, workers=workers, batch_activities=batch_size)
+    readable, unread, empty = _check_paths(paths)
     display = _ProgressDisplay(enabled=not (as_json or no_progress))
-    engine = app.engine
     try:
-        summary = run_import(engine, list(paths), options, on_progress=display)
+        summary = run_import(app.engine, readable, options, on_progress=display) if readable else None
     except KeyboardInterrupt:
         display.close()
-        raise click.ClickException("interrupted; run the same command again to resume") from None
+        err_console.print("Interrupted; run the same command again to resume.", markup=False)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     except SQLAlchemyError as exc:
         display.close()
-        raise click.ClickException(f"database error during import: {_one_line(exc)}") from None
+        raise click.ClickException(f"during import: {database_error(app.db_url, exc)}") from None
     finally:
         display.close()
+    data = summary.to_json() if summary is not None else _empty_total()
+    data["failed"] += len(unread)
+    data["this_run"]["failed"] += len(unread)
     if as_json:
-        click.echo(json.dumps(summary.to_json(), indent=2))
+        # Paths that could not be read are not imports: they are listed here, never in the history.
+        data["unread_paths"] = [{"path": p, "reason": r} for p, r in unread]
+        data["empty_folders"] = empty
+        click.echo(json.dumps(data, indent=2))
     else:
-        for source in summary.sources:
-            print_source(source.to_json())
-        total = summary.to_json()
-        seconds = sum(s.elapsed_s for s in summary.sources)
-        console.print(
-            f"[bold]Total[/]: {total['imported']} imported, {total['duplicates']} duplicates, "
-            f"{total['skipped']} skipped, {total['failed']} failed in {seconds:.1f} s",
-            highlight=False,
-        )
-    if not summary.ok:
+        for path, reason in unread:
+            console.print(Text.assemble(("failed", "red"), f": {path}: {reason}"), soft_wrap=True)
+        for folder in empty:
+            console.print(f"no activity files found in {folder}", markup=False, soft_wrap=True)
+        for source in summary.sources if summary is not None else []:
+            print_source(source.to_json(), this_run_only=True)
+        if (summary is not None and summary.sources) or unread:
+            done = data["this_run"]
+            seconds = sum(s.elapsed_s for s in summary.sources) if summary is not None else 0.0
+            console.print(
+                f"[bold]Total[/]: {done['imported']:,} imported, {plural(done['duplicates'], 'duplicate')}, "
+                f"{done['skipped']:,} skipped, {done['failed']:,} failed in {seconds:.1f} s",
+                highlight=False,
+            )
+    if data["this_run"]["failed"]:  # this run's failures (a resumed import's earlier ones were reported)
         raise SystemExit(1)
+
+
+def _check_paths(paths: tuple[Path, ...]) -> tuple[list[Path], list[tuple[str, str]], list[str]]:
+    """Split the arguments into paths to import, paths that cannot be read (path, reason) and folders
+    without activity files, so that a typo is reported without an empty import in the history."""
+    readable: list[Path] = []
+    unread: list[tuple[str, str]] = []
+    empty: list[str] = []
+    for path in paths:
+        try:
+            if path.is_dir():
+                if next(iter(expand_paths([path])), None) is None:
+                    empty.append(str(path))
+                else:
+                    readable.append(path)
+                continue
+            if not path.exists():
+                unread.append((str(path), "no such file or folder"))
+            elif not path.is_file():
+                unread.append((str(path), "not a file or folder"))
+            else:
+                with path.open("rb"):
+                    pass
+                readable.append(path)
+        except OSError as exc:
+            unread.append((str(path)[:200], f"cannot read ({exc.strerror or exc})"))
+    return readable, unread, empty
+
+
+def _empty_total() -> dict[str, Any]:
+    zero = {"imported": 0, "duplicates": 0, "skipped": 0, "failed": 0}
+    return {**zero, "this_run": dict(zero), "sources": []}
 
 
 @click.command("imports")
@@ -273,7 +362,7 @@ def imports_command(
             try:
                 row = get_import(session, athlete_id, import_id)
             except store.NotFound as exc:
-                raise click.ClickException(str(exc)) from None
+                raise InputError(f"{exc}; see `strideguard imports`") from None
             data = dict(row.summary or {})
             data.update(_row_json(row))
             if as_json:
@@ -341,11 +430,6 @@ def _row_json(row: Any) -> dict[str, Any]:
 
 def _shorten(text: str, width: int = 50) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else exc.__class__.__name__
 
 
 def register(group: click.Group) -> None:

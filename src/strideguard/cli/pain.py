@@ -7,10 +7,20 @@ from datetime import date
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from strideguard import pain_store, risk, store
-from strideguard.cli.common import DATE, AppContext, console, pass_app
-from strideguard.cli.load import resolve_activity, today_local
+from strideguard.cli.common import (
+    DATE,
+    PAST_DATE,
+    AppContext,
+    InputError,
+    console,
+    pass_app,
+    plural,
+    today_local,
+)
+from strideguard.cli.load import resolve_activity
 from strideguard.pain import REGIONS, SIDES, TIMINGS, PainEntry, PainInputError, check_pain
 
 REGION_CHOICE = click.Choice(list(REGIONS), case_sensitive=False)
@@ -42,7 +52,9 @@ def pain_group() -> None:
     help="When you felt it, relative to a run.",
 )
 @click.option("--activity", help="The run it belongs to: an id or 'last'.")
-@click.option("--date", "day", type=DATE, help="Local date (default: the run's date, else today).")
+@click.option(
+    "--date", "day", type=PAST_DATE, help="Local date, 1990 to today (default: the run's date, else today)."
+)
 @click.option("--note", help="Anything else worth remembering.")
 @pass_app
 def pain_add_command(
@@ -64,7 +76,12 @@ def pain_add_command(
     """
     rules = risk.default_rules()
     with app.session() as (session, athlete_id):
-        activity_id = resolve_activity(session, athlete_id, activity) if activity else None
+        try:
+            activity_id = resolve_activity(session, athlete_id, activity) if activity else None
+        except click.ClickException as exc:  # an unknown id is bad input (exit 2), not a failure
+            if isinstance(exc, click.UsageError):
+                raise
+            raise InputError(f"--activity: {exc.message}") from None
         if day is None:
             if activity_id is not None:
                 linked = store.get_activity(session, athlete_id, activity_id, with_streams=False)
@@ -76,7 +93,7 @@ def pain_add_command(
         try:
             entry = PainEntry(day, region.lower(), side.lower(), score, timing.lower(), activity_id, note)
         except PainInputError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise InputError(str(exc)) from None
         saved = pain_store.add_pain(session, athlete_id, entry)
         history = pain_store.list_pain(session, athlete_id, region=saved.region, until=saved.day)
     link = f", run #{saved.activity_id}" if saved.activity_id else ""
@@ -87,7 +104,7 @@ def pain_add_command(
     same_side = [e for e in history if e.side == saved.side]
     for breach in check_pain(same_side, saved.day, saved.day):
         flag = risk.pain_flag(breach, rules)
-        console.print(f"[bold red]pain rising[/] {flag.message}")
+        console.print(Text.assemble(("pain rising", "bold red"), " ", flag.message))
 
 
 @pain_group.command("list")
@@ -105,8 +122,11 @@ def pain_list_command(
     Example:
       strideguard pain list --since 2026-05-01 --region hip-lateral
     """
+    if since and until and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
     with app.session() as (session, athlete_id):
         entries = pain_store.list_pain(session, athlete_id, since, until, region.lower() if region else None)
+        any_stored = bool(entries) or bool(pain_store.list_pain(session, athlete_id))
     if as_json:
         click.echo(
             json.dumps(
@@ -128,9 +148,12 @@ def pain_list_command(
         )
         return
     if not entries:
-        console.print("No pain entries. Add one with [bold]strideguard pain add[/].")
+        if any_stored:
+            console.print("No pain entries match these filters.")
+        else:
+            console.print("No pain entries. Add one with [bold]strideguard pain add[/].")
         return
-    table = Table(title=f"{len(entries)} pain entries", title_justify="left")
+    table = Table(title=plural(len(entries), "pain entry", "pain entries"), title_justify="left")
     for header in ("id", "date", "region", "side", "score", "when", "run", "note"):
         table.add_column(header, justify="right" if header in {"id", "score", "run"} else "left")
     for e in entries:
@@ -144,7 +167,7 @@ def pain_list_command(
             score,
             e.timing,
             f"#{e.activity_id}" if e.activity_id else "",
-            e.note or "",
+            Text(e.note or ""),  # the runner's own words: never rich markup
         )
     console.print(table)
 

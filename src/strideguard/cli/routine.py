@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from strideguard import routines as rt
-from strideguard.cli.common import console
+from strideguard.cli.common import console, err_console, plural
 
 _TICK_S = 0.1  # how often the timer redraws and polls the keyboard, in real seconds
 
@@ -258,7 +258,7 @@ def _render(routine: rt.Routine, state: rt.PlayerState) -> Panel:
     step = state.current
     if step is None:
         return Panel(Text("Done. Well done!", style="bold green"), title=routine.name)
-    count = len(state.timeline)
+    count = len(routine.steps)  # counted as the header counts them: a two-sided step is one step
     heading = Text(step.name, style="bold")
     if step.side:
         heading.append(f"  ·  {step.side.upper()} side", style="bold magenta")
@@ -280,7 +280,7 @@ def _render(routine: rt.Routine, state: rt.PlayerState) -> Panel:
         ),
         Text("space pause/resume · s skip · q quit", style="dim"),
     )
-    return Panel(body, title=f"{routine.name} — {step.position + 1} of {count}", title_align="left")
+    return Panel(body, title=f"{routine.name} — step {step.step_index + 1} of {count}", title_align="left")
 
 
 def _bar(fraction: float, colour: str, label: str) -> Table:
@@ -289,12 +289,13 @@ def _bar(fraction: float, colour: str, label: str) -> Table:
     return row
 
 
-def _entry_line(state: rt.PlayerState) -> str:
+def _entry_line(state: rt.PlayerState, steps: int) -> str:
+    """'[2/3] Pigeon stretch · left side — 1:00': step 2 of the routine's 3 (each side is the same step)."""
     step = state.current
     assert step is not None
     side = f" · {_side_label(step.side)}" if step.side else ""
     return (
-        f"[{step.position + 1}/{len(state.timeline)}] {step.name}{side}"
+        f"[{step.step_index + 1}/{steps}] {step.name}{side}"
         f" — {rt.format_duration(step.duration_s)}\n"
         f"    {step.instruction}"
     )
@@ -318,13 +319,13 @@ def run_player(
     live: Live | None = None
 
     def ring() -> None:
+        # Only a terminal rings: in a pipe or a log file the bell is a stray control character.
         if not bell:
             return
         if live_mode:
             out.bell()
-        else:  # rich drops control codes when not writing to a terminal
-            out.file.write("\a")
-            out.file.flush()
+        elif err_console.is_terminal:  # output piped (`| tee log`), but the runner still sits at a terminal
+            err_console.bell()
 
     def say(text: str) -> None:
         if not live_mode:
@@ -333,7 +334,7 @@ def run_player(
     if live_mode:
         live = Live(_render(routine, state), console=out, auto_refresh=False, transient=False)
         live.start()
-    say(_entry_line(state))
+    say(_entry_line(state, len(routine.steps)))
     quit_early = False
     last = clock()
     try:
@@ -357,7 +358,7 @@ def run_player(
             for event in events:
                 ring()
                 if event == "switch" and state.current is not None:
-                    say(_entry_line(state))
+                    say(_entry_line(state, len(routine.steps)))
             if live is not None:
                 live.update(_render(routine, state), refresh=True)
     finally:
@@ -379,9 +380,10 @@ def run_player(
 def play_command(name: str, speed: float, no_bell: bool) -> None:
     """Play a routine with a live timer: step, side, countdown and progress.
 
-    Rings the terminal bell at each step or side switch and at the end. Keys while it plays: space
-    pauses or resumes, s (or n) skips to the next step or side, q quits. Without a terminal on stdin it
-    simply runs to the end.
+    Rings the terminal bell at each step or side switch and at the end (only on a terminal, never into a
+    pipe or file). On a terminal it first waits: press space or Enter to start, q to quit. Keys while it
+    plays: space pauses or resumes, s (or n) skips to the next step or side, q quits. Without a terminal on
+    stdin it simply runs to the end.
 
     \b
     Example:
@@ -389,8 +391,10 @@ def play_command(name: str, speed: float, no_bell: bool) -> None:
       strideguard routine play hip_mobility_flow --speed 2 --no-bell
     """
     routine, _ = _pick(name)
+    two_sided = sum(1 for step in routine.steps if step.sides == "each")
+    sides = f" ({plural(two_sided, 'step')} on each side in turn)" if two_sided else ""
     console.print(
-        f"[bold]{escape(routine.name)}[/] · {len(routine.steps)} steps · "
+        f"[bold]{escape(routine.name)}[/] · {plural(len(routine.steps), 'step')}{sides} · "
         f"{rt.format_duration(routine.total_duration_s)}"
         + (f" (playing at {speed:g}× speed)" if speed != 1 else "")
     )
@@ -409,7 +413,7 @@ def play_command(name: str, speed: float, no_bell: bool) -> None:
             sys.exit(130)
     if quit_early:
         step = state.current
-        where = f"step {step.position + 1} of {len(state.timeline)}" if step else "the end"
+        where = f"step {step.step_index + 1} of {len(routine.steps)}" if step else "the end"
         console.print(
             f"Stopped at {where} "
             f"({rt.format_duration(state.elapsed_s)} of {rt.format_duration(state.total_s)})."

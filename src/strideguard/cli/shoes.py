@@ -6,20 +6,22 @@ import json
 
 import click
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import Session
 
 from strideguard import shoe_store, store
-from strideguard.cli.common import AppContext, console, parse_distance_m, pass_app
+from strideguard.cli.common import AppContext, InputError, console, parse_distance_m, pass_app, plural
 from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
-from strideguard.shoes import Shoe, progress_bar, shoe_wear
+from strideguard.shoes import WEAR_LABELS, Shoe, progress_bar, shoe_wear
+from strideguard.units import sport_list
 
 
 def _find(session: Session, athlete_id: int, ref: str) -> Shoe:
     try:
         return shoe_store.find_shoe(session, athlete_id, ref)
-    except store.NotFound as exc:
-        raise click.ClickException(str(exc)) from None
+    except store.NotFound as exc:  # an unknown shoe given as an argument is bad input: exit 2
+        raise InputError(str(exc)) from None
 
 
 def _distance(text: str, option: str) -> float:
@@ -33,8 +35,9 @@ def _distance(text: str, option: str) -> float:
 def shoes_group() -> None:
     """Track distance per pair of shoes and get told when one is worn out.
 
-    Alerts at 90% and 100% of each shoe's limit (default 450 km). The evidence: check a shoe at about 500 km
-    and replace it between 500 and 800 km; rotating two pairs helps; no study links mileage itself to injury.
+    Alerts "check" at 90% and "replace" at 100% of each shoe's limit. The default limit, 450 km, is set below
+    the evidence (check a shoe at about 500 km, replace it between 500 and 800 km) so the check comes in
+    time; rotating two pairs helps; no study links mileage itself to injury.
 
     \b
     Example:
@@ -82,11 +85,12 @@ def shoes_add_command(
             for sport in default_for:
                 shoe_store.set_default(session, athlete_id, shoe.id, sport.lower())
         except shoe_store.ShoeInputError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise InputError(str(exc)) from None
     extra = f"; default for {', '.join(default_for)}" if default_for else ""
     console.print(
         f"Added shoe #{shoe.id} {shoe.label}: {start_m / 1000:g} km so far, retire at {retire_m / 1000:g} "
-        f"km{extra}."
+        f"km{extra}.",
+        markup=False,
     )
 
 
@@ -140,12 +144,10 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
         table.add_column(header, justify="right" if header in {"id", "km", "limit", "%", "runs"} else "left")
     for w in wears:
         colour = {"ok": "green", "check": "yellow", "replace": "red"}[w.level]
-        status = (
-            "retired" if w.shoe.retired else {"ok": "", "check": "check it", "replace": "replace"}[w.level]
-        )
+        status = "retired" if w.shoe.retired else ("" if w.level == "ok" else WEAR_LABELS[w.level].lower())
         table.add_row(
             str(w.shoe.id),
-            w.shoe.label,
+            Text(w.shoe.label),  # the runner's or the export's words: never rich markup
             f"{w.distance_m / 1000:.0f}",
             f"{w.shoe.retire_at_m / 1000:.0f}",
             f"[{colour}]{progress_bar(w.fraction)}[/]",
@@ -179,12 +181,24 @@ def shoes_set_default_command(app: AppContext, shoe: str, sport: tuple[str, ...]
     sports = [s.lower() for s in sport] or ["run"]
     with app.session() as (session, athlete_id):
         found = _find(session, athlete_id, shoe)
+        before = shoe_store.defaults(session, athlete_id)
         try:
             for s in sports:
                 shoe_store.set_default(session, athlete_id, found.id, s)
         except shoe_store.ShoeInputError as exc:
-            raise click.ClickException(str(exc)) from None
-    console.print(f"New {', '.join(sports)} activities go on #{found.id} {found.label}.")
+            raise InputError(str(exc)) from None
+        previous = {
+            s: shoe_store.get_shoe(session, athlete_id, before[s])
+            for s in sports
+            if before.get(s) not in (None, found.id)
+        }
+    message = f"New {', '.join(sports)} activities go on #{found.id} {found.label}"
+    if previous:
+        was = "; ".join(
+            f"#{old.id} {old.label}" + (f" for {s}" if len(sports) > 1 else "") for s, old in previous.items()
+        )
+        message += f" (was: {was})"
+    console.print(message + ".", markup=False)
 
 
 @shoes_group.command("assign")
@@ -202,11 +216,16 @@ def shoes_assign_command(app: AppContext, shoe: str, activities: tuple[str, ...]
     """
     with app.session() as (session, athlete_id):
         found = None if shoe.lower() == "none" else _find(session, athlete_id, shoe)
-        ids = [resolve_activity(session, athlete_id, ref) for ref in activities]
+        try:
+            ids = [resolve_activity(session, athlete_id, ref) for ref in activities]
+        except click.ClickException as exc:  # an unknown activity id is bad input (exit 2), not a failure
+            if isinstance(exc, click.UsageError):
+                raise
+            raise InputError(exc.message) from None
         for activity_id in ids:
             shoe_store.assign(session, athlete_id, activity_id, found.id if found else None)
     target = f"#{found.id} {found.label}" if found else "no shoe"
-    console.print(f"{len(ids)} activit{'y' if len(ids) == 1 else 'ies'} now on {target}.")
+    console.print(f"{plural(len(ids), 'activity')} now on {target}.", markup=False)
 
 
 @shoes_group.command("retire")
@@ -221,8 +240,17 @@ def shoes_retire_command(app: AppContext, shoe: str) -> None:
     """
     with app.session() as (session, athlete_id):
         found = _find(session, athlete_id, shoe)
+        if found.retired:
+            console.print(f"#{found.id} {found.label} is already retired.", markup=False)
+            return
+        cleared = shoe_store.default_sports(session, athlete_id, found.id)
         retired = shoe_store.retire(session, athlete_id, found.id)
-    console.print(f"Retired #{retired.id} {retired.label}; its runs keep it in their history.")
+    console.print(f"Retired #{retired.id} {retired.label}; its runs keep it in their history.", markup=False)
+    if cleared:
+        console.print(
+            f"It was the default for {sport_list(cleared)}; choose another default: "
+            f"strideguard shoes set-default SHOE --sport {cleared[0]}"
+        )
 
 
 @shoes_group.command("restore")
@@ -237,8 +265,18 @@ def shoes_restore_command(app: AppContext, shoe: str) -> None:
     """
     with app.session() as (session, athlete_id):
         found = _find(session, athlete_id, shoe)
-        restored = shoe_store.restore(session, athlete_id, found.id)
-    console.print(f"Restored #{restored.id} {restored.label}.")
+        if not found.retired:
+            console.print(f"#{found.id} {found.label} is not retired.", markup=False)
+            return
+        try:
+            restored = shoe_store.restore(session, athlete_id, found.id)
+        except shoe_store.ShoeInputError as exc:
+            raise InputError(str(exc)) from None
+    console.print(
+        f"Restored #{restored.id} {restored.label}. It is the default for no sport; "
+        "use `strideguard shoes set-default` to make it one again.",
+        markup=False,
+    )
 
 
 def register(group: click.Group) -> None:

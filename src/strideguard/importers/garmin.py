@@ -352,7 +352,8 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
     loose = [i for i in archive.members if format_of(i.filename)]
     plan.total = len(loose) + sum(1 for _ in nested)  # grows by each nested archive's members
     if summaries:
-        plan.notes.append(f"{len(summaries)} activity summaries read for names and types")
+        read = "1 activity summary" if len(summaries) == 1 else f"{len(summaries)} activity summaries"
+        plan.notes.append(f"{read} read for names and types")
 
     def add_summary(activity: Activity) -> Activity:
         return enrich(activity, index, gear_names)

@@ -613,7 +613,8 @@ def plan_strava(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
     plan.items = _strava_items(archive, root, rows, unlisted, sports)
     n_manual = sum(1 for r in rows if not r.filename)
     if n_manual:
-        plan.notes.append(f"{n_manual} manual entries in activities.csv (no file): imported from the CSV")
+        entries = "1 manual entry" if n_manual == 1 else f"{n_manual} manual entries"
+        plan.notes.append(f"{entries} in activities.csv (no file): imported from the CSV")
     return plan
 
 
