@@ -163,7 +163,7 @@ def test_worker_once_command_imports_a_queued_upload(
     job = queue_job(session, athlete_id, folder, ["my run.fit"])
     result = run_cli("--db", db_url, "worker", "--once")
     assert result.returncode == 0, result.stderr
-    assert f"job {job} (athlete #{athlete_id}, 1 file(s)): finished: 1 imported" in result.stdout
+    assert f"job {job} (athlete #{athlete_id}, 1 file): finished: 1 imported" in result.stdout
     assert "No more queued import jobs (1 run)." in result.stdout
     row = job_row(engine, job)
     assert row.status == "finished" and row.attempts == 1 and row.error is None
@@ -186,7 +186,7 @@ def test_job_with_missing_upload_folder_fails_in_one_line(
     result = run_cli("--db", db_url, "worker", "--once")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert f"job {missing} (athlete #{athlete_id}, 1 file(s)): failed: " in result.stderr
+    assert f"job {missing} (athlete #{athlete_id}, 1 file): failed: " in result.stderr
     assert "never-written" in result.stderr  # the worker's log names the folder
     row = job_row(engine, missing)
     assert row.status == "failed" and row.result is None and row.finished_at is not None

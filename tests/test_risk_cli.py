@@ -193,3 +193,16 @@ def test_brackets_in_shoe_names_are_printed_as_typed_not_read_as_markup(run_cli,
         result = run_cli(*args)
         assert result.returncode == 0, result.stderr
         assert "[/red] Old [b]pair" in result.stdout, args
+
+
+def test_unknown_activity_is_a_usage_error_and_an_empty_report_says_so(run_cli, tmp_path):
+    from strideguard import report
+    from strideguard.cli import load as load_cli
+
+    assert load_cli.REPORT_WEEKS == report.DEFAULT_WEEKS  # the CLI's copy, kept to load Altair lazily
+    rated = run_cli("rate", "9999", "--rpe", "5")
+    assert rated.returncode == 2 and "no activity #9999" in rated.stderr
+    out = tmp_path / "r.html"
+    made = run_cli("report", "--out", str(out), "--date", "2020-01-01")
+    assert made.returncode == 0 and out.exists()
+    assert "no activities on or before 2020-01-01; the report is empty." in made.stderr

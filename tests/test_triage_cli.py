@@ -59,7 +59,7 @@ def test_malformed_findings_file_exits_2_with_one_line(run_cli, tmp_path):
     bad.write_text('{"findings": [1, 2]}')
     result = run_cli("triage", "--findings", str(bad))
     assert result.returncode == 2
-    assert result.stderr.strip().startswith(f"error: {bad}: expected an object like")
+    assert result.stderr.strip().startswith(f"Error: {bad}: expected an object like")
     missing = run_cli("triage", "--findings", str(tmp_path / "nope.json"))
     assert missing.returncode == 2 and "file not found" in missing.stderr
 

@@ -12,8 +12,17 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain_store, report, risk, shoe_store, store, triage_store
-from strideguard.cli.common import DATE, AppContext, console, parse_distance_m, pass_app
+from strideguard import load, pain_store, risk, shoe_store, store, triage_store
+from strideguard.cli.common import (
+    DATE,
+    AppContext,
+    InputError,
+    console,
+    err_console,
+    parse_distance_m,
+    pass_app,
+    plural,
+)
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.pain import REGIONS, PainEntry, pain_trends
 from strideguard.shoes import Shoe, progress_bar, shoe_wear
@@ -24,6 +33,9 @@ SEVERITY_STYLE = {"warning": "bold red", "watch": "yellow", "info": "cyan"}
 def today_local() -> date:
     """This machine's local calendar date."""
     return datetime.now(UTC).astimezone().date()
+
+
+REPORT_WEEKS = 26  # report.DEFAULT_WEEKS, kept here so that loading this module does not load Altair
 
 
 def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
@@ -42,7 +54,7 @@ def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
     try:
         store.get_activity(session, athlete_id, activity_id, with_streams=False)
     except store.NotFound as exc:
-        raise click.ClickException(f"{exc}; see `strideguard runs`") from None
+        raise InputError(f"{exc}; see `strideguard runs`") from None
     return activity_id
 
 
@@ -132,7 +144,7 @@ def risk_command(app: AppContext, since: date | None, until: date | None, as_jso
     if not flags:
         console.print(f"No warnings from {first} to {until}.")
         return
-    console.print(_flag_table(flags, f"{len(flags)} warning(s) from {first} to {until}", rules))
+    console.print(_flag_table(flags, f"{plural(len(flags), 'warning')} from {first} to {until}", rules))
 
 
 @click.command("plan")
@@ -361,7 +373,7 @@ def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
         for p in data["pain"]:
             colour = {"rising": "red", "new": "yellow", "falling": "green"}.get(p["direction"], "")
             table.add_row(
-                p["label"],
+                escape(p["label"]),
                 p["side"],
                 f"[{colour}]{p['direction']}[/]" if colour else p["direction"],
                 "" if p["mean_last7"] is None else f"{p['mean_last7']:.1f}",
@@ -411,7 +423,7 @@ def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
 @click.option(
     "--weeks",
     type=click.IntRange(1, 520),
-    default=report.DEFAULT_WEEKS,
+    default=REPORT_WEEKS,
     show_default=True,
     help="How many weeks to show.",
 )
@@ -437,6 +449,10 @@ def report_command(app: AppContext, out: Path, weeks: int, day: date | None) -> 
         activities = _history(session, athlete_id, day)
         shoes = shoe_store.list_shoes(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=day)
+    if not activities:
+        err_console.print(f"warning: no activities on or before {day}; the report is empty.", markup=False)
+    from strideguard import report  # Altair and vl-convert: only this command needs them (~0.8 s to load)
+
     built = report.build_report(activities, day, shoes, entries, weeks, rules)
     try:
         if suffix == ".png":

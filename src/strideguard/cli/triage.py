@@ -171,7 +171,7 @@ def _check(knowledge_dir: Path | None) -> None:
     kb, errors = check_knowledge(knowledge_dir)
     if errors:
         for error in errors:
-            err_console.print(f"error: {error}", markup=False)
+            err_console.print(f"Error: {error}", markup=False)
         raise SystemExit(1)
     assert kb is not None
     console.print(
@@ -194,7 +194,7 @@ def _knowledge(knowledge_dir: Path | None) -> KnowledgeBase:
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"error: {message}", markup=False)
+    err_console.print(f"Error: {message}", markup=False)
     raise SystemExit(2)
 
 

@@ -10,13 +10,13 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from strideguard import import_jobs
-from strideguard.cli.common import AppContext, console, err_console, pass_app
+from strideguard.cli.common import AppContext, console, err_console, pass_app, plural
 from strideguard.import_workers import one_line
 
 
 def _report(job: import_jobs.Job, outcome: import_jobs.Outcome) -> None:
     """One line per job run, for the worker's log."""
-    head = f"job {job.id} (athlete #{job.athlete_id}, {len(job.files)} file(s))"
+    head = f"job {job.id} (athlete #{job.athlete_id}, {plural(len(job.files), 'file')})"
     if outcome.status == "finished" and outcome.result is not None:
         r = outcome.result
         console.print(
