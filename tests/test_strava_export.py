@@ -242,7 +242,7 @@ def test_strava_export_imports_runs_with_their_csv_metadata(
     assert shoes[first.shoe_id].name == "Pegasus 39"
     assert shoes[first.shoe_id].brand == "Nike"
     assert shoes[by_name["Morning Run 1"].shoe_id].name == "Trail Shoe"
-    assert by_name["Dunes"].sport == "trail_run"  # the file's own name is "Easy run"; name and sport from Strava
+    assert by_name["Dunes"].sport == "trail_run"  # the file says "Easy run"; name and sport from Strava
     manual = by_name["Forgot my watch"]
     assert (manual.source_format, manual.distance_m, manual.elapsed_time_s) == ("manual", 8000.0, 2700.0)
 

@@ -483,7 +483,6 @@ from test_browser import page as browser_page  # noqa: E402, F401
 from test_browser import server as browser_server  # noqa: E402, F401
 from test_browser import shot, shots_dir  # noqa: E402, F401
 
-
 # --- routines, QA round: the timeline carries each step's instruction; list and player count alike -------
 
 
