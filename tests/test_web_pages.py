@@ -451,3 +451,12 @@ def test_edit_form_posts_to_its_own_anchor_so_an_error_is_in_view(client, runs):
     )
     assert rejected.status_code == 422
     assert soup(rejected).select_one("#edit div.error") is not None  # the error sits inside #edit
+
+
+def test_head_is_answered_like_get_without_a_body(client, runs):
+    for path in ("/", "/activities", "/api/activities", f"/activities/{runs[0]}"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+        assert "content-security-policy" in head.headers
+    assert client.head("/no-such-page").status_code == 404

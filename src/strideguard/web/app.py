@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strideguard import config, db, import_jobs
 from strideguard.web import security
@@ -28,6 +29,28 @@ class _StaticFiles(StaticFiles):
         response = await super().get_response(path, scope)
         response.headers["cache-control"] = "public, max-age=86400"
         return response
+
+
+class _HeadAsGet:
+    """Answer HEAD like GET without the body (uptime monitors and `curl -I` use HEAD; FastAPI routes are
+    GET-only and would say 405)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body"):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -53,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.data_dir = data_dir
     app.state.import_worker = None  # started by _lifespan unless settings.run_worker is off
     app.add_middleware(security.SecurityMiddleware, secure_cookies=settings.secure_cookies)
+    app.add_middleware(_HeadAsGet)
     app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
     for name in ROUTERS:
         module = importlib.import_module(f"strideguard.web.{name}")
