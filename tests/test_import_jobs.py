@@ -203,3 +203,18 @@ def test_worker_help_and_bad_database_are_one_line(run_cli):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     bad = run_cli("worker", "--poll", "0")
     assert bad.returncode == 2 and "--poll" in bad.stderr
+
+
+def test_ended_jobs_are_purged_after_30_days_and_others_stay(engine, session, athlete_id, tmp_path):
+    old, recent, queued = (queue_job(session, athlete_id, tmp_path / n) for n in ("old", "recent", "queued"))
+    session.commit()
+    with engine.begin() as conn:
+        for job, days in ((old, 31), (recent, 29)):
+            conn.execute(
+                sa.update(ImportJobRow)
+                .where(ImportJobRow.id == job)
+                .values(status="finished", finished_at=utcnow() - timedelta(days=days))
+            )
+    assert import_jobs.purge_ended(session) == 1
+    left = set(session.scalars(sa.select(ImportJobRow.id)))
+    assert left == {recent, queued}

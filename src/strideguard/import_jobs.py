@@ -42,6 +42,8 @@ MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(seconds=120)  # no heartbeat for this long: the worker is taken for dead
 HEARTBEAT_EVERY_S = 15.0  # well inside STALE_AFTER, also while an archive is hashed or planned
 PROGRESS_WRITE_EVERY_S = 0.5
+KEEP_ENDED = timedelta(days=30)  # finished or failed job rows are kept this long (the import records stay)
+PURGE_EVERY_S = 3600.0
 _CLAIM_TRIES = 20  # SQLite: candidates tried when other workers keep winning the race
 
 
@@ -241,6 +243,22 @@ def requeue_stale(session: Session, older_than: timedelta = STALE_AFTER) -> tupl
     return requeued, [j for j, _ in failed]
 
 
+def purge_ended(session: Session, older_than: timedelta = KEEP_ENDED) -> int:
+    """Delete finished and failed jobs that ended more than `older_than` ago; returns how many (commits).
+
+    Only the job rows (the upload's progress page) go: the import records and their summaries stay, and
+    `strideguard imports` and the import history page still show them.
+    """
+    cutoff = utcnow() - older_than
+    deleted = session.execute(
+        sa.delete(ImportJobRow).where(
+            ImportJobRow.status.in_(("finished", "failed")), ImportJobRow.finished_at < cutoff
+        )
+    ).rowcount
+    session.commit()
+    return int(deleted or 0)
+
+
 # --- running a job ------------------------------------------------------------------------------------------
 
 
@@ -370,10 +388,14 @@ def work(
     worker = worker or worker_id()
     sessions = session_factory(engine)
     ran = 0
+    purged_at = -PURGE_EVERY_S
     while not stop_event.is_set():
         try:
             with sessions() as session:
                 requeue_stale(session)
+                if time.monotonic() - purged_at >= PURGE_EVERY_S:
+                    purge_ended(session)
+                    purged_at = time.monotonic()
             job = claim(engine, worker)
         except Exception as exc:
             if once:
