@@ -196,6 +196,9 @@ def bar_chart(
         from_last = len(values) - 1 - i
         if from_last % label_every == 0:  # counted from the last bar, which is always labelled
             css = "tick tick-alt" if (from_last // label_every) % 2 else "tick"  # hidden on a phone
-            out.append(_text(css, x + bar_w / 2, height - 8, "middle", label))
+            if from_last == 0:  # the last label ends at its bar's right edge: centred, it would run off
+                out.append(_text(css, min(x + bar_w, width - 1), height - 8, "end", label))
+            else:
+                out.append(_text(css, x + bar_w / 2, height - 8, "middle", label))
     out.append("</svg>")
     return "".join(out)
