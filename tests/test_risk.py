@@ -381,3 +381,15 @@ def test_a_spike_just_over_10_percent_never_reads_as_10_percent():
     }
     plain = risk.spike_numbers(16_000, 10_000, 11_000, 60.0, 10, signed=True)
     assert plain == {"distance_km": "16.0", "longest_km": "10.0", "max_within_km": "11.0", "spike_pct": "+60"}
+
+
+def test_a_spike_in_the_first_30_days_of_the_log_says_the_comparison_may_be_short():
+    history = [run(d(0), 4), run(d(2), 8.7)]
+    (early,) = flags_of(risk.evaluate(history, d(2), log_start=d(0)), "session_spike")
+    assert early.category == "large" and early.details["short_history"] is True
+    assert f"Your log starts on {d(0).isoformat()}, fewer than 30 days before this run" in early.message
+    (plain,) = flags_of(risk.evaluate(history, d(2)), "session_spike")  # log start unknown: no note
+    assert "Your log starts" not in plain.message
+    later = [run(d(0), 4), run(d(31), 4.2), run(d(33), 8.7)]
+    (settled,) = flags_of(risk.evaluate(later, d(33), log_start=d(0)), "session_spike")
+    assert "Your log starts" not in settled.message and settled.details["short_history"] is False

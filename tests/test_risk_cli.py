@@ -206,3 +206,11 @@ def test_unknown_activity_is_a_usage_error_and_an_empty_report_says_so(run_cli, 
     made = run_cli("report", "--out", str(out), "--date", "2020-01-01")
     assert made.returncode == 0 and out.exists()
     assert "no activities on or before 2020-01-01; the report is empty." in made.stderr
+
+
+def test_risk_names_a_short_log_when_a_spike_comes_in_its_first_30_days(run_cli, session, athlete_id):
+    save_run(session, athlete_id, d(0), 4)
+    save_run(session, athlete_id, d(2), 8.7)
+    session.commit()
+    (spike,) = [f for f in risk_json(run_cli, "--until", d(2).isoformat()) if f["rule"] == "session_spike"]
+    assert f"Your log starts on {d(0).isoformat()}" in spike["message"]

@@ -137,14 +137,18 @@ def spike_numbers(
     }
 
 
-def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules) -> list[Flag]:
+def _spike_flags(
+    spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules, log_start: date | None = None
+) -> list[Flag]:
     rule = rules["session_spike"]
     small = rules.number("session_spike", "small_above_pct")
+    window = int(rules.number("session_spike", "window_days"))
     flags: list[Flag] = []
     for spike in spikes:
         if not since <= spike.day <= until or spike.category is None:
             continue
         assert spike.longest_prev_m is not None and spike.spike_pct is not None
+        short = log_start is not None and (spike.day - log_start).days < window
         message = rule.text(
             date=spike.day.isoformat(),
             category=spike.category,
@@ -157,6 +161,9 @@ def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rule
                 small,
             ),
         )
+        if short:
+            note = rule.extra["short_history_note"].format(log_start=log_start.isoformat())  # type: ignore[union-attr]
+            message = f"{message} {' '.join(note.split())}"
         flags.append(
             Flag(
                 rule.id,
@@ -168,7 +175,11 @@ def _spike_flags(spikes: list[load.SessionSpike], since: date, until: date, rule
                 small,
                 message,
                 rule.citations,
-                {"distance_m": spike.distance_m, "longest_prev_m": spike.longest_prev_m},
+                {
+                    "distance_m": spike.distance_m,
+                    "longest_prev_m": spike.longest_prev_m,
+                    "short_history": short,
+                },
             )
         )
     return flags
@@ -336,11 +347,13 @@ def evaluate(
     shoes: Iterable[Shoe] = (),
     pain: Iterable[PainEntry] = (),
     rules: RiskRules | None = None,
+    log_start: date | None = None,
 ) -> list[Flag]:
     """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
 
     Pass the history from at least 30 days before `since` so spikes have their comparison window. Shoe
-    alerts are dated `until` (they describe the shoe now) and count all of `activities`.
+    alerts are dated `until` (they describe the shoe now) and count all of `activities`. `log_start` (the
+    first logged run) lets a spike say when its 30 days reach back before the log began.
     """
     rules = rules or default_rules()
     since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
@@ -349,7 +362,7 @@ def evaluate(
     window = int(rules.number("session_spike", "window_days"))
     spikes = load.session_spikes(runs, window, _bounds(rules))
     daily = load.daily_series(runs, end=until)
-    flags = _spike_flags(spikes, since, until, rules)
+    flags = _spike_flags(spikes, since, until, rules, log_start)
     flags += _returning_flags(spikes, since, until, rules)
     flags += _weekly_flags(daily, since, until, rules)
     shoes = list(shoes)

@@ -218,6 +218,9 @@ def check_rules(directory: Path | None = None) -> tuple[RiskRules | None, list[s
         value = rules[rule_id].extra.get(key) if rule_id in rules else None
         if not isinstance(value, Mapping) or any(not isinstance(value.get(n), str) for n in names):
             errors.append(f"{RULES_FILE}: {rule_id}: needs {key} with text for {', '.join(names)}")
+    spike_rule = rules.get("session_spike")
+    if spike_rule is not None and not isinstance(spike_rule.extra.get("short_history_note"), str):
+        errors.append(f"{RULES_FILE}: session_spike: needs a short_history_note text")
     if "pain_rising" in rules and not isinstance(rules["pain_rising"].extra.get("triage_hint"), str):
         errors.append(f"{RULES_FILE}: pain_rising: needs a triage_hint text")
     if errors:

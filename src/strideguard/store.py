@@ -327,6 +327,16 @@ def get_activity(session: Session, athlete_id: int, activity_id: int, with_strea
     return to_activity(row, laps, stream_row)
 
 
+def first_activity_date(
+    session: Session, athlete_id: int, sports: frozenset[str] | set[str] | None = None
+) -> date | None:
+    """The local date of the athlete's first logged activity (of `sports`), or None for an empty log."""
+    query = sa.select(sa.func.min(ActivityRow.local_date)).where(ActivityRow.athlete_id == athlete_id)
+    if sports:
+        query = query.where(ActivityRow.sport.in_(sorted(sports)))
+    return session.scalar(query)
+
+
 def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str] | None = None) -> int | None:
     """The most recent activity's id (for `--activity last`)."""
     query = sa.select(ActivityRow.id).where(ActivityRow.athlete_id == athlete_id)

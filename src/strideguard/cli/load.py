@@ -87,6 +87,11 @@ def _source_line(ids: tuple[str, ...] | list[str], rules: risk.RiskRules) -> str
     return "Source: " + "; ".join(shown)
 
 
+def _log_start(history: list[Activity]) -> date | None:
+    """The first run's local date in a whole history (oldest first, as `_history` returns it)."""
+    return next((a.local_date for a in history if a.sport in RUNNING_SPORTS), None)
+
+
 def _flag_table(flags: list[risk.Flag], title: str, rules: risk.RiskRules) -> Table:
     table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("date", no_wrap=True)
@@ -131,7 +136,7 @@ def risk_command(app: AppContext, since: date | None, until: date | None, as_jso
         activities = _history(session, athlete_id, until)
         shoes = shoe_store.list_shoes(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=until)
-    flags = risk.evaluate(activities, until, since, shoes, entries, rules)
+    flags = risk.evaluate(activities, until, since, shoes, entries, rules, _log_start(activities))
     first = since or until - timedelta(days=risk.DEFAULT_WINDOW_DAYS - 1)
     if as_json:
         payload = {
@@ -246,7 +251,7 @@ def build_status(
     weeks = [w for w in load.weekly_volume(runs) if w.monday <= day][-5:]
     daily = load.daily_series(runs, end=day)
     change = load.weekly_change(daily, day, int(rules.number("weekly_increase", "baseline_weeks")))
-    flags = risk.evaluate(activities, day, None, shoes, entries, rules)
+    flags = risk.evaluate(activities, day, None, shoes, entries, rules, _log_start(activities))
     safe = risk.plan(activities, 0.0, day + timedelta(days=1), rules).check
     held = risk.hold_back(flags, day + timedelta(days=1), rules, triage)
     info = risk.load_info(activities, day, rules)

@@ -131,6 +131,7 @@ def _analytics(
     pain_entries: list[pain.PainEntry],
     today: date,
     rules: risk.RiskRules,
+    log_start: date | None = None,
 ) -> tuple[Any, ...]:
     runs = [a for a in recent if a.sport in RUNNING_SPORTS]
     window = int(rules.number("session_spike", "window_days"))
@@ -141,7 +142,9 @@ def _analytics(
     )
     spikes = load.session_spikes(runs, window, bounds)
     # Older runs only add to shoe wear: spikes and weekly rules look at the last 30 days.
-    flags = risk.evaluate(older_in_shoes + recent, today, shoes=shoe_list, pain=pain_entries, rules=rules)
+    flags = risk.evaluate(
+        older_in_shoes + recent, today, shoes=shoe_list, pain=pain_entries, rules=rules, log_start=log_start
+    )
     wears = shoes.shoe_wear(
         shoe_list,
         older_in_shoes + recent,
@@ -185,9 +188,11 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
     pain_entries = pain_store.list_pain(
         session, athlete_id, since=today - timedelta(days=HISTORY_DAYS), until=today
     )
+    log_start = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
     key = (
         athlete_id,
         today,
+        log_start,
         tuple(
             (a.id, a.local_date, a.sport, a.distance_m, a.moving_time_s, a.elapsed_time_s, a.rpe, a.shoe_id)
             for a in older_in_shoes + recent
@@ -200,7 +205,7 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
     )
     computed = _ANALYTICS.get(key)
     if computed is None:
-        computed = _analytics(recent, older_in_shoes, shoe_list, pain_entries, today, rules)
+        computed = _analytics(recent, older_in_shoes, shoe_list, pain_entries, today, rules, log_start)
         with _LOCK:
             if len(_ANALYTICS) >= _CACHE_SIZE:
                 _ANALYTICS.pop(next(iter(_ANALYTICS)))
