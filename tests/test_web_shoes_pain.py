@@ -363,3 +363,27 @@ def test_restore_refused_when_an_active_pair_has_its_name(client, session, athle
     response = client.post(f"/shoes/{old.id}/restore", data={"csrf_token": token(client)})
     assert response.status_code == 422
     assert "already called 'Clifton'" in soup(response).select_one("div.error").get_text()
+
+
+def test_pain_history_keeps_run_pain_and_morning_pain_apart_over_the_distance_chart_weeks(
+    client, session, athlete_id
+):
+    today = date.today()
+    for days_ago, score, timing in (
+        (9, 4, "during"),
+        (8, 2, "next-morning"),
+        (2, 5, "after"),
+        (1, 1, "next-morning"),
+    ):
+        pain_store.add_pain(
+            session,
+            athlete_id,
+            PainEntry(today - timedelta(days=days_ago), "knee-front", "left", score, timing),
+        )
+    session.commit()
+    page = soup(client.get("/pain", params={"region": "knee-front", "side": "left"}))
+    lines = page.select("#chart-pain svg path.line")
+    labels = sorted(line.select_one("title").get_text() for line in lines)
+    assert labels == ["acceptable limit 5/10", "before a run or the next morning", "during or after a run"]
+    bars = page.select("#chart-pain-load svg rect.bar")
+    assert len(bars) > 1  # the weeks the pain chart spans

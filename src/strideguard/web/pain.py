@@ -161,30 +161,37 @@ def region_history(
     With a side (left or right) only that side's entries and those logged for both sides count, as the
     heading says.
     """
-    first = today - timedelta(weeks=HISTORY_WEEKS) + timedelta(days=1)
+    # The same weeks as the distance chart below: from its first Monday to the end of this week.
+    monday = today - timedelta(days=today.weekday())
+    first = monday - timedelta(weeks=HISTORY_WEEKS - 1)
+    x_first, x_last = (first - today).days, (monday + timedelta(days=6) - today).days
     sides = {side, "both"} if side in ("left", "right") else set(pain.SIDES)
     mine = [e for e in entries if e.region == region and e.day >= first and e.side in sides]
-    x = np.array([(e.day - today).days for e in mine], float)
-    y = np.array([e.score for e in mine], float)
     pain_svg = ""
-    if len(mine) >= 1:
+    if mine:
         # A flat line at 5/10: pain during running up to 5 is acceptable if it settles (Silbernagel 2007).
-        limit = Series(
-            np.array([-(HISTORY_WEEKS * 7) + 1, 0.0]), np.array([5.0, 5.0]), "s-tsb", "acceptable limit 5/10"
-        )
-        scores = Series(
-            x if len(x) > 1 else np.array([x[0] - 0.5, x[0]]),
-            y if len(y) > 1 else np.array([y[0], y[0]]),
-            "s-hr",
-            "pain score",
-        )
+        series = [
+            Series(np.array([x_first, x_last], float), np.array([5.0, 5.0]), "s-tsb", "acceptable limit 5/10")
+        ]
+        # One line per kind of score, so run-time pain and next-morning pain do not zigzag into one line.
+        for timings, css, label in (
+            (("during", "after"), "s-hr", "during or after a run"),
+            (("before", "next-morning"), "s-atl", "before a run or the next morning"),
+        ):
+            group = [e for e in mine if e.timing in timings]
+            if not group:
+                continue
+            x = np.array([(e.day - today).days for e in group], float)
+            y = np.array([e.score for e in group], float)
+            if len(x) == 1:  # one entry: a short flat stroke, so it shows
+                x, y = np.array([x[0] - 0.5, x[0]]), np.array([y[0], y[0]])
+            series.append(Series(x, y, css, label))
         pain_svg = line_chart(
-            [scores, limit],
+            series,
             f"{pain.REGIONS[region].label}{', ' + side_text(side) if side else ''}: pain score (0-10) by day",
-            "days ago",
+            "days from today",
             "score 0-10",
         )
-    monday = today - timedelta(days=today.weekday())
     weeks = {w.monday: w for w in load.weekly_volume(runs)}
     labels, values = [], []
     for i in range(HISTORY_WEEKS - 1, -1, -1):
