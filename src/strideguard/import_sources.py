@@ -16,11 +16,10 @@ from strideguard.config import Limits
 from strideguard.importers import expand_paths, format_of
 from strideguard.importers.archives import (
     ArchiveItem,
-    BadMember,
     ExportPlan,
-    MemberProblem,
     SafeZip,
     is_zip,
+    nested_items,
 )
 from strideguard.importers.errors import FileRejected, LimitExceeded
 
@@ -122,31 +121,7 @@ def _plan_plain_zip(archive: SafeZip) -> ExportPlan:
                 key=info.filename, name=info.filename, load=lambda info=info: archive.read(info)
             )  # type: ignore[misc]
         for info in nested:
-            try:
-                inner = archive.open_nested(info)
-            except BadMember as exc:
-                plan.problems.append(MemberProblem(info.filename, str(exc)))
-                continue
-            plan.problems.extend(
-                MemberProblem(f"{info.filename}!/{p.name}", p.reason) for p in inner.problems
-            )
-            inner_files = [m for m in inner.members if format_of(m.filename)]
-            plan.total += len(inner_files)
-            for member in inner_files:
-                yield ArchiveItem(
-                    key=f"{info.filename}!/{member.filename}",
-                    name=member.filename,
-                    load=lambda member=member, inner=inner: inner.read(member),  # type: ignore[misc]
-                )
-            for member in inner.members:
-                if member.filename.lower().endswith(".zip"):
-                    plan.problems.append(
-                        MemberProblem(
-                            f"{info.filename}!/{member.filename}",
-                            f"archive nested deeper than {archive.limits.max_depth} levels",
-                        )
-                    )
-            inner.close()
+            yield from nested_items(archive, info, plan)
 
     plan.items = items()
     return plan

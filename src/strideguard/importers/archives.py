@@ -402,3 +402,38 @@ class ExportPlan:
     total: int = 0  # items expected so far (grows as nested archives are opened)
     shoes: list[ShoeSpec] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def nested_items(
+    archive: SafeZip,
+    info: zipfile.ZipInfo,
+    plan: ExportPlan,
+    enrich: Callable[[Activity], Activity] | None = None,
+) -> Iterator[ArchiveItem]:
+    """The activity files of the ZIP `info` inside `archive`, opened only now and closed after; its problems,
+    and ZIPs nested deeper still, go to `plan.problems`, its file count to `plan.total`."""
+    from strideguard.importers import format_of  # the package imports nothing of this module back
+
+    try:
+        inner = archive.open_nested(info)
+    except BadMember as exc:
+        plan.problems.append(MemberProblem(info.filename, str(exc)))
+        return
+    plan.problems.extend(MemberProblem(f"{info.filename}!/{p.name}", p.reason) for p in inner.problems)
+    plan.problems.extend(
+        MemberProblem(
+            f"{info.filename}!/{m.filename}", f"archive nested deeper than {archive.limits.max_depth} levels"
+        )
+        for m in inner.members
+        if m.filename.lower().endswith(".zip")
+    )
+    members = [m for m in inner.members if format_of(m.filename)]
+    plan.total += len(members)
+    for member in members:
+        yield ArchiveItem(
+            key=f"{info.filename}!/{member.filename}",
+            name=member.filename,
+            load=lambda member=member: inner.read(member),  # type: ignore[misc]
+            enrich=enrich,
+        )
+    inner.close()

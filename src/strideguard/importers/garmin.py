@@ -27,6 +27,7 @@ from strideguard.importers.archives import (
     MemberProblem,
     SafeZip,
     ShoeSpec,
+    nested_items,
 )
 from strideguard.importers.errors import CorruptFile
 from strideguard.importers.sports import sport_from_name
@@ -370,32 +371,7 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
             plan.total -= 1
             if not _UPLOADED.search(info.filename) and "UploadedFiles" not in info.filename:
                 continue  # some other ZIP in the export: not activity uploads
-            try:
-                inner = archive.open_nested(info)
-            except BadMember as exc:
-                plan.problems.append(MemberProblem(info.filename, str(exc)))
-                continue
-            plan.problems.extend(
-                MemberProblem(f"{info.filename}!/{p.name}", p.reason) for p in inner.problems
-            )
-            members = [m for m in inner.members if format_of(m.filename)]
-            for m in inner.members:
-                if m.filename.lower().endswith(".zip"):
-                    plan.problems.append(
-                        MemberProblem(
-                            f"{info.filename}!/{m.filename}",
-                            f"archive nested deeper than {archive.limits.max_depth} levels",
-                        )
-                    )
-            plan.total += len(members)
-            for member in members:
-                yield ArchiveItem(
-                    key=f"{info.filename}!/{member.filename}",
-                    name=member.filename,
-                    load=lambda member=member, inner=inner: inner.read(member),  # type: ignore[misc]
-                    enrich=add_summary,
-                )
-            inner.close()
+            yield from nested_items(archive, info, plan, add_summary)
         # Summaries no file matched: manual entries (or files the export lacks). They come last and are
         # imported only where no activity of this athlete starts within the join tolerance.
         for summary in index:
