@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -109,3 +110,17 @@ def run_cli(cli_env: dict[str, str]):
         )
 
     return run
+
+
+@pytest.fixture
+def client(db_url: str, engine: sa.Engine, tmp_path: Path) -> Iterator[Any]:
+    """The web app in-process (local mode, its import worker running) on this test's database."""
+    from fastapi.testclient import TestClient
+
+    from strideguard.web.app import create_app
+    from strideguard.web.common import Settings
+
+    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32))
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.engine.dispose()

@@ -9,7 +9,6 @@ import threading
 import time
 import zipfile
 
-import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
@@ -19,14 +18,6 @@ from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 
 RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"  # a real Garmin FR110 run (see SOURCES.md)
-
-
-@pytest.fixture
-def client(db_url, engine, tmp_path):
-    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32))
-    with TestClient(app) as test_client:
-        yield test_client
-    app.state.engine.dispose()
 
 
 def soup(response) -> BeautifulSoup:

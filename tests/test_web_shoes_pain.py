@@ -11,16 +11,6 @@ from fastapi.testclient import TestClient
 from strideguard import pain_store, shoe_store, store
 from strideguard.model import Activity
 from strideguard.pain import PainEntry
-from strideguard.web.app import create_app
-from strideguard.web.common import Settings
-
-
-@pytest.fixture
-def client(db_url, engine, tmp_path):
-    app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32))
-    with TestClient(app) as test_client:
-        yield test_client
-    app.state.engine.dispose()
 
 
 def soup(response) -> BeautifulSoup:
