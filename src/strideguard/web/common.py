@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard import store, units
+from strideguard import store
 from strideguard.db import AthleteRow, ShareRow, UserRow
 from strideguard.web import security
 
@@ -86,11 +86,6 @@ def fmt_hms(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def fmt_pace(distance_m: float | None, duration_s: float | None) -> str:
-    """Pace as 'm:ss /km' from metres and seconds; blank when it cannot be computed."""
-    return units.format_pace(distance_m, duration_s)  # the CLI's rounding: 5:59.6 -> 6:00, not 5:00
-
-
 def fmt_num(value: float | None, digits: int = 0) -> str:
     return (
         ""
@@ -120,7 +115,7 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(km=fmt_km, hms=fmt_hms, num=fmt_num, day=fmt_date, clock=fmt_local_time, pace=fmt_pace)
+    env.filters.update(km=fmt_km, hms=fmt_hms, num=fmt_num, day=fmt_date, clock=fmt_local_time)
     env.globals["static_version"] = static_version()
     return env
 
