@@ -5,7 +5,7 @@ Usage:
     python bench/bulk_import.py --n 200 --subset 20 --keep
 
 Generates a realistic Strava bulk export (activities.csv + activities/<n>.fit.gz, real FIT files written by
-`strideguard.fitwriter` from 1 Hz simulated streams), then imports it with the real pipeline
+`strideguard.activities.fit_writer` from 1 Hz simulated streams), then imports it with the real pipeline
 (`strideguard.importing.run_import`: worker processes, batched transactions) into a fresh SQLite file, in a
 child process so that its peak memory is measured alone. Prints activities/s, MB/s (archive bytes), peak
 RSS of the importing process and of its worker processes (resource.getrusage), and, in the same run, the
@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO / "tests"))
 _CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from strideguard import db
-from strideguard.importing import ImportOptions, run_import
+from strideguard.storage import engine as db
+from strideguard.importing.service import ImportOptions, run_import
 archive, url, reader, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 engine = db.make_engine(url)
 db.upgrade(engine)
@@ -116,7 +116,7 @@ def decoder_in_use(archive: Path) -> str:
     import gzip
     import zipfile
 
-    from strideguard.importers import fit_fast
+    from strideguard.activities.formats import fit_fast
 
     with zipfile.ZipFile(archive) as src:
         name = next(n for n in src.namelist() if n.endswith(".fit.gz"))
@@ -125,7 +125,7 @@ def decoder_in_use(archive: Path) -> str:
         fit_fast.decode_fast(data)
     except Exception as exc:
         return f"fitdecode fallback (fast decoder declined: {exc})"
-    return "fast NumPy decoder (strideguard.importers.fit_fast)"
+    return "fast NumPy decoder (strideguard.activities.formats.fit_fast)"
 
 
 def _load() -> str:

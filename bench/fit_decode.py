@@ -27,9 +27,9 @@ from pathlib import Path
 
 import fitdecode
 
-from strideguard.importers.fit import decode_with_fitdecode
-from strideguard.importers.fit_crc import check_parts
-from strideguard.importers.fit_fast import FastDecodeUnsupported, decode_fast
+from strideguard.activities.formats.fit import decode_with_fitdecode
+from strideguard.activities.formats.fit_crc import check_parts
+from strideguard.activities.formats.fit_fast import FastDecodeUnsupported, decode_fast
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fit"
 

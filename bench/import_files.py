@@ -1,11 +1,11 @@
 """Benchmark: import FIT runs with StrideGuard's reader vs plain fitdecode on the same files, in one run.
 
 Files: the running FIT files listed in ../shared/data/SOURCES.md (sport "running..."), plus N generated
-one-hour runs written by strideguard.fitwriter into a temporary directory.
+one-hour runs written by strideguard.activities.fit_writer into a temporary directory.
 
 Measured per set, best of --repeat passes (after one warm-up pass):
-- strideguard: `importers.read_bytes` (gunzip, sniff, sha256, fast decoder / fitdecode fallback, CRC check,
-  build Activity with streams) - the whole per-file import path short of the database;
+- strideguard: `activities.formats.read_bytes` (gunzip, sniff, sha256, fast decoder / fitdecode fallback,
+  CRC check, build Activity with streams) - the whole per-file import path short of the database;
 - strideguard (fitdecode path): the same with the fast decoder forced to decline (our fallback);
 - fitdecode: `fitdecode.FitReader` over every frame with its default options (CRC checked, as a peer uses it).
 
@@ -28,10 +28,10 @@ from pathlib import Path
 import fitdecode
 import numpy as np
 
-from strideguard.fitwriter import encode_activity
-from strideguard.importers import fit as fit_module
-from strideguard.importers import read_bytes
-from strideguard.importers.errors import FileRejected
+from strideguard.activities.fit_writer import encode_activity
+from strideguard.activities.formats import fit as fit_module
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.errors import FileRejected
 from strideguard.model import Activity, Streams
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
             path.write_bytes(encode_activity(generated_run(i)))
             paths.append(path)
         took = time.perf_counter() - started
-        print(f"wrote {args.generated} one-hour FIT runs with fitwriter in {took:.2f} s")
+        print(f"wrote {args.generated} one-hour FIT runs with fit_writer in {took:.2f} s")
         generated = load(paths)
     first = measure(real, args.repeat)
     second = measure(generated, args.repeat)
     report("running FIT files in shared/data", first)
-    report(f"generated one-hour runs (fitwriter, {args.generated})", second)
+    report(f"generated one-hour runs (fit_writer, {args.generated})", second)
     both_rows = [(name, a + b) for (name, a), (_, b) in zip(first[3], second[3], strict=True)]
     report(
         "all (sum of the two sets)",

@@ -6,7 +6,7 @@ Each case is a JSON file like the public vignettes: {"findings": {...}, "expecte
 triaged at or above their level (100%), and self-care cases sent to a clinician (<= 20%), next to the
 symptom-checker and physician anchors from Semigran et al. 2015/2016 (clinical.md 1f).
 
-A fifth figure simulates the interactive interview from each case (`triage_interview.simulate_interview`):
+A fifth figure simulates the interactive interview from each case (`triage.interview.simulate_interview`):
 the number of prompts (single or grouped questions) a runner who answers every question sees, median and
 maximum (targets <= 15 and <= 22). The interview is also checked for safety with the strictest runner, who
 answers only what the case states and "don't know" to everything else: every emergency/urgent case must
@@ -21,9 +21,11 @@ import statistics
 import sys
 from pathlib import Path
 
-from strideguard.knowledge import LEVEL_RANK, default_knowledge
-from strideguard.triage import FindingsError, evaluate
-from strideguard.triage_interview import simulate_interview
+from strideguard.triage.engine import evaluate
+from strideguard.triage.interview import simulate_interview
+from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge_model import LEVEL_RANK
+from strideguard.triage.scoring import FindingsError
 
 
 def run(directory: Path, verbose: bool = False) -> dict[str, float]:

@@ -35,9 +35,13 @@ from pathlib import Path
 
 import httpx
 
-from strideguard import db, demo, pain_store, shoe_store, store
+from strideguard.demo import athlete as demo
 from strideguard.model import Activity
-from strideguard.pain import PainEntry
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training.pain import PainEntry
 
 TARGET_MS = 150.0
 WITH_STREAMS = 40

@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard import db, store
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from strideguard import demo
+from strideguard.demo import athlete as demo
 from strideguard.model import Activity
 
 # Current English header (shared/formats.md), with its repeated names.
@@ -118,13 +118,13 @@ def simulated_runs(
 
 
 def fit_bytes(activity: Activity) -> bytes:
-    from strideguard.fitwriter import encode_activity
+    from strideguard.activities.fit_writer import encode_activity
 
     return encode_activity(activity)
 
 
 def gpx_bytes(activity: Activity) -> bytes:
-    from strideguard.gpxwriter import encode_gpx
+    from strideguard.activities.gpx_writer import encode_gpx
 
     return encode_gpx(activity)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from strideguard.importers.archives import (
+from strideguard.activities.formats.archives import (
     ArchiveLimits,
     ArchiveRefused,
     BadMember,
@@ -20,7 +20,7 @@ from strideguard.importers.archives import (
     is_zip,
     name_problem,
 )
-from strideguard.importing import parse_file
+from strideguard.importing.service import parse_file
 
 FIT_LIKE = b"\x0e\x20" + b"x" * 400  # member payloads only need to exist; parsing is tested elsewhere
 

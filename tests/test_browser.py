@@ -33,7 +33,8 @@ def server(db_url, engine, session, athlete_id, tmp_path):
     """The app on a free loopback port, with a few weeks of demo runs so the dashboard has charts."""
     import uvicorn
 
-    from strideguard import demo, store
+    from strideguard.demo import athlete as demo
+    from strideguard.storage import activities as store
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
@@ -193,8 +194,9 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
 
 
 def test_phone_width_layout_has_no_horizontal_scroll(server, page, session, athlete_id):
-    from strideguard import pain_store, shoe_store
-    from strideguard.pain import PainEntry
+    from strideguard.storage import pain as pain_store
+    from strideguard.storage import shoes as shoe_store
+    from strideguard.training.pain import PainEntry
 
     # Entries and shoes fill the pages' tables, the widest parts at 375 px.
     pain_store.add_pain(
@@ -273,7 +275,7 @@ def test_player_shows_the_instruction_while_playing_and_keeps_keyboard_focus(ser
 
 
 def test_phone_shoes_pain_and_activity_edit(server, page, session, athlete_id):
-    from strideguard import shoe_store
+    from strideguard.storage import shoes as shoe_store
 
     shoe = shoe_store.add_shoe(session, athlete_id, "Daily trainer", "Asics", "Novablast 4")
     for sport in ("run", "treadmill", "trail_run"):

@@ -16,12 +16,14 @@ from fitdecode.utils import compute_crc
 from sqlalchemy.orm import Session
 
 import exportgen
-from strideguard import store, streams
-from strideguard.db import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow, session_factory
-from strideguard.import_saving import BatchPolicy, Done, _Batch
-from strideguard.importers import read_bytes
-from strideguard.importers.fit_crc import check_parts, crc16
+from strideguard.activities import streams
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.fit_crc import check_parts, crc16
+from strideguard.importing.saving import BatchPolicy, Done, _Batch
 from strideguard.model import Activity, Lap, Streams
+from strideguard.storage import activities as store
+from strideguard.storage.engine import session_factory
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
 
 T0 = datetime(2026, 5, 1, 6, 30, tzinfo=UTC)
 

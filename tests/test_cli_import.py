@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import exportgen
-from strideguard.db import ActivityRow, ImportItemRow, ImportRow, StreamRow
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, StreamRow
 
 
 def _strava(tmp_path: Path, n: int = 5, minutes: float = 3) -> Path:

@@ -7,7 +7,8 @@ from datetime import date
 
 import numpy as np
 
-from strideguard import demo, load
+from strideguard.demo import athlete as demo
+from strideguard.training import load
 
 END = date(2026, 11, 26)
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strideguard.importers.errors import FileRejected
-from strideguard.importers.fit import build_activities, decode_with_fitdecode, read_fit
-from strideguard.importers.fit_crc import crc16
-from strideguard.importers.fit_decoded import RECORD_COLUMNS, FitMessages
-from strideguard.importers.fit_fast import FastDecodeUnsupported, decode_fast
+from strideguard.activities.formats.errors import FileRejected
+from strideguard.activities.formats.fit import build_activities, decode_with_fitdecode, read_fit
+from strideguard.activities.formats.fit_crc import crc16
+from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS, FitMessages
+from strideguard.activities.formats.fit_fast import FastDecodeUnsupported, decode_fast
 
 SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 FIT_DIR = SHARED / "data" / "fit"

@@ -10,9 +10,9 @@ import fitdecode
 import numpy as np
 import pytest
 
-from strideguard.fitwriter import encode_activity
-from strideguard.importers import read_bytes
-from strideguard.importers.fit import read_fit
+from strideguard.activities.fit_writer import encode_activity
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.fit import read_fit
 from strideguard.model import Activity, Lap, Streams
 
 START = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)

@@ -11,17 +11,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import exportgen
-from strideguard.db import ActivityRow, ShoeRow
-from strideguard.importers.errors import CorruptFile
-from strideguard.importers.garmin import (
+from strideguard.activities.formats.errors import CorruptFile
+from strideguard.activities.formats.garmin import (
     GarminSummary,
     SummaryIndex,
     iter_array_objects,
     parse_gear,
     summary_from_json,
 )
-from strideguard.importing import ImportOptions, run_import
+from strideguard.importing.service import ImportOptions, run_import
 from strideguard.model import SPORTS
+from strideguard.storage.tables import ActivityRow, ShoeRow
 
 
 @pytest.mark.parametrize("chunk_size", [1, 13, 4096])

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from lxml import etree
 
-from strideguard.gpxwriter import GPX_NS, TPX_NS, encode_gpx
-from strideguard.importers.gpx import read_gpx
+from strideguard.activities.formats.gpx import read_gpx
+from strideguard.activities.gpx_writer import GPX_NS, TPX_NS, encode_gpx
 from strideguard.model import SPORTS, Activity, Streams
 
 START = datetime(2025, 6, 1, 6, 30, tzinfo=UTC)

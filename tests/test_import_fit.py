@@ -15,12 +15,12 @@ import fitdecode
 import numpy as np
 import pytest
 
+from strideguard.activities.fit_writer import encode_activity
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.fit import FIT_EPOCH_S, build_activities, decode_with_fitdecode, read_fit
+from strideguard.activities.formats.fit_crc import check_parts, crc16
 from strideguard.config import Limits
-from strideguard.fitwriter import encode_activity
-from strideguard.importers import read_bytes
-from strideguard.importers.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
-from strideguard.importers.fit import FIT_EPOCH_S, build_activities, decode_with_fitdecode, read_fit
-from strideguard.importers.fit_crc import check_parts, crc16
 from strideguard.model import RUNNING_SPORTS, Activity, Streams
 
 SEMICIRCLE_DEG = 180.0 / 2**31
@@ -30,7 +30,7 @@ SEMICIRCLE_DEG = 180.0 / 2**31
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test through read_fit's fast path, and again with the fast decoder declining (fitdecode path)."""
     if request.param == "fitdecode":
-        from strideguard.importers import fit
+        from strideguard.activities.formats import fit
 
         def decline(data: bytes) -> None:
             raise fit.FastDecodeUnsupported("forced fallback in tests")

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.gpx import read_gpx
+from strideguard.activities.formats.sports import sport_from_name
 from strideguard.config import Limits
-from strideguard.importers import read_bytes
-from strideguard.importers.errors import CorruptFile, LimitExceeded, NotAnActivity
-from strideguard.importers.gpx import read_gpx
-from strideguard.importers.sports import sport_from_name
 
 # Files that hold a recorded track (times on the points); every other GPX in data/gpx is a route, metadata,
 # waypoints, a single point or deliberately broken, and is checked by the edge-case tests below.

@@ -18,12 +18,12 @@ from typing import ClassVar
 
 import pytest
 
+from strideguard.activities.formats import read_bytes, read_file
+from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded, UnsupportedFile
+from strideguard.activities.formats.gpx import read_gpx
+from strideguard.activities.formats.tcx import read_tcx
+from strideguard.activities.formats.xmlsafe import iter_events
 from strideguard.config import Limits
-from strideguard.importers import read_bytes, read_file
-from strideguard.importers.errors import CorruptFile, FileRejected, LimitExceeded, UnsupportedFile
-from strideguard.importers.gpx import read_gpx
-from strideguard.importers.tcx import read_tcx
-from strideguard.importers.xmlsafe import iter_events
 
 GPX_HEAD = '<gpx version="1.1" creator="x" xmlns="http://www.topografix.com/GPX/1/1">'
 TRACK = (
@@ -191,8 +191,8 @@ def _measure(build: str) -> tuple[int, str, float, int]:
     script = textwrap.dedent(
         f"""
         import resource, time
-        from strideguard.importers import read_bytes
-        from strideguard.importers.errors import FileRejected
+        from strideguard.activities.formats import read_bytes
+        from strideguard.activities.formats.errors import FileRejected
         data = {build}
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         started = time.monotonic()

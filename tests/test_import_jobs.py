@@ -10,8 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from strideguard import db, import_jobs, store
-from strideguard.db import ImportJobRow, utcnow
+from strideguard.importing import jobs as import_jobs
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
+from strideguard.storage.tables import ImportJobRow, utcnow
 
 RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"  # a real Garmin FR110 run (see SOURCES.md)
 

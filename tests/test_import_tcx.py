@@ -12,11 +12,11 @@ import fitdecode
 import numpy as np
 import pytest
 
+from strideguard.activities.formats import read_bytes
+from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.tcx import read_tcx
+from strideguard.activities.formats.track import parse_time, parse_times
 from strideguard.config import Limits
-from strideguard.importers import read_bytes
-from strideguard.importers.errors import CorruptFile, LimitExceeded, NotAnActivity
-from strideguard.importers.tcx import read_tcx
-from strideguard.importers.track import parse_time, parse_times
 
 TCX_NS = "http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2"
 RUNNING = [

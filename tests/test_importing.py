@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import exportgen
-from strideguard import importing, store
-from strideguard.db import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
-from strideguard.importing import ImportOptions, parse_file, run_import
+from strideguard.importing import service as importing
+from strideguard.importing.service import ImportOptions, parse_file, run_import
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
 
 
 def _folder(tmp_path: Path, data_dir: Path) -> Path:

@@ -11,14 +11,8 @@ import pytest
 import yaml
 
 from strideguard import rules
-from strideguard.knowledge import (
-    CONDITION_IDS,
-    KNOWLEDGE_DIR,
-    KnowledgeError,
-    check_knowledge,
-    default_knowledge,
-    load_knowledge,
-)
+from strideguard.triage.knowledge import KNOWLEDGE_DIR, check_knowledge, default_knowledge, load_knowledge
+from strideguard.triage.knowledge_model import CONDITION_IDS, KnowledgeError
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared"))
@@ -117,43 +111,45 @@ def test_broken_knowledge_reports_all_errors_together(kb_copy: Path):
             }
         )
 
-    _edit_yaml(kb_copy / "conditions" / "fai_labral.yaml", unknown_finding_and_bad_value)
+    _edit_yaml(kb_copy / "hip" / "conditions" / "fai_labral.yaml", unknown_finding_and_bad_value)
 
     def missing_citation_and_dates(data):
         data["red_flags"][0]["citations"] = ["no_such_paper"]
         del data["red_flags"][1]["next_review"]
 
-    _edit_yaml(kb_copy / "red_flags.yaml", missing_citation_and_dates)
-    _edit_yaml(kb_copy / "conditions" / "scfe.yaml", lambda d: d.update(citations=[]))
+    _edit_yaml(kb_copy / "hip" / "red_flags.yaml", missing_citation_and_dates)
+    _edit_yaml(kb_copy / "hip" / "conditions" / "scfe.yaml", lambda d: d.update(citations=[]))
 
     kb, errors = check_knowledge(kb_copy)
     assert kb is None
     text = "\n".join(errors)
-    assert "conditions/fai_labral.yaml: evidence[" in text and "unknown finding 'hip_wobble'" in text
+    assert "hip/conditions/fai_labral.yaml: evidence[" in text and "unknown finding 'hip_wobble'" in text
     assert "pain_location must be one of" in text and "'elbow'" in text
-    assert "red_flags.yaml: cauda_equina_symptoms: unknown citation 'no_such_paper'" in text
-    assert "red_flags.yaml: bilateral_sciatica: missing or invalid next_review" in text
-    assert "conditions/scfe.yaml: no citations" in text
+    assert "hip/red_flags.yaml: cauda_equina_symptoms: unknown citation 'no_such_paper'" in text
+    assert "hip/red_flags.yaml: bilateral_sciatica: missing or invalid next_review" in text
+    assert "hip/conditions/scfe.yaml: no citations" in text
     with pytest.raises(KnowledgeError) as caught:
         load_knowledge(kb_copy)
     assert len(caught.value.errors) == len(errors) >= 5
 
 
 def test_duplicate_citation_ids_across_files_are_an_error(kb_copy: Path):
-    (kb_copy / "citations_load.yaml").write_text(
+    (kb_copy / "citations_extra.yaml").write_text(
         "robertson_wood_2017:\n  text: a second entry with the same id\n  year: 2017\n"
     )
     _, errors = check_knowledge(kb_copy)
     assert any(
-        "citations_load.yaml: robertson_wood_2017: duplicate citation id (also in citations.yaml)" in e
+        "citations_extra.yaml: robertson_wood_2017: duplicate citation id (also in citations.yaml)" in e
         for e in errors
     )
 
 
 def test_missing_condition_file_and_unknown_condition_are_reported(kb_copy: Path):
-    (kb_copy / "conditions" / "scfe.yaml").rename(kb_copy / "conditions" / "hip_gremlins.yaml")
+    (kb_copy / "hip" / "conditions" / "scfe.yaml").rename(
+        kb_copy / "hip" / "conditions" / "hip_gremlins.yaml"
+    )
     _, errors = check_knowledge(kb_copy)
-    assert "conditions/scfe.yaml: missing condition file" in errors
+    assert "hip/conditions/scfe.yaml: missing condition file" in errors
     assert any("hip_gremlins" in e and "unknown condition id" in e for e in errors)
 
 
@@ -189,6 +185,6 @@ def test_routine_with_unknown_condition_is_reported(kb_copy: Path):
 
 
 def test_invalid_yaml_names_the_file_and_line(kb_copy: Path):
-    (kb_copy / "questions.yaml").write_text("questions: [\n  - {finding: age\n")
+    (kb_copy / "hip" / "questions.yaml").write_text("questions: [\n  - {finding: age\n")
     _, errors = check_knowledge(kb_copy)
-    assert any(e.startswith("questions.yaml: not valid YAML (line") for e in errors)
+    assert any(e.startswith("hip/questions.yaml: not valid YAML (line") for e in errors)

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strideguard import load
 from strideguard.model import Activity
+from strideguard.training import load
 
 
 def run(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from strideguard import db
+from strideguard.storage import engine as db
+from strideguard.storage import tables
 
 
 def test_db_upgrade_on_empty_database_matches_models(db_url, run_cli):
@@ -15,7 +16,7 @@ def test_db_upgrade_on_empty_database_matches_models(db_url, run_cli):
     engine = db.make_engine(db_url)
     try:
         with engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), db.Base.metadata)
+            diff = compare_metadata(MigrationContext.configure(connection), tables.Base.metadata)
         assert diff == []
         assert db.current_revision(engine) == db.head_revision()
     finally:

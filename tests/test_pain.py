@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from strideguard import pain_store, store
-from strideguard.db import AthleteRow
-from strideguard.pain import REGIONS, PainEntry, PainInputError, check_pain, pain_trends, validate
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage.tables import AthleteRow
+from strideguard.training.pain import REGIONS, PainEntry, PainInputError, check_pain, pain_trends, validate
 
 D0 = date(2026, 5, 1)
 

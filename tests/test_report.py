@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 
-from strideguard import charts, load, pain_store, report, risk, shoe_store, store
-from strideguard.demo_extras import add_demo_extras
+from strideguard.demo.extras import add_demo_extras
 from strideguard.model import Activity
-from strideguard.pain import PainEntry
-from strideguard.shoes import Shoe, shoe_wear
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training import charts, load, report, risk
+from strideguard.training.pain import PainEntry
+from strideguard.training.shoes import Shoe, shoe_wear
 
 END = date(2026, 6, 30)
 

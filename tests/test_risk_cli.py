@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from strideguard import pain_store, shoe_store, store
-from strideguard.pain import PainEntry
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training.pain import PainEntry
 
 
 def save_run(
@@ -196,8 +198,8 @@ def test_brackets_in_shoe_names_are_printed_as_typed_not_read_as_markup(run_cli,
 
 
 def test_unknown_activity_is_a_usage_error_and_an_empty_report_says_so(run_cli, tmp_path):
-    from strideguard import report
     from strideguard.cli import load as load_cli
+    from strideguard.training import report
 
     assert load_cli.REPORT_WEEKS == report.DEFAULT_WEEKS  # the CLI's copy, kept to load Altair lazily
     rated = run_cli("rate", "9999", "--rpe", "5")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from strideguard import routines as rt
+from strideguard.triage import routines as rt
 
 
 def test_list_shows_every_routine_with_kind_and_total_time(run_cli):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from strideguard import routines as rt
+from strideguard.triage import routines as rt
 
 SHARED_VOCABULARY = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "clinical" / "findings-vocabulary.md"

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from strideguard import shoe_store, store
-from strideguard.db import AthleteRow
 from strideguard.model import Activity
-from strideguard.shoes import Shoe, progress_bar, shoe_alerts, shoe_wear, wear_level
+from strideguard.storage import activities as store
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage.tables import AthleteRow
+from strideguard.training.shoes import Shoe, progress_bar, shoe_alerts, shoe_wear, wear_level
 
 
 def activity(day: date, km: float, shoe_id: int | None, sport: str = "run") -> Activity:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from strideguard import store
-from strideguard.db import ActivityRow, AthleteRow, LapRow, StreamRow
 from strideguard.model import Activity, Lap, Streams
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, StreamRow
 
 
 def _run(start: datetime, km: float = 10.0, sha: str | None = "a" * 64, part: int = 0, **kw) -> Activity:
@@ -121,7 +121,7 @@ def test_aware_non_utc_start_is_normalised():
 
 
 def test_failed_transaction_leaves_nothing(engine, athlete_id):
-    from strideguard.db import session_factory
+    from strideguard.storage.engine import session_factory
 
     with session_factory(engine)() as session:
         store.save_activity(session, athlete_id, _run(T0))

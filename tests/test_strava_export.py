@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import exportgen
-from strideguard import store
-from strideguard.db import ActivityRow, ShoeRow
-from strideguard.importers.strava import (
+from strideguard.activities.formats.strava import (
     clean_header,
     header_key,
     merge_sport,
@@ -21,8 +19,10 @@ from strideguard.importers.strava import (
     parse_number,
     strava_sport,
 )
-from strideguard.importing import ImportOptions, run_import
+from strideguard.importing.service import ImportOptions, run_import
 from strideguard.model import SPORTS
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ActivityRow, ShoeRow
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_filename_column_found_by_content_in_an_unknown_language() -> None:
 
 
 def test_unrecognised_csv_is_refused() -> None:
-    from strideguard.importers.errors import CorruptFile
+    from strideguard.activities.formats.errors import CorruptFile
 
     with pytest.raises(CorruptFile, match="no Filename"):
         parse_activities_csv(b"foo,bar\n1,2\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from strideguard import streams
+from strideguard.activities import streams
 from strideguard.model import Streams
 
 

@@ -15,33 +15,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from strideguard import rules
-from strideguard.knowledge import (
-    KNOWLEDGE_DIR,
-    LEVEL_RANK,
-    Question,
-    Screen,
-    check_knowledge,
-    default_knowledge,
-)
-from strideguard.triage import (
-    DISCLAIMER,
-    FindingsError,
-    evaluate,
-    information_gain,
-    next_question,
-    next_step,
-    red_flags,
-    score_conditions,
-)
-from strideguard.triage_interview import (
+from strideguard.triage.engine import evaluate
+from strideguard.triage.interview import (
     MAX_DETAIL_QUESTIONS,
     MAX_PROMPTS,
     AnswerError,
     answer_screen,
+    information_gain,
+    next_question,
+    next_step,
     record,
     replay,
     simulate_interview,
 )
+from strideguard.triage.knowledge import KNOWLEDGE_DIR, check_knowledge, default_knowledge
+from strideguard.triage.knowledge_model import LEVEL_RANK, Question, Screen
+from strideguard.triage.result import DISCLAIMER
+from strideguard.triage.scoring import FindingsError, red_flags, score_conditions
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared"))
@@ -501,24 +491,24 @@ def test_detail_questions_stop_at_the_cap():
 def test_broken_screens_file_reports_every_problem(tmp_path):
     broken = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, broken)
-    text = (broken / "screens.yaml").read_text()
+    text = (broken / "hip" / "screens.yaml").read_text()
     text = text.replace("findings: [saddle_numbness]", "findings: [saddle_numbnes]")
     text = text.replace("none: {leg_weakness: none}", "none: {leg_weakness: sometimes}")
     text = text.replace("findings: [history_of_cancer]", "findings: [fever]")
-    (broken / "screens.yaml").write_text(text)
+    (broken / "hip" / "screens.yaml").write_text(text)
     kb, errors = check_knowledge(broken)
     assert kb is None
     text = "\n".join(errors)
-    assert "screens.yaml: emergency_signs: items[1]: unknown finding 'saddle_numbnes'" in text
+    assert "hip/screens.yaml: emergency_signs: items[1]: unknown finding 'saddle_numbnes'" in text
     assert "bad none value: leg_weakness must be one of none, one_leg, both_legs" in text
-    assert "screens.yaml: health_history: items[0]: fever is already screened in emergency_signs" in text
+    assert "hip/screens.yaml: health_history: items[0]: fever is already screened in emergency_signs" in text
 
 
 # --- warning signs that could not be ruled out; plain words -------------------------------------------------
 
 
 def test_unchecked_red_flags_name_dont_know_answers_and_never_change_the_level():
-    from strideguard.triage import unchecked_red_flags
+    from strideguard.triage.scoring import unchecked_red_flags
 
     kb = default_knowledge()
     findings = {"age": 35, "sex": "male", "pain_location": "lateral", "saddle_numbness": None, "fever": False}
@@ -543,7 +533,7 @@ def test_unchecked_red_flags_name_dont_know_answers_and_never_change_the_level()
 
 
 def test_no_warning_signs_found_only_when_every_red_flag_is_ruled_out():
-    from strideguard.triage import NO_FLAG_REASONS
+    from strideguard.triage.engine import NO_FLAG_REASONS
 
     kb = default_knowledge()
     dont_know = evaluate({"pain_location": "lateral", "tender_greater_trochanter": True, "fever": None}, kb)
@@ -592,7 +582,7 @@ def test_json_keeps_its_keys_and_adds_unchecked_red_flags():
 
 
 def test_plain_words_for_findings_and_likelihood_ratios():
-    from strideguard.triage_text import YES_NO, describe, lr_text
+    from strideguard.triage.text import YES_NO, describe, lr_text
 
     kb = default_knowledge()
     assert {f.id for f in kb.findings.values() if f.type == "boolean"} <= set(YES_NO)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from strideguard.db import TriageRow
-from strideguard.knowledge import CONDITION_IDS, KNOWLEDGE_DIR
-from strideguard.triage import DISCLAIMER
+from strideguard.storage.tables import TriageRow
+from strideguard.triage.knowledge import KNOWLEDGE_DIR
+from strideguard.triage.knowledge_model import CONDITION_IDS
+from strideguard.triage.result import DISCLAIMER
 
 
 def _case(tmp_path: Path, findings: dict, **extra) -> Path:
@@ -141,14 +142,16 @@ def test_save_stores_the_result_for_the_local_athlete(run_cli, tmp_path, engine)
 def test_check_knowledge_lists_every_problem(run_cli, tmp_path):
     broken = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, broken)
-    (broken / "conditions" / "scfe.yaml").unlink()
+    (broken / "hip" / "conditions" / "scfe.yaml").unlink()
     text = (
-        (broken / "red_flags.yaml").read_text().replace("[nice_cks_sciatica, bmj_bp_ces]", "[nowhere_2020]")
+        (broken / "hip" / "red_flags.yaml")
+        .read_text()
+        .replace("[nice_cks_sciatica, bmj_bp_ces]", "[nowhere_2020]")
     )
-    (broken / "red_flags.yaml").write_text(text)
+    (broken / "hip" / "red_flags.yaml").write_text(text)
     result = run_cli("triage", "--check-knowledge", "--knowledge", str(broken))
     assert result.returncode == 1
-    assert "conditions/scfe.yaml: missing condition file" in result.stderr
+    assert "hip/conditions/scfe.yaml: missing condition file" in result.stderr
     assert "unknown citation 'nowhere_2020'" in result.stderr
     ok = run_cli("triage", "--check-knowledge")
     assert ok.returncode == 0 and "knowledge OK: 69 findings, 20 conditions" in ok.stdout

@@ -8,9 +8,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import store
-from strideguard.db import AthleteRow, UserRow
 from strideguard.model import Activity
+from strideguard.storage import activities as store
+from strideguard.storage.tables import AthleteRow, UserRow
 from strideguard.web import security
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings

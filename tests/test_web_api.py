@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strideguard import pain_store, shoe_store, store
 from strideguard.model import Activity, Lap, Streams
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "web.md"
 

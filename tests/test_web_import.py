@@ -12,8 +12,9 @@ import zipfile
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import import_jobs, store
-from strideguard.db import AthleteRow
+from strideguard.importing import jobs as import_jobs
+from strideguard.storage import activities as store
+from strideguard.storage.tables import AthleteRow
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 

@@ -9,9 +9,11 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard import pain_store, shoe_store, store
 from strideguard.model import Activity, Lap, Streams
-from strideguard.pain import PainEntry
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training.pain import PainEntry
 
 
 def soup(response) -> BeautifulSoup:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
-from strideguard import store
+from strideguard.storage import activities as store
 
 
 def free_port() -> int:

@@ -8,9 +8,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from strideguard.db import TriageRow
-from strideguard.knowledge import default_knowledge
-from strideguard.triage import evaluate
+from strideguard.storage.tables import TriageRow
+from strideguard.triage.engine import evaluate
+from strideguard.triage.knowledge import default_knowledge
 
 
 def soup(response) -> BeautifulSoup:

@@ -23,8 +23,8 @@ from datetime import datetime
 
 import numpy as np
 
-from strideguard.importers.fit_crc import crc16
-from strideguard.importers.fit_sports import STEP_CADENCE_SPORTS
+from strideguard.activities.formats.fit_crc import crc16
+from strideguard.activities.formats.fit_sports import STEP_CADENCE_SPORTS
 from strideguard.model import Activity, Lap, Streams
 
 FIT_EPOCH_S = 631_065_600  # 1989-12-31T00:00:00Z

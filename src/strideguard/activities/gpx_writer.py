@@ -18,7 +18,7 @@ from strideguard.model import Activity
 
 GPX_NS = "http://www.topografix.com/GPX/1/1"
 TPX_NS = "http://www.garmin.com/xmlschemas/TrackPointExtension/v1"
-# Garmin Connect's <type> names; importers.sports maps each back to the same sport.
+# Garmin Connect's <type> names; formats.sports maps each back to the same sport.
 GPX_TYPE_NAMES = {
     "run": "running",
     "trail_run": "trail_running",

@@ -10,8 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from strideguard import db, load, store
-from strideguard.activity_json import activity_json
+from strideguard.activities.json_shape import activity_json
 from strideguard.cli.common import (
     DATE,
     PAST_DATE,
@@ -25,6 +24,9 @@ from strideguard.cli.common import (
     plural,
 )
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
+from strideguard.training import load
 from strideguard.units import format_pace
 
 SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)

@@ -73,7 +73,7 @@ class AppContext:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from strideguard import db
+            from strideguard.storage import engine as db
 
             try:
                 engine = db.make_engine(self.db_url)
@@ -103,7 +103,8 @@ class AppContext:
         """A session and the local athlete id; commits on success, rolls back on error."""
         from sqlalchemy.exc import OperationalError
 
-        from strideguard import db, store
+        from strideguard.storage import activities as store
+        from strideguard.storage import engine as db
 
         engine = self.engine
         try:
@@ -144,7 +145,7 @@ def check_database_url(url: str) -> None:
 
 def sqlite_path(url: str) -> Path | None:
     """The file of an SQLite URL (also the `file:...?uri=true` form); None for an in-memory database."""
-    from strideguard.db import sqlite_file
+    from strideguard.storage.engine import sqlite_file
 
     return sqlite_file(url)
 

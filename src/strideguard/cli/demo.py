@@ -9,9 +9,12 @@ import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from strideguard import config, demo, load, store
+from strideguard import config
 from strideguard.cli.common import AppContext, console, hms
-from strideguard.importing import run_import
+from strideguard.demo import athlete as demo
+from strideguard.importing.service import run_import
+from strideguard.storage import activities as store
+from strideguard.training import load
 
 DEMO_DB_NAME = "demo.sqlite"
 
@@ -52,7 +55,7 @@ def build_demo(app: AppContext, weeks: int, seed: int, end: date) -> None:
             console.print(f"[red]failed[/] {escape(name)}: {escape(reason)}")
     with app.session() as (session, athlete_id):
         try:
-            from strideguard.demo_extras import add_demo_extras
+            from strideguard.demo.extras import add_demo_extras
         except ImportError:  # shoes/pain land with the load-and-risk feature
             return
         import numpy as np

@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from strideguard import store
+from strideguard.activities.formats import expand_paths
 from strideguard.cli.common import (
     EXIT_INTERRUPTED,
     AppContext,
@@ -33,8 +33,7 @@ from strideguard.cli.common import (
     pass_app,
     plural,
 )
-from strideguard.importers import expand_paths
-from strideguard.importing import (
+from strideguard.importing.service import (
     ImportOptions,
     ProgressEvent,
     default_workers,
@@ -43,6 +42,7 @@ from strideguard.importing import (
     run_import,
 )
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS
+from strideguard.storage import activities as store
 
 SHOWN_PER_LIST = 20
 PROGRESS_ABOVE = 3  # "more than a few files" get a progress bar

@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain_store, risk, shoe_store, store, triage_store
 from strideguard.cli.common import (
     DATE,
     AppContext,
@@ -24,8 +23,13 @@ from strideguard.cli.common import (
     plural,
 )
 from strideguard.model import RUNNING_SPORTS, Activity
-from strideguard.pain import REGIONS, PainEntry, pain_trends
-from strideguard.shoes import Shoe, progress_bar, shoe_wear
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage import triage as triage_store
+from strideguard.training import load, risk
+from strideguard.training.pain import REGIONS, PainEntry, pain_trends
+from strideguard.training.shoes import Shoe, progress_bar, shoe_wear
 
 SEVERITY_STYLE = {"warning": "bold red", "watch": "yellow", "info": "cyan"}
 
@@ -456,7 +460,9 @@ def report_command(app: AppContext, out: Path, weeks: int, day: date | None) -> 
         entries = pain_store.list_pain(session, athlete_id, until=day)
     if not activities:
         err_console.print(f"warning: no activities on or before {day}; the report is empty.", markup=False)
-    from strideguard import report  # Altair and vl-convert: only this command needs them (~0.8 s to load)
+    from strideguard.training import (
+        report,  # Altair and vl-convert: only this command needs them (~0.8 s to load)
+    )
 
     built = report.build_report(activities, day, shoes, entries, weeks, rules)
     try:

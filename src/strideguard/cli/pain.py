@@ -9,7 +9,6 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from strideguard import pain_store, risk, store
 from strideguard.cli.common import (
     DATE,
     PAST_DATE,
@@ -21,7 +20,10 @@ from strideguard.cli.common import (
     today_local,
 )
 from strideguard.cli.load import resolve_activity
-from strideguard.pain import REGIONS, SIDES, TIMINGS, PainEntry, PainInputError, check_pain
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.training import risk
+from strideguard.training.pain import REGIONS, SIDES, TIMINGS, PainEntry, PainInputError, check_pain
 
 REGION_CHOICE = click.Choice(list(REGIONS), case_sensitive=False)
 

@@ -23,8 +23,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from strideguard import routines as rt
 from strideguard.cli.common import console, err_console, plural
+from strideguard.triage import routines as rt
 
 _TICK_S = 0.1  # how often the timer redraws and polls the keyboard, in real seconds
 

@@ -9,11 +9,12 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from strideguard import shoe_store, store
 from strideguard.cli.common import AppContext, InputError, console, parse_distance_m, pass_app, plural
 from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
-from strideguard.shoes import WEAR_LABELS, Shoe, progress_bar, shoe_wear
+from strideguard.storage import activities as store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training.shoes import WEAR_LABELS, Shoe, progress_bar, shoe_wear
 from strideguard.units import sport_list
 
 

@@ -15,9 +15,13 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from strideguard import db, triage_store
 from strideguard.cli.common import AppContext, console, err_console, pass_app
-from strideguard.knowledge import (
+from strideguard.storage import triage as triage_store
+from strideguard.storage.tables import TriageRow
+from strideguard.triage.engine import evaluate
+from strideguard.triage.interview import answer_screen, next_step, record
+from strideguard.triage.knowledge import check_knowledge, load_knowledge
+from strideguard.triage.knowledge_model import (
     SCREEN_DONT_KNOW,
     SCREEN_NONE,
     SCREEN_YES,
@@ -25,12 +29,10 @@ from strideguard.knowledge import (
     KnowledgeError,
     Question,
     Screen,
-    check_knowledge,
-    load_knowledge,
 )
-from strideguard.triage import FindingsError, TriageResult, evaluate, validate_findings
-from strideguard.triage_interview import answer_screen, next_step, record
-from strideguard.triage_text import UNCHECKED_INTRO, describe, unchecked_groups
+from strideguard.triage.result import TriageResult
+from strideguard.triage.scoring import FindingsError, validate_findings
+from strideguard.triage.text import UNCHECKED_INTRO, describe, unchecked_groups
 
 LEVEL_HEADLINES = {
     "emergency": ("bold white on red", "EMERGENCY: please get help now"),
@@ -125,7 +127,7 @@ def triage_command(
     if save:
         with app.session() as (session, athlete_id):
             session.add(
-                db.TriageRow(
+                TriageRow(
                     athlete_id=athlete_id,
                     findings=dict(findings),
                     triage_level=result.triage_level,
@@ -222,7 +224,7 @@ def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
 
 
 def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
-    """Ask the steps chosen by `triage_interview.next_step` (single or grouped questions) until it returns
+    """Ask the steps chosen by `triage.interview.next_step` (single or grouped questions) until it returns
     None or input ends. Questions answered "don't know" come back as explicit nulls (docs/triage.md), so the
     result can name the warning signs they left unchecked; when input ends, every remaining question counts
     as "don't know" the same way."""

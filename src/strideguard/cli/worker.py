@@ -9,9 +9,9 @@ import threading
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from strideguard import import_jobs
 from strideguard.cli.common import AppContext, console, err_console, pass_app, plural
-from strideguard.import_workers import one_line
+from strideguard.importing import jobs as import_jobs
+from strideguard.importing.workers import one_line
 
 
 def _report(job: import_jobs.Job, outcome: import_jobs.Outcome) -> None:

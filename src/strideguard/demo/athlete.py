@@ -236,8 +236,8 @@ def encode(activity: Activity, name: str) -> bytes:
     """The file bytes for `name`'s format, written by the project's own FIT and GPX writers."""
     import gzip
 
-    from strideguard.fitwriter import encode_activity
-    from strideguard.gpxwriter import encode_gpx
+    from strideguard.activities.fit_writer import encode_activity
+    from strideguard.activities.gpx_writer import encode_gpx
 
     data = encode_gpx(activity) if ".gpx" in name else encode_activity(activity)
     return gzip.compress(data, 6, mtime=0) if name.endswith(".gz") else data

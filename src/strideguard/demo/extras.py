@@ -9,9 +9,12 @@ from datetime import UTC, datetime, time, timedelta, timezone
 import numpy as np
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain_store, shoe_store, store
 from strideguard.model import RUNNING_SPORTS, Activity
-from strideguard.pain import PainEntry
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training import load
+from strideguard.training.pain import PainEntry
 
 DAILY_RETIRE_AT_M = 450_000.0
 DAILY_TARGET_FRACTION = 0.93  # the daily trainer ends the year just past the 90% "check" alert

@@ -32,9 +32,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from strideguard.db import ImportJobRow, session_factory, utcnow
-from strideguard.import_workers import one_line
-from strideguard.importing import ImportOptions, ProgressEvent, default_workers, run_import
+from strideguard.importing.service import ImportOptions, ProgressEvent, default_workers, run_import
+from strideguard.importing.workers import one_line
+from strideguard.storage.engine import session_factory
+from strideguard.storage.tables import ImportJobRow, utcnow
 
 log = logging.getLogger(__name__)
 

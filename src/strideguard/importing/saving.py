@@ -17,21 +17,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard import store
-from strideguard.db import ActivityRow, ImportItemRow, ImportRow, ShoeRow
-from strideguard.import_workers import one_line
-from strideguard.importers.archives import ShoeSpec
-from strideguard.importers.strava import gear_key
+from strideguard.activities.formats.archives import ShoeSpec
+from strideguard.activities.formats.strava import gear_key
+from strideguard.importing.summaries import SourceSummary
+from strideguard.importing.workers import one_line
 from strideguard.model import Activity
-
-if TYPE_CHECKING:
-    from strideguard.importing import SourceSummary
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, ShoeRow
 
 SUMMARY_LIST_CAP = 1000  # entries kept per list in the stored summary; counts stay exact
 SPORT_PREFIX = "sport:"
@@ -335,7 +333,7 @@ class _Batch:
         damaged: str | None = None
         for activity, blob in wanted:
             activity = self._with_shoe(activity)
-            # Streams were encoded by the worker (see import_workers.pack_streams).
+            # Streams were encoded by the worker (see workers.pack_streams).
             outcome = store.save_activity(session, athlete_id, activity, self.import_id, streams_blob=blob)
             if outcome.status == "imported":
                 imported_id = imported_id or outcome.activity_id

@@ -12,16 +12,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from strideguard.activities.formats import expand_paths, format_of
+from strideguard.activities.formats.archives import ArchiveItem, ExportPlan, SafeZip, is_zip, nested_items
+from strideguard.activities.formats.errors import FileRejected, LimitExceeded
 from strideguard.config import Limits
-from strideguard.importers import expand_paths, format_of
-from strideguard.importers.archives import (
-    ArchiveItem,
-    ExportPlan,
-    SafeZip,
-    is_zip,
-    nested_items,
-)
-from strideguard.importers.errors import FileRejected, LimitExceeded
 
 
 @dataclass(slots=True)
@@ -96,8 +90,8 @@ def _fail(message: str) -> Callable[[], bytes]:
 
 def plan_archive(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
     """Strava, Garmin or a plain ZIP of activity files, by content."""
-    from strideguard.importers.garmin import is_garmin_export, plan_garmin
-    from strideguard.importers.strava import is_strava_export, plan_strava
+    from strideguard.activities.formats.garmin import is_garmin_export, plan_garmin
+    from strideguard.activities.formats.strava import is_strava_export, plan_strava
 
     names = list(archive.names)
     if is_strava_export(names):

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from strideguard import streams as stream_codec
+from strideguard.activities import streams as stream_codec
+from strideguard.activities.formats import format_of, gunzip, read_bytes
+from strideguard.activities.formats.errors import FileRejected, LimitExceeded, NotAnActivity
 from strideguard.config import DEFAULT_LIMITS, Limits
-from strideguard.importers import format_of, gunzip, read_bytes
-from strideguard.importers.errors import FileRejected, LimitExceeded, NotAnActivity
 from strideguard.model import Activity, Streams
 
 
@@ -89,7 +89,7 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 def _read_with_fitdecode(data: bytes, name: str, limits: Limits) -> list[Activity]:
     """The fitdecode reader path (for the benchmark's peer figure); same outputs as read_bytes."""
-    from strideguard.importers.fit import build_activities, decode_with_fitdecode
+    from strideguard.activities.formats.fit import build_activities, decode_with_fitdecode
 
     sha256 = hashlib.sha256(data).hexdigest()
     activities = build_activities(decode_with_fitdecode(data, limits))

@@ -13,16 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard import store_bulk
-from strideguard import streams as stream_codec
-from strideguard.db import (
-    ActivityRow,
-    AthleteRow,
-    LapRow,
-    ShoeDefaultRow,
-    StreamRow,
-)
+from strideguard.activities import streams as stream_codec
 from strideguard.model import Activity, Lap
+from strideguard.storage import bulk as store_bulk
+from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, ShoeDefaultRow, StreamRow
 
 LOCAL_ATHLETE_NAME = "Me"
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from strideguard.db import ActivityRow, LapRow, ShoeDefaultRow, StreamRow
 from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.storage.tables import ActivityRow, LapRow, ShoeDefaultRow, StreamRow
 
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same
 # activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).

@@ -7,9 +7,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard.db import ActivityRow, PainRow
-from strideguard.pain import PainEntry
-from strideguard.store import NotFound
+from strideguard.storage.activities import NotFound
+from strideguard.storage.tables import ActivityRow, PainRow
+from strideguard.training.pain import PainEntry
 
 
 def _to_entry(row: PainRow) -> PainEntry:

@@ -1,6 +1,6 @@
 """Shoes in the database: add, list, per-sport defaults, assign, retire, restore. Athlete-scoped.
 
-Functions take an open Session and never commit (the caller owns the transaction), like store.py.
+Functions take an open Session and never commit (the caller owns the transaction), like activities.py.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard import store
-from strideguard.db import ActivityRow, ShoeDefaultRow, ShoeRow
 from strideguard.model import SPORTS
-from strideguard.shoes import DEFAULT_RETIRE_AT_M, Shoe
-from strideguard.store import NotFound
+from strideguard.storage import activities as store
+from strideguard.storage.activities import NotFound
+from strideguard.storage.tables import ActivityRow, ShoeDefaultRow, ShoeRow
+from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, Shoe
 
 
 class ShoeInputError(ValueError):

@@ -7,7 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard.db import TriageRow
+from strideguard.storage.tables import TriageRow
 
 
 def latest_triage(session: Session, athlete_id: int, until: date | None = None) -> tuple[date, str] | None:

@@ -18,9 +18,9 @@ from typing import Any
 import altair as alt
 import vl_convert
 
-from strideguard.load import DayLoad, FitnessPoint, SessionSpike, WeekVolume
-from strideguard.pain import REGIONS, PainEntry
-from strideguard.shoes import ShoeWear
+from strideguard.training.load import DayLoad, FitnessPoint, SessionSpike, WeekVolume
+from strideguard.training.pain import REGIONS, PainEntry
+from strideguard.training.shoes import ShoeWear
 
 WIDTH = 640
 HEIGHT = 220

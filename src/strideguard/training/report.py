@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from strideguard import charts, load, risk
 from strideguard.model import RUNNING_SPORTS, Activity
-from strideguard.pain import PainEntry
-from strideguard.shoes import Shoe, shoe_wear
+from strideguard.training import charts, load, risk
+from strideguard.training.pain import PainEntry
+from strideguard.training.shoes import Shoe, shoe_wear
 
 DEFAULT_WEEKS = 26
 DISCLAIMER = "Guidance, not diagnosis: see a clinician for pain that worries you."

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from strideguard import load
 from strideguard.model import RUNNING_SPORTS, Activity
-from strideguard.pain import REGIONS, PainBreach, PainEntry, check_pain
-from strideguard.risk_rules import (
+from strideguard.training import load
+from strideguard.training.pain import REGIONS, PainBreach, PainEntry, check_pain
+from strideguard.training.risk_rules import (
     KNOWLEDGE_DIR,
     REQUIRED_NUMBERS,
     RULE_IDS,
@@ -32,7 +32,7 @@ from strideguard.risk_rules import (
     default_rules,
     load_rules,
 )
-from strideguard.shoes import Shoe, ShoeWear, shoe_alerts, shoe_wear
+from strideguard.training.shoes import Shoe, ShoeWear, shoe_alerts, shoe_wear
 
 # The rules loader lives in risk_rules.py; its names stay importable from here (risk.load_rules, ...).
 __all__ = [

@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from strideguard import rules
-from strideguard.knowledge import (
+from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge_model import (
     LEVEL_RANK,
     SCREEN_ANSWERS,
     SCREEN_DONT_KNOW,
@@ -31,9 +32,8 @@ from strideguard.knowledge import (
     KnowledgeBase,
     Question,
     Screen,
-    default_knowledge,
 )
-from strideguard.triage import (
+from strideguard.triage.scoring import (
     known_findings,
     level_reasons,
     log_scores,

@@ -1,5 +1,6 @@
-"""The triage knowledge model (findings, citations, conditions, red flags, questions, screens, routines) and
-its loaders: `load_knowledge()`, `check_knowledge()`, `default_knowledge()`.
+"""The triage knowledge loaders: `load_knowledge()`, `check_knowledge()`, `default_knowledge()` over the
+YAML in `triage/knowledge/` (shared findings, citations and routines at the top; one folder per body
+region). The dataclasses they return: knowledge_model.py.
 
 Knowledge is data: adding a condition is a YAML change plus a test case. `load_knowledge()` returns a frozen
 `KnowledgeBase` or raises `KnowledgeError` listing *all* problems (unknown finding ids, missing or unknown
@@ -11,246 +12,19 @@ database.
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+
+from strideguard.triage.knowledge_model import KnowledgeBase, KnowledgeError
+from strideguard.triage.knowledge_validate import build_knowledge
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
-
-# Ordered from least to most urgent; a level can only be raised.
-LEVELS: tuple[str, ...] = ("self_care", "see_clinician", "urgent", "emergency")
-LEVEL_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
-
-# The 20 condition ids fixed by findings-vocabulary.md; every one needs exactly one file.
-CONDITION_IDS: tuple[str, ...] = (
-    "femoral_neck_stress_fracture",
-    "pelvic_or_femoral_shaft_bsi",
-    "fai_labral",
-    "hip_osteoarthritis",
-    "gtps_gluteal_tendinopathy",
-    "iliopsoas_related",
-    "proximal_hamstring_tendinopathy",
-    "deep_gluteal_syndrome",
-    "itb_tfl_lateral",
-    "adductor_related",
-    "athletic_pubalgia",
-    "lumbar_or_si_referred",
-    "cauda_equina_syndrome",
-    "septic_arthritis_infection",
-    "bone_tumour",
-    "groin_hernia",
-    "avascular_necrosis",
-    "scfe",
-    "vascular",
-    "nonspecific_muscle_soreness",
-)
-FINDING_TYPES = ("boolean", "enum", "number")
-QUESTION_PHASES = ("basics", "red_flag", "detail")
-# The three answers to a grouped screening question (a Screen).
-SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW = "none", "yes", "dont_know"
-SCREEN_ANSWERS: tuple[str, ...] = (SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW)
-ROUTINE_KINDS = ("foam_rolling", "mobility", "strength", "stretch")
-
-
-class KnowledgeError(ValueError):
-    """The knowledge directory has problems; `.errors` lists every one."""
-
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = list(errors)
-        super().__init__(f"{len(errors)} problem(s) in the triage knowledge:\n" + "\n".join(errors))
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One finding of the vocabulary. Numbers use `unit` (e.g. years, weeks, percent)."""
-
-    id: str
-    type: str
-    meaning: str
-    values: tuple[str, ...] = ()
-    min: float | None = None
-    max: float | None = None
-    unit: str | None = None
-
-    def problem(self, value: Any) -> str | None:
-        """Why `value` is not allowed for this finding, or None if it is."""
-        if self.type == "boolean":
-            return None if isinstance(value, bool) else f"{self.id} must be true or false, got {value!r}"
-        if self.type == "enum":
-            if value in self.values:
-                return None
-            return f"{self.id} must be one of {', '.join(self.values)}; got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return f"{self.id} must be a number ({self.unit}), got {value!r}"
-        assert self.min is not None and self.max is not None
-        if not self.min <= value <= self.max:
-            return f"{self.id}={value!r} is out of range {self.min:g}..{self.max:g} ({self.unit})"
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    id: str
-    text: str
-    url: str = ""
-    year: int | None = None
-    grade: str | None = None  # V / S / NV, see citations.yaml
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceItem:
-    """If `finding op value` holds, multiply the odds of the condition by `lr` (a likelihood-ratio grade)."""
-
-    finding: str
-    op: str
-    value: Any
-    lr: float
-    citations: tuple[str, ...]
-    note: str | None = None
-
-    @property
-    def rule(self) -> dict[str, Any]:
-        return {"finding": self.finding, "op": self.op, "value": self.value}
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """Raise the condition's level to `level` when `when` holds (e.g. self-care pain lasting > 6 weeks)."""
-
-    level: str
-    when: Mapping[str, Any]
-    reason: str
-    citations: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    id: str
-    name: str
-    summary: str
-    prior: float
-    triage_level: str
-    advice: tuple[str, ...]
-    evidence: tuple[EvidenceItem, ...]
-    escalations: tuple[Escalation, ...]
-    citations: tuple[str, ...]
-    prior_citations: tuple[str, ...]
-    date_reviewed: date
-    next_review: date
-
-
-@dataclass(frozen=True, slots=True)
-class RedFlag:
-    id: str
-    level: str
-    message: str
-    rule: Mapping[str, Any]
-    suggests: tuple[str, ...]
-    citations: tuple[str, ...]
-    date_reviewed: date
-    next_review: date
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    """One question; answering it sets `finding`. `choices` are (value, plain label) pairs for enums."""
-
-    finding: str
-    phase: str
-    text: str
-    citations: tuple[str, ...]
-    choices: tuple[tuple[str, str], ...] = ()
-    ask_if: Mapping[str, Any] | None = None
-    skip_if: Mapping[str, Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return self.finding
-
-
-@dataclass(frozen=True, slots=True)
-class RoutineInfo:
-    """What triage needs to know about a routine (the full routine is routines.py's business)."""
-
-    id: str
-    name: str
-    kind: str
-    summary: str
-    suitable_for: tuple[str, ...]
-    contraindicated_for: tuple[str, ...]
-    citations: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ScreenItem:
-    """One line of a grouped screening question; it stands for one or more findings.
-
-    `none_values` holds the value each finding takes when the runner answers "none of these" (false for a
-    boolean, e.g. `leg_weakness: none` for an enum). An enum finding without one stays unknown: "I am not
-    underweight" does not say which other weight category applies.
-    """
-
-    label: str
-    findings: tuple[str, ...]
-    none_values: Mapping[str, Any]
-    citations: tuple[str, ...]
-    ask_if: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Screen:
-    """A grouped question: "do any of these apply?" over several red-flag items (knowledge/screens.yaml).
-
-    "None of these" sets every shown item's findings to their `none_values`; "yes" or "don't know" asks the
-    shown items' own questions one at a time.
-    """
-
-    id: str
-    text: str
-    items: tuple[ScreenItem, ...]
-    citations: tuple[str, ...]
-    date_reviewed: date
-    next_review: date
-    ask_if: Mapping[str, Any] | None = None
-
-    @property
-    def phase(self) -> str:
-        return "red_flag"
-
-    @property
-    def findings(self) -> tuple[str, ...]:
-        return tuple(f for item in self.items for f in item.findings)
-
-
-@dataclass(frozen=True, slots=True)
-class KnowledgeBase:
-    findings: Mapping[str, Finding]
-    citations: Mapping[str, Citation]
-    conditions: Mapping[str, Condition]
-    red_flags: tuple[RedFlag, ...]
-    questions: tuple[Question, ...]
-    routines: Mapping[str, RoutineInfo]
-    directory: Path
-    warnings: tuple[str, ...] = field(default=())
-    screens: tuple[Screen, ...] = field(default=())
-
-    def question(self, finding_id: str) -> Question | None:
-        return next((q for q in self.questions if q.finding == finding_id), None)
-
-    def screen(self, screen_id: str) -> Screen | None:
-        return next((s for s in self.screens if s.id == screen_id), None)
 
 
 def check_knowledge(
     directory: Path | None = None, today: date | None = None
 ) -> tuple[KnowledgeBase | None, list[str]]:
     """Load `directory` (default: the packaged knowledge) and return (kb or None, every error found)."""
-    # Imported here: the validators build the dataclasses above, so a module-level import would be circular.
-    from strideguard.knowledge_validate import build_knowledge
-
     today = today or date.today()  # noqa: DTZ011 - review dates are calendar dates
     return build_knowledge(Path(directory or KNOWLEDGE_DIR), today)
 

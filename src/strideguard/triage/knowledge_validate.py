@@ -15,11 +15,12 @@ from typing import Any
 import yaml
 
 from strideguard import rules
-from strideguard.knowledge import (
+from strideguard.triage.knowledge_model import (
     CONDITION_IDS,
     FINDING_TYPES,
     LEVELS,
     QUESTION_PHASES,
+    REGION,
     ROUTINE_KINDS,
     Citation,
     Condition,
@@ -207,13 +208,15 @@ def _load_conditions(
     today: date,
 ) -> dict[str, Condition]:
     conditions: dict[str, Condition] = {}
-    cdir = directory / "conditions"
+    cdir = directory / REGION / "conditions"
     paths = {p.stem: p for p in sorted(cdir.glob("*.yaml"))} if cdir.is_dir() else {}
     for stem in paths:
         if stem not in CONDITION_IDS:
-            problem(f"conditions/{stem}.yaml", f"unknown condition id {stem!r} (the 20 ids are fixed)")
+            problem(
+                f"{REGION}/conditions/{stem}.yaml", f"unknown condition id {stem!r} (the 20 ids are fixed)"
+            )
     for cid in CONDITION_IDS:
-        where = f"conditions/{cid}.yaml"
+        where = f"{REGION}/conditions/{cid}.yaml"
         if cid not in paths:
             problem(where, "missing condition file")
             continue
@@ -301,18 +304,18 @@ def _load_red_flags(
     citations: Mapping[str, Citation],
     today: date,
 ) -> tuple[RedFlag, ...]:
-    data = _read_yaml(directory / "red_flags.yaml", problem, "red_flags.yaml")
+    data = _read_yaml(directory / REGION / "red_flags.yaml", problem, f"{REGION}/red_flags.yaml")
     if not isinstance(data, Mapping) or not isinstance(data.get("red_flags"), list):
-        problem("red_flags.yaml", "expected a mapping with a 'red_flags' list")
+        problem(f"{REGION}/red_flags.yaml", "expected a mapping with a 'red_flags' list")
         return ()
     flags: list[RedFlag] = []
     seen: set[str] = set()
     for i, item in enumerate(data["red_flags"]):
-        where = f"red_flags.yaml: red_flags[{i}]"
+        where = f"{REGION}/red_flags.yaml: red_flags[{i}]"
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             problem(where, "each red flag needs an id")
             continue
-        where = f"red_flags.yaml: {item['id']}"
+        where = f"{REGION}/red_flags.yaml: {item['id']}"
         if item["id"] in seen:
             problem(where, "duplicate red flag id")
         seen.add(item["id"])
@@ -349,14 +352,14 @@ def _load_questions(
     red_flags: tuple[RedFlag, ...],
     today: date,
 ) -> tuple[Question, ...]:
-    data = _read_yaml(directory / "questions.yaml", problem, "questions.yaml")
+    data = _read_yaml(directory / REGION / "questions.yaml", problem, f"{REGION}/questions.yaml")
     if not isinstance(data, Mapping) or not isinstance(data.get("questions"), list):
-        problem("questions.yaml", "expected a mapping with a 'questions' list")
+        problem(f"{REGION}/questions.yaml", "expected a mapping with a 'questions' list")
         return ()
-    _dates(data, "questions.yaml", problem, today)
+    _dates(data, f"{REGION}/questions.yaml", problem, today)
     questions: list[Question] = []
     for i, item in enumerate(data["questions"]):
-        where = f"questions.yaml: questions[{i}]"
+        where = f"{REGION}/questions.yaml: questions[{i}]"
         if not isinstance(item, Mapping):
             problem(where, "expected a mapping")
             continue
@@ -365,7 +368,7 @@ def _load_questions(
         if finding is None:
             problem(where, f"unknown finding {fid!r}")
             continue
-        where = f"questions.yaml: {fid}"
+        where = f"{REGION}/questions.yaml: {fid}"
         if any(q.finding == fid for q in questions):
             problem(where, "asked twice")
         if item.get("phase") not in QUESTION_PHASES:
@@ -400,7 +403,7 @@ def _load_questions(
     }
     for fid in sorted(needed - asked):
         if fid in findings:
-            problem("questions.yaml", f"no question for red-flag finding {fid!r}")
+            problem(f"{REGION}/questions.yaml", f"no question for red-flag finding {fid!r}")
     return tuple(questions)
 
 
@@ -465,25 +468,25 @@ def _load_screens(
     today: date,
 ) -> tuple[Screen, ...]:
     """knowledge/screens.yaml: grouped screening questions over red-flag findings (optional file)."""
-    path = directory / "screens.yaml"
+    path = directory / REGION / "screens.yaml"
     if not path.exists():
         return ()
-    data = _read_yaml(path, problem, "screens.yaml")
+    data = _read_yaml(path, problem, f"{REGION}/screens.yaml")
     if data is None:
         return ()
     if not isinstance(data, Mapping) or not isinstance(data.get("screens"), list):
-        problem("screens.yaml", "expected a mapping with a 'screens' list")
+        problem(f"{REGION}/screens.yaml", "expected a mapping with a 'screens' list")
         return ()
     asked = {q.finding for q in questions}
     owner: dict[str, str] = {}
     screens: list[Screen] = []
     for i, entry in enumerate(data["screens"]):
-        where = f"screens.yaml: screens[{i}]"
+        where = f"{REGION}/screens.yaml: screens[{i}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
             problem(where, "each screen needs an id")
             continue
         sid = entry["id"]
-        where = f"screens.yaml: {sid}"
+        where = f"{REGION}/screens.yaml: {sid}"
         if any(s.id == sid for s in screens):
             problem(where, "duplicate screen id")
         if sid in findings:

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from strideguard.knowledge import CONDITION_IDS as KNOWLEDGE_CONDITION_IDS
-from strideguard.knowledge import ROUTINE_KINDS
+from strideguard.triage.knowledge_model import CONDITION_IDS as KNOWLEDGE_CONDITION_IDS
+from strideguard.triage.knowledge_model import ROUTINE_KINDS
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 ROUTINES_DIR = KNOWLEDGE_DIR / "routines"

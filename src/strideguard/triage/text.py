@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from strideguard import rules
-from strideguard.knowledge import LEVEL_RANK, KnowledgeBase
-from strideguard.triage import TriageResult, known_findings
+from strideguard.triage.knowledge_model import LEVEL_RANK, KnowledgeBase
+from strideguard.triage.result import TriageResult
+from strideguard.triage.scoring import known_findings
 
 # finding id -> (phrase when true, phrase when false)
 YES_NO: dict[str, tuple[str, str]] = {

@@ -12,9 +12,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain, store, units
+from strideguard import units
+from strideguard.activities.route_drawing import route_drawing
 from strideguard.model import SPORTS, Activity, Lap, Streams
-from strideguard.routes_svg import route_drawing
+from strideguard.storage import activities as store
+from strideguard.training import load, pain
 from strideguard.web import queries
 from strideguard.web.common import (
     DbSession,

@@ -9,14 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from strideguard import pain, pain_store, shoe_store, store
-from strideguard.activity_json import activity_json
-from strideguard.importing import get_import, list_imports
-from strideguard.knowledge import default_knowledge
+from strideguard.activities.json_shape import activity_json
+from strideguard.importing.service import get_import, list_imports
 from strideguard.model import SPORTS
-from strideguard.store import NotFound
-from strideguard.triage import evaluate, next_question, validate_findings
-from strideguard.triage_interview import AnswerError, next_step, replay, step_json
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage.activities import NotFound
+from strideguard.training import pain
+from strideguard.triage.engine import evaluate
+from strideguard.triage.interview import AnswerError, next_question, next_step, replay, step_json
+from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.scoring import validate_findings
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
 from strideguard.web import imports as import_pages

@@ -14,7 +14,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from strideguard import config, db, import_jobs
+from strideguard import config
+from strideguard.importing import jobs as import_jobs
+from strideguard.storage import engine as db
 from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 

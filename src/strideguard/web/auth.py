@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from strideguard.db import AthleteRow, ShareRow, UserRow
+from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
 from strideguard.web import security
 from strideguard.web.common import (
     VIEW_COOKIE,

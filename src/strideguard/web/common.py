@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
-from strideguard import store
-from strideguard.db import AthleteRow, ShareRow, UserRow
+from strideguard.storage import activities as store
+from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
 from strideguard.web import security
 
 HERE = Path(__file__).resolve().parent

@@ -11,8 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain, pain_store, risk, shoe_store, shoes, store, triage_store
 from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage import triage as triage_store
+from strideguard.training import load, pain, risk, shoes
 from strideguard.web import queries
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
 from strideguard.web.svgcharts import Series, bar_chart, line_chart

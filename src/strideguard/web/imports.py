@@ -23,10 +23,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from strideguard import import_jobs, store
-from strideguard.db import ImportItemRow, ImportJobRow, ImportRow
-from strideguard.importing import get_import, list_imports
+from strideguard.importing import jobs as import_jobs
+from strideguard.importing.service import get_import, list_imports
 from strideguard.model import SPORTS
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ImportItemRow, ImportJobRow, ImportRow
 from strideguard.web.common import DbSession, render, require_writable, resolve_viewer
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

@@ -13,8 +13,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import load, pain, pain_store, store
 from strideguard.model import RUNNING_SPORTS
+from strideguard.storage import activities as store
+from strideguard.storage import pain as pain_store
+from strideguard.training import load, pain
 from strideguard.web.common import (
     DbSession,
     FormFields,

@@ -11,9 +11,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard import store
-from strideguard.db import ActivityRow, PainRow, ShoeRow
 from strideguard.model import Activity
+from strideguard.storage import activities as store
+from strideguard.storage.tables import ActivityRow, PainRow, ShoeRow
 
 SORTS = {
     "date": ActivityRow.start_utc,

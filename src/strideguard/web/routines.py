@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from strideguard import routines
+from strideguard.triage import routines
 from strideguard.web.common import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

@@ -11,9 +11,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import shoe_store, shoes, units
+from strideguard import units
 from strideguard.model import SPORTS
-from strideguard.store import NotFound
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage.activities import NotFound
+from strideguard.training import shoes
 from strideguard.web import queries
 from strideguard.web.common import (
     DbSession,

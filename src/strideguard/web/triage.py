@@ -1,9 +1,9 @@
-"""Hip-pain triage wizard: the CLI's interview (`triage_interview.next_step`) as pages - grouped warning-sign
+"""Hip-pain triage wizard: the CLI's interview (`triage.interview.next_step`) as pages - grouped warning-sign
 questions ("none of these" / "yes, one or more" / "don't know") and single questions, "don't know" and back
 everywhere; the result page leads with the triage level, then red flags, ranked conditions, advice, routines.
 
 The wizard keeps no server state: the page carries its answers so far as JSON ([[step id, value], ...], a
-screen's value being its answer), replayed by `triage_interview.replay` on every request."""
+screen's value being its answer), replayed by `triage.interview.replay` on every request."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from strideguard.db import TriageRow
-from strideguard.knowledge import SCREEN_ANSWERS, KnowledgeBase, Question, Screen, default_knowledge
-from strideguard.triage import TriageResult, evaluate, validate_findings
-from strideguard.triage_interview import SCREEN_ANSWER_LABELS, AnswerError, next_step, replay
-from strideguard.triage_text import (
+from strideguard.storage.tables import TriageRow
+from strideguard.triage.engine import evaluate
+from strideguard.triage.interview import SCREEN_ANSWER_LABELS, AnswerError, next_step, replay
+from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
+from strideguard.triage.result import TriageResult
+from strideguard.triage.scoring import validate_findings
+from strideguard.triage.text import (
     UNCHECKED_INTRO,
     describe,
     flag_reasons,

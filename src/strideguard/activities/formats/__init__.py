@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from strideguard.config import DEFAULT_LIMITS, Limits
-from strideguard.importers.errors import (
+from strideguard.activities.formats.errors import (
     CorruptFile,
     FileRejected,
     LimitExceeded,
     NotAnActivity,
     UnsupportedFile,
 )
+from strideguard.config import DEFAULT_LIMITS, Limits
 from strideguard.model import Activity
 
 ACTIVITY_SUFFIXES = (".fit", ".gpx", ".tcx")
@@ -100,15 +100,15 @@ def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[
         raise UnsupportedFile(f"named .{fmt} but holds {shown}")
     sha256 = hashlib.sha256(data).hexdigest()
     if fmt == "fit":
-        from strideguard.importers.fit import read_fit
+        from strideguard.activities.formats.fit import read_fit
 
         activities = read_fit(data, limits)
     elif fmt == "gpx":
-        from strideguard.importers.gpx import read_gpx
+        from strideguard.activities.formats.gpx import read_gpx
 
         activities = read_gpx(data, limits)
     else:
-        from strideguard.importers.tcx import read_tcx
+        from strideguard.activities.formats.tcx import read_tcx
 
         activities = read_tcx(data, limits)
     if not activities:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from strideguard.importers.errors import CorruptFile, FileRejected, LimitExceeded
+from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded
 from strideguard.model import Activity
 
 MIB = 1024 * 1024
@@ -412,7 +412,7 @@ def nested_items(
 ) -> Iterator[ArchiveItem]:
     """The activity files of the ZIP `info` inside `archive`, opened only now and closed after; its problems,
     and ZIPs nested deeper still, go to `plan.problems`, its file count to `plan.total`."""
-    from strideguard.importers import format_of  # the package imports nothing of this module back
+    from strideguard.activities.formats import format_of  # the package imports nothing of this module back
 
     try:
         inner = archive.open_nested(info)

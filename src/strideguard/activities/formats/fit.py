@@ -35,12 +35,12 @@ from typing import Any
 import fitdecode
 import numpy as np
 
+from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.fit_crc import check_parts
+from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS, FitMessages
+from strideguard.activities.formats.fit_fast import FastDecodeUnsupported, decode_fast
+from strideguard.activities.formats.fit_sports import NON_ACTIVITY_FILE_TYPES, STEP_CADENCE_SPORTS, map_sport
 from strideguard.config import DEFAULT_LIMITS, Limits
-from strideguard.importers.errors import CorruptFile, LimitExceeded, NotAnActivity
-from strideguard.importers.fit_crc import check_parts
-from strideguard.importers.fit_decoded import RECORD_COLUMNS, FitMessages
-from strideguard.importers.fit_fast import FastDecodeUnsupported, decode_fast
-from strideguard.importers.fit_sports import NON_ACTIVITY_FILE_TYPES, STEP_CADENCE_SPORTS, map_sport
 from strideguard.model import Activity, Lap, Streams
 
 __all__ = [

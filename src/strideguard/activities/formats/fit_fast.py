@@ -22,17 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from strideguard.importers.fit_decoded import FitMessages
-from strideguard.importers.fit_fast_layout import FastDecodeUnsupported, Layout
-from strideguard.importers.fit_fast_messages import dict_plan
-from strideguard.importers.fit_fast_profile import (
+from strideguard.activities.formats.fit_decoded import FitMessages
+from strideguard.activities.formats.fit_fast_layout import FastDecodeUnsupported, Layout
+from strideguard.activities.formats.fit_fast_messages import dict_plan
+from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
     DICT_MESSAGES,
     FIELD_TIMESTAMP,
     MESG_RECORD,
 )
-from strideguard.importers.fit_fast_records import record_columns
-from strideguard.importers.fit_fast_walk import Walker, check_readable
+from strideguard.activities.formats.fit_fast_records import record_columns
+from strideguard.activities.formats.fit_fast_walk import Walker, check_readable
 
 __all__ = ["FastDecodeUnsupported", "decode_fast"]
 

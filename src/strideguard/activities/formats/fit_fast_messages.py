@@ -15,8 +15,8 @@ import struct
 from datetime import UTC, datetime
 from typing import Any
 
-from strideguard.importers.fit_fast_layout import FastDecodeUnsupported, Layout
-from strideguard.importers.fit_fast_profile import (
+from strideguard.activities.formats.fit_fast_layout import FastDecodeUnsupported, Layout
+from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
     BYTE,
     FIT_EPOCH_S,

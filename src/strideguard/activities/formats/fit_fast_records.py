@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from strideguard.importers.fit_decoded import RECORD_COLUMNS
-from strideguard.importers.fit_fast_layout import FastDecodeUnsupported, Layout
-from strideguard.importers.fit_fast_profile import (
+from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS
+from strideguard.activities.formats.fit_fast_layout import FastDecodeUnsupported, Layout
+from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
     BYTE,
     FIT_EPOCH_S,

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strideguard.importers.fit_fast_layout import DevInfo, FastDecodeUnsupported, Layout
-from strideguard.importers.fit_fast_messages import dict_plan
-from strideguard.importers.fit_fast_profile import (
+from strideguard.activities.formats.fit_fast_layout import DevInfo, FastDecodeUnsupported, Layout
+from strideguard.activities.formats.fit_fast_messages import dict_plan
+from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
     BYTE,
     BYTE_ID,

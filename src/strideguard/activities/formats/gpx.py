@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 from lxml import etree
 
+from strideguard.activities.formats import track, xmlsafe
+from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
-from strideguard.importers import track, xmlsafe
-from strideguard.importers.errors import CorruptFile, LimitExceeded, NotAnActivity
-from strideguard.importers.sports import is_foot_sport, sport_from_name
 from strideguard.model import Activity, Streams
 
 _TAGS = ("{*}gpx", "{*}metadata", "{*}trk", "{*}trkseg", "{*}trkpt", "{*}rtept")

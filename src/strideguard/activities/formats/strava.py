@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from strideguard.importers import format_of
-from strideguard.importers.archives import (
+from strideguard.activities.formats import format_of
+from strideguard.activities.formats.archives import (
     ArchiveItem,
     BadMember,
     ExportPlan,
@@ -29,8 +29,8 @@ from strideguard.importers.archives import (
     ShoeSpec,
     find_root,
 )
-from strideguard.importers.errors import CorruptFile
-from strideguard.importers.sports import sport_from_name
+from strideguard.activities.formats.errors import CorruptFile
+from strideguard.activities.formats.sports import sport_from_name
 from strideguard.model import RUNNING_SPORTS, Activity
 
 ACTIVITIES_CSV = "activities.csv"

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from lxml import etree
 
+from strideguard.activities.formats import track, xmlsafe
+from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
+from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
-from strideguard.importers import track, xmlsafe
-from strideguard.importers.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
-from strideguard.importers.sports import is_foot_sport, sport_from_name
 from strideguard.model import Activity, Lap, Streams
 
 _TAGS = ("{*}TrainingCenterDatabase", "{*}Activity", "{*}Lap", "{*}Trackpoint", "{*}Course")

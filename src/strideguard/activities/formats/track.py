@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from strideguard.importers.errors import CorruptFile
+from strideguard.activities.formats.errors import CorruptFile
 
 # Mean Earth radius R1 = (2a + b) / 3 of the WGS-84/GRS-80 ellipsoid (Moritz, "Geodetic Reference System
 # 1980", J. Geodesy 2000). A sphere is within ~0.3% of the ellipsoid; over a run's short steps the error

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from strideguard.importers.errors import CorruptFile, LimitExceeded, UnsupportedFile
+from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, UnsupportedFile
 
 SAFE_PARSER_OPTIONS: dict[str, bool] = {
     "resolve_entities": False,

@@ -1,10 +1,11 @@
-"""Alembic environment: runs on the engine handed over by strideguard.db.upgrade (or a URL)."""
+"""Alembic environment: runs on the engine handed over by strideguard.storage.engine.upgrade (or a URL)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from strideguard.db import Base, make_engine
+from strideguard.storage.engine import make_engine
+from strideguard.storage.tables import Base
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import strideguard.db
+import strideguard.storage.tables
 
 revision = "0001"
 down_revision = None
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("password_hash", sa.String(length=256), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
     )
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_athletes_user_id_users"), ondelete="CASCADE"
         ),
@@ -52,8 +52,8 @@ def upgrade() -> None:
         sa.Column("source_sha256", sa.String(length=64), nullable=True),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("started_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", strideguard.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("n_total", sa.Integer(), nullable=False),
         sa.Column("n_imported", sa.Integer(), nullable=False),
         sa.Column("n_duplicates", sa.Integer(), nullable=False),
@@ -74,7 +74,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("athlete_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["athlete_id"], ["athletes.id"], name=op.f("fk_shares_athlete_id_athletes"), ondelete="CASCADE"
         ),
@@ -97,8 +97,8 @@ def upgrade() -> None:
         sa.Column("model", sa.String(length=200), nullable=True),
         sa.Column("start_distance_m", sa.Float(), nullable=False),
         sa.Column("retire_at_m", sa.Float(), nullable=False),
-        sa.Column("retired_at", strideguard.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["athlete_id"], ["athletes.id"], name=op.f("fk_shoes_athlete_id_athletes"), ondelete="CASCADE"
         ),
@@ -111,7 +111,7 @@ def upgrade() -> None:
         "triage_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("athlete_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("findings", sa.JSON(), nullable=False),
         sa.Column("triage_level", sa.String(length=20), nullable=False),
         sa.Column("result", sa.JSON(), nullable=False),
@@ -131,7 +131,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("athlete_id", sa.Integer(), nullable=False),
         sa.Column("sport", sa.String(length=20), nullable=False),
-        sa.Column("start_utc", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start_utc", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("utc_offset_s", sa.Integer(), nullable=True),
         sa.Column("local_date", sa.Date(), nullable=False),
         sa.Column("distance_m", sa.Float(), nullable=True),
@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.Column("source_name", sa.Text(), nullable=True),
         sa.Column("damaged", sa.Text(), nullable=True),
         sa.Column("import_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["athlete_id"],
             ["athletes.id"],
@@ -233,7 +233,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("activity_id", sa.Integer(), nullable=False),
         sa.Column("idx", sa.Integer(), nullable=False),
-        sa.Column("start_utc", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start_utc", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("elapsed_time_s", sa.Float(), nullable=True),
         sa.Column("moving_time_s", sa.Float(), nullable=True),
         sa.Column("distance_m", sa.Float(), nullable=True),
@@ -260,7 +260,7 @@ def upgrade() -> None:
         sa.Column("score", sa.Integer(), nullable=False),
         sa.Column("timing", sa.String(length=20), nullable=False),
         sa.Column("local_date", sa.Date(), nullable=False),
-        sa.Column("recorded_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("activity_id", sa.Integer(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import strideguard.db
+import strideguard.storage.tables
 
 revision = "0002"
 down_revision = "0001"
@@ -30,10 +30,10 @@ def upgrade() -> None:
         sa.Column("totals", sa.JSON(), nullable=False),
         sa.Column("worker", sa.String(length=200), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", strideguard.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", strideguard.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("heartbeat_at", strideguard.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", strideguard.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(

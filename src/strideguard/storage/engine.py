@@ -1,0 +1,127 @@
+"""The database engine (SQLite with WAL and a busy timeout, or PostgreSQL), sessions and the Alembic
+migrations shipped in `storage/migrations/`."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, read_only: bool = False) -> None:
+    cursor = dbapi_connection.cursor()
+    if not read_only:  # switching the journal mode writes to the file
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class ReadOnlyDatabase(Exception):
+    """The database cannot be written and its schema is not current."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (also the `sqlite:///file:PATH?mode=ro&uri=true` form); None in memory."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        database = database.removeprefix("file:")
+    if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def _read_only_file(path: Path) -> bool:
+    """The file (or its folder, where SQLite keeps the -wal and -shm files) cannot be written."""
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys on.
+
+    An SQLite file that cannot be written (read-only file, folder or file system) is opened read-only, so
+    read commands still work; `immutable` when SQLite could not create its shared-memory file next to it.
+    """
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    elif url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    if url.startswith("sqlite"):
+        db_path = sqlite_file(url)
+        read_only = "mode=ro" in url
+        if db_path is not None and not read_only and _read_only_file(db_path):
+            read_only = True
+            flags = "mode=ro"
+            shm = db_path.with_name(db_path.name + "-shm")
+            if not os.access(db_path.parent, os.W_OK) and not shm.exists():
+                flags += "&immutable=1"
+            url = f"sqlite:///file:{db_path}?{flags}&uri=true"
+        elif db_path is not None and not read_only:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, read_only=read_only))
+        engine.info_read_only = read_only  # type: ignore[attr-defined]
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with the migrations shipped in the package."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade to head when the database is behind (a new database is created on first use).
+
+    Reads the revision first and writes only when an upgrade is due, so a current read-only database works.
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if getattr(engine, "info_read_only", False):
+        raise ReadOnlyDatabase(
+            f"is read-only and its schema needs an upgrade ({current or 'empty'} -> {head}): make the file "
+            "and its folder writable, then run `strideguard db upgrade`"
+        )
+    upgrade(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
