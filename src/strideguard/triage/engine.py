@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from strideguard import rules
 from strideguard.triage.knowledge import default_knowledge
 from strideguard.triage.knowledge_model import LEVEL_RANK, KnowledgeBase
 from strideguard.triage.result import (
@@ -38,10 +39,12 @@ from strideguard.triage.scoring import (
     FindingsError,
     known_findings,
     level_reasons,
+    pull_flagged,
     red_flags,
     score_conditions,
     unchecked_red_flags,
     validate_findings,
+    warning_sign_dont_knows,
 )
 from strideguard.triage.text import describe
 
@@ -94,11 +97,11 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
     findings = known_findings(findings)
 
     flags = red_flags(findings, kb)
-    conditions = score_conditions(findings, kb)
-    level, reasons = level_reasons(findings, flags, conditions, kb)
+    conditions = pull_flagged(score_conditions(findings, kb), flags)
+    level, reasons = level_reasons(findings, flags, conditions, kb, unchecked)
     # Same level and sources; only the wording of "no warning sign" depends on what could be ruled out.
     reasons = [replace(r, reason=_no_flag_reason(unchecked)) if r.source == "default" else r for r in reasons]
-    advice = _advice(level, flags, conditions, kb)
+    advice = _advice(level, flags, conditions, findings, kb)
     routines, withheld = _routines(level, flags, conditions, findings, kb, unchecked)
     return TriageResult(
         level, flags, conditions, advice, routines, tuple(reasons), withheld, unchecked_red_flags=unchecked
@@ -106,7 +109,11 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
 
 
 def _advice(
-    level: str, flags: Sequence[RedFlagHit], conditions: Sequence[ConditionScore], kb: KnowledgeBase
+    level: str,
+    flags: Sequence[RedFlagHit],
+    conditions: Sequence[ConditionScore],
+    findings: Mapping[str, Any],
+    kb: KnowledgeBase,
 ) -> tuple[str, ...]:
     advice = [LEVEL_ADVICE[level]]
     serious = LEVEL_RANK[level] >= LEVEL_RANK["urgent"]
@@ -119,7 +126,13 @@ def _advice(
             continue
         if shown and c.score < 0.5 * conditions[0].score:
             break
-        advice += [a for a in condition.advice if a not in advice]
+        # never mention a symptom the runner denied (an advice's `when` is then definitely false)
+        shown_advice = [
+            a.text
+            for a in condition.advice
+            if a.when is None or rules.evaluate(a.when, findings).value is not False
+        ]
+        advice += [a for a in shown_advice if a not in advice]
         shown += 1
     return tuple(advice)
 
@@ -144,12 +157,12 @@ def _routines(
             "No exercises or foam rolling are suggested until the warning-sign questions are answered: "
             "none of them was."
         )
-    open_serious = [u for u in unchecked if LEVEL_RANK[u.level] >= LEVEL_RANK["urgent"] and u.dont_know]
-    if open_serious:
-        n = len(open_serious)
+    open_flags = [u for u in unchecked if warning_sign_dont_knows(u, kb)]
+    if open_flags:
+        n = len(open_flags)
         return (), (
             'No exercises or foam rolling are suggested: after "don\'t know" answers, '
-            f"{n} serious warning sign{'s' if n != 1 else ''} could not be ruled out."
+            f"{n} warning sign{'s' if n != 1 else ''} could not be ruled out."
         )
     top3 = conditions[:3]
     if any(LEVEL_RANK[c.triage_level] >= LEVEL_RANK["urgent"] for c in top3) or any(
@@ -182,6 +195,12 @@ def _routines(
     if no_rolling:
         reasons = "; ".join(describe(f, True, kb) for f in no_rolling)
         withheld = f"Foam rolling is not suggested because of: {reasons}."
+    elif not suggestions:
+        names = " or ".join(c.name for c in wanted)
+        withheld = (
+            f"StrideGuard has no routine that fits {names} and is safe with your answers; a physiotherapist "
+            "can give you exercises that suit you."
+        )
     return tuple(suggestions), withheld
 
 

@@ -37,6 +37,7 @@ from strideguard.triage.scoring import (
     known_findings,
     level_reasons,
     log_scores,
+    pull_flagged,
     rank_conditions,
     red_flags,
     softmax,
@@ -44,14 +45,13 @@ from strideguard.triage.scoring import (
 
 Step = Question | Screen
 
-# Design choices (strideguard_design_nv; to be reviewed with a clinician), chosen for a runner in pain who
-# should not face more than ~20 prompts, never by fitting the vignettes:
-# stop asking details when the leading condition is this likely and no answer could change the level or top 3,
-MAX_DETAIL_QUESTIONS = 10
-# detail questions also stop once this many prompts were shown in all, except those whose answer could raise
-# the level to urgent (the safety screen is never cut either) - but at least this many are always asked,
-MAX_PROMPTS = 22
-MIN_DETAIL_QUESTIONS = 4
+# Design choices (strideguard_design_nv; to be reviewed with a clinician), chosen for a runner in pain, never
+# by fitting the vignettes. The safety screens are one prompt each (two after "don't know"), so they need no
+# budget; the questions chosen by information gain stop at this many details - but never before every key
+# finding of each condition in the top three was asked, nor before a question that could raise the level to
+# urgent (those two are not capped),
+MAX_DETAIL_QUESTIONS = 7
+# and they stop when the leading condition is this likely and no answer could change the level or top 3,
 STOP_PROBABILITY = 0.8
 # ... or when no question is expected to be worth this many bits,
 MIN_GAIN_BITS = 0.05
@@ -72,6 +72,10 @@ def applicable(question: Question, findings: Mapping[str, Any]) -> bool:
 
 # ---------------------------------------------------------------------------------------------------------
 # screens
+
+# Screens are answered as checklists ("tick every one that applies"), so an API client can tell a tick list
+# from the older "yes, one or more" answer (which now leads to the one-screen follow-up, like "don't know").
+SCREEN_TICKS = True
 
 
 def _pending(finding: str, kb: KnowledgeBase, findings: Mapping[str, Any], done: set[str]) -> bool:
@@ -96,46 +100,97 @@ def _screen_step(
     view = screen_view(screen, kb, findings, done)
     if view is None:
         return None
+    if f"{screen.id}:answered" in asked:
+        # ticked items without a single yes value (e.g. which leg is weak): their own questions, in order
+        pending = [f for item in view.items for f in item.findings if _pending(f, kb, findings, done)]
+        return kb.question(pending[0])
+    if screen.id in asked:
+        # after "don't know": the open items once more, as one screen with an answer per item
+        return replace(view, mode="each")
     pending = [f for item in view.items for f in item.findings if _pending(f, kb, findings, done)]
-    if screen.id in asked or len(pending) == 1:
-        # drilling down after "yes"/"don't know", or a group of one: the items' own questions, in order
-        question = kb.question(pending[0])
+    if len(pending) == 1:
+        question = kb.question(pending[0])  # a group of one is just its question
         assert question is not None  # the loader checks every screened finding has a question
         return question
     return view
 
 
+def _ticked(answer: Any) -> list[str] | None:
+    """The finding ids of a checklist answer (a list of ticked ids), or None if `answer` is not one."""
+    if isinstance(answer, list | tuple) and all(isinstance(f, str) for f in answer):
+        return list(answer)
+    return None
+
+
 def answer_screen(
     screen_id: str,
-    answer: str,
+    answer: Any,
     findings: Mapping[str, Any],
     asked: Iterable[str],
     kb: KnowledgeBase | None = None,
 ) -> tuple[dict[str, Any], frozenset[str]]:
-    """Apply a screen answer ("none", "yes" or "dont_know") to (findings, asked) and return the new pair.
+    """Apply a screen answer to (findings, asked) and return the new pair. Answers:
 
-    "none" sets each still-open item's findings to their `none_values` (false for yes/no findings; a finding
-    without one is only marked asked); "yes" and "dont_know" only mark the screen asked, so its items are then
-    asked one by one. `asked` thus grows by about one id per prompt, which the prompt budget relies on.
+    * a list of ticked finding ids ("tick every one that applies"): ticked findings take their item's yes
+      value (a finding without one, e.g. which leg is weak, is asked with its own question next), every other
+      open item its "none" value;
+    * "none": every open item takes its "none" value (false for yes/no findings; a finding without one is only
+      marked asked, e.g. "not underweight");
+    * "dont_know" (or "yes" without ticks): the screen is marked asked, so its open items come back as one
+      screen with an answer per item (`mode` "each");
+    * a mapping {finding id: value or None} - the answer to that follow-up screen (None = don't know).
+
+    Explicit nulls ("don't know") stay in the findings, so a result can name the warning signs left open.
     """
     kb = kb or default_knowledge()
     screen = kb.screen(screen_id)
     if screen is None:
         raise AnswerError(f"unknown screen {screen_id!r}")
-    if answer not in SCREEN_ANSWERS:
-        raise AnswerError(f"a screen answer must be one of {', '.join(SCREEN_ANSWERS)}, got {answer!r}")
-    new_findings = known_findings(findings)
+    new_findings = dict(findings)
     done = set(asked) | set(new_findings)
     new_asked = set(asked) | {screen.id}
-    view = screen_view(screen, kb, new_findings, done)
-    if answer == SCREEN_NONE and view is not None:
-        for item in view.items:
-            for fid in item.findings:
-                if _pending(fid, kb, new_findings, done):
-                    if fid in item.none_values:
-                        new_findings[fid] = item.none_values[fid]
-                    else:  # e.g. "not underweight": no single value to set, but do not ask it again
-                        new_asked.add(fid)
+    view = screen_view(screen, kb, known_findings(new_findings), done)
+    items = view.items if view is not None else ()
+    open_ids = [f for item in items for f in item.findings if _pending(f, kb, known_findings(findings), done)]
+    ticked = _ticked(answer)
+    if isinstance(answer, Mapping):
+        unknown = [f for f in answer if f not in open_ids]
+        if unknown:
+            raise AnswerError(f"{screen_id}: {', '.join(map(str, unknown))} is not an open item of this screen")
+        for fid, value in answer.items():
+            if value is not None:
+                problem = kb.findings[fid].problem(value)
+                if problem:
+                    raise AnswerError(problem)
+            new_findings[fid] = value
+            new_asked.add(fid)
+        return new_findings, frozenset(new_asked)
+    if ticked is not None:
+        unknown = [f for f in ticked if f not in open_ids]
+        if unknown:
+            raise AnswerError(f"{screen_id}: {', '.join(unknown)} is not an open item of this screen")
+    elif answer not in SCREEN_ANSWERS:
+        raise AnswerError(
+            f"a screen answer must be one of {', '.join(SCREEN_ANSWERS)}, a list of ticked items or "
+            f"an answer per item; got {answer!r}"
+        )
+    if ticked is None and answer != SCREEN_NONE:
+        return new_findings, frozenset(new_asked)
+    for item in items:
+        for fid in item.findings:
+            if fid not in open_ids:
+                continue
+            if ticked is not None and fid in ticked:
+                if fid in item.yes_values:
+                    new_findings[fid] = item.yes_values[fid]
+                    new_asked.add(fid)
+                # else: left open, its own question follows (e.g. one leg or both?)
+            elif fid in item.none_values:
+                new_findings[fid] = item.none_values[fid]
+            else:  # e.g. "not underweight": no single value to set, but do not ask it again
+                new_asked.add(fid)
+    if ticked is not None:
+        new_asked.add(f"{screen.id}:answered")  # no follow-up screen after a checklist
     return new_findings, frozenset(new_asked)
 
 
@@ -146,31 +201,50 @@ def record(
     asked: Iterable[str],
     kb: KnowledgeBase | None = None,
 ) -> tuple[dict[str, Any], frozenset[str]]:
-    """Apply one answer: a screen id and its answer, or a finding id and its value (None = don't know)."""
+    """Apply one answer: a screen id and its answer, or a finding id and its value (None = don't know, kept as
+    an explicit null)."""
     kb = kb or default_knowledge()
     if kb.screen(step_id) is not None:
         return answer_screen(step_id, value, findings, asked, kb)
     if step_id not in kb.findings:
         raise AnswerError(f"unknown question {step_id!r}")
-    new_findings = known_findings(findings)
+    new_findings = dict(findings)
     if value is not None:
         problem = kb.findings[step_id].problem(value)
         if problem:
             raise AnswerError(problem)
-        new_findings[step_id] = value
+    new_findings[step_id] = value
     return new_findings, frozenset(set(asked) | {step_id})
 
 
 def replay(
     steps: Sequence[tuple[str, Any]], kb: KnowledgeBase | None = None
 ) -> tuple[dict[str, Any], frozenset[str]]:
-    """(findings, asked) after answering `steps` in order: [(finding or screen id, value or answer), ...]."""
+    """(findings, asked) after answering `steps` in order: [(finding or screen id, value or answer), ...].
+    "Don't know" answers are explicit nulls in the findings."""
     kb = kb or default_knowledge()
     findings: dict[str, Any] = {}
     asked: frozenset[str] = frozenset()
     for step_id, value in steps:
         findings, asked = record(step_id, value, findings, asked, kb)
     return findings, asked
+
+
+def prompts_asked(asked: Iterable[str], kb: KnowledgeBase) -> int:
+    """How many prompts were shown, from `asked`: each screen once (twice after "don't know"), each single
+    question once; findings answered on a screen are not prompts of their own."""
+    asked = set(asked)
+    on_screens = {f for screen in kb.screens if screen.id in asked for f in screen.findings}
+    screens = sum(1 for screen in kb.screens if screen.id in asked)
+    follow_ups = sum(
+        1
+        for screen in kb.screens
+        if screen.id in asked
+        and f"{screen.id}:answered" not in asked
+        and any(f in asked for f in screen.findings)
+    )
+    singles = sum(1 for q in kb.questions if q.finding in asked and q.finding not in on_screens)
+    return screens + follow_ups + singles
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -233,17 +307,42 @@ SCREEN_ANSWER_LABELS = {
 }
 
 
+def item_choices(finding_id: str, kb: KnowledgeBase) -> list[tuple[Any, str]]:
+    """The answers to one item of a follow-up screen: yes / no for a yes/no finding, else its choices."""
+    if kb.findings[finding_id].type == "boolean":
+        return [(True, "Yes"), (False, "No")]
+    question = kb.question(finding_id)
+    return list(question.choices) if question is not None else []
+
+
 def step_json(step: Step, kb: KnowledgeBase) -> dict[str, Any]:
-    """One step as JSON for API clients: a question (answer with its finding's value, null = don't know) or a
-    screen (answer "none", "yes" or "dont_know"), with the sources it rests on."""
+    """One step as JSON for API clients, with the sources it rests on. A question is answered with its
+    finding's value (null = don't know). A screen in mode "checklist" is answered with the list of ticked
+    finding ids, "none" or "dont_know"; in mode "each" (the follow-up after "don't know") with an object
+    {finding id: value or null}."""
     if isinstance(step, Screen):
+        answers = (
+            [{"value": v, "label": label} for v, label in SCREEN_ANSWER_LABELS.items() if v != SCREEN_YES]
+            if step.mode == "checklist"
+            else []
+        )
         return {
             "kind": "screen",
             "id": step.id,
             "phase": step.phase,
+            "mode": step.mode,
             "text": step.text,
-            "items": [{"label": item.label, "findings": list(item.findings)} for item in step.items],
-            "answers": [{"value": v, "label": label} for v, label in SCREEN_ANSWER_LABELS.items()],
+            "items": [
+                {
+                    "label": item.label,
+                    "findings": list(item.findings),
+                    "choices": [
+                        {"value": v, "label": label} for f in item.findings for v, label in item_choices(f, kb)
+                    ],
+                }
+                for item in step.items
+            ],
+            "answers": answers,
             "citations": list(dict.fromkeys(c for i in step.items for c in (*step.citations, *i.citations))),
         }
     finding = kb.findings[step.finding]
@@ -361,14 +460,13 @@ def _next_detail(
 ) -> Question | None:
     details = [q for q in kb.questions if q.phase == "detail"]
     asked_details = sum(q.finding in done for q in details)
-    if asked_details >= MAX_DETAIL_QUESTIONS:
-        return None
     candidates = [q for q in details if q.finding not in done and applicable(q, findings)]
     if not candidates:
         return None
     logs = log_scores(findings, kb)
-    ranked = rank_conditions(logs, kb)
-    level = level_reasons(findings, red_flags(findings, kb), ranked, kb)[0]
+    flags = red_flags(findings, kb)
+    ranked = pull_flagged(rank_conditions(logs, kb), flags)
+    level = level_reasons(findings, flags, ranked, kb)[0]
     prior = {c.id: c.score for c in ranked}
     top3 = frozenset(c.id for c in ranked[:3])
     outlooks = [_outlook(q, findings, logs, prior, kb) for q in candidates]
@@ -385,9 +483,8 @@ def _next_detail(
         raising = [r for r in raising if r[0] >= MIN_ANSWER_PROBABILITY]
         if raising:
             return max(raising, key=lambda r: (r[0], r[1]))[2].question
-    if len(asked) >= MAX_PROMPTS and asked_details >= MIN_DETAIL_QUESTIONS:
-        return None  # the runner has answered enough; only safety questions go beyond this
-    # 2. The leading condition's own escalations (e.g. pain for more than 6 weeks -> see a clinician).
+    # 2. The leading condition's own escalations (e.g. pain for 6 weeks or more -> see a clinician): they
+    # decide the level, so they are never cut by the cap either.
     top = kb.conditions[ranked[0].id]
     for escalation in top.escalations:
         if LEVEL_RANK[escalation.level] <= LEVEL_RANK[level]:
@@ -396,14 +493,22 @@ def _next_detail(
             question = next((o.question for o in outlooks if o.question.finding == leaf["finding"]), None)
             if question is not None:
                 return question
-    # 3. Stop when the leader is clear and no likely answer changes the level or the top three.
+    # 3. The questions that tell the top three apart: every key finding of each (docs/triage.md).
+    by_finding = {q.finding: q for q in candidates}
+    for c in ranked[:3]:
+        for fid in kb.conditions[c.id].key_findings:
+            if fid in by_finding:
+                return by_finding[fid]
+    if asked_details >= MAX_DETAIL_QUESTIONS:
+        return None  # the runner has answered enough; only the questions above go beyond this
+    # 4. Stop when the leader is clear and no likely answer changes the level or the top three.
     if ranked[0].score >= STOP_PROBABILITY and not any(
         chance(o, [lv != level or t != top3 for lv, t in zip(o.levels, o.top3, strict=True)])
         >= MIN_ANSWER_PROBABILITY
         for o in outlooks
     ):
         return None
-    # 4. Otherwise the most informative question, if any is worth asking.
+    # 5. Otherwise the most informative question, if any is worth asking.
     best = max(outlooks, key=lambda o: o.gain_bits)
     return best.question if best.gain_bits >= MIN_GAIN_BITS else None
 
@@ -433,16 +538,23 @@ def simulate_interview(
 ) -> tuple[dict[str, Any], list[str]]:
     """Run the interview for a runner whose answers are `truth`; returns (findings, step ids asked).
 
-    Questions about findings absent from `truth` are answered "don't know". A screen is answered "yes" if
-    one of its shown items applies, "none" if none does, and its items' questions (after "yes") are answered
-    from `truth` or with their "none" value: case files list the warning signs that are present. With
-    `unknown_means_no=False` absent findings are "don't know" everywhere, so a screen with any of them is
-    answered "don't know" (the strictest runner, who then gets every item asked).
+    Questions about findings absent from `truth` are answered "don't know". A checklist screen gets the items
+    that apply ticked, or "none of these" when none does: case files list the warning signs that are present.
+    With `unknown_means_no=False` absent findings are "don't know" everywhere, so a screen with nothing ticked
+    and any of them unstated is answered "don't know", and the follow-up screen gets "don't know" for them
+    (the strictest runner).
     """
     kb = kb or default_knowledge()
     none_values = {
         f: v for screen in kb.screens for item in screen.items for f, v in item.none_values.items()
     }
+
+    def value_of(fid: str) -> Any:
+        value = truth.get(fid)
+        if value is None and unknown_means_no:  # a warning sign the case does not list is "no"
+            value = none_values.get(fid)
+        return value
+
     findings: dict[str, Any] = {}
     asked: frozenset[str] = frozenset()
     steps: list[str] = []
@@ -453,23 +565,25 @@ def simulate_interview(
         steps.append(step.id)
         if isinstance(step, Screen):
             shown = [f for item in step.items for f in item.findings]
-            if any(f in truth and item_applies(f, truth[f], step, kb) for f in shown):
-                answer = SCREEN_YES
+            answer: Any
+            if step.mode == "each":
+                answer = {f: value_of(f) for f in shown}
+            elif ticked := [f for f in shown if f in truth and item_applies(f, truth[f], step, kb)]:
+                answer = ticked
             elif unknown_means_no or all(f in truth for f in shown):
                 answer = SCREEN_NONE
             else:
                 answer = SCREEN_DONT_KNOW
             findings, asked = answer_screen(step.id, answer, findings, asked, kb)
         else:
-            value = truth.get(step.finding)
-            if value is None and unknown_means_no:  # drilling into a screen: what it does not list is "no"
-                value = none_values.get(step.finding)
-            findings, asked = record(step.finding, value, findings, asked, kb)
+            findings, asked = record(step.finding, value_of(step.finding), findings, asked, kb)
     raise RuntimeError(f"the interview did not finish in {limit} steps: {steps}")
 
 
 __all__ = [
     "MAX_DETAIL_QUESTIONS",
+    "SCREEN_TICKS",
+    "prompts_asked",
     "AnswerError",
     "Step",
     "answer_screen",

@@ -47,6 +47,19 @@ QUESTION_PHASES = ("basics", "red_flag", "detail")
 SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW = "none", "yes", "dont_know"
 SCREEN_ANSWERS: tuple[str, ...] = (SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW)
 ROUTINE_KINDS = ("foam_rolling", "mobility", "strength", "stretch")
+# Where an evidence item's number comes from (docs/triage.md, "How the numbers were obtained"):
+# sourced - a figure in the cited source (sens/spec, an LR, or 2x2 counts) and the population it was measured in;
+# derived - computed from sourced figures, with the arithmetic; design - a StrideGuard estimate, with the reasoning.
+BASES: tuple[str, ...] = ("sourced", "derived", "design")
+# Measures that are not diagnostic likelihood ratios and must never be used as one: they describe the risk of a
+# *future* condition (odds, hazards) in people who do not have it yet.
+NOT_LIKELIHOOD_RATIOS: tuple[str, ...] = ("odds_ratio", "hazard_ratio", "risk_ratio", "rate_ratio")
+MEASURES: tuple[str, ...] = ("likelihood_ratio", "sens_spec", "two_by_two", "proportions")
+# An item that lowers a condition's odds more than this (lr below it) needs a study in a comparable population:
+# strong "no" evidence is the dangerous direction (it can push a serious condition under the safety net).
+MIN_UNSOURCED_LR = 0.5
+# A StrideGuard estimate never claims more than this: stronger values need a published accuracy figure.
+MAX_DESIGN_LR = 10.0
 
 
 class KnowledgeError(ValueError):
@@ -92,6 +105,12 @@ class Citation:
     url: str = ""
     year: int | None = None
     grade: str | None = None  # V / S / NV, see citations.yaml
+    # what a runner reads instead of `text` (e.g. "StrideGuard's own rule (not yet reviewed by a clinician)")
+    runner_text: str | None = None
+
+    @property
+    def for_runner(self) -> str:
+        return self.runner_text or self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +123,8 @@ class EvidenceItem:
     lr: float
     citations: tuple[str, ...]
     note: str | None = None
+    basis: str = "design"  # sourced | derived | design (BASES)
+    provenance: str = ""  # the figure and population, the arithmetic, or the reasoning
 
     @property
     def rule(self) -> dict[str, Any]:
@@ -121,19 +142,34 @@ class Escalation:
 
 
 @dataclass(frozen=True, slots=True)
+class Advice:
+    """A sentence of advice; shown unless `when` is definitely false (e.g. never mention tingling to a runner
+    who said they have none)."""
+
+    text: str
+    when: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     id: str
     name: str
     summary: str
     prior: float
     triage_level: str
-    advice: tuple[str, ...]
+    advice: tuple[Advice, ...]
     evidence: tuple[EvidenceItem, ...]
     escalations: tuple[Escalation, ...]
     citations: tuple[str, ...]
     prior_citations: tuple[str, ...]
     date_reviewed: date
     next_review: date
+    # findings the interview must have asked (or had answered "don't know") before it concludes while this
+    # condition is among the top three: the questions that tell it apart (docs/triage.md, "The questions")
+    key_findings: tuple[str, ...] = ()
+    # the condition is only considered while this rule is not definitely false (e.g. SCFE needs an open growth
+    # plate): a fact about who can have it, not a likelihood ratio
+    applies_if: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +228,19 @@ class ScreenItem:
     none_values: Mapping[str, Any]
     citations: tuple[str, ...]
     ask_if: Mapping[str, Any] | None = None
+    # the value a tick gives each finding (true for yes/no findings); a finding without one (e.g. which leg is
+    # weak) is asked with its own question after the screen
+    yes_values: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Screen:
-    """A grouped question: "do any of these apply?" over several red-flag items (knowledge/screens.yaml).
+    """A grouped question over several red-flag items (knowledge/<region>/screens.yaml).
 
-    "None of these" sets every shown item's findings to their `none_values`; "yes" or "don't know" asks the
-    shown items' own questions one at a time.
+    As a checklist ("tick every one that applies"): the ticked items' findings take their `yes_values`, the
+    others their `none_values`; "none of these" gives every item its `none_values`. "Don't know" (or "yes"
+    without ticks) shows the same items once more as one screen with an answer per item (`mode` "each":
+    yes / no / don't know, or the finding's choices).
     """
 
     id: str
@@ -209,6 +250,7 @@ class Screen:
     date_reviewed: date
     next_review: date
     ask_if: Mapping[str, Any] | None = None
+    mode: str = "checklist"  # "checklist" or "each" (the follow-up after "don't know")
 
     @property
     def phase(self) -> str:

@@ -16,12 +16,18 @@ import yaml
 
 from strideguard import rules
 from strideguard.triage.knowledge_model import (
+    BASES,
     CONDITION_IDS,
     FINDING_TYPES,
     LEVELS,
+    MAX_DESIGN_LR,
+    MEASURES,
+    MIN_UNSOURCED_LR,
+    NOT_LIKELIHOOD_RATIOS,
     QUESTION_PHASES,
     REGION,
     ROUTINE_KINDS,
+    Advice,
     Citation,
     Condition,
     Escalation,
@@ -34,6 +40,12 @@ from strideguard.triage.knowledge_model import (
     Screen,
     ScreenItem,
 )
+
+
+# clinical.md marks: V seen in the source, S seen only in a secondary source, NV not verified (a design choice)
+GRADES = ("V", "S", "NV")
+# a design value's reasoning: a rationale id from design_rationales.yaml, or a sentence of at least this length
+MIN_REASONING_CHARS = 20
 
 
 class _Problems:
@@ -168,8 +180,20 @@ def _load_citations(directory: Path, problem: _Problems) -> dict[str, Citation]:
             if not isinstance(url, str):
                 problem(where, f"url must be text, got {url!r}")
                 url = ""
+            grade = entry.get("grade")
+            if grade not in GRADES:
+                problem(where, f"grade must be one of {', '.join(GRADES)} (clinical.md marks), got {grade!r}")
+            runner_text = entry.get("runner_text")
+            if runner_text is not None and (not isinstance(runner_text, str) or not runner_text.strip()):
+                problem(where, "runner_text must be a non-empty sentence")
+                runner_text = None
             citations[cid] = Citation(
-                cid, entry["text"].strip(), url, year if isinstance(year, int) else None, entry.get("grade")
+                cid,
+                entry["text"].strip(),
+                url,
+                year if isinstance(year, int) else None,
+                grade,
+                runner_text.strip() if runner_text else None,
             )
     return citations
 
@@ -200,13 +224,98 @@ def _check_leaf_values(
                 problem(where, f"bad value: {error}")
 
 
+def _provenance(
+    item: Mapping[str, Any], lr: float, where: str, problem: _Problems, rationales: Mapping[str, str]
+) -> tuple[str, str]:
+    """(basis, provenance text) of an evidence item, with every problem reported: a missing basis, a sourced
+    figure without its population, an odds or hazard ratio used as a likelihood ratio, a design value stronger
+    than MAX_DESIGN_LR, and an item lowering the odds below MIN_UNSOURCED_LR without a comparable study."""
+    basis = item.get("basis")
+    if basis not in BASES:
+        problem(where, f"basis must be one of {', '.join(BASES)} (where the number comes from), got {basis!r}")
+        return "design", ""
+    measure = item.get("measure")
+    if measure in NOT_LIKELIHOOD_RATIOS:
+        problem(
+            where,
+            f"a {measure.replace('_', ' ')} is not a likelihood ratio (it describes future risk, not a test "
+            "result): use a design value with its reasoning instead",
+        )
+    if basis == "sourced":
+        figure, population = item.get("figure"), item.get("population")
+        if measure not in MEASURES:
+            problem(where, f"a sourced value needs measure: one of {', '.join(MEASURES)}, got {measure!r}")
+        if not isinstance(figure, str) or not figure.strip():
+            problem(where, "a sourced value needs figure: the numbers in the source (sens/spec, LR or 2x2 counts)")
+        if not isinstance(population, str) or not population.strip():
+            problem(where, "a sourced value needs population: who the figure was measured in")
+        text = f"{figure}; {population}"
+    elif basis == "derived":
+        arithmetic = item.get("arithmetic")
+        if not isinstance(arithmetic, str) or "=" not in arithmetic:
+            problem(where, "a derived value needs arithmetic: how it was computed from sourced figures")
+        text = str(arithmetic or "")
+    else:
+        why = item.get("why")
+        text = rationales.get(why, why) if isinstance(why, str) else ""
+        if not isinstance(why, str) or (why not in rationales and len(why.strip()) < MIN_REASONING_CHARS):
+            problem(where, f"a design value needs why: a rationale id or a sentence of reasoning, got {why!r}")
+        if lr > MAX_DESIGN_LR or lr < 1 / MAX_DESIGN_LR:
+            problem(where, f"a design value may not exceed x{MAX_DESIGN_LR:g} either way (got x{lr:g})")
+    if lr < MIN_UNSOURCED_LR and not (basis in ("sourced", "derived") and item.get("comparable") is True):
+        problem(
+            where,
+            f"lr {lr:g} lowers the odds below x{MIN_UNSOURCED_LR:g}: that needs a study in a comparable "
+            "population (basis sourced or derived, comparable: true)",
+        )
+    return str(basis), text
+
+
+def _advice(value: Any, where: str, problem: _Problems, findings: Mapping[str, Finding]) -> list[Advice]:
+    """Advice sentences: plain strings, or {text, when} for advice that mentions a symptom."""
+    if not isinstance(value, list) or not value:
+        problem(where, "advice must be a non-empty list of sentences")
+        return []
+    out: list[Advice] = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, str) and entry.strip():
+            out.append(Advice(entry.strip()))
+        elif isinstance(entry, Mapping) and isinstance(entry.get("text"), str) and entry["text"].strip():
+            if entry.get("when") is not None:
+                _check_leaf_values(entry["when"], f"{where}: advice[{i}]: when", problem, findings)
+            out.append(Advice(entry["text"].strip(), entry.get("when")))
+        else:
+            problem(where, f"advice[{i}] must be a sentence or {{text, when}}")
+    return out
+
+
+def _load_rationales(directory: Path, problem: _Problems) -> dict[str, str]:
+    """design_rationales.yaml: id -> the reasoning behind a family of StrideGuard estimates."""
+    path = directory / "design_rationales.yaml"
+    if not path.exists():
+        return {}
+    data = _read_yaml(path, problem, path.name)
+    if not isinstance(data, Mapping) or not isinstance(data.get("rationales"), Mapping):
+        problem(path.name, "expected a mapping with a 'rationales' mapping of id -> reasoning")
+        return {}
+    out: dict[str, str] = {}
+    for rid, text in data["rationales"].items():
+        if not isinstance(text, str) or len(text.strip()) < MIN_REASONING_CHARS:
+            problem(f"{path.name}: {rid}", "needs a sentence of reasoning")
+            continue
+        out[str(rid)] = " ".join(text.split())
+    return out
+
+
 def _load_conditions(
     directory: Path,
     problem: _Problems,
     findings: Mapping[str, Finding],
     citations: Mapping[str, Citation],
     today: date,
+    rationales: Mapping[str, str] | None = None,
 ) -> dict[str, Condition]:
+    rationales = rationales or {}
     conditions: dict[str, Condition] = {}
     cdir = directory / REGION / "conditions"
     paths = {p.stem: p for p in sorted(cdir.glob("*.yaml"))} if cdir.is_dir() else {}
@@ -238,19 +347,12 @@ def _load_conditions(
         if level not in LEVELS:
             problem(where, f"triage_level must be one of {', '.join(LEVELS)}, got {level!r}")
             level = "see_clinician"
-        advice = data.get("advice")
-        if (
-            not isinstance(advice, list)
-            or not advice
-            or not all(isinstance(a, str) and a.strip() for a in advice)
-        ):
-            problem(where, "advice must be a non-empty list of sentences")
-            advice = []
+        advice = _advice(data.get("advice"), where, problem, findings)
         evidence: list[EvidenceItem] = []
         for i, item in enumerate(data.get("evidence") or []):
             ewhere = f"{where}: evidence[{i}]"
             if not isinstance(item, Mapping):
-                problem(ewhere, "expected {finding, op, value, lr, citations}")
+                problem(ewhere, "expected {finding, op, value, lr, citations, basis}")
                 continue
             leaf = {k: item.get(k) for k in ("finding", "op", "value")}
             _check_leaf_values(leaf, ewhere, problem, findings)
@@ -259,8 +361,18 @@ def _load_conditions(
                 problem(ewhere, f"lr must be a positive number other than 1 (at most 1000), got {lr!r}")
                 lr = 1.0
             cites = _citation_list(item.get("citations"), ewhere, problem, citations)
+            basis, provenance = _provenance(item, float(lr), f"{ewhere} ({leaf['finding']})", problem, rationales)
             evidence.append(
-                EvidenceItem(leaf["finding"], leaf["op"], leaf["value"], float(lr), cites, item.get("note"))
+                EvidenceItem(
+                    leaf["finding"],
+                    leaf["op"],
+                    leaf["value"],
+                    float(lr),
+                    cites,
+                    item.get("note"),
+                    basis,
+                    provenance,
+                )
             )
         if not evidence:
             problem(where, "no evidence items")
@@ -277,6 +389,17 @@ def _load_conditions(
             _check_leaf_values(item.get("when"), ewhere, problem, findings)
             cites = _citation_list(item.get("citations"), ewhere, problem, citations)
             escalations.append(Escalation(item["level"], item.get("when") or {}, item["reason"], cites))
+        key_findings = data.get("key_findings") or []
+        if not isinstance(key_findings, list) or not all(isinstance(k, str) for k in key_findings):
+            problem(where, "key_findings must be a list of finding ids")
+            key_findings = []
+        used = {e.finding for e in evidence}
+        for fid in key_findings:
+            if fid not in used:
+                problem(where, f"key finding {fid!r} is not used by any of the condition's evidence items")
+        applies_if = data.get("applies_if")
+        if applies_if is not None:
+            _check_leaf_values(applies_if, f"{where}: applies_if", problem, findings)
         reviewed, due = _dates(data, where, problem, today)
         conditions[cid] = Condition(
             id=cid,
@@ -293,6 +416,8 @@ def _load_conditions(
             ),
             date_reviewed=reviewed,
             next_review=due,
+            key_findings=tuple(key_findings),
+            applies_if=applies_if,
         )
     return conditions
 
@@ -545,6 +670,21 @@ def _screen_item(
         problem(where, "none must map finding ids to the value a 'none of these' answer gives them")
         none_raw = {}
     none_values: dict[str, Any] = {}
+    yes_raw = raw.get("yes") or {}
+    if not isinstance(yes_raw, Mapping):
+        problem(where, "yes must map finding ids to the value a tick gives them")
+        yes_raw = {}
+    yes_values: dict[str, Any] = {}
+    for fid in ids:
+        finding = findings.get(fid)
+        if finding is not None and fid in yes_raw:
+            error = finding.problem(yes_raw[fid])
+            if error:
+                problem(where, f"bad yes value: {error}")
+            else:
+                yes_values[fid] = yes_raw[fid]
+        elif finding is not None and finding.type == "boolean":
+            yes_values[fid] = True
     for fid in ids:
         finding = findings.get(fid)
         if finding is None:
@@ -573,6 +713,7 @@ def _screen_item(
         none_values=none_values,
         citations=_citation_list(raw.get("citations"), where, problem, citations),
         ask_if=raw.get("ask_if"),
+        yes_values=yes_values,
     )
 
 
@@ -583,7 +724,8 @@ def build_knowledge(directory: Path, today: date) -> tuple[KnowledgeBase | None,
         return None, [f"{directory}: knowledge directory not found"]
     findings = _load_findings(directory, problem)
     citations = _load_citations(directory, problem)
-    conditions = _load_conditions(directory, problem, findings, citations, today)
+    rationales = _load_rationales(directory, problem)
+    conditions = _load_conditions(directory, problem, findings, citations, today, rationales)
     red_flags = _load_red_flags(directory, problem, findings, citations, today)
     questions = _load_questions(directory, problem, findings, citations, red_flags, today)
     screens = _load_screens(directory, problem, findings, citations, questions, today)

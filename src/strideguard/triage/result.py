@@ -22,6 +22,7 @@ class Evidence:
     lr: float
     citations: tuple[str, ...]
     note: str | None = None
+    basis: str = "design"  # where the number comes from: sourced | derived | design
 
     @property
     def effect(self) -> str:
@@ -33,6 +34,7 @@ class Evidence:
             "value": self.value,
             "effect": self.effect,
             "likelihood_ratio": self.lr,
+            "basis": self.basis,
             "citations": list(self.citations),
         }
         if self.note:
@@ -51,6 +53,7 @@ class ConditionScore:
     triage_level: str
     evidence: tuple[Evidence, ...]
     citations: tuple[str, ...]
+    pulled_by: tuple[str, ...] = ()  # red flags that put this condition at the top of the list
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class ConditionScore:
             "triage_level": self.triage_level,
             "evidence": [e.to_json() for e in self.evidence],
             "citations": list(self.citations),
+            "pulled_by": list(self.pulled_by),
         }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from strideguard import rules
@@ -16,6 +17,9 @@ from strideguard.triage.result import ConditionScore, Evidence, LevelReason, Red
 # Design choices (clinical.md marks them NV, to be checked by a clinician):
 # an urgent-or-worse condition that keeps at least this posterior probability cannot be ruled out by the app.
 SAFETY_NET_PROBABILITY = 0.1
+# A condition a fired red flag stands for is pulled to the top of the list if it keeps at least this probability
+# (below it, e.g. a slipped growth plate for a 40-year-old who cannot bear weight, it is not plausible).
+PULL_MIN_PROBABILITY = 0.01
 
 
 class FindingsError(ValueError):
@@ -58,13 +62,23 @@ def known_findings(findings: Mapping[str, Any]) -> dict[str, Any]:
 def log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tuple[float, list[Evidence]]]:
     out: dict[str, tuple[float, list[Evidence]]] = {}
     for cid, condition in kb.conditions.items():
+        if condition.applies_if is not None and rules.evaluate(condition.applies_if, findings).value is False:
+            out[cid] = (-math.inf, [])  # e.g. SCFE after growth has ended: not a possible cause
+            continue
         total = math.log(condition.prior)
         moved: list[Evidence] = []
         for item in condition.evidence:
             if rules.evaluate(item.rule, findings).fired:
                 total += math.log(item.lr)
                 moved.append(
-                    Evidence(item.finding, findings[item.finding], item.lr, item.citations, item.note)
+                    Evidence(
+                        item.finding,
+                        findings[item.finding],
+                        item.lr,
+                        item.citations,
+                        item.note,
+                        item.basis,
+                    )
                 )
         moved.sort(key=lambda e: -abs(math.log(e.lr)))
         out[cid] = (total, moved)
@@ -73,7 +87,7 @@ def log_scores(findings: Mapping[str, Any], kb: KnowledgeBase) -> dict[str, tupl
 
 def softmax(logs: Mapping[str, float]) -> dict[str, float]:
     top = max(logs.values())
-    weights = {k: math.exp(v - top) for k, v in logs.items()}
+    weights = {k: (math.exp(v - top) if v > -math.inf else 0.0) for k, v in logs.items()}
     total = sum(weights.values())
     return {k: w / total for k, w in weights.items()}
 
@@ -106,6 +120,35 @@ def rank_conditions(
     order = {cid: i for i, cid in enumerate(kb.conditions)}
     scored.sort(key=lambda s: (-s.score, order[s.id]))
     return tuple(scored)
+
+
+def pull_flagged(
+    conditions: Sequence[ConditionScore], flags: Sequence[RedFlagHit]
+) -> tuple[ConditionScore, ...]:
+    """The conditions with those a fired red flag stands for first (most urgent flag first, then by score), so
+    that a warning sign never sits under a "most likely" cause it contradicts; the rest keep their order.
+    A suggested condition below PULL_MIN_PROBABILITY stays where it is (e.g. SCFE for an adult) unless none
+    of the flag's conditions reaches it."""
+    by_id = {c.id: c for c in conditions}
+    pulled: dict[str, list[str]] = {}
+    rank: dict[str, int] = {}
+    for flag in flags:
+        suggested = [cid for cid in flag.suggests if cid in by_id]
+        plausible = [cid for cid in suggested if by_id[cid].score >= PULL_MIN_PROBABILITY] or suggested
+        for cid in plausible:
+            pulled.setdefault(cid, []).append(flag.id)
+            rank[cid] = max(rank.get(cid, 0), LEVEL_RANK[flag.level])
+    if not pulled:
+        return tuple(conditions)
+    # the most urgent sign's causes first, then a cause that is the only one a sign names, then the likelier
+    sole = {
+        flag.suggests[0]
+        for flag in flags
+        if len(flag.suggests) == 1 and rank.get(flag.suggests[0]) == LEVEL_RANK[flag.level]
+    }
+    order = sorted(pulled, key=lambda cid: (-rank[cid], cid not in sole, -by_id[cid].score))
+    first = [replace(by_id[cid], pulled_by=tuple(pulled[cid])) for cid in order]
+    return (*first, *(c for c in conditions if c.id not in pulled))
 
 
 def red_flags(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> tuple[RedFlagHit, ...]:
@@ -155,12 +198,14 @@ def unchecked_red_flags(
     return tuple(out)
 
 
-def _condition_level(condition: Condition, findings: Mapping[str, Any]) -> tuple[str, list[LevelReason]]:
+def _condition_level(
+    condition: Condition, findings: Mapping[str, Any], flagged: bool = False
+) -> tuple[str, list[LevelReason]]:
     level = condition.triage_level
+    # a cause pulled up by a warning sign is what the sign points to, not necessarily the likeliest cause
+    lead = "The warning signs point first to" if flagged else "Most likely"
     reasons = [
-        LevelReason(
-            level, f"condition:{condition.id}", f"Most likely: {condition.name}.", condition.citations
-        )
+        LevelReason(level, f"condition:{condition.id}", f"{lead}: {condition.name}.", condition.citations)
     ]
     for escalation in condition.escalations:
         if (
@@ -174,18 +219,36 @@ def _condition_level(condition: Condition, findings: Mapping[str, Any]) -> tuple
     return level, reasons
 
 
+def warning_sign_dont_knows(flag: UncheckedRedFlag, kb: KnowledgeBase) -> tuple[str, ...]:
+    """The warning-sign questions (phase red_flag) answered "don't know" that keep `flag` open: what the
+    result lists as unchecked, and what keeps it from self-care ("sex: don't know" is context, not a sign)."""
+    return tuple(f for f in flag.dont_know if (q := kb.question(f)) is not None and q.phase == "red_flag")
+
+
+UNCHECKED_REASON = (
+    'Some warning signs could not be checked because you answered "don\'t know": please have a clinician '
+    "check them, or run the check again if you can answer them."
+)
+
+
 def level_reasons(
     findings: Mapping[str, Any],
     flags: Sequence[RedFlagHit],
     conditions: Sequence[ConditionScore],
     kb: KnowledgeBase,
+    unchecked: Sequence[UncheckedRedFlag] = (),
 ) -> tuple[str, list[LevelReason]]:
     """The triage level and every reason it is at least that: red flags, the leading condition (with its
-    escalations) and the safety net. `findings` must be known values only; `conditions` best first."""
+    escalations), the safety net, and warning signs left open by "don't know" (at least see_clinician: a
+    result whose warning signs are unchecked is never self-care). `findings` must be known values only;
+    `conditions` best first."""
     reasons: list[LevelReason] = [LevelReason("self_care", "default", "No warning signs found.")]
     reasons += [LevelReason(f.level, f"red_flag:{f.id}", f.message, f.citations) for f in flags]
+    open_flags = [u for u in unchecked if warning_sign_dont_knows(u, kb)]
+    if open_flags:
+        reasons.append(LevelReason("see_clinician", f"unchecked:{open_flags[0].id}", UNCHECKED_REASON))
     top = kb.conditions[conditions[0].id]
-    reasons += _condition_level(top, findings)[1]
+    reasons += _condition_level(top, findings, bool(conditions[0].pulled_by))[1]
     for c in conditions:
         if (
             c.id != top.id
