@@ -76,16 +76,20 @@ def test_plain_text_result_shows_sources_and_disclaimer(run_cli, tmp_path):
 
 
 def test_interactive_session_via_stdin_stops_at_an_emergency(run_cli):
-    # age, sex, location; warning signs: "yes, one or more"; cannot bear weight? no; saddle numbness? YES
-    answers = "41\n2\n3\ny\nn\ny\n"
+    # age, sex, location; warning signs: tick 2 (saddle numbness) and 5 (fever) on the one checklist
+    answers = "41\n2\n3\n2 5\n"
     result = run_cli("triage", input=answers)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.index("How old are you") < out.index("Do any of these apply to you right now?")
-    assert "- New numbness around your genitals" in out  # the group lists its items
-    assert out.index("Do any of these apply") < out.index("Is there any new numbness around")
+    assert "2. New numbness around your genitals" in out  # the group lists its items, numbered
     assert "EMERGENCY" in out and "cauda equina" in out
-    assert "Any new trouble starting to pee" not in out  # no more questions after an emergency sign
+    assert "infection in the joint or bone" in out  # both ticked signs are recorded, not only the first
+    assert "Are you walking with a limp?" not in out  # no more questions after an emergency sign
+    # the signs' own causes lead the list, never a "most likely" cause that contradicts them
+    points = out.index("What the warning signs can point to")
+    assert out.index("Cauda equina syndrome", points) < out.index("What to do")
+    assert "Most likely" not in out
     assert "StrideGuard gives guidance, not a diagnosis" in out
 
 
@@ -119,7 +123,9 @@ def test_interactive_session_accepts_dont_know_and_never_asks_a_limping_runner_t
     assert "hopping" not in after_limp.lower()
     # "don't know" to the group asks its items one by one
     assert "Does any of this happen with your pain?" in after_limp
-    assert "Does it hurt when you walk normally?" in after_limp
+    # "don't know" asks the open items once more, on one screen with an answer per line
+    assert after_limp.count("- It hurts when you walk normally") == 1
+    assert "Please answer each one" in after_limp
     out = json.loads(result.stdout)
     assert out["triage_level"] == "urgent"
     assert [f["id"] for f in out["red_flags"]] == ["groin_pain_with_limp"]
@@ -170,7 +176,8 @@ def test_dont_know_warning_signs_are_named_in_the_text_result(run_cli, tmp_path)
     result = run_cli("triage", "--findings", str(_case(tmp_path, findings)))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Self-care is reasonable for now" in out  # "don't know" never changes the level
+    # "don't know" to a warning sign: never self-care (issue 10), and the open signs are named
+    assert "See a GP or sports physiotherapist" in out and "Self-care" not in out
     assert "Warning signs not checked" in out
     assert 'These warning signs were not checked because you answered "Don\'t know":' in out
     emergency = out.index("? Numbness around the genitals, back passage or inner buttocks")
@@ -209,3 +216,22 @@ def test_history_lists_saved_checks_newest_first(run_cli, tmp_path):
     assert listed[0]["red_flags"] >= 1 and listed[1]["top_condition"]
     text = run_cli("triage", "--history").stdout
     assert "urgent: see a doctor within days" in text and "Guidance, not a diagnosis" in text
+
+
+def test_number_prompt_names_its_scale_once(run_cli):
+    # age, sex, location, then "?" to everything: the 0-10 question must not read "(0-10 0-10 scale, or ?)"
+    result = run_cli("triage", input="30\nmale\n2\nn\nn\nn\nn\n" + "?\n" * 40)
+    assert result.returncode == 0, result.stderr
+    assert "0-10 0-10" not in result.stdout
+    if "How bad was the worst pain" in result.stdout:
+        assert "(0-10 scale, or ?)" in result.stdout
+
+
+def test_urgent_result_says_stop_running_once(run_cli, tmp_path):
+    findings = {"age": 24, "sex": "female", "pain_location": "groin", "pain_on_hop": True, "pain_walking": True,
+                "night_pain": True, "amenorrhea": True}
+    result = run_cli("triage", "--findings", str(_case(tmp_path, findings)))
+    assert result.returncode == 0, result.stderr
+    assert "URGENT" in result.stdout
+    assert result.stdout.lower().count("stop running") == 1, result.stdout
+    assert "StrideGuard design choice" not in result.stdout and "et al. (2026)" not in result.stdout

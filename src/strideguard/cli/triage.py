@@ -19,7 +19,7 @@ from strideguard.cli.common import AppContext, console, err_console, pass_app
 from strideguard.storage import triage as triage_store
 from strideguard.storage.tables import TriageRow
 from strideguard.triage.engine import evaluate
-from strideguard.triage.interview import answer_screen, next_step, record
+from strideguard.triage.interview import answer_screen, item_choices, next_step, record
 from strideguard.triage.knowledge import check_knowledge, load_knowledge
 from strideguard.triage.knowledge_model import (
     SCREEN_DONT_KNOW,
@@ -32,11 +32,18 @@ from strideguard.triage.knowledge_model import (
 )
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import FindingsError, validate_findings
-from strideguard.triage.text import UNCHECKED_INTRO, describe, unchecked_groups
+from strideguard.triage.text import (
+    UNCHECKED_INTRO,
+    citation_for_runner,
+    describe,
+    evidence_level,
+    flag_reasons,
+    unchecked_groups,
+)
 
 LEVEL_HEADLINES = {
     "emergency": ("bold white on red", "EMERGENCY: please get help now"),
-    "urgent": ("bold red", "URGENT: stop running and see a doctor within 1-3 days"),
+    "urgent": ("bold red", "URGENT: see a doctor within 1-3 days"),
     "see_clinician": ("bold yellow", "See a GP or sports physiotherapist"),
     "self_care": ("bold green", "Self-care is reasonable for now"),
 }
@@ -123,7 +130,7 @@ def triage_command(
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        print_result(result, kb)
+        print_result(result, kb, findings)
     if save:
         with app.session() as (session, athlete_id):
             session.add(
@@ -233,33 +240,76 @@ def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> di
         "likely causes apart. Answer y or n, a number or a choice; type ? if you don't know.\n"
     )
     findings: dict[str, Any] = {}
-    dont_know: set[str] = set()
     asked: frozenset[str] = frozenset()
     ended = False
     while (step := next_step(findings, kb, asked)) is not None:
         try:
-            if isinstance(step, Screen):
+            answer: Any
+            if isinstance(step, Screen) and step.mode == "each":
+                answer = (
+                    dict.fromkeys(step.findings) if ended else ask_each(step, kb, stream, say)
+                )
+            elif isinstance(step, Screen):
                 answer = SCREEN_DONT_KNOW if ended else ask_screen(step, stream, say)
-                findings, asked = answer_screen(step.id, answer, findings, asked, kb)
             else:
-                value = None if ended else ask(step, kb, stream, say)
-                if value is None:
-                    dont_know.add(step.finding)
-                findings, asked = record(step.finding, value, findings, asked, kb)
+                answer = None if ended else ask(step, kb, stream, say)
+            findings, asked = record(step.id, answer, findings, asked, kb)
         except _EndOfInput:
             say('\n(No more answers: the remaining questions count as "don\'t know".)')
             ended = True  # go on silently, so the unanswered warning signs are named in the result
     say("")
-    return {**dict.fromkeys(dont_know - set(findings)), **findings}
+    return findings  # "don't know" answers are explicit nulls (docs/triage.md)
 
 
-def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> str:
-    """Ask a grouped question; returns "none", "yes" or "dont_know". Re-asks up to MAX_TRIES times."""
-    say(f"[bold]{screen.text}[/bold]", markup=True)
-    for item in screen.items:
-        say(f"  - {item.label}", markup=False)
+def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> Any:
+    """Ask a checklist ("tick every one that applies"); returns the ticked finding ids, "none" or "dont_know".
+    Re-asks up to MAX_TRIES times."""
+    say(f"[bold]{screen.text}[/bold] Tick every one that applies.", markup=True)
+    for i, item in enumerate(screen.items, 1):
+        say(f"  {i}. {item.label}", markup=False)
     for _ in range(MAX_TRIES):
-        say("  (n = none of these, y = yes, one or more, ? = don't know) > ", end="")
+        say("  (the numbers that apply, e.g. 1 3; n = none of these; ? = don't know) > ", end="")
+        line = stream.readline()
+        if not line:
+            raise _EndOfInput
+        text = line.strip().lower()
+        if not stream.isatty():
+            say(text, markup=False)
+        numbers = text.replace(",", " ").split()
+        if numbers and all(n.isdigit() and 1 <= int(n) <= len(screen.items) for n in numbers):
+            return [f for n in dict.fromkeys(numbers) for f in screen.items[int(n) - 1].findings]
+        if text in DONT_KNOW:
+            return SCREEN_DONT_KNOW
+        if text in NONE_OF_THESE:
+            return SCREEN_NONE
+        if text in YES:  # "yes" without saying which: ask each one in turn
+            return SCREEN_YES
+        say(f"  Sorry, I didn't understand that: numbers from 1 to {len(screen.items)}, n or ?.", markup=False)
+    say("  Let's go through them one by one (don't know).")
+    return SCREEN_DONT_KNOW
+
+
+def ask_each(screen: Screen, kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
+    """The follow-up screen after "don't know": an answer per item (None = don't know), as one step."""
+    say(f"[bold]{screen.text}[/bold] Please answer each one (? if you don't know).", markup=True)
+    answers: dict[str, Any] = {}
+    for item in screen.items:
+        for fid in item.findings:
+            choices = item_choices(fid, kb)
+            question = kb.question(fid)
+            if kb.findings[fid].type == "boolean" or question is None:
+                answers[fid] = _ask_choice(item.label, choices, "y/n/?", stream, say)
+            else:
+                answers[fid] = ask(question, kb, stream, say)
+    return answers
+
+
+def _ask_choice(
+    label: str, choices: list[tuple[Any, str]], hint: str, stream: TextIO, say: Callable[..., None]
+) -> Any:
+    say(f"  - {label}", markup=False)
+    for _ in range(MAX_TRIES):
+        say(f"    ({hint}) > ", end="")
         line = stream.readline()
         if not line:
             raise _EndOfInput
@@ -267,14 +317,13 @@ def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> str:
         if not stream.isatty():
             say(text, markup=False)
         if text in DONT_KNOW:
-            return SCREEN_DONT_KNOW
-        if text in NONE_OF_THESE:
-            return SCREEN_NONE
+            return None
         if text in YES:
-            return SCREEN_YES
-        say("  Sorry, I didn't understand that: n, y or ?.", markup=False)
-    say("  Let's go through them one by one (don't know).")
-    return SCREEN_DONT_KNOW
+            return choices[0][0]
+        if text in NO:
+            return choices[1][0]
+        say("    Sorry, I didn't understand that.", markup=False)
+    return None
 
 
 def ask(question: Question, kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> Any:
@@ -284,6 +333,8 @@ def ask(question: Question, kb: KnowledgeBase, stream: TextIO, say: Callable[...
         hint = "y/n/?"
     elif finding.type == "enum":
         hint = "number or ?"
+    elif finding.unit and finding.unit.endswith("scale"):  # "0-10 scale" already says its range
+        hint = f"{finding.unit}, or ?"
     else:
         hint = f"{finding.min:g}-{finding.max:g} {finding.unit or ''}, or ?".replace("  ", " ")
     say(f"[bold]{question.text}[/bold]", markup=True)
@@ -336,7 +387,7 @@ def _parse(text: str, question: Question, ftype: str) -> Any:
 # plain-words result
 
 
-def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
+def print_result(result: TriageResult, kb: KnowledgeBase, findings: dict[str, Any] | None = None) -> None:
     style, headline = LEVEL_HEADLINES[result.triage_level]
     console.print(f"[{style}]{headline}[/{style}]")
     sources: list[str] = []
@@ -353,6 +404,9 @@ def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
         console.print("\n[bold]Warning signs[/bold]")
         for flag in result.red_flags:
             console.print(f"  ! {flag.message} {cite(flag.citations)}", markup=False)
+            why = "; ".join(flag_reasons(flag.id, findings or {}, kb))
+            if why:
+                console.print(f"    because you said: {why}", markup=False)
     groups = unchecked_groups(result, kb)
     if groups:
         console.print("\n[bold]Warning signs not checked[/bold]")
@@ -361,21 +415,18 @@ def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
             for item in group.items:
                 console.print(f"  ? {item}", markup=False)
             console.print(f"  {group.if_any}", markup=False)
-    if result.triage_level == "emergency":
-        # After an emergency sign the questions stop early, so a ranking would rest on too little: name what
-        # the warning signs point to instead (the full ranking stays in --json).
-        scores = {c.id: c.score for c in result.conditions}
-        suggested = dict.fromkeys(cid for flag in result.red_flags for cid in flag.suggests)
-        # e.g. "cannot bear weight" suggests SCFE, which an adult's age rules out
-        suggested = dict.fromkeys([cid for cid in suggested if scores[cid] >= 0.01] or list(suggested))
+    pulled = [c for c in result.conditions if c.pulled_by]
+    if pulled:
+        # the warning signs' own causes come first, never under a "most likely" cause they contradict
         console.print("\n[bold]What the warning signs can point to[/bold] (not a diagnosis)")
-        for cid in suggested:
-            condition = kb.conditions[cid]
+        for c in pulled:
+            condition = kb.conditions[c.id]
             console.print(
                 f"  - {condition.name}: {condition.summary} {cite(condition.citations[:2])}", markup=False
             )
-    else:
-        _print_ranking(result, kb, cite)
+    if result.triage_level != "emergency":
+        # after an emergency sign the questions stop early: a ranking would rest on too little (see --json)
+        _print_ranking(result, kb, cite, skip={c.id for c in pulled})
     console.print("\n[bold]What to do[/bold]")
     for line in result.advice:
         console.print(f"  - {line}", markup=False)
@@ -388,16 +439,23 @@ def print_result(result: TriageResult, kb: KnowledgeBase) -> None:
     console.print("\n[bold]Sources[/bold]")
     for i, cid in enumerate(sources, 1):
         citation = kb.citations[cid]
-        url = f" {citation.url}" if citation.url else ""
-        console.print(f"  {i}. {citation.text}{url}", markup=False)
+        url = f" {citation.url}" if citation.url and not citation.runner_text else ""
+        console.print(f"  {i}. {citation_for_runner(cid, kb)}{url}", markup=False)
     console.print(f"\n[italic]{result.disclaimer}[/italic]")
 
 
-def _print_ranking(result: TriageResult, kb: KnowledgeBase, cite: Callable[[tuple[str, ...]], str]) -> None:
-    console.print("\n[bold]What it might be[/bold] (most likely first; this is not a diagnosis)")
-    for condition in result.conditions[:3]:
+def _print_ranking(
+    result: TriageResult,
+    kb: KnowledgeBase,
+    cite: Callable[[tuple[str, ...]], str],
+    skip: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    title = "Other possible causes" if skip else "What it might be"
+    console.print(f"\n[bold]{title}[/bold] (most likely first; this is not a diagnosis)")
+    for condition in [c for c in result.conditions if c.id not in skip][:3]:
         reasons = "; ".join(
-            _plain(e.finding, e.value, kb) for e in [e for e in condition.evidence if e.lr > 1][:4]
+            f"{_plain(e.finding, e.value, kb)} ({evidence_level(e.basis)})"
+            for e in [e for e in condition.evidence if e.lr > 1][:4]
         )
         console.print(
             f"  {condition.score:4.0%}  {condition.name} {cite(condition.citations[:2])}", markup=False

@@ -50,7 +50,7 @@ Step = Question | Screen
 # budget; the questions chosen by information gain stop at this many details - but never before every key
 # finding of each condition in the top three was asked, nor before a question that could raise the level to
 # urgent (those two are not capped),
-MAX_DETAIL_QUESTIONS = 7
+MAX_DETAIL_QUESTIONS = 5
 # and they stop when the leading condition is this likely and no answer could change the level or top 3,
 STOP_PROBABILITY = 0.8
 # ... or when no question is expected to be worth this many bits,

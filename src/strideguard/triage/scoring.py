@@ -134,7 +134,9 @@ def pull_flagged(
     rank: dict[str, int] = {}
     for flag in flags:
         suggested = [cid for cid in flag.suggests if cid in by_id]
-        plausible = [cid for cid in suggested if by_id[cid].score >= PULL_MIN_PROBABILITY] or suggested
+        plausible = [cid for cid in suggested if by_id[cid].score >= PULL_MIN_PROBABILITY] or [
+            cid for cid in suggested if by_id[cid].score > 0  # never a cause ruled out by who the runner is
+        ]
         for cid in plausible:
             pulled.setdefault(cid, []).append(flag.id)
             rank[cid] = max(rank.get(cid, 0), LEVEL_RANK[flag.level])

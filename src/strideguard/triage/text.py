@@ -198,6 +198,43 @@ def lr_text(lr: float) -> str:
     return f"×{lr:.2g}" if lr < 1 else f"×{round(lr, 1):g}"
 
 
+EVIDENCE_LEVELS = {
+    "sourced": "from studies of patients",
+    "derived": "worked out from published figures",
+    "design": "StrideGuard's estimate, not yet reviewed by a clinician",
+}
+
+
+def evidence_level(basis: str) -> str:
+    """Where a number comes from, in plain words (never a bare factor like "×300")."""
+    return EVIDENCE_LEVELS.get(basis, EVIDENCE_LEVELS["design"])
+
+
+def evidence_strength(lr: float) -> str:
+    """How much one answer moved a cause, in words."""
+    if lr >= 5:
+        return "Makes it much more likely"
+    if lr >= 2:
+        return "Makes it more likely"
+    if lr > 1:
+        return "Makes it a little more likely"
+    if lr <= 0.5:
+        return "Makes it less likely"
+    return "Makes it a little less likely"
+
+
+def evidence_phrase(finding_id: str, value: Any, lr: float, basis: str, kb: KnowledgeBase) -> str:
+    """'Makes it more likely (from studies of patients): a lump or bulge in the groin'."""
+    return f"{evidence_strength(lr)} ({evidence_level(basis)}): {describe(finding_id, value, kb)}"
+
+
+def citation_for_runner(citation_id: str, kb: KnowledgeBase) -> str:
+    """A source as a runner reads it: the reference, or "StrideGuard's own rule (not yet reviewed by a
+    clinician)" for StrideGuard's own design choices (never written as if it were an author)."""
+    citation = kb.citations[citation_id]
+    return citation.for_runner
+
+
 def flag_reasons(flag_id: str, findings: Mapping[str, Any], kb: KnowledgeBase) -> tuple[str, ...]:
     """Why a red flag fired, in plain words: the answers that made its rule true (one phrase per finding)."""
     flag = next((f for f in kb.red_flags if f.id == flag_id), None)
@@ -207,6 +244,8 @@ def flag_reasons(flag_id: str, findings: Mapping[str, Any], kb: KnowledgeBase) -
     outcome = rules.evaluate(flag.rule, known)
     phrases: dict[str, str] = {}
     for leaf in outcome.trace:
+        if leaf.op == "known":  # "not answered" is not a reason anyone gave
+            continue
         if leaf.finding not in phrases:
             value = known.get(leaf.finding) if leaf.op != "known" else None
             phrases[leaf.finding] = describe(leaf.finding, value, kb)
@@ -268,7 +307,9 @@ UNCHECKED_INTRO = 'These warning signs were not checked because you answered "Do
 __all__ = [
     "UNCHECKED_INTRO",
     "UncheckedGroup",
+    "citation_for_runner",
     "describe",
+    "evidence_phrase",
     "flag_reasons",
     "join_sources",
     "lr_text",

@@ -371,7 +371,8 @@ class InterviewInput(BaseModel):
     answers: list[tuple[str, Any]] = Field(
         default_factory=list,
         description='Answers so far, in order: [[question or screen id, value], ...]; null = "don\'t know"; '
-        'a screen takes "none", "yes" or "dont_know"',
+        'a checklist screen takes the list of ticked finding ids, "none" or "dont_know"; its follow-up '
+        '(mode "each") an object {finding id: value or null}',
     )
 
 

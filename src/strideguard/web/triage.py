@@ -18,17 +18,24 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strideguard.storage.tables import TriageRow
 from strideguard.triage.engine import evaluate
-from strideguard.triage.interview import SCREEN_ANSWER_LABELS, AnswerError, next_step, replay
+from strideguard.triage.interview import (
+    SCREEN_ANSWER_LABELS,
+    AnswerError,
+    item_choices,
+    next_step,
+    replay,
+)
 from strideguard.triage.knowledge import default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
 from strideguard.triage.text import (
     UNCHECKED_INTRO,
+    citation_for_runner,
     describe,
+    evidence_phrase,
     flag_reasons,
     join_sources,
-    lr_text,
     sentence,
     unchecked_groups,
 )
@@ -44,7 +51,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 LEVEL_HEADLINES = {
     "emergency": "Emergency: get help now",
-    "urgent": "Urgent: stop running and see a doctor within 1–3 days",
+    "urgent": "Urgent: see a doctor within 1–3 days",
     "see_clinician": "See a GP or sports physiotherapist",
     "self_care": "Self-care is reasonable for now",
 }
@@ -73,12 +80,26 @@ def parse_answers(text: str, kb: KnowledgeBase) -> list[tuple[str, Any]]:
             break
         step_id, value = item
         if kb.screen(step_id) is not None:
-            if value not in SCREEN_ANSWERS:
+            if not _screen_value_ok(value, kb):
                 break
         elif step_id not in kb.findings or (value is not None and kb.findings[step_id].problem(value)):
             break
         answers.append((step_id, value))
     return answers
+
+
+def _screen_value_ok(value: Any, kb: KnowledgeBase) -> bool:
+    """A screen's recorded answer: one of the three answers, a list of ticked finding ids, or an answer per
+    item ({finding id: value or null}) with values that fit their findings."""
+    if value in SCREEN_ANSWERS:
+        return True
+    if isinstance(value, list):
+        return all(isinstance(f, str) and f in kb.findings for f in value)
+    if isinstance(value, dict):
+        return all(
+            f in kb.findings and (v is None or kb.findings[f].problem(v) is None) for f, v in value.items()
+        )
+    return False
 
 
 def state_of(answers: list[tuple[str, Any]], kb: KnowledgeBase) -> tuple[dict[str, Any], frozenset[str]]:
@@ -120,11 +141,29 @@ def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, 
     return value, None
 
 
-def with_dont_know(answers: list[tuple[str, Any]], findings: dict[str, Any]) -> dict[str, Any]:
-    """`findings` plus an explicit null for every question answered "don't know" (docs/triage.md: null is
-    "don't know", absent is "not asked"), so the result can name the warning signs left unchecked."""
-    nulls = {step_id: None for step_id, value in answers if value is None and step_id not in findings}
-    return {**nulls, **findings}
+def screen_answer(screen: Screen, form: dict[str, str], kb: KnowledgeBase) -> tuple[Any, str | None]:
+    """A submitted screen page as an answer (triage.interview.answer_screen): the follow-up page's answer per
+    item, or a checklist's ticks ("yes" with nothing ticked asks each one in turn), "none" or "dont_know"."""
+    action = form.get("action", "")
+    if form.get("mode") == "each":
+        answers: dict[str, Any] = {}
+        for fid in screen.findings:
+            raw = form.get(f"item:{fid}", "dont_know")
+            choices = {str(v).lower() if isinstance(v, bool) else str(v): v for v, _ in item_choices(fid, kb)}
+            key = {"yes": "true", "no": "false"}.get(raw, raw)
+            if raw == "dont_know":
+                answers[fid] = None
+            elif key in choices:
+                answers[fid] = choices[key]
+            else:
+                return None, 'Choose an answer for each line, or "Don\'t know".'
+        return answers, None
+    if action not in SCREEN_ANSWERS:
+        return None, 'Choose "These apply", "None of these" or "Don\'t know".'
+    ticked = [f for f in screen.findings if form.get(f"tick:{f}")]
+    if action == "yes" and ticked:
+        return ticked, None
+    return action, None
 
 
 def form_value(value: Any) -> str:
@@ -154,14 +193,15 @@ def step_context(
             **common,
             "template": "triage_screen.html",
             "screen": step,
-            "why": join_sources([kb.citations[c].text for c in ids if c in kb.citations]),
+            "choices": {f: item_choices(f, kb) for f in step.findings},
+            "why": join_sources([citation_for_runner(c, kb) for c in ids if c in kb.citations]),
         }
     return {
         **common,
         "template": "triage_question.html",
         "question": step,
         "finding": kb.findings[step.finding],
-        "why": join_sources([kb.citations[c].text for c in step.citations if c in kb.citations]),
+        "why": join_sources([citation_for_runner(c, kb) for c in step.citations if c in kb.citations]),
     }
 
 
@@ -178,6 +218,7 @@ def render_step(
     values = {
         "error": None,
         "typed": "",
+        "ticked": [],
         "previous": None,
         "history": [],
         "headlines": LEVEL_HEADLINES,
@@ -224,9 +265,12 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
         screen = kb.screen(current_id)
         current = kb.question(current_id)
         if screen is not None:
-            if action not in SCREEN_ANSWERS:
-                raise HTTPException(422, 'Choose "None of these", "Yes, one or more" or "Don\'t know".')
-            answers.append((screen.id, action))
+            view = next_step(*state_of(answers, kb), kb)
+            shown = view if isinstance(view, Screen) and view.id == screen.id else screen
+            answer, error = screen_answer(shown, form, kb)
+            if error is not None:
+                raise HTTPException(422, error)
+            answers.append((screen.id, answer))
         elif current is None:
             raise HTTPException(422, "The wizard lost its place; start again from the first question.")
         elif action == "dont_know":
@@ -244,17 +288,18 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
         if revisit is not None and revisit[0] == step.id:
             # Back: show the answer being revisited, so the runner can keep or change it.
             value = revisit[1]
-            previous = (
-                SCREEN_ANSWER_LABELS.get(value, str(value))
-                if isinstance(step, Screen)
-                else ("Don't know" if value is None else None)
+            if isinstance(step, Screen):
+                previous = SCREEN_ANSWER_LABELS.get(value) if isinstance(value, str) else "your ticks"
+            else:
+                previous = "Don't know" if value is None else None
+            ticked = value if isinstance(value, list) else []
+            return render_step(
+                request, kb, answers, step, typed=form_value(value), previous=previous, ticked=ticked
             )
-            return render_step(request, kb, answers, step, typed=form_value(value), previous=previous)
         return render_step(request, kb, answers, step)
     problems = validate_findings(findings, kb)
     if problems:
         raise HTTPException(422, "; ".join(problems))
-    findings = with_dont_know(answers, findings)
     result = evaluate(findings, kb)
     if viewer.read_only:
         return render_result(request, kb, result, None, answers, findings)
@@ -309,7 +354,8 @@ def render_result(
         cite=cite,
         plain=lambda finding_id, value: describe(finding_id, value, kb),
         because=lambda flag_id: sentence(flag_reasons(flag_id, findings or {}, kb)),
-        lr_text=lr_text,
+        evidence=lambda e: evidence_phrase(e.finding, e.value, e.lr, e.basis, kb),
+        source_text=lambda cid: citation_for_runner(cid, kb),
         unchecked=unchecked_groups(result, kb),
         unchecked_intro=UNCHECKED_INTRO,
         sources=sources,
