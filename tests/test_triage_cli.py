@@ -183,7 +183,7 @@ def test_dont_know_warning_signs_are_named_in_the_text_result(run_cli, tmp_path)
     emergency = out.index("? Numbness around the genitals, back passage or inner buttocks")
     assert out.index("If any of them apply, please go to an emergency department", emergency) > emergency
     assert "? One leg swollen, tense or warm" in out
-    assert "If any of them apply, please stop running and see a doctor" in out
+    assert "If any of them apply, please see a doctor within the next few days" in out
     assert "No warning signs found" not in out
     assert "not:" not in out  # negatives in plain words ("no pain when walking normally")
     as_json = json.loads(run_cli("triage", "--findings", str(_case(tmp_path, findings)), "--json").stdout)

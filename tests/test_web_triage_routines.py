@@ -17,13 +17,35 @@ def soup(response) -> BeautifulSoup:
     return BeautifulSoup(response.text, "html.parser")
 
 
-def submit(client: TestClient, page: BeautifulSoup, action: str = "answer", value: str | None = None):
+def submit(
+    client: TestClient,
+    page: BeautifulSoup,
+    action: str = "answer",
+    value: str | None = None,
+    extra: dict[str, str] | None = None,
+):
     form = page.select_one("form#question")
     data = {i["name"]: i.get("value", "") for i in form.select('input[type="hidden"]')}
     data["action"] = action
     if value is not None:
         data["value"] = value
+    data.update(extra or {})
     return client.post("/triage", data=data, follow_redirects=True)
+
+
+def answer_screen_page(client: TestClient, page: BeautifulSoup, answers: dict[str, str], default: str):
+    """A checklist page: tick what `answers` says applies ("These apply"), else `default` (none/dont_know);
+    a follow-up page: each item from `answers` (yes/no/a choice), else "don't know"."""
+    form = page.select_one("form#question")
+    if form.get("data-mode") == "each":
+        items = {i["name"][5:] for i in form.select('input[type="radio"][name^="item:"]')}
+        extra = {f"item:{f}": answers.get(f, "dont_know") for f in items}
+        return submit(client, page, extra=extra)
+    boxes = [i["name"][5:] for i in form.select('input[type="checkbox"][name^="tick:"]')]
+    ticks = {f"tick:{f}": "on" for f in boxes if answers.get(f, "no") not in ("no", "none", "dont_know")}
+    if ticks:
+        return submit(client, page, action="yes", extra=ticks)
+    return submit(client, page, action=default)
 
 
 def walk(client: TestClient, answers: dict[str, str], limit: int = 60) -> tuple[BeautifulSoup, list[str]]:
@@ -40,8 +62,7 @@ def walk(client: TestClient, answers: dict[str, str], limit: int = 60) -> tuple[
         asked.append(step_id)
         screen = kb.screen(step_id)
         if screen is not None:
-            hit = any(answers.get(f, "no") not in ("no", "none") for f in screen.findings)
-            page = soup(submit(client, page, action="yes" if hit else "none"))
+            page = soup(answer_screen_page(client, page, answers, "none"))
         elif step_id in answers:
             page = soup(submit(client, page, value=answers[step_id]))
         else:
@@ -59,7 +80,7 @@ def test_wizard_starts_with_the_basics_and_offers_dont_know(client):
 
 def test_cannot_bear_weight_gives_an_emergency_result_first_and_plainly(client, session, athlete_id):
     page, asked = walk(client, {"age": "34", "pain_location": "groin", "unable_to_bear_weight": "yes"})
-    assert asked[-1] == "unable_to_bear_weight"  # stops asking once an emergency flag fires
+    assert asked[-1] == "emergency_signs"  # ticked on the checklist; no more questions after an emergency
     banner = page.select_one("main > section.level-banner")
     assert "level-emergency" in banner["class"]
     assert banner.select_one("h1").get_text() == "Emergency: get help now"
@@ -77,14 +98,14 @@ def test_hop_pain_in_the_groin_walks_to_an_urgent_result_with_ranked_conditions(
     answers = {"age": "29", "sex": "female", "pain_location": "groin", "pain_on_hop": "yes"}
     page, asked = walk(client, answers)
     assert asked[3] == "emergency_signs" and "unable_to_bear_weight" not in asked  # "none of these"
-    assert asked.index("pain_pattern") < asked.index("pain_on_hop")  # "yes" asks the group's items
+    assert "pain_pattern" in asked and "pain_on_hop" not in asked  # ticked on the group's checklist
     banner = page.select_one("section.level-banner")
     assert "level-urgent" in banner["class"]
     conditions = page.select("#conditions ol > li.condition")
     assert len(conditions) == 5
     row = session.query(TriageRow).one()
     assert row.findings["fever"] is False and row.findings["pain_on_hop"] is True
-    assert row.findings["pain_walking"] is None  # "don't know" stays unknown: saved as null, never false
+    assert row.findings["pain_walking"] is False  # not ticked on a submitted checklist: no
     expected = evaluate(row.findings, default_knowledge())
     assert expected.triage_level == "urgent"
     assert conditions[0].select_one("strong").get_text() == expected.conditions[0].name
@@ -99,18 +120,25 @@ def test_grouped_question_page_offers_none_yes_dont_know_and_back(client):
     assert form.select_one('input[name="question"]')["value"] == "emergency_signs"
     assert form.select_one('input[name="csrf_token"]')["value"]
     items = [li.get_text(" ", strip=True) for li in form.select("ul.screen-items > li")]
-    assert len(items) == 8 and any("put weight on the leg" in i for i in items)
+    assert len(items) == 9 and any("put weight on the leg" in i for i in items)
     buttons = {b["value"]: b.get_text(strip=True) for b in form.select('button[name="action"]')}
     assert buttons == {
         "none": "None of these",
-        "yes": "Yes, one or more",
+        "yes": "These apply",
         "dont_know": "Don't know",
         "back": "Back",
     }
-    assert form.select("input[type=radio]") == []  # three buttons, nothing to tick: keyboard friendly
-    # "don't know" drills down into the group's items, one by one
+    assert len(form.select("input[type=checkbox]")) == 9  # "tick every one that applies"
+    # "don't know" shows the group once more, with an answer per line, on one page
     drilled = soup(submit(client, page, action="dont_know"))
-    assert drilled.select_one('input[name="question"]')["value"] == "unable_to_bear_weight"
+    assert drilled.select_one('input[name="question"]')["value"] == "emergency_signs"
+    assert drilled.select_one("form#question")["data-mode"] == "each"
+    assert len(drilled.select('input[type=radio][value="dont_know"]')) == 9
+    # two ticks are both recorded: the whole group on one screen (issue 10)
+    ticked = soup(submit(client, page, action="yes", extra={"tick:unable_to_bear_weight": "on", "tick:fever": "on"}))
+    assert "level-emergency" in ticked.select_one("section.level-banner")["class"]
+    flags = " ".join(t.get_text() for t in ticked.select("#red-flags h3"))
+    assert "weight on the leg" in flags and "fever" in flags
     # back returns to the group and forgets the answer
     again = soup(submit(client, drilled, action="back"))
     assert again.select_one('input[name="question"]')["value"] == "emergency_signs"
@@ -176,11 +204,14 @@ def api_walk(client: TestClient, answers: dict[str, object]) -> tuple[dict, list
         step = data["step"]
         if step is None:
             return data, [a[0] for a in given]
-        if step["kind"] == "screen":
-            assert [a["value"] for a in step["answers"]] == ["none", "yes", "dont_know"]
+        if step["kind"] == "screen" and step["mode"] == "each":
+            given.append([step["id"], {f: answers.get(f) for i in step["items"] for f in i["findings"]}])
+        elif step["kind"] == "screen":
+            assert [a["value"] for a in step["answers"]] == ["none", "dont_know"]
             assert all(item["findings"] for item in step["items"]) and step["citations"]
-            hit = any(answers.get(f, False) not in (False, "none") for f in kb.screen(step["id"]).findings)
-            given.append([step["id"], "yes" if hit else "none"])
+            shown = [f for i in step["items"] for f in i["findings"]]
+            ticked = [f for f in shown if answers.get(f, False) not in (False, "none")]
+            given.append([step["id"], ticked or "none"])
         else:
             given.append([step["id"], answers.get(step["id"])])
     raise AssertionError("the interview did not finish")
@@ -194,10 +225,11 @@ def test_api_interview_asks_what_the_wizard_asks_and_ends_with_the_result(client
     )
     assert api_steps == wizard_steps  # same library functions, same interview, screens included
     assert data["result"]["triage_level"] == "urgent"
-    assert data["findings"]["pain_on_hop"] is True and "pain_walking" not in data["findings"]
+    assert data["findings"]["pain_on_hop"] is True and data["findings"]["pain_walking"] is False
     # An emergency answer ends the interview at once.
     stop, steps = api_walk(client, {"age": 34, "pain_location": "groin", "unable_to_bear_weight": True})
-    assert steps[-1] == "unable_to_bear_weight" and stop["result"]["triage_level"] == "emergency"
+    assert steps[-1] == "emergency_signs" and stop["result"]["triage_level"] == "emergency"
+    assert stop["result"]["conditions"][0]["pulled_by"] == ["cannot_bear_weight"]
     # Answers that do not fit their question: 422 naming the problem.
     bad = client.post("/api/triage/interview", json={"answers": [["age", "old"]]})
     assert bad.status_code == 422 and "age" in bad.text.lower()
@@ -237,7 +269,7 @@ def walk_with(
             return page
         step_id = form.select_one('input[name="question"]')["value"]
         if kb.screen(step_id) is not None:
-            page = soup(submit(client, page, action=screens.get(step_id, "none")))
+            page = soup(answer_screen_page(client, page, answers, screens.get(step_id, "none")))
         elif step_id in answers:
             page = soup(submit(client, page, value=answers[step_id]))
         elif yes_no is not None and kb.findings[step_id].type == "boolean":
@@ -268,7 +300,13 @@ def test_urgent_result_speaks_plain_words_and_says_each_thing_once(client):
     assert "Because you said: Hopping or landing on that leg hurts" in because
     assert "front of the hip / groin crease" in because
     evidence = texts(page, "#conditions ul.evidence li")
-    assert any(e.startswith("Makes it more likely (×6): hopping or landing") for e in evidence)
+    assert any(
+        e.startswith("Makes it much more likely (StrideGuard's estimate, not yet reviewed by a clinician): hop")
+        for e in evidence
+    )
+    assert not any("×" in e for e in evidence)  # never a bare factor
+    assert "design choice" not in page.get_text() and "et al. (2026)" not in page.get_text()
+    assert page.get_text().lower().count("stop running") == 1
     shown = " ".join(because.split() + evidence)
     for internal in ("=True", "(eq", "(in [", "e+0", "not:", "_"):
         assert internal not in shown, internal
@@ -288,10 +326,11 @@ def test_dont_know_to_warning_signs_is_named_never_called_no_warning_signs(clien
     page = walk_with(client, answers, {"emergency_signs": "dont_know"})
     row = session.query(TriageRow).one()
     assert row.findings["saddle_numbness"] is None and row.findings["fever"] is None
-    # unknown never changes the level: the same as with the nulls dropped
+    # "don't know" to warning signs never leaves the result at self-care (issue 10); the ranking is unchanged
     known = {k: v for k, v in row.findings.items() if v is not None}
     kb = default_knowledge()
-    assert evaluate(row.findings, kb).triage_level == evaluate(known, kb).triage_level
+    assert evaluate(row.findings, kb).triage_level == "see_clinician"
+    assert [c.id for c in evaluate(row.findings, kb).conditions] == [c.id for c in evaluate(known, kb).conditions]
     assert "No warning signs found" not in page.get_text()
     section = page.select_one("#unchecked")
     assert section is not None
@@ -418,7 +457,7 @@ def test_every_text_on_the_result_pages_meets_wcag_aa_contrast(session, athlete_
             "tender_greater_trochanter": True,
             "duration_weeks": 10,
         },
-        "self_care": {"pain_location": "lateral", "tender_greater_trochanter": True, "saddle_numbness": None},
+        "self_care": {"pain_location": "lateral", "tender_greater_trochanter": True},
     }
     for level, findings in cases.items():
         result = evaluate(findings)
@@ -444,9 +483,7 @@ def test_question_text_stays_clear_of_borders_at_375_px(request):
         with page.expect_navigation():
             page.click('button[value="answer"]')
     with page.expect_navigation():
-        page.click('button[value="yes"]')  # the emergency group: its items one by one; the second is long
-    with page.expect_navigation():
-        page.click('button[value="dont_know"]')
+        page.click('button[value="yes"]')  # nothing ticked: the group again, an answer per (long) line
     # no border of any box may cross the question's text
     crossings = page.evaluate("""() => {
       const q = document.querySelector('.question-text').getBoundingClientRect();

@@ -265,7 +265,8 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
         screen = kb.screen(current_id)
         current = kb.question(current_id)
         if screen is not None:
-            view = next_step(*state_of(answers, kb), kb)
+            state_findings, state_asked = state_of(answers, kb)
+            view = next_step(state_findings, kb, state_asked)
             shown = view if isinstance(view, Screen) and view.id == screen.id else screen
             answer, error = screen_answer(shown, form, kb)
             if error is not None:
