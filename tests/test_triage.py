@@ -381,7 +381,13 @@ def test_a_ticked_lump_gets_its_follow_ups():
 
 def test_emergency_answer_stops_the_questions():
     findings, steps = simulate_interview(
-        {"age": 40, "sex": "male", "pain_location": "buttock", "saddle_numbness": True, "bladder_bowel_change": True}
+        {
+            "age": 40,
+            "sex": "male",
+            "pain_location": "buttock",
+            "saddle_numbness": True,
+            "bladder_bowel_change": True,
+        }
     )
     assert steps == ["age", "sex", "pain_location", "emergency_signs"]
     assert findings["saddle_numbness"] is True and findings["bladder_bowel_change"] is True
@@ -444,7 +450,10 @@ def test_replay_gives_the_same_state_as_answering_step_by_step():
         ("emergency_signs", "none"),
         ("limp", None),
         ("pain_pattern", "dont_know"),
-        ("pain_pattern", {"pain_walking": True, "pain_on_hop": None, "night_pain": False, "pain_at_rest": False}),
+        (
+            "pain_pattern",
+            {"pain_walking": True, "pain_on_hop": None, "night_pain": False, "pain_at_rest": False},
+        ),
     ]
     findings, asked = replay(steps, KB)
     assert findings["pain_walking"] is True and findings["fever"] is False and findings["limp"] is None

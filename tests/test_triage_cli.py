@@ -228,8 +228,15 @@ def test_number_prompt_names_its_scale_once(run_cli):
 
 
 def test_urgent_result_says_stop_running_once(run_cli, tmp_path):
-    findings = {"age": 24, "sex": "female", "pain_location": "groin", "pain_on_hop": True, "pain_walking": True,
-                "night_pain": True, "amenorrhea": True}
+    findings = {
+        "age": 24,
+        "sex": "female",
+        "pain_location": "groin",
+        "pain_on_hop": True,
+        "pain_walking": True,
+        "night_pain": True,
+        "amenorrhea": True,
+    }
     result = run_cli("triage", "--findings", str(_case(tmp_path, findings)))
     assert result.returncode == 0, result.stderr
     assert "URGENT" in result.stdout

@@ -135,7 +135,9 @@ def test_grouped_question_page_offers_none_yes_dont_know_and_back(client):
     assert drilled.select_one("form#question")["data-mode"] == "each"
     assert len(drilled.select('input[type=radio][value="dont_know"]')) == 9
     # two ticks are both recorded: the whole group on one screen (issue 10)
-    ticked = soup(submit(client, page, action="yes", extra={"tick:unable_to_bear_weight": "on", "tick:fever": "on"}))
+    ticked = soup(
+        submit(client, page, action="yes", extra={"tick:unable_to_bear_weight": "on", "tick:fever": "on"})
+    )
     assert "level-emergency" in ticked.select_one("section.level-banner")["class"]
     flags = " ".join(t.get_text() for t in ticked.select("#red-flags h3"))
     assert "weight on the leg" in flags and "fever" in flags
@@ -195,7 +197,7 @@ def test_triage_api_follows_the_contract_and_rejects_unknown_findings(client):
 
 def api_walk(client: TestClient, answers: dict[str, object]) -> tuple[dict, list[str]]:
     """Answer /api/triage/interview as `walk` answers the wizard; returns the final response."""
-    kb = default_knowledge()
+    default_knowledge()
     given: list[list[object]] = []
     for _ in range(60):
         response = client.post("/api/triage/interview", json={"answers": given})
@@ -301,7 +303,9 @@ def test_urgent_result_speaks_plain_words_and_says_each_thing_once(client):
     assert "front of the hip / groin crease" in because
     evidence = texts(page, "#conditions ul.evidence li")
     assert any(
-        e.startswith("Makes it much more likely (StrideGuard's estimate, not yet reviewed by a clinician): hop")
+        e.startswith(
+            "Makes it much more likely (StrideGuard's estimate, not yet reviewed by a clinician): hop"
+        )
         for e in evidence
     )
     assert not any("×" in e for e in evidence)  # never a bare factor
@@ -330,7 +334,9 @@ def test_dont_know_to_warning_signs_is_named_never_called_no_warning_signs(clien
     known = {k: v for k, v in row.findings.items() if v is not None}
     kb = default_knowledge()
     assert evaluate(row.findings, kb).triage_level == "see_clinician"
-    assert [c.id for c in evaluate(row.findings, kb).conditions] == [c.id for c in evaluate(known, kb).conditions]
+    assert [c.id for c in evaluate(row.findings, kb).conditions] == [
+        c.id for c in evaluate(known, kb).conditions
+    ]
     assert "No warning signs found" not in page.get_text()
     section = page.select_one("#unchecked")
     assert section is not None

@@ -19,7 +19,7 @@ from strideguard.cli.common import AppContext, console, err_console, pass_app
 from strideguard.storage import triage as triage_store
 from strideguard.storage.tables import TriageRow
 from strideguard.triage.engine import evaluate
-from strideguard.triage.interview import answer_screen, item_choices, next_step, record
+from strideguard.triage.interview import item_choices, next_step, record
 from strideguard.triage.knowledge import check_knowledge, load_knowledge
 from strideguard.triage.knowledge_model import (
     SCREEN_DONT_KNOW,
@@ -246,9 +246,7 @@ def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> di
         try:
             answer: Any
             if isinstance(step, Screen) and step.mode == "each":
-                answer = (
-                    dict.fromkeys(step.findings) if ended else ask_each(step, kb, stream, say)
-                )
+                answer = dict.fromkeys(step.findings) if ended else ask_each(step, kb, stream, say)
             elif isinstance(step, Screen):
                 answer = SCREEN_DONT_KNOW if ended else ask_screen(step, stream, say)
             else:
@@ -284,7 +282,9 @@ def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> Any:
             return SCREEN_NONE
         if text in YES:  # "yes" without saying which: ask each one in turn
             return SCREEN_YES
-        say(f"  Sorry, I didn't understand that: numbers from 1 to {len(screen.items)}, n or ?.", markup=False)
+        say(
+            f"  Sorry, I didn't understand that: numbers from 1 to {len(screen.items)}, n or ?.", markup=False
+        )
     say("  Let's go through them one by one (don't know).")
     return SCREEN_DONT_KNOW
 

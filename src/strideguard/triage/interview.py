@@ -156,7 +156,9 @@ def answer_screen(
     if isinstance(answer, Mapping):
         unknown = [f for f in answer if f not in open_ids]
         if unknown:
-            raise AnswerError(f"{screen_id}: {', '.join(map(str, unknown))} is not an open item of this screen")
+            raise AnswerError(
+                f"{screen_id}: {', '.join(map(str, unknown))} is not an open item of this screen"
+            )
         for fid, value in answer.items():
             if value is not None:
                 problem = kb.findings[fid].problem(value)
@@ -337,7 +339,9 @@ def step_json(step: Step, kb: KnowledgeBase) -> dict[str, Any]:
                     "label": item.label,
                     "findings": list(item.findings),
                     "choices": [
-                        {"value": v, "label": label} for f in item.findings for v, label in item_choices(f, kb)
+                        {"value": v, "label": label}
+                        for f in item.findings
+                        for v, label in item_choices(f, kb)
                     ],
                 }
                 for item in step.items
@@ -583,7 +587,6 @@ def simulate_interview(
 __all__ = [
     "MAX_DETAIL_QUESTIONS",
     "SCREEN_TICKS",
-    "prompts_asked",
     "AnswerError",
     "Step",
     "answer_screen",
@@ -591,6 +594,7 @@ __all__ = [
     "information_gain",
     "next_question",
     "next_step",
+    "prompts_asked",
     "record",
     "replay",
     "screen_view",

@@ -48,14 +48,18 @@ SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW = "none", "yes", "dont_know"
 SCREEN_ANSWERS: tuple[str, ...] = (SCREEN_NONE, SCREEN_YES, SCREEN_DONT_KNOW)
 ROUTINE_KINDS = ("foam_rolling", "mobility", "strength", "stretch")
 # Where an evidence item's number comes from (docs/triage.md, "How the numbers were obtained"):
-# sourced - a figure in the cited source (sens/spec, an LR, or 2x2 counts) and the population it was measured in;
-# derived - computed from sourced figures, with the arithmetic; design - a StrideGuard estimate, with the reasoning.
+# sourced - a figure in the cited source (sens/spec, an LR, or 2x2 counts) and the population it was
+# measured in;
+# derived - computed from sourced figures, with the arithmetic; design - a StrideGuard estimate, with the
+# reasoning.
 BASES: tuple[str, ...] = ("sourced", "derived", "design")
-# Measures that are not diagnostic likelihood ratios and must never be used as one: they describe the risk of a
+# Measures that are not diagnostic likelihood ratios and must never be used as one: they describe the risk
+# of a
 # *future* condition (odds, hazards) in people who do not have it yet.
 NOT_LIKELIHOOD_RATIOS: tuple[str, ...] = ("odds_ratio", "hazard_ratio", "risk_ratio", "rate_ratio")
 MEASURES: tuple[str, ...] = ("likelihood_ratio", "sens_spec", "two_by_two", "proportions")
-# An item that lowers a condition's odds more than this (lr below it) needs a study in a comparable population:
+# An item that lowers a condition's odds more than this (lr below it) needs a study in a comparable
+# population:
 # strong "no" evidence is the dangerous direction (it can push a serious condition under the safety net).
 MIN_UNSOURCED_LR = 0.5
 # A StrideGuard estimate never claims more than this: stronger values need a published accuracy figure.

@@ -41,10 +41,11 @@ from strideguard.triage.knowledge_model import (
     ScreenItem,
 )
 
-
-# clinical.md marks: V seen in the source, S seen only in a secondary source, NV not verified (a design choice)
+# clinical.md marks: V seen in the source, S seen only in a secondary source, NV not verified (a design
+# choice)
 GRADES = ("V", "S", "NV")
-# a design value's reasoning: a rationale id from design_rationales.yaml, or a sentence of at least this length
+# a design value's reasoning: a rationale id from design_rationales.yaml, or a sentence of at least this
+# length
 MIN_REASONING_CHARS = 20
 
 
@@ -232,13 +233,16 @@ def _provenance(
     than MAX_DESIGN_LR, and an item lowering the odds below MIN_UNSOURCED_LR without a comparable study."""
     basis = item.get("basis")
     if basis not in BASES:
-        problem(where, f"basis must be one of {', '.join(BASES)} (where the number comes from), got {basis!r}")
+        problem(
+            where, f"basis must be one of {', '.join(BASES)} (where the number comes from), got {basis!r}"
+        )
         return "design", ""
     measure = item.get("measure")
     if measure in NOT_LIKELIHOOD_RATIOS:
         problem(
             where,
-            f"a {measure.replace('_', ' ')} is not a likelihood ratio (it describes future risk, not a test "
+            f"{'an' if measure[0] in 'aeiou' else 'a'} {measure.replace('_', ' ')} is not a likelihood ratio "
+            "(it describes future risk, not a test "
             "result): use a design value with its reasoning instead",
         )
     if basis == "sourced":
@@ -246,7 +250,9 @@ def _provenance(
         if measure not in MEASURES:
             problem(where, f"a sourced value needs measure: one of {', '.join(MEASURES)}, got {measure!r}")
         if not isinstance(figure, str) or not figure.strip():
-            problem(where, "a sourced value needs figure: the numbers in the source (sens/spec, LR or 2x2 counts)")
+            problem(
+                where, "a sourced value needs figure: the numbers in the source (sens/spec, LR or 2x2 counts)"
+            )
         if not isinstance(population, str) or not population.strip():
             problem(where, "a sourced value needs population: who the figure was measured in")
         text = f"{figure}; {population}"
@@ -259,7 +265,9 @@ def _provenance(
         why = item.get("why")
         text = rationales.get(why, why) if isinstance(why, str) else ""
         if not isinstance(why, str) or (why not in rationales and len(why.strip()) < MIN_REASONING_CHARS):
-            problem(where, f"a design value needs why: a rationale id or a sentence of reasoning, got {why!r}")
+            problem(
+                where, f"a design value needs why: a rationale id or a sentence of reasoning, got {why!r}"
+            )
         if lr > MAX_DESIGN_LR or lr < 1 / MAX_DESIGN_LR:
             problem(where, f"a design value may not exceed x{MAX_DESIGN_LR:g} either way (got x{lr:g})")
     if lr < MIN_UNSOURCED_LR and not (basis in ("sourced", "derived") and item.get("comparable") is True):
@@ -361,7 +369,9 @@ def _load_conditions(
                 problem(ewhere, f"lr must be a positive number other than 1 (at most 1000), got {lr!r}")
                 lr = 1.0
             cites = _citation_list(item.get("citations"), ewhere, problem, citations)
-            basis, provenance = _provenance(item, float(lr), f"{ewhere} ({leaf['finding']})", problem, rationales)
+            basis, provenance = _provenance(
+                item, float(lr), f"{ewhere} ({leaf['finding']})", problem, rationales
+            )
             evidence.append(
                 EvidenceItem(
                     leaf["finding"],

@@ -17,7 +17,8 @@ from strideguard.triage.result import ConditionScore, Evidence, LevelReason, Red
 # Design choices (clinical.md marks them NV, to be checked by a clinician):
 # an urgent-or-worse condition that keeps at least this posterior probability cannot be ruled out by the app.
 SAFETY_NET_PROBABILITY = 0.1
-# A condition a fired red flag stands for is pulled to the top of the list if it keeps at least this probability
+# A condition a fired red flag stands for is pulled to the top of the list if it keeps at least this
+# probability
 # (below it, e.g. a slipped growth plate for a 40-year-old who cannot bear weight, it is not plausible).
 PULL_MIN_PROBABILITY = 0.01
 
@@ -135,7 +136,9 @@ def pull_flagged(
     for flag in flags:
         suggested = [cid for cid in flag.suggests if cid in by_id]
         plausible = [cid for cid in suggested if by_id[cid].score >= PULL_MIN_PROBABILITY] or [
-            cid for cid in suggested if by_id[cid].score > 0  # never a cause ruled out by who the runner is
+            cid
+            for cid in suggested
+            if by_id[cid].score > 0  # never a cause ruled out by who the runner is
         ]
         for cid in plausible:
             pulled.setdefault(cid, []).append(flag.id)

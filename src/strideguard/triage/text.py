@@ -266,7 +266,8 @@ def join_sources(texts: list[str]) -> str:
 LEVEL_IF_ANY = {
     "emergency": "If any of them apply, please go to an emergency department or call your local emergency "
     "number now.",
-    "urgent": "If any of them apply, please see a doctor within the next few days, and do not run until then.",
+    "urgent": "If any of them apply, please see a doctor within the next few days, and do not run until "
+    "then.",
     "see_clinician": "If any of them apply, please book an appointment with a GP or physiotherapist.",
     "self_care": "If any of them apply, run the check again and answer them.",
 }
