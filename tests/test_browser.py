@@ -159,7 +159,13 @@ def test_runner_journey_in_a_real_browser(server, page, data_dir):
             assert page.locator("ul.screen-items li").count() >= 2
             if step == "emergency_signs":
                 shot(page, "triage-screen")
-            submit(f'button[value="{"yes" if step == "pain_pattern" else "none"}"]')
+            if page.locator('form#question[data-mode="each"]').count():
+                submit('button[value="answer"]')  # the follow-up page: "don't know" is preselected
+            elif step == "pain_pattern":
+                page.check('input[name="tick:pain_on_hop"]')  # tick every one that applies
+                submit('button[value="yes"]')
+            else:
+                submit('button[value="none"]')
             continue
         value = answers.get(step)
         if value is None:

@@ -18,6 +18,8 @@ def test_list_shows_every_routine_with_kind_and_total_time(run_cli):
     assert result.returncode == 0, result.stderr
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("│")}
     assert set(lines) == {
+        "copenhagen_adduction_progression",
+        "hamstring_bridge_progression",
         "glute_activation",
         "hamstring_mobility",
         "hip_flexor_stretch",

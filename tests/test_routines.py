@@ -23,6 +23,8 @@ EXPECTED_IDS = {
     "glute_activation",
     "hamstring_mobility",
     "hip_mobility_flow",
+    "hamstring_bridge_progression",
+    "copenhagen_adduction_progression",
 }
 
 # Conditions whose advice is "stop and see a clinician" (clinical.md 0 and 1e): no routine may be offered.
