@@ -182,3 +182,10 @@ def test_keys_pause_skip_and_quit_on_a_terminal(cli_env):
     assert text.count("Skipped") == 2
     assert "\a" not in text  # output and errors go to pipes: no bell characters in them
     assert "Done:" not in text
+
+
+def test_show_names_conditions_in_plain_words(run_cli):
+    result = run_cli("routine", "show", "tfl_foam_roll")
+    assert result.returncode == 0, result.stderr
+    assert "itb tfl lateral" not in result.stdout and "itb_tfl_lateral" not in result.stdout
+    assert "Can help with:" in result.stdout

@@ -65,7 +65,11 @@ def _side_label(side: str | None) -> str:
 
 
 def _pretty(condition_id: str) -> str:
-    return condition_id.replace("_", " ")
+    """A condition as a runner reads it (its name in the triage knowledge), never its file id."""
+    from strideguard.triage.knowledge import default_knowledge  # only `routine show` needs the knowledge
+
+    condition = default_knowledge().conditions.get(condition_id)
+    return condition.name if condition else condition_id.replace("_", " ")
 
 
 @click.group("routine")
