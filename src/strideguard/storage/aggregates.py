@@ -32,7 +32,7 @@ def day_loads(
     default_rpe: float = load.DEFAULT_RPE,
 ) -> list[load.DayLoad]:
     """One DayLoad per day from the first day with a run on or after `since` to `until` (rest days zero);
-    empty when there is no run in that span."""
+    just `until`, at zero, when there is no run in that span (as `load.daily_series(..., end=until)`)."""
     rows = session.execute(
         sa.select(
             ActivityDayRow.local_date,
@@ -61,10 +61,8 @@ def day_loads(
         entry[3] = max(entry[3], longest)
         entry[4] += rated
         entry[5] += rated_load + default_rpe * unrated_s / 60.0
-    if not by_day:
-        return []
     series: list[load.DayLoad] = []
-    day = min(by_day)
+    day = min(by_day, default=until)
     while day <= until:
         count, distance, duration, longest, rated, load_au = by_day.get(day, (0, 0.0, 0.0, 0.0, 0, 0.0))
         series.append(load.DayLoad(day, distance, duration, load_au, int(count), int(rated), longest))
