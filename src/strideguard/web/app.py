@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,6 +62,7 @@ class _HeadAsGet:
 # Connections beyond the page threads: the import worker thread, its heartbeat and progress writes.
 WORKER_CONNECTIONS = 3
 RETRY_AFTER_S = 2
+WORKER_STOP_S = 3.0  # at shutdown: a running import stops at its next file; wait this long for it
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -124,7 +127,39 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             app.state.import_worker = None
             # A running import stops at its next file and goes back to the queue; resumed on next start.
-            await asyncio.to_thread(worker.stop)
+            await asyncio.to_thread(worker.stop, WORKER_STOP_S)
+
+
+SETTINGS_ENV = "STRIDEGUARD_SERVE_SETTINGS"
+
+
+def settings_to_environment(settings: Settings) -> None:
+    """Put `settings` where `app_from_environment` finds them (the processes of `serve --workers`)."""
+    import json
+
+    os.environ[SETTINGS_ENV] = json.dumps(
+        {
+            "db_url": settings.db_url,
+            "accounts": settings.accounts,
+            "data_dir": str(settings.data_dir) if settings.data_dir else None,
+            "run_worker": settings.run_worker,
+            "threads": settings.threads,
+        }
+    )
+
+
+def settings_from_environment() -> Settings:
+    import json
+
+    values = json.loads(os.environ[SETTINGS_ENV])
+    data_dir = values.pop("data_dir")
+    return Settings(**values, data_dir=Path(data_dir) if data_dir else None)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `serve --workers N` process (uvicorn imports and calls this in each)."""
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    return create_app(settings_from_environment())
 
 
 def _version() -> str:

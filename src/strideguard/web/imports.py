@@ -231,9 +231,15 @@ async def upload(request: Request) -> Response:
     except ClientDisconnect:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         return Response(status_code=400)  # the browser went away: nobody reads this
-    except asyncio.CancelledError:  # the server is stopping: keep the complete files, say what was dropped
+    except asyncio.CancelledError:
+        # The server is stopping and its grace period is over: keep the complete files, say what was
+        # dropped, and answer (the request ends here, so the server logs no "exception in application").
         await asyncio.shield(_keep_on_shutdown(request, viewer, job, folder, received))
-        raise
+        return Response(
+            "The server stopped while receiving your upload; the files received whole will be imported.",
+            status_code=503,
+            headers={"retry-after": "10", "connection": "close"},
+        )
     except OSError as exc:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         message = f"Could not store the upload on the server ({exc.strerror or exc}); nothing was imported."
