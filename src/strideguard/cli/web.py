@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
+import os
 import signal
 import socket
 import threading
+import time
 
 import click
 
 from strideguard import config
 from strideguard.cli.common import AppContext, console, pass_app
+
+# A stop (SIGTERM, Ctrl+C) waits this long for requests in progress (a slow or stalled upload), then
+# cancels them; the app's shutdown then gives its import worker WORKER_STOP_S to put its job back.
+GRACE_S = 7
+PARENT_WAIT_S = 15  # --workers: how long the parent waits for its processes before killing them
 
 
 def serve_app(
@@ -19,30 +28,50 @@ def serve_app(
     port: int = 8000,
     accounts: bool = False,
     run_worker: bool = True,
+    workers: int = 1,
 ) -> None:
-    """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C).
+    """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C, SIGTERM).
 
     With `run_worker` (the default) the app imports browser uploads itself; without, uploads wait in the
-    queue for `strideguard worker` processes.
+    queue for `strideguard worker` processes. `workers` > 1 runs that many server processes (uvicorn's
+    process manager) on one socket; each is stateless apart from caches keyed by the data they cache.
     """
     import uvicorn
 
-    from strideguard.web.app import create_app
+    from strideguard.web import security
+    from strideguard.web.app import create_app, settings_from_environment, settings_to_environment
     from strideguard.web.common import Settings
 
     problem = _cannot_listen(host, port)
     if problem:  # say it in one line before uvicorn would log its own error and a traceback-like line
         raise click.ClickException(f"could not listen on {host}:{port}: {problem}")
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    data_dir = config.data_dir()
+    settings = Settings(db_url=db_url, accounts=accounts, data_dir=data_dir, run_worker=run_worker)
     try:
-        settings = Settings(
-            db_url=db_url, accounts=accounts, data_dir=config.data_dir(), run_worker=run_worker
-        )
-        app = create_app(settings)
+        if workers > 1:
+            from strideguard.storage import engine as db
+
+            # Migrate once here, and give every process the same cookie key, before they start.
+            engine = db.make_engine(db_url)
+            try:
+                db.ensure_schema(engine)
+            finally:
+                engine.dispose()
+            os.environ.setdefault(security.SECRET_ENV, security.load_secret(data_dir).decode())
+            settings_to_environment(settings)
+            settings_from_environment()  # the same check the processes make
+            app = None
+        else:
+            app = create_app(settings)
     except Exception as exc:  # a driver error opening the database: one line, no traceback
         raise click.ClickException(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
     mode = "server mode (accounts)" if accounts else "local mode (one athlete, no login)"
-    console.print(f"StrideGuard dashboard on [bold]http://{shown}:{port}/[/] ({mode}). Press Ctrl+C to stop.")
+    processes = f", {workers} processes" if workers > 1 else ""
+    console.print(
+        f"StrideGuard dashboard on [bold]http://{shown}:{port}/[/] ({mode}{processes}). Press Ctrl+C to stop."
+    )
     if host not in {"127.0.0.1", "::1", "localhost"} and not accounts:
         console.print(
             "[yellow]warning:[/] listening beyond this machine without --accounts: anyone on the network "
@@ -50,15 +79,83 @@ def serve_app(
         )
     if not run_worker:
         console.print("Uploads are queued for `strideguard worker` (--no-worker).")
+    if workers > 1 and db_url.startswith("sqlite") and run_worker:
+        console.print("Each process runs an import worker; SQLite lets one of them write at a time.")
     _exit_quietly_on_sigterm()
+    common = {"host": host, "port": port, "log_level": "warning", "proxy_headers": False}
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        if app is not None:
+            server = _server_class()(uvicorn.Config(app, timeout_graceful_shutdown=GRACE_S, **common))
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: uvicorn re-raises it after stopping
+                server.run()
+            if not server.started and not server.should_exit:
+                raise SystemExit(1)
+        else:
+            _serve_processes(
+                uvicorn.Config(
+                    "strideguard.web.app:app_from_environment",
+                    factory=True,
+                    workers=workers,
+                    timeout_graceful_shutdown=GRACE_S,
+                    **common,
+                )
+            )
     except SystemExit as exc:
         if exc.code not in (0, None):  # uvicorn exits 1 when it cannot bind (it logged the reason)
             raise click.ClickException(f"could not listen on {host}:{port}; is the port in use?") from None
     finally:
-        app.state.engine.dispose()
+        if app is not None:
+            app.state.engine.dispose()
     console.print("StrideGuard dashboard stopped.")
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, where a second SIGTERM (as a second Ctrl+C already did) stops at once."""
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self.should_exit and sig in (signal.SIGTERM, signal.SIGINT):
+                self.force_exit = True
+                self._captured_signals.append(sig)
+                return
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if self.force_exit:  # uvicorn skips the rest: end the requests and the app ourselves, quietly
+                import asyncio
+
+                tasks = list(self.server_state.tasks)
+                for task in tasks:
+                    task.cancel()
+                if tasks:
+                    await asyncio.wait(tasks, timeout=2)
+                await self.lifespan.shutdown()
+
+    return Server
+
+
+def _serve_processes(config: object) -> None:
+    """uvicorn's process manager, with a bounded stop: the processes get SIGTERM and GRACE_S to finish
+    their requests; any still running after PARENT_WAIT_S (or at a second signal) is killed."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Processes(Multiprocess):
+        def join_all(self) -> None:
+            deadline = time.monotonic() + PARENT_WAIT_S
+            for process in self.processes:
+                while process.process.is_alive() and time.monotonic() < deadline:
+                    process.process.join(0.2)
+                    if self.signal_queue:  # a second signal: do not wait any longer
+                        deadline = 0.0
+                if process.process.is_alive():
+                    process.kill()
+                    process.process.join(5)
+
+    sock = config.bind_socket()  # type: ignore[attr-defined]
+    Processes(config, sockets=[sock]).run()  # type: ignore[arg-type]
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
@@ -111,8 +208,17 @@ def _exit_quietly_on_sigterm() -> None:
     is_flag=True,
     help="Do not import uploads in this process; leave them queued for `strideguard worker` processes.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (a club server: one or two per CPU core).",
+)
 @pass_app
-def serve_command(app: AppContext, host: str, port: int, accounts: bool, no_worker: bool) -> None:
+def serve_command(
+    app: AppContext, host: str, port: int, accounts: bool, no_worker: bool, workers: int
+) -> None:
     """Open the web dashboard in your browser: activities, load and warnings, shoes, pain, hip check.
 
     Local mode (the default) shows the one local athlete without a login and listens only on this
@@ -126,8 +232,9 @@ def serve_command(app: AppContext, host: str, port: int, accounts: bool, no_work
       strideguard serve --port 8080
       strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts
       strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts --no-worker
+      strideguard --db postgresql://club@db/strideguard serve --accounts --workers 4 --no-worker
     """
-    serve_app(app.db_url, host=host, port=port, accounts=accounts, run_worker=not no_worker)
+    serve_app(app.db_url, host=host, port=port, accounts=accounts, run_worker=not no_worker, workers=workers)
 
 
 def register(group: click.Group) -> None:

@@ -293,6 +293,18 @@ def list_activities(
     return summaries(session, query)
 
 
+def count_activities(
+    session: Session, athlete_id: int, since: date | None = None, until: date | None = None
+) -> int:
+    """How many activities the athlete has with a local date in [since, until]."""
+    query = sa.select(sa.func.count()).select_from(ActivityRow).where(ActivityRow.athlete_id == athlete_id)
+    if since is not None:
+        query = query.where(ActivityRow.local_date >= since)
+    if until is not None:
+        query = query.where(ActivityRow.local_date <= until)
+    return int(session.scalar(query) or 0)
+
+
 def get_activity(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
     """One activity with its laps (and streams); NotFound if it is not this athlete's."""
     row = session.scalar(

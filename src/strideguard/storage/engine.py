@@ -48,12 +48,19 @@ def _read_only_file(path: Path) -> bool:
     return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int | None = None, pool_timeout_s: float | None = None) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and foreign keys on.
 
     An SQLite file that cannot be written (read-only file, folder or file system) is opened read-only, so
     read commands still work; `immutable` when SQLite could not create its shared-memory file next to it.
+    `pool_size` fixes the number of connections (no overflow) and `pool_timeout_s` how long a checkout
+    waits for one (the web app sizes both to its threads; the CLI keeps SQLAlchemy's defaults).
     """
+    pool: dict[str, Any] = {}
+    if pool_size is not None:
+        pool.update(pool_size=pool_size, max_overflow=0)
+    if pool_timeout_s is not None:
+        pool["pool_timeout"] = pool_timeout_s
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     elif url.startswith("postgres://"):
@@ -70,11 +77,12 @@ def make_engine(url: str) -> Engine:
             url = f"sqlite:///file:{db_path}?{flags}&uri=true"
         elif db_path is not None and not read_only:
             db_path.parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        in_memory = db_path is None
+        engine = sa.create_engine(url, connect_args={"timeout": 10}, **({} if in_memory else pool))
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, read_only=read_only))
         engine.info_read_only = read_only  # type: ignore[attr-defined]
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, **pool)
     return engine
 
 

@@ -255,3 +255,49 @@ class TriageRow(Base):
     findings: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     triage_level: Mapped[str] = mapped_column(sa.String(20))
     result: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+# --- aggregates (revision 0005): kept by triggers on `activities`, read by storage/aggregates.py ----------
+
+
+class ActivityDayRow(Base):
+    """Totals of one athlete's activities of one sport on one local date (the load series' input)."""
+
+    __tablename__ = "activity_days"
+    athlete_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True
+    )
+    local_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    sport: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    activities: Mapped[int] = mapped_column(sa.Integer)
+    distance_m: Mapped[float] = mapped_column(sa.Float)
+    duration_s: Mapped[float] = mapped_column(sa.Float)  # moving time, else elapsed
+    longest_m: Mapped[float] = mapped_column(sa.Float)
+    rated: Mapped[int] = mapped_column(sa.Integer)  # activities with an RPE
+    rated_load_au: Mapped[float] = mapped_column(sa.Float)  # sum of RPE x minutes over those
+    unrated_duration_s: Mapped[float] = mapped_column(sa.Float)  # the rest, loaded at the default RPE
+
+
+class ActivityWeekRow(Base):
+    """Totals of one athlete's activities of one sport in one ISO week (by local date)."""
+
+    __tablename__ = "activity_weeks"
+    athlete_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True
+    )
+    monday: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    sport: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    activities: Mapped[int] = mapped_column(sa.Integer)
+    distance_m: Mapped[float] = mapped_column(sa.Float)
+    duration_s: Mapped[float] = mapped_column(sa.Float)
+
+
+class ShoeTotalRow(Base):
+    """Every activity in one shoe, any sport: count, distance, last date."""
+
+    __tablename__ = "shoe_totals"
+    shoe_id: Mapped[int] = mapped_column(sa.ForeignKey("shoes.id", ondelete="CASCADE"), primary_key=True)
+    athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
+    activities: Mapped[int] = mapped_column(sa.Integer)
+    distance_m: Mapped[float] = mapped_column(sa.Float)
+    last_date: Mapped[date | None] = mapped_column(sa.Date)

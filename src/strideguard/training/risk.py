@@ -348,12 +348,14 @@ def evaluate(
     pain: Iterable[PainEntry] = (),
     rules: RiskRules | None = None,
     log_start: date | None = None,
+    wears: Iterable[ShoeWear] | None = None,
 ) -> list[Flag]:
     """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
 
     Pass the history from at least 30 days before `since` so spikes have their comparison window. Shoe
-    alerts are dated `until` (they describe the shoe now) and count all of `activities`. `log_start` (the
-    first logged run) lets a spike say when its 30 days reach back before the log began.
+    alerts are dated `until` (they describe the shoe now) and count all of `activities`, unless `wears`
+    gives each shoe's wear already (from totals kept by the database). `log_start` (the first logged run)
+    lets a spike say when its 30 days reach back before the log began.
     """
     rules = rules or default_rules()
     since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
@@ -366,7 +368,9 @@ def evaluate(
     flags += _returning_flags(spikes, since, until, rules)
     flags += _weekly_flags(daily, since, until, rules)
     shoes = list(shoes)
-    if shoes:
+    if wears is not None:
+        flags += _shoe_flags(wears, until, rules)
+    elif shoes:
         check_at = rules.number("shoe_retirement", "check_at_fraction")
         replace_at = rules.number("shoe_retirement", "replace_at_fraction")
         flags += _shoe_flags(shoe_wear(shoes, activities, check_at, replace_at), until, rules)
@@ -540,11 +544,21 @@ class LoadInfo:
         }
 
 
-def load_info(activities: Iterable[Activity], day: date, rules: RiskRules | None = None) -> LoadInfo:
-    """ACWR (7 d vs the 21 d before), CTL/ATL/TSB (42/7 d) and monotony/strain (7 d) on `day`."""
+def load_info(
+    activities: Iterable[Activity],
+    day: date,
+    rules: RiskRules | None = None,
+    daily: list[load.DayLoad] | None = None,
+) -> LoadInfo:
+    """ACWR (7 d vs the 21 d before), CTL/ATL/TSB (42/7 d) and monotony/strain (7 d) on `day`.
+
+    `daily` is the running load series ending `day` when the caller has it (from the database's day
+    totals); otherwise it is computed from `activities`.
+    """
     rules = rules or default_rules()
-    runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
-    daily = load.daily_series(runs, end=day)
+    if daily is None:
+        runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
+        daily = load.daily_series(runs, end=day)
     acwr = load.acwr_uncoupled(daily, day) if daily else None
     fitness_series = load.fitness_fatigue(
         daily,

@@ -95,21 +95,26 @@ def shoe_wear(
         count[sid] = count.get(sid, 0) + 1
         if sid not in last or activity.local_date > last[sid]:
             last[sid] = activity.local_date
-    wears: list[ShoeWear] = []
-    for shoe in shoes:
-        total = shoe.start_distance_m + distance.get(shoe.id, 0.0)
-        fraction = total / shoe.retire_at_m if shoe.retire_at_m > 0 else 0.0
-        wears.append(
-            ShoeWear(
-                shoe,
-                total,
-                count.get(shoe.id, 0),
-                last.get(shoe.id),
-                fraction,
-                wear_level(fraction, check_at, replace_at),
-            )
+    return [
+        wear_of(
+            shoe, distance.get(shoe.id, 0.0), count.get(shoe.id, 0), last.get(shoe.id), check_at, replace_at
         )
-    return wears
+        for shoe in shoes
+    ]
+
+
+def wear_of(
+    shoe: Shoe,
+    activities_m: float,
+    activities: int,
+    last_used: date | None,
+    check_at: float = CHECK_AT_FRACTION,
+    replace_at: float = REPLACE_AT_FRACTION,
+) -> ShoeWear:
+    """A shoe's wear from the totals of its activities (`activities_m` metres in `activities` of them)."""
+    total = shoe.start_distance_m + activities_m
+    fraction = total / shoe.retire_at_m if shoe.retire_at_m > 0 else 0.0
+    return ShoeWear(shoe, total, activities, last_used, fraction, wear_level(fraction, check_at, replace_at))
 
 
 def shoe_alerts(wears: Iterable[ShoeWear]) -> list[ShoeWear]:

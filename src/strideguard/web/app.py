@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -55,9 +59,25 @@ class _HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
+# Connections beyond the page threads: the import worker thread, its heartbeat and progress writes.
+WORKER_CONNECTIONS = 3
+RETRY_AFTER_S = 2
+WORKER_STOP_S = 3.0  # at shutdown: a running import stops at its next file; wait this long for it
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """A ready-to-serve app for `settings` (the database is migrated to the current schema first)."""
-    engine = db.make_engine(settings.db_url)
+    """A ready-to-serve app for `settings` (the database is migrated to the current schema first).
+
+    Page handlers run in `settings.threads` worker threads (anyio's limiter, set at startup), each using at
+    most one database connection at a time, so the pool holds that many plus the worker's: a request
+    never waits for a connection that another thread could hold for long. If it still finds none within
+    `settings.pool_timeout_s` it is answered 503 with Retry-After rather than left hanging.
+    """
+    engine = db.make_engine(
+        settings.db_url,
+        pool_size=settings.threads + WORKER_CONNECTIONS,
+        pool_timeout_s=settings.pool_timeout_s,
+    )
     db.ensure_schema(engine)
     app = FastAPI(
         title="StrideGuard",
@@ -94,7 +114,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the in-process import worker while the app serves (uploads are imported as before)."""
+    """Size the handler threads, and run the in-process import worker while the app serves."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.threads
     worker = None
     if app.state.settings.run_worker:
         worker = import_jobs.WorkerThread(app.state.engine, poll_s=2.0)
@@ -106,7 +127,39 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
             app.state.import_worker = None
             # A running import stops at its next file and goes back to the queue; resumed on next start.
-            await asyncio.to_thread(worker.stop)
+            await asyncio.to_thread(worker.stop, WORKER_STOP_S)
+
+
+SETTINGS_ENV = "STRIDEGUARD_SERVE_SETTINGS"
+
+
+def settings_to_environment(settings: Settings) -> None:
+    """Put `settings` where `app_from_environment` finds them (the processes of `serve --workers`)."""
+    import json
+
+    os.environ[SETTINGS_ENV] = json.dumps(
+        {
+            "db_url": settings.db_url,
+            "accounts": settings.accounts,
+            "data_dir": str(settings.data_dir) if settings.data_dir else None,
+            "run_worker": settings.run_worker,
+            "threads": settings.threads,
+        }
+    )
+
+
+def settings_from_environment() -> Settings:
+    import json
+
+    values = json.loads(os.environ[SETTINGS_ENV])
+    data_dir = values.pop("data_dir")
+    return Settings(**values, data_dir=Path(data_dir) if data_dir else None)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `serve --workers N` process (uvicorn imports and calls this in each)."""
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    return create_app(settings_from_environment())
 
 
 def _version() -> str:
@@ -119,7 +172,27 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _busy(request: Request, exc: Exception) -> bool:
+    """A database that is momentarily saturated: no free pooled connection, or SQLite's write lock held
+    past the busy timeout. The request can simply be retried."""
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True
+    return isinstance(exc, sqlalchemy.exc.OperationalError) and "database is locked" in str(exc)
+
+
 def _add_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(sqlalchemy.exc.SQLAlchemyError)
+    async def database_busy(request: Request, exc: sqlalchemy.exc.SQLAlchemyError) -> Response:
+        if not _busy(request, exc):
+            raise exc
+        message = "The server is busy right now; please try again in a moment."
+        headers = {"retry-after": str(RETRY_AFTER_S)}
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503, headers=headers)
+        response = render(request, "error.html", status_code=503, status=503, message=message)
+        response.headers.update(headers)
+        return response
+
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _exc: LoginRequired) -> Response:
         if _wants_json(request):

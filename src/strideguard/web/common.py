@@ -40,6 +40,10 @@ class Settings:
     max_upload_bytes: int = 4 * 1024**3
     # Run an import worker thread in the app (local mode); off when `strideguard worker` processes run them.
     run_worker: bool = True
+    # Threads that run page handlers, and database connections for them (web/app.py sizes the pool).
+    threads: int = 8
+    # How long a request waits for a free database connection before it is answered 503 (busy).
+    pool_timeout_s: float = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,13 @@ async def form_fields(request: Request) -> dict[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
+def checks_csrf_in_body(endpoint: Any) -> Any:
+    """Mark a handler that checks the form's CSRF token itself, before the first file of the streamed body
+    (web/uploads.py), so `verify_csrf` does not read the whole body first."""
+    endpoint.strideguard_csrf_in_body = True
+    return endpoint
+
+
 async def verify_csrf(request: Request) -> None:
     """Refuse a state-changing request without the CSRF token of this browser.
 
@@ -223,6 +234,8 @@ async def verify_csrf(request: Request) -> None:
         content_type.startswith("application/x-www-form-urlencoded")
         or content_type.startswith("multipart/form-data")
     ):
+        if getattr(request.scope.get("endpoint"), "strideguard_csrf_in_body", False):
+            return  # the handler checks the token before it stores any of the body
         form = await request.form()
         value = form.get(security.CSRF_FIELD)
         submitted = value if isinstance(value, str) else None

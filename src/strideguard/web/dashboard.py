@@ -13,20 +13,24 @@ from sqlalchemy.orm import Session
 
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
+from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import load, pain, risk, shoes
-from strideguard.web import queries
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
 from strideguard.web.svgcharts import Series, bar_chart, line_chart
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 RECENT_WEEKS = 16
-# History read for the dashboard: enough for 42-day fitness (CTL) to settle several times over.
+# History of the load series: enough for 42-day fitness (CTL) to settle several times over. It comes from
+# the day totals the database keeps; single runs are read only for the last RUNS_DAYS.
 HISTORY_DAYS = 400
 LOAD_CHART_DAYS = 112
+# Runs read one by one: the spike marks of the weekly and load charts (RECENT_WEEKS weeks, LOAD_CHART_DAYS
+# days) and the 30 days each spike is compared with.
+RUNS_DAYS = max(7 * RECENT_WEEKS + 6, LOAD_CHART_DAYS) + 31
 
 
 def today_local() -> date:
@@ -34,9 +38,11 @@ def today_local() -> date:
     return datetime.now(UTC).astimezone().date()
 
 
-def week_summary(runs: list[Activity], today: date, spikes: list[load.SessionSpike]) -> dict[str, Any]:
+def week_summary(
+    week_list: list[load.WeekVolume], today: date, spikes: list[load.SessionSpike]
+) -> dict[str, Any]:
     """This ISO week's running volume against the mean of the previous four weeks, and recent weeks."""
-    weeks = {w.monday: w for w in load.weekly_volume(runs)}
+    weeks = {w.monday: w for w in week_list}
     monday = today - timedelta(days=today.weekday())
     this = weeks.get(monday)
     previous = [weeks[m] for m in (monday - timedelta(weeks=i) for i in range(1, 5)) if m in weeks]
@@ -130,8 +136,9 @@ _LOCK = threading.Lock()
 
 def _analytics(
     recent: list[Activity],
-    older_in_shoes: list[Activity],
-    shoe_list: list[shoes.Shoe],
+    daily: list[load.DayLoad],
+    week_list: list[load.WeekVolume],
+    wears: list[shoes.ShoeWear],
     pain_entries: list[pain.PainEntry],
     today: date,
     rules: risk.RiskRules,
@@ -145,24 +152,15 @@ def _analytics(
         rules.number("session_spike", "large_above_pct"),
     )
     spikes = load.session_spikes(runs, window, bounds)
-    # Older runs only add to shoe wear: spikes and weekly rules look at the last 30 days.
-    flags = risk.evaluate(
-        older_in_shoes + recent, today, shoes=shoe_list, pain=pain_entries, rules=rules, log_start=log_start
-    )
-    wears = shoes.shoe_wear(
-        shoe_list,
-        older_in_shoes + recent,
-        rules.number("shoe_retirement", "check_at_fraction"),
-        rules.number("shoe_retirement", "replace_at_fraction"),
-    )
-    info = risk.load_info(recent, today, rules)
-    daily = load.daily_series(runs, end=today)
+    # Shoe wear comes from the shoe totals: every run in the shoe, also those older than the runs read here.
+    flags = risk.evaluate(recent, today, pain=pain_entries, rules=rules, log_start=log_start, wears=wears)
+    info = risk.load_info(recent, today, rules, daily=daily)
     fitness = load.fitness_fatigue(
         daily,
         int(rules.number("fitness_fatigue", "ctl_days")),
         int(rules.number("fitness_fatigue", "atl_days")),
     )
-    week = week_summary(runs, today, spikes)
+    week = week_summary(week_list, today, spikes)
     week_chart = bar_chart(
         [r["label"] for r in week["rows"]],
         [r["km"] for r in week["rows"]],
@@ -180,36 +178,58 @@ def _analytics(
     return flags, wears, info, week, week_chart, trends, chart
 
 
+def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
+    """Activities of the last RUNS_DAYS days, oldest first, and the last run before them (within
+    HISTORY_DAYS), so the first of them knows how many days it came after a break."""
+    since = today - timedelta(days=RUNS_DAYS)
+    recent = store.list_activities(session, athlete_id, since=since, until=today, newest_first=False)
+    before = store.list_activities(
+        session,
+        athlete_id,
+        since=today - timedelta(days=HISTORY_DAYS),
+        until=since - timedelta(days=1),
+        sports=RUNNING_SPORTS,
+        limit=1,
+    )
+    return before + recent
+
+
 def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[str, Any]:
-    """Everything the dashboard shows, computed by the library from the athlete's history."""
+    """Everything the dashboard shows: the load series and weeks from the day and week totals the
+    database keeps, shoe wear from the shoe totals, single runs only for the last RUNS_DAYS days."""
     rules = risk.default_rules()
     since = today - timedelta(days=HISTORY_DAYS)
-    recent = store.list_activities(session, athlete_id, since=since, until=today, newest_first=False)
+    recent = recent_runs(session, athlete_id, today)
+    daily = aggregates.day_loads(session, athlete_id, since, today)
+    monday = today - timedelta(days=today.weekday())
+    week_list = aggregates.week_volumes(
+        session, athlete_id, since=monday - timedelta(weeks=RECENT_WEEKS + 4), until=monday
+    )
     shoe_list = shoe_store.list_shoes(session, athlete_id)
-    active_ids = [s.id for s in shoe_list if not s.retired]
-    # Shoe wear counts every run in the shoe, also those older than the dashboard's window.
-    older_in_shoes = queries.activities_in_shoes(session, athlete_id, active_ids, before=since)
+    check_at = rules.number("shoe_retirement", "check_at_fraction")
+    replace_at = rules.number("shoe_retirement", "replace_at_fraction")
+    wears = aggregates.shoe_wears(session, athlete_id, shoe_list, check_at, replace_at)
     pain_entries = pain_store.list_pain(
         session, athlete_id, since=today - timedelta(days=HISTORY_DAYS), until=today
     )
     log_start = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
+    # The key is the data itself (a few hundred small rows), so every server process agrees on it.
     key = (
         athlete_id,
         today,
         log_start,
         tuple(
             (a.id, a.local_date, a.sport, a.distance_m, a.moving_time_s, a.elapsed_time_s, a.rpe, a.shoe_id)
-            for a in older_in_shoes + recent
+            for a in recent
         ),
+        tuple(daily),  # frozen dataclasses: hashable as they are
+        tuple(week_list),
         tuple((e.id, e.day, e.region, e.side, e.score, e.timing) for e in pain_entries),
-        tuple(
-            (sh.id, sh.start_distance_m, sh.retire_at_m, sh.retired_at, sh.name, sh.brand, sh.model)
-            for sh in shoe_list
-        ),
+        tuple(wears),
     )
     computed = _ANALYTICS.get(key)
     if computed is None:
-        computed = _analytics(recent, older_in_shoes, shoe_list, pain_entries, today, rules, log_start)
+        computed = _analytics(recent, daily, week_list, wears, pain_entries, today, rules, log_start)
         with _LOCK:
             if len(_ANALYTICS) >= _CACHE_SIZE:
                 _ANALYTICS.pop(next(iter(_ANALYTICS)))
@@ -237,8 +257,8 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
         "wears": [w for w in wears if not w.shoe.retired],
         "pain_trends": trends,
         "regions": pain.REGIONS,
-        "recent": list(reversed(recent[-5:])),
-        "n_activities": len(recent),
+        "recent": store.list_activities(session, athlete_id, since=since, until=today, limit=5),
+        "n_activities": store.count_activities(session, athlete_id, since=since, until=today),
     }
 
 

@@ -9,11 +9,14 @@ prints.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import secrets
 import shutil
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +24,26 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from strideguard.importing import jobs as import_jobs
 from strideguard.importing.service import get_import, list_imports
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage.tables import ImportItemRow, ImportJobRow, ImportRow
-from strideguard.web.common import DbSession, render, require_writable, resolve_viewer
+from strideguard.web import security, uploads
+from strideguard.web.common import (
+    DbSession,
+    Settings,
+    Viewer,
+    checks_csrf_in_body,
+    render,
+    require_writable,
+    resolve_viewer,
+)
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -46,13 +61,6 @@ KIND_NAMES = {
 
 def uploads_dir(request: Request) -> Path:
     return Path(request.app.state.data_dir) / "uploads"
-
-
-def safe_name(name: str) -> str:
-    """The file's base name with anything but letters, digits, dot, dash and underscore replaced."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")
-    return cleaned[:150] or "upload"
 
 
 def check_upload_names(names: list[str]) -> list[str]:
@@ -183,56 +191,146 @@ def import_page(request: Request, session: DbSession) -> Response:
 
 
 @router.post("/import", response_class=HTMLResponse)
-async def upload(request: Request, session: DbSession) -> Response:
-    """Save the uploaded files and queue their import for a worker; show the progress page."""
-    viewer = resolve_viewer(request, session)
-    require_writable(viewer)
-    form = await request.form(max_files=MAX_FILES + 1)
-    files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
-    sports_choice = str(form.get("sports", "default"))
-    names = [f.filename or "" for f in files]
-    errors = check_upload_names(names)
+@checks_csrf_in_body
+async def upload(request: Request) -> Response:
+    """Receive the uploaded files and queue their import for a worker; show the progress page.
+
+    Everything that can block runs in worker threads (the event loop keeps answering other pages): who
+    is uploading is known from a short database session closed before the body is read; the body is
+    streamed to the job folder (web/uploads.py) with the size limit and the CSRF token checked as it
+    arrives; the job is queued in a second short session once every byte is on disk.
+    """
+    viewer = await run_in_threadpool(_uploader, request)
+    settings: Settings = request.app.state.settings
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        message = f"The upload is larger than this server accepts ({uploads.size_text(limit)})."
+        return await run_in_threadpool(_refusal_page, request, viewer, 413, message)
+    # A token in the header was checked by verify_csrf; a form's token is checked before its first file.
+    cookie = request.cookies.get(security.CSRF_COOKIE)
+    token_ok = None if request.headers.get(security.CSRF_HEADER) else partial(security.csrf_matches, cookie)
+    job = secrets.token_urlsafe(18)
+    folder = uploads_dir(request) / job
+    received = uploads.Received()
+    try:
+        await uploads.receive(
+            request,
+            folder,
+            max_bytes=limit,
+            max_files=MAX_FILES,
+            allowed=lambda name: name.lower().endswith(ALLOWED_SUFFIXES),
+            token_ok=token_ok,
+            received=received,
+        )
+    except uploads.UploadRefused as refused:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        if refused.status == 403:
+            raise HTTPException(403, refused.message) from None
+        return await run_in_threadpool(_refusal_page, request, viewer, refused.status, refused.message)
+    except ClientDisconnect:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        return Response(status_code=400)  # the browser went away: nobody reads this
+    except asyncio.CancelledError:
+        # The server is stopping and its grace period is over: keep the complete files, say what was
+        # dropped, and answer (the request ends here, so the server logs no "exception in application").
+        await asyncio.shield(_keep_on_shutdown(request, viewer, job, folder, received))
+        return Response(
+            "The server stopped while receiving your upload; the files received whole will be imported.",
+            status_code=503,
+            headers={"retry-after": "10", "connection": "close"},
+        )
+    except OSError as exc:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        message = f"Could not store the upload on the server ({exc.strerror or exc}); nothing was imported."
+        return await run_in_threadpool(_refusal_page, request, viewer, 507, message)
+    names = [f.sent_name for f in received.files]
+    sports_choice = received.fields.get("sports", "default")
+    errors = check_upload_names(names + received.refused_names)
+    if received.too_many_files:
+        count = len(names) + len(received.refused_names) + received.too_many_files
+        errors.append(f"{count} files at once is too many; zip them, or upload at most {MAX_FILES}.")
     if sports_choice not in {"default", "all"}:
         errors.append(f"Sports {sports_choice!r}: choose the default or all sports.")
     if errors:
-        return _page(request, session, viewer.athlete_id, 422, errors=errors, sports_choice=sports_choice)
-    root = uploads_dir(request)
-    job = secrets.token_urlsafe(18)
-    folder = root / job
-    folder.mkdir(parents=True, exist_ok=True)
-    saved: list[str] = []
-    used: set[str] = set()
-    try:
-        for upload_file in files:
-            name = safe_name(upload_file.filename or "upload")
-            stem, dot, suffix = name.partition(".")
-            counter = 1
-            while name.lower() in used:
-                counter += 1
-                name = f"{stem}-{counter}{dot}{suffix}"
-            used.add(name.lower())
-            with (folder / name).open("wb") as out:
-                await _copy(upload_file, out)
-            saved.append(upload_file.filename or name)
-    except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        message = f"Could not store the upload on the server ({exc.strerror or exc}); nothing was imported."
-        return _page(request, session, viewer.athlete_id, 507, errors=[message], sports_choice=sports_choice)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        return await run_in_threadpool(
+            _page_in_session, request, viewer, 422, errors=errors, sports_choice=sports_choice
+        )
     sports = frozenset(SPORTS) if sports_choice == "all" else None
-    import_jobs.enqueue(session, job, viewer.athlete_id, folder, saved, sports)
-    session.commit()
-    worker = getattr(request.app.state, "import_worker", None)
-    if worker is not None:
-        worker.wake()
+    await run_in_threadpool(_enqueue, request, job, viewer.athlete_id, folder, names, sports)
     return RedirectResponse(f"/import/jobs/{job}", status_code=303)
 
 
-async def _copy(upload_file: UploadFile, out: Any) -> None:
-    while True:
-        block = await upload_file.read(1 << 20)
-        if not block:
-            break
-        out.write(block)
+def _uploader(request: Request) -> Viewer:
+    """Who is uploading, from a short session closed before the body is read; refuses read-only viewers."""
+    with request.app.state.session_factory() as session:
+        viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    return viewer
+
+
+def _page_in_session(request: Request, viewer: Viewer, status_code: int, **values: Any) -> Response:
+    with request.app.state.session_factory() as session:
+        return _page(request, session, viewer.athlete_id, status_code, **values)
+
+
+def _refusal_page(request: Request, viewer: Viewer, status_code: int, message: str) -> Response:
+    response = _page_in_session(request, viewer, status_code, errors=[message])
+    # The rest of the body is not read: the connection cannot carry another request.
+    response.headers["connection"] = "close"
+    return response
+
+
+def _enqueue(
+    request: Request,
+    job: str,
+    athlete_id: int,
+    folder: Path,
+    names: list[str],
+    sports: frozenset[str] | None,
+) -> None:
+    """Queue the received files as one job (a short session), and wake this process's worker."""
+    with request.app.state.session_factory() as session:
+        import_jobs.enqueue(session, job, athlete_id, folder, names, sports)
+        session.commit()
+    worker = getattr(request.app.state, "import_worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+async def _keep_on_shutdown(
+    request: Request, viewer: Viewer, job: str, folder: Path, received: uploads.Received
+) -> None:
+    """The server stopped mid-upload: queue the files that arrived whole, drop the one cut off, say so."""
+    partial = received.partial
+    dropped = (
+        f"dropped {partial.sent_name!r} ({uploads.size_text(partial.size)} of it had arrived)"
+        if partial is not None
+        else "nothing was cut off"
+    )
+    if partial is not None:
+        await asyncio.to_thread((folder / partial.stored_name).unlink, True)
+    names = [f.sent_name for f in received.files]
+    if not names:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+        log.warning("Stopped while receiving an upload: no file had arrived whole, %s.", dropped)
+        return
+    try:
+        await asyncio.to_thread(_enqueue, request, job, viewer.athlete_id, folder, names, None)
+    except Exception as exc:  # the database is going away too: the files stay on disk, unqueued
+        log.warning(
+            "Stopped while receiving an upload: could not queue %d complete files (%s).", len(names), exc
+        )
+        return
+    log.warning(
+        "Stopped while receiving an upload: kept %d complete file%s (import job %s, imported on the next "
+        "start), %s.",
+        len(names),
+        "" if len(names) == 1 else "s",
+        job,
+        dropped,
+    )
 
 
 @router.get("/import/jobs/{job}", response_class=HTMLResponse)

@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard.model import RUNNING_SPORTS
 from strideguard.storage import activities as store
+from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.training import load, pain
 from strideguard.web.common import (
@@ -156,7 +156,11 @@ def side_text(side: str) -> str:
 
 
 def region_history(
-    entries: list[pain.PainEntry], runs: list[Any], region: str, today: date, side: str = ""
+    entries: list[pain.PainEntry],
+    week_list: list[load.WeekVolume],
+    region: str,
+    today: date,
+    side: str = "",
 ) -> dict[str, Any]:
     """One region's scores over the last weeks, beside weekly running distance (is it load-related?).
 
@@ -194,7 +198,7 @@ def region_history(
             "days from today",
             "score 0-10",
         )
-    weeks = {w.monday: w for w in load.weekly_volume(runs)}
+    weeks = {w.monday: w for w in week_list}
     labels, values = [], []
     for i in range(HISTORY_WEEKS - 1, -1, -1):
         start = monday - timedelta(weeks=i)
@@ -231,14 +235,11 @@ def pain_context(
     logged = {e.region for e in entries if e.day > today - timedelta(days=14)}
     history = None
     if region in pain.REGIONS:
-        runs = [
-            a
-            for a in store.list_activities(
-                session, athlete_id, since=today - timedelta(weeks=HISTORY_WEEKS + 1), until=today
-            )
-            if a.sport in RUNNING_SPORTS
-        ]
-        history = region_history(entries, runs, region, today, form.get("side", ""))
+        monday = today - timedelta(days=today.weekday())
+        week_list = aggregates.week_volumes(
+            session, athlete_id, since=monday - timedelta(weeks=HISTORY_WEEKS), until=monday
+        )
+        history = region_history(entries, week_list, region, today, form.get("side", ""))
     return {
         "front_map": svg(body_map_svg("front", selected, logged)),
         "back_map": svg(body_map_svg("back", selected, logged)),

@@ -123,17 +123,12 @@ def pain_on_day(session: Session, athlete_id: int, day: date) -> list[PainRow]:
     )
 
 
-def activities_in_shoes(
-    session: Session, athlete_id: int, shoe_ids: list[int], before: date
-) -> list[Activity]:
-    """Summaries of the athlete's activities in these shoes dated before `before` (for lifetime wear)."""
-    if not shoe_ids:
-        return []
+def latest_in_shoe(session: Session, athlete_id: int, shoe_id: int, limit: int) -> list[Activity]:
+    """The athlete's `limit` most recent activities in one shoe, newest first."""
     return store.summaries(
         session,
-        sa.select(*store.SUMMARY_COLUMNS).where(
-            ActivityRow.athlete_id == athlete_id,
-            ActivityRow.shoe_id.in_(shoe_ids),
-            ActivityRow.local_date < before,
-        ),
+        sa.select(*store.SUMMARY_COLUMNS)
+        .where(ActivityRow.athlete_id == athlete_id, ActivityRow.shoe_id == shoe_id)
+        .order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc())
+        .limit(limit),
     )

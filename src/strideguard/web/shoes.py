@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from strideguard import units
 from strideguard.model import SPORTS
+from strideguard.storage import aggregates
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage.activities import NotFound
 from strideguard.training import shoes
@@ -26,8 +26,6 @@ from strideguard.web.common import (
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-FAR_FUTURE = date(9999, 12, 31)
 
 
 def parse_km(text: str, label: str, errors: list[str], default: float | None = None) -> float | None:
@@ -69,8 +67,7 @@ def parse_shoe_form(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
 
 def shoes_context(session: Session, athlete_id: int) -> dict[str, Any]:
     shoe_list = shoe_store.list_shoes(session, athlete_id)
-    in_shoes = queries.activities_in_shoes(session, athlete_id, [s.id for s in shoe_list], before=FAR_FUTURE)
-    wears = shoes.shoe_wear(shoe_list, in_shoes)
+    wears = aggregates.shoe_wears(session, athlete_id, shoe_list)  # the totals the database keeps
     defaults = shoe_store.defaults(session, athlete_id)
     by_shoe: dict[int, list[str]] = {}
     for sport in SPORTS:  # in SPORTS order, whatever order the database returns them in
@@ -183,9 +180,8 @@ RECENT_RUNS = 10
 
 def edit_context(session: Session, athlete_id: int, shoe: shoes.Shoe) -> dict[str, Any]:
     """The shoe's wear (the same numbers as the list) and its most recent activities."""
-    in_shoe = queries.activities_in_shoes(session, athlete_id, [shoe.id], before=FAR_FUTURE)
-    wear = shoes.shoe_wear([shoe], in_shoe)[0]
-    recent = sorted(in_shoe, key=lambda a: a.start_utc, reverse=True)[:RECENT_RUNS]
+    wear = aggregates.shoe_wears(session, athlete_id, [shoe])[0]
+    recent = queries.latest_in_shoe(session, athlete_id, shoe.id, RECENT_RUNS)
     return {"wear": wear, "recent": recent, "past_limit": past_limit_note(wear), **TEXT}
 
 

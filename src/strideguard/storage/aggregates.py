@@ -1,0 +1,127 @@
+"""Totals the database keeps (revision 0005's triggers): per day, per ISO week and per shoe.
+
+Each reader returns what the pure training functions return for the same activities, so a page can read a
+few hundred small rows instead of every activity of a 10-year history:
+- `day_loads(...)`  == `load.daily_series(runs dated since..until, end=until)`
+- `week_volumes(...)` == `load.weekly_volume(runs dated since..until)`
+- `shoe_wears(...)`  == `shoes.shoe_wear(shoes, every activity)`
+(equal up to the order floating-point sums are added in; tests/test_aggregates.py holds them equal on the
+demo athlete and a 10-year history, after imports and edits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from strideguard.model import RUNNING_SPORTS
+from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeTotalRow
+from strideguard.training import load
+from strideguard.training import shoes as shoe_wear_model
+
+
+def day_loads(
+    session: Session,
+    athlete_id: int,
+    since: date,
+    until: date,
+    sports: frozenset[str] = RUNNING_SPORTS,
+    default_rpe: float = load.DEFAULT_RPE,
+) -> list[load.DayLoad]:
+    """One DayLoad per day from the first day with a run on or after `since` to `until` (rest days zero);
+    just `until`, at zero, when there is no run in that span (as `load.daily_series(..., end=until)`)."""
+    rows = session.execute(
+        sa.select(
+            ActivityDayRow.local_date,
+            ActivityDayRow.activities,
+            ActivityDayRow.distance_m,
+            ActivityDayRow.duration_s,
+            ActivityDayRow.longest_m,
+            ActivityDayRow.rated,
+            ActivityDayRow.rated_load_au,
+            ActivityDayRow.unrated_duration_s,
+        )
+        .where(
+            ActivityDayRow.athlete_id == athlete_id,
+            ActivityDayRow.local_date >= since,
+            ActivityDayRow.local_date <= until,
+            ActivityDayRow.sport.in_(sorted(sports)),
+        )
+        .order_by(ActivityDayRow.local_date)
+    ).all()
+    by_day: dict[date, list[float]] = {}
+    for day, count, distance, duration, longest, rated, rated_load, unrated_s in rows:
+        entry = by_day.setdefault(day, [0, 0.0, 0.0, 0.0, 0, 0.0])
+        entry[0] += count
+        entry[1] += distance
+        entry[2] += duration
+        entry[3] = max(entry[3], longest)
+        entry[4] += rated
+        entry[5] += rated_load + default_rpe * unrated_s / 60.0
+    series: list[load.DayLoad] = []
+    day = min(by_day, default=until)
+    while day <= until:
+        count, distance, duration, longest, rated, load_au = by_day.get(day, (0, 0.0, 0.0, 0.0, 0, 0.0))
+        series.append(load.DayLoad(day, distance, duration, load_au, int(count), int(rated), longest))
+        day += timedelta(days=1)
+    return series
+
+
+def week_volumes(
+    session: Session,
+    athlete_id: int,
+    since: date | None = None,
+    until: date | None = None,
+    sports: frozenset[str] = RUNNING_SPORTS,
+) -> list[load.WeekVolume]:
+    """Distance, duration and count per ISO week whose Monday lies in [since, until], oldest first, from
+    the first to the last week with an activity of `sports` (weeks between without one are zeros)."""
+    query = sa.select(
+        ActivityWeekRow.monday,
+        sa.func.sum(ActivityWeekRow.activities),
+        sa.func.sum(ActivityWeekRow.distance_m),
+        sa.func.sum(ActivityWeekRow.duration_s),
+    ).where(ActivityWeekRow.athlete_id == athlete_id, ActivityWeekRow.sport.in_(sorted(sports)))
+    if since is not None:
+        query = query.where(ActivityWeekRow.monday >= since)
+    if until is not None:
+        query = query.where(ActivityWeekRow.monday <= until)
+    totals = {
+        monday: (int(count), float(distance), float(duration))
+        for monday, count, distance, duration in session.execute(query.group_by(ActivityWeekRow.monday))
+    }
+    if not totals:
+        return []
+    weeks: list[load.WeekVolume] = []
+    monday, last = min(totals), max(totals)
+    while monday <= last:
+        count, distance, duration = totals.get(monday, (0, 0.0, 0.0))
+        year, week, _ = monday.isocalendar()
+        weeks.append(load.WeekVolume(year, week, monday, distance, duration, count))
+        monday += timedelta(weeks=1)
+    return weeks
+
+
+def shoe_wears(
+    session: Session,
+    athlete_id: int,
+    shoes: Iterable[shoe_wear_model.Shoe],
+    check_at: float = shoe_wear_model.CHECK_AT_FRACTION,
+    replace_at: float = shoe_wear_model.REPLACE_AT_FRACTION,
+) -> list[shoe_wear_model.ShoeWear]:
+    """Wear of each of `shoes` (in the order given) from its totals: every activity in it, any sport."""
+    totals = {
+        shoe_id: (float(distance), int(count), last)
+        for shoe_id, distance, count, last in session.execute(
+            sa.select(
+                ShoeTotalRow.shoe_id, ShoeTotalRow.distance_m, ShoeTotalRow.activities, ShoeTotalRow.last_date
+            ).where(ShoeTotalRow.athlete_id == athlete_id)
+        )
+    }
+    return [
+        shoe_wear_model.wear_of(shoe, *totals.get(shoe.id, (0.0, 0, None)), check_at, replace_at)
+        for shoe in shoes
+    ]

@@ -1,0 +1,169 @@
+"""`strideguard serve --workers N` (uvicorn's process manager) and stopping a server while an upload is
+slow or stalled (issue 11): within the grace period, the complete files kept and queued, the cut-off one
+named, a second SIGTERM stopping at once, never a traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from strideguard.cli.web import GRACE_S, PARENT_WAIT_S
+from strideguard.storage import engine as db
+from strideguard.storage.tables import ImportJobRow
+from test_web_serve import free_port, wait_until_up
+from test_web_upload_stream import BOUNDARY, csrf, open_upload, part
+
+RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"
+
+
+def serve(cli_env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "strideguard", "serve", "--port", str(port), *extra],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def test_serve_with_two_processes_serves_imports_and_agrees_after_an_edit(cli_env, data_dir, db_url):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve(cli_env, port, "--workers", "2")
+    try:
+        wait_until_up(server, base)
+        deadline = time.monotonic() + 30
+        while len(children(server.pid)) < 3 and time.monotonic() < deadline:  # 2 servers + the tracker
+            time.sleep(0.1)
+        assert len(children(server.pid)) >= 2
+        cookie, token = csrf(base)
+        fit = (data_dir / RUN_FIT).read_bytes()
+        body = part("csrf_token", token.encode()) + part("files", fit, "run.fit") + part("sports", b"default")
+        body += f"--{BOUNDARY}--\r\n".encode()
+        with httpx.Client(base_url=base, cookies={"sg_csrf": cookie}, timeout=30) as http:
+            response = http.post(
+                "/import", content=body, headers={"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+            )
+            assert response.status_code == 303
+            job = response.headers["location"].rsplit("/", 1)[1]
+            while (status := http.get(f"/api/import-jobs/{job}").json())["status"] not in {
+                "finished",
+                "failed",
+            }:
+                assert time.monotonic() < deadline + 60, status
+                time.sleep(0.2)
+            assert status["imported"] == 1
+            activity = http.get("/api/activities").json()["activities"][0]["id"]
+        for rpe in (3.0, 8.0):
+            assert (
+                httpx.patch(f"{base}/api/activities/{activity}", json={"rpe": rpe}, timeout=30).status_code
+                == 200
+            )
+            # Each request on a new connection, so both processes answer some: all see the edit.
+            seen = {
+                httpx.get(f"{base}/api/activities/{activity}", timeout=30).json()["rpe"] for _ in range(12)
+            }
+            assert seen == {rpe}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=PARENT_WAIT_S + 30)
+    assert server.returncode == 0, err
+    assert "Traceback" not in err
+    assert "2 processes" in out and "dashboard stopped" in out
+
+
+def held_upload(base: str, port: int, fit: bytes):
+    """An upload with one complete file and a second one cut off mid-way, its connection left open."""
+    cookie, token = csrf(base)
+    first = (
+        part("csrf_token", token.encode())
+        + part("files", fit, "whole.fit")
+        + part("files", b"", "cut.fit")[:-2]
+    )
+    sock = open_upload(port, cookie, 10_000_000, first + fit[:3000])
+    return sock
+
+
+def wait_for_file(folder: Path, name: str) -> None:
+    deadline = time.monotonic() + 20
+    while not list(folder.glob(f"*/{name}")):
+        assert time.monotonic() < deadline, f"{name} never arrived"
+        time.sleep(0.05)
+
+
+def test_sigterm_during_a_stalled_upload_stops_within_the_grace_period_and_keeps_the_whole_files(
+    cli_env, data_dir, db_url
+):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve(cli_env, port)
+    uploads = Path(cli_env["STRIDEGUARD_DATA_DIR"]) / "uploads"
+    sock = None
+    try:
+        wait_until_up(server, base)
+        sock = held_upload(base, port, (data_dir / RUN_FIT).read_bytes())
+        wait_for_file(uploads, "cut.fit")
+        server.send_signal(signal.SIGTERM)
+        _out, err = server.communicate(timeout=GRACE_S + 20)
+    finally:
+        if sock is not None:
+            sock.close()
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert "timeout graceful shutdown exceeded" in err  # the stalled upload was waited for, then stopped
+    assert "kept 1 complete file" in err and "dropped 'cut.fit'" in err
+    engine = db.make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            jobs = connection.execute(sa.select(ImportJobRow.status, ImportJobRow.files)).all()
+    finally:
+        engine.dispose()
+    assert [(status, files) for status, files in jobs] == [("queued", ["whole.fit"])]
+    assert [p.name for p in uploads.glob("*/*")] == ["whole.fit"]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "double-ctrl-c"])
+def test_second_signal_stops_at_once_without_tracebacks(cli_env, data_dir, stop_signal):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve(cli_env, port)
+    uploads = Path(cli_env["STRIDEGUARD_DATA_DIR"]) / "uploads"
+    sock = None
+    try:
+        wait_until_up(server, base)
+        sock = held_upload(base, port, (data_dir / RUN_FIT).read_bytes())
+        wait_for_file(uploads, "cut.fit")
+        server.send_signal(stop_signal)
+        time.sleep(0.5)
+        server.send_signal(stop_signal)
+        out, err = server.communicate(timeout=GRACE_S + 20)
+    finally:
+        if sock is not None:
+            sock.close()
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, err
+    assert "timeout graceful shutdown exceeded" not in err  # it did not wait out the grace period
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert "dashboard stopped" in out
