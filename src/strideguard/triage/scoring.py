@@ -204,9 +204,13 @@ def unchecked_red_flags(
 
 
 def _condition_level(
-    condition: Condition, findings: Mapping[str, Any], flagged: bool = False
+    condition: Condition, findings: Mapping[str, Any], flagged: bool = False, cap: str | None = None
 ) -> tuple[str, list[LevelReason]]:
     level = condition.triage_level
+    if cap is not None and LEVEL_RANK[level] > LEVEL_RANK[cap]:
+        # pulled up by a warning sign, not by its own likelihood: the sign sets the level (a limping child
+        # without fever is seen the same day, not sent to an emergency department for a 0% infection)
+        level = cap
     # a cause pulled up by a warning sign is what the sign points to, not necessarily the likeliest cause
     lead = "The warning signs point first to" if flagged else "Most likely"
     reasons = [
@@ -253,7 +257,9 @@ def level_reasons(
     if open_flags:
         reasons.append(LevelReason("see_clinician", f"unchecked:{open_flags[0].id}", UNCHECKED_REASON))
     top = kb.conditions[conditions[0].id]
-    reasons += _condition_level(top, findings, bool(conditions[0].pulled_by))[1]
+    pulled_by = set(conditions[0].pulled_by)
+    cap = max((f.level for f in flags if f.id in pulled_by), key=LEVEL_RANK.__getitem__, default=None)
+    reasons += _condition_level(top, findings, bool(pulled_by), cap)[1]
     for c in conditions:
         if (
             c.id != top.id
