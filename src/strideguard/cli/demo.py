@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 
 import click
 from rich.markup import escape
@@ -125,7 +125,7 @@ def demo_command(ctx: click.Context, weeks: int, seed: int, serve: bool, port: i
                 f"{app.shown_url} already holds activities; the demo would mix into them. "
                 "Use an empty database, leave out --db, or add --force."
             )
-    build_demo(app, weeks, seed, datetime.now(UTC).astimezone().date())
+    build_demo(app, weeks, seed, config.today_local())
     print_summary(app)
     if serve:
         from strideguard.cli.web import serve_app
