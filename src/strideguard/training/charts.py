@@ -6,9 +6,10 @@ inside their Content-Security-Policy. Every text is escaped here, so the returne
 as-is. Each chart carries a <title> and an aria-label; pages show the numbers in text or a table as well,
 and shapes ("!", triangles, dash patterns) carry meaning besides colour.
 
-Why not Vega-Lite rendered by vl-convert: measured by bench/chart_render.py, a Vega-Lite chart costs tens
-of milliseconds per render after a ~0.7 s start per process, against well under 1 ms here; and two
-renderers of one chart drift apart. The report's PNG is this same SVG rasterised (training/report.py).
+Why not Vega-Lite rendered by vl-convert: measured by bench/chart_render.py on 2 cores, a Vega-Lite chart
+took 60-240 ms (median) after a ~1.6 s start per process, 12 charts/s with 4 threads, against under 1 ms
+and ~1,400 charts/s here; and two renderers of one chart drift apart. The report's PNG is this same SVG
+rasterised (training/report.py).
 
 Domain charts (weekly distance, load, pain, shoe wear) are built here once, for the dashboard, the pain
 page and the report; `line_chart` and `bar_chart` are the drawing primitives (the activity page uses
