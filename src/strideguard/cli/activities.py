@@ -178,6 +178,9 @@ def weeks_command(
     if show_all:
         weeks = load.weekly_volume(activities)
     else:
+        # Weeks before the log began are not "weeks without running": start at the first run's week.
+        if first_run is not None and first_run > first_monday:
+            first_monday = first_run - timedelta(days=first_run.weekday())
         weeks = load.calendar_weeks(activities, first_monday, last_monday)
     if as_json:
         click.echo(
@@ -212,7 +215,9 @@ def weeks_command(
             console.print(more)
         return
     title = (
-        f"Running per week, the last {DEFAULT_WEEKS} weeks"
+        f"Running per week, the last {len(weeks)} weeks"
+        if since is None and not show_all and len(weeks) == DEFAULT_WEEKS
+        else "Running per week since your log began"
         if since is None and not show_all
         else "Running per week"
     )
