@@ -10,6 +10,7 @@ TODAY (screens are shown with STRIDEGUARD_TODAY=TODAY, so every day reads the sa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from strideguard.storage import activities as store
 from strideguard.storage import pain as pain_store
-from strideguard.storage import settings as settings_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.training.pain import PainEntry
 
-TODAY = date(2026, 6, 17)  # a Wednesday
+# A Wednesday. STRIDEGUARD_HISTORIES_TODAY moves it (e.g. to the real today, to run the screen tests against
+# an older StrideGuard that cannot pretend another day); the snapshots hold for the default only.
+TODAY = date.fromisoformat(os.environ.get("STRIDEGUARD_HISTORIES_TODAY", "2026-06-17"))
 
 
 def day(days_ago: int) -> date:
@@ -68,7 +70,8 @@ def pain_rising(session: Session, athlete_id: int) -> None:
         (2, 4, "during"),
         (1, 3, "next-morning"),
     ):
-        pain_store.add_pain(session, athlete_id, PainEntry(day(days_ago), "hip-lateral", "left", score, timing))
+        entry = PainEntry(day(days_ago), "hip-lateral", "left", score, timing)
+        pain_store.add_pain(session, athlete_id, entry)
 
 
 def old_log(session: Session, athlete_id: int) -> None:
@@ -93,6 +96,8 @@ def miles(session: Session, athlete_id: int) -> None:
     shoe_store.set_default(session, athlete_id, shoe.id, "run")
     add(session, athlete_id, day(3), 40.0, 90, "other", "Morning Ride", None)
     add(session, athlete_id, day(2), 1.5, 30, "other", "Pool Swim", None)
+    from strideguard.storage import settings as settings_store
+
     settings_store.set_distance_unit(session, athlete_id, "mi")
 
 

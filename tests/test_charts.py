@@ -115,3 +115,55 @@ def test_the_stylesheet_colours_every_class_the_charts_draw():
     }
     for name in drawn:
         assert f".{name}" in charts.CHART_CSS, name
+
+
+def test_one_chart_system_for_the_pages_and_the_report(client, session, athlete_id, monkeypatch):
+    import importlib.util
+    import tomllib
+    from pathlib import Path
+
+    from histories import TODAY, add, day
+    from strideguard.training import load
+
+    # No second renderer: the pages' hand-drawn module moved here, the Vega-Lite specs and Altair are gone.
+    assert importlib.util.find_spec("strideguard.web.svgcharts") is None
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert not any(d.startswith("altair") for d in project["project"]["dependencies"])
+    # The dashboard's weekly chart is the chart the report draws for the same weeks.
+    for n in (20, 13, 6, 2):
+        add(session, athlete_id, day(n), 8.0 + n / 4)
+    session.commit()
+    monkeypatch.setenv("STRIDEGUARD_TODAY", TODAY.isoformat())
+    page = BeautifulSoup(client.get("/").text, "html.parser")
+    runs = store_runs(session, athlete_id)
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    weeks = load.calendar_weeks(runs, monday - timedelta(weeks=15), monday)
+    drawn = charts.weekly_distance_chart(
+        weeks,
+        "km",
+        load.session_spikes(runs),
+        monday,
+        "Running distance per week (km), last 16 weeks; a long-run spike's week marked !",
+    )
+    assert str(page.select_one("#chart-weekly svg")) == str(BeautifulSoup(drawn, "html.parser").svg)
+
+
+def store_runs(session, athlete_id):
+    from strideguard.storage import activities as store
+
+    return store.list_activities(session, athlete_id, newest_first=False)
+
+
+def test_charts_are_csp_clean_and_styled_by_the_shared_stylesheet(client, session, athlete_id):
+    from histories import add, day
+
+    for n in (9, 6, 2):
+        add(session, athlete_id, day(n) + timedelta(days=(date.today() - day(0)).days), 8.0)
+    session.commit()
+    page = client.get("/")
+    main = BeautifulSoup(page.text, "html.parser").select_one("main")
+    assert main.select("svg.chart") and not main.select("[style]") and not main.select("script")
+    href = BeautifulSoup(page.text, "html.parser").select_one('link[href^="/charts.css"]')["href"]
+    css = client.get(href)
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.text == charts.CHART_CSS

@@ -214,15 +214,15 @@ _DURATION_UNITS = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(h|hr|hours?|min|m|minute
 MAX_BARE_KM = 200.0  # a bare number up to this is km; above it is more likely metres, so ask for a unit
 
 
-def parse_distance_m(text: str, bare_unit: str = "km") -> float:
-    """'10km', '10 k', '5000m', '6.2mi', '10' (in `bare_unit`, km or mi, up to 200) -> metres."""
+def parse_distance_m(text: str, bare_unit: str = "km", max_bare: float = MAX_BARE_KM) -> float:
+    """'10km', '10 k', '5000m', '6.2mi', '10' (in `bare_unit`, km or mi, up to `max_bare`) -> metres."""
     match = _DISTANCE.match(text)
     if not match:
         raise click.BadParameter(f"{text!r} is not a distance; try 10km, 5000m or 6.2mi")
     value = float(match.group(1).replace(",", "."))
     unit = (match.group(2) or "").lower()
     if not unit:
-        if value > MAX_BARE_KM:
+        if value > max_bare:
             shown = match.group(1)
             raise click.BadParameter(f"{shown}: give a unit, e.g. {shown}m or {value / 1000:g}km")
         unit = bare_unit

@@ -34,10 +34,13 @@ def _find(session: Session, athlete_id: int, ref: str) -> Shoe:
         raise InputError(str(exc)) from None
 
 
+MAX_BARE_SHOE = 5000.0  # a shoe's distances run to hundreds: a bare number up to this is in the runner's unit
+
+
 def _distance(text: str, option: str, unit: str) -> float:
     """A distance option; a bare number is in the runner's unit (km or mi)."""
     try:
-        return parse_distance_m(text, unit)
+        return parse_distance_m(text, unit, max_bare=MAX_BARE_SHOE)
     except click.BadParameter as exc:
         raise click.BadParameter(f"{option}: {exc.message}") from None
 

@@ -32,7 +32,7 @@ def limit_hint(unit: str = "km") -> str:
     if unit == "km":
         return LIMIT_HINT.format(default="450 km", check="500 km", replace_from="500", replace_to="800 km")
     return LIMIT_HINT.format(
-        default="450 km (280 mi)", check="310 mi", replace_from="310", replace_to="500 mi"
+        default="about 280 mi", check="310 mi", replace_from="310", replace_to="500 mi"
     )
 
 
