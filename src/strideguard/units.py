@@ -288,8 +288,3 @@ def device_label(device: str | None) -> str | None:
 def format_rpe(rpe: float | None) -> str:
     """RPE as typed: 6 -> '6', 5.5 -> '5.5' (the CLI and the web accept any number from 0 to 10)."""
     return "" if rpe is None else f"{rpe:g}"
-
-
-def day_text(day: object) -> str:
-    """A date as people read it in a sentence: 'Fri 4 Dec 2026'."""
-    return f"{day:%a} {day.day} {day:%b %Y}"  # type: ignore[attr-defined]
