@@ -31,9 +31,7 @@ def limit_hint(unit: str = "km") -> str:
     """LIMIT_HINT in km or mi (450 km, about 280 mi; the evidence's 500-800 km, about 310-500 mi)."""
     if unit == "km":
         return LIMIT_HINT.format(default="450 km", check="500 km", replace_from="500", replace_to="800 km")
-    return LIMIT_HINT.format(
-        default="about 280 mi", check="310 mi", replace_from="310", replace_to="500 mi"
-    )
+    return LIMIT_HINT.format(default="about 280 mi", check="310 mi", replace_from="310", replace_to="500 mi")
 
 
 @dataclass(frozen=True, slots=True)
