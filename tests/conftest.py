@@ -18,6 +18,11 @@ from sqlalchemy.orm import Session
 from strideguard.storage import activities as store
 from strideguard.storage import engine as db
 
+# Kilometres unless a test chooses miles: the locale's default unit must not depend on the machine that
+# runs the tests (units.default_unit reads LC_ALL, LC_MEASUREMENT, LANG; a test sets them when it needs to).
+os.environ.pop("LC_ALL", None)
+os.environ["LC_MEASUREMENT"] = "en_GB.UTF-8"
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("STRIDEGUARD_SHARED", REPO.parent / "shared"))
 DATA = SHARED / "data"

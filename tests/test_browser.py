@@ -315,3 +315,22 @@ def test_phone_shoes_pain_and_activity_edit(server, page, session, athlete_id):
     assert 0 <= top < 800, top
     # the rejected form is answered 422 on purpose; nothing else may go wrong
     assert [p for p in page.problems if "422" not in p] == []  # type: ignore[attr-defined]
+
+
+def test_miles_chosen_on_the_settings_page_reach_every_chart_axis(server, page):
+    page.goto(server + "/settings")
+    page.check('input[name="distance_unit"][value="mi"]')
+    shot(page, "settings")
+    with page.expect_navigation():
+        page.click("#units button[type=submit]")
+    assert page.inner_text("p.ok") == "Saved: distances in miles."
+    page.goto(server + "/")
+    assert page.text_content("#chart-weekly svg text.axis-label") == "mi"
+    assert page.inner_text("#this-week .big-number").endswith(" mi")
+    shot(page, "dashboard-miles")
+    page.goto(server + "/activities")
+    with page.expect_navigation():
+        page.locator("table.activities tbody tr td.name a").first.click()
+    labels = page.locator(".chart-card figcaption").all_inner_texts()
+    assert any("min/mi" in label for label in labels)
+    assert page.problems == []  # type: ignore[attr-defined]

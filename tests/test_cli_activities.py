@@ -41,7 +41,7 @@ def test_add_run_then_runs_and_weeks(run_cli):
     assert runs[2]["rpe"] == 6 and runs[2]["moving_time_s"] == 3300
     only_runs = json.loads(run_cli("runs", "--json", "--sport", "run").stdout)
     assert len(only_runs) == 1
-    weeks = json.loads(run_cli("weeks", "--json").stdout)
+    weeks = json.loads(run_cli("weeks", "--json", "--all").stdout)
     # 2026-05-01 (Fri) is ISO week 18; 05-03 (Sun) too; the walk (Mon, week 19) does not count as running.
     assert weeks == [
         {"week": "2026-W18", "monday": "2026-04-27", "distance_m": 18000.0, "duration_s": 6180.0, "runs": 2}
@@ -73,7 +73,7 @@ def test_local_date_follows_the_given_offset(run_cli):
 def test_weeks_with_a_gap_show_the_empty_week(run_cli):
     for day in ("2026-05-01", "2026-05-15"):
         run_cli("add-run", "--date", day, "--distance", "10km", "--duration", "1h")
-    weeks = json.loads(run_cli("weeks", "--json").stdout)
+    weeks = json.loads(run_cli("weeks", "--json", "--all").stdout)
     assert [(w["week"], w["runs"]) for w in weeks] == [("2026-W18", 1), ("2026-W19", 0), ("2026-W20", 1)]
 
 

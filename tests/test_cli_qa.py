@@ -102,7 +102,7 @@ def test_bare_distances_need_a_unit_above_200_and_durations_are_checked(run_cli)
 def test_weeks_since_starts_at_the_monday_so_weeks_are_whole(run_cli):
     for day in ("2026-04-27", "2026-04-29", "2026-05-01"):  # Mon, Wed, Fri of 2026-W18
         assert _add(run_cli, day=day, distance="5km").returncode == 0
-    weeks = json.loads(run_cli("weeks", "--json", "--since", "2026-04-30").stdout)
+    weeks = json.loads(run_cli("weeks", "--json", "--since", "2026-04-30", "--until", "2026-05-01").stdout)
     assert weeks == [
         {"week": "2026-W18", "monday": "2026-04-27", "distance_m": 15000.0, "duration_s": 9900.0, "runs": 3}
     ]

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from strideguard.cli import main
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs" / "cli.md"
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -44,3 +45,15 @@ def test_help_has_an_example(path, flag):
     result = CliRunner().invoke(main, [*path, flag])
     assert result.exit_code == 0, result.output
     assert "Example:" in result.output
+
+
+def test_the_readme_test_command_is_the_parallel_one_and_ci_runs_the_same():
+    # The serial `pytest` took ~10 minutes on 2 cores; `-n auto` ~3.5.
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("Run the tests", 1)[1].split("```", 2)[1]
+    command = block.strip().splitlines()[-1]
+    assert command == "pip install -e '.[test]' && pytest -n auto"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "pip install -q -e '.[test]' && pytest -n auto\n" in ci
+    assert re.search(r'pytest -n auto -m "db and not browser"', ci)
+    assert not re.search(r"pytest -n 2\b", ci)

@@ -149,7 +149,7 @@ def test_pain_cli_add_links_last_run_warns_and_lists(run_cli):
         "last",
     )
     assert ok.returncode == 0, ok.stderr
-    assert "Calf (left) 3/10 during on 2026-05-01, run #1" in ok.stdout and "pain rising" not in ok.stdout
+    assert "Calf (left) 3/10 during on 2026-05-01, run #1" in ok.stdout and "Pain above" not in ok.stdout
     bad = run_cli(
         "pain",
         "add",
@@ -164,7 +164,7 @@ def test_pain_cli_add_links_last_run_warns_and_lists(run_cli):
         "--activity",
         "1",
     )
-    assert "pain rising" in bad.stdout and "strideguard triage" in bad.stdout
+    assert "Pain above 5/10" in bad.stdout and "strideguard triage" in bad.stdout
     morning = run_cli(
         "pain",
         "add",

@@ -71,29 +71,48 @@ def built() -> report.Report:
     return report.build_report(runs, END, shoes, pain, weeks=12)
 
 
+def svg(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup, "html.parser")
+
+
 def test_report_has_the_four_charts_with_their_data(built):
-    assert set(built.specs) == {"weekly_volume", "load_trend", "pain_load", "shoe_wear"}
-    weekly = built.specs["weekly_volume"]["data"]["values"]
-    # First week: 12 km against 8 km (+50%); last: 20 km against 12 km (+67%); steady weeks between.
-    assert [row["spike"] for row in weekly] == ["moderate"] + ["none"] * (len(weekly) - 2) + ["moderate"]
-    pain_points = built.specs["pain_load"]["layer"][1]["layer"][0]["data"]["values"]
-    assert [p["score"] for p in pain_points] == [6, 3]
-    shoe = built.specs["shoe_wear"]["layer"][0]["data"]["values"][0]
-    assert shoe["km"] == pytest.approx(100 + 10 * 28 + 20, abs=1) and shoe["limit"] == 450
+    assert set(built.charts) == {"weekly_volume", "load_trend", "pain_load", "shoe_wear"}
+    weekly = svg(built.charts["weekly_volume"])
+    bars = weekly.select("rect.bar")
+    assert len(bars) == 12  # the 12 calendar weeks to END, this week included
+    # First week: 12 km against 8 km (+50%); the 20 km spike's week: both marked "!" (a shape, not colour).
+    marked = [i for i, b in enumerate(bars) if "bar-warn" in b["class"]]
+    assert len(weekly.select("text.mark")) == len(marked) == 2 and marked[-1] >= 10
+    pain = svg(built.charts["pain_load"])
+    assert len(pain.select("circle.dot")) == 2  # the 6/10 during the spike and the 3/10 next morning
+    assert pain.select_one("text.limit-label").get_text() == charts.PAIN_LIMIT_LABEL
+    shoe = svg(built.charts["shoe_wear"]).get_text()
+    assert "400 km of 450 km (89%)" in shoe  # 100 km before + 10 weeks x 28 km + the 20 km spike
     assert any(f.rule == "session_spike" for f in built.flags)
+
+
+def test_the_report_draws_the_dashboards_charts_not_a_second_renderer(built):
+    # One chart system: the report's weekly chart is the one the dashboard draws for the same weeks.
+    runs, _, _ = history()
+    spikes = load.session_spikes(runs)
+    monday = END - timedelta(days=END.weekday())
+    weeks = load.calendar_weeks(runs, monday - timedelta(weeks=11), monday)
+    same = charts.weekly_distance_chart(
+        weeks, "km", spikes, monday, "Running distance per week (km); weeks with a long-run spike marked !"
+    )
+    assert built.charts["weekly_volume"] == same
 
 
 def test_html_report_is_self_contained_and_names_no_network_script(built):
     page = report.report_html(built)
     soup = BeautifulSoup(page, "html.parser")
-    scripts = soup.find_all("script")
-    assert scripts and all(not s.get("src") for s in scripts)
-    assert not soup.find_all("link", href=True)
-    assert "vegaEmbed" in page and len(page) > 300_000  # the bundle is inlined
-    assert len(soup.select("div.chart")) == 4
+    assert soup.find_all("script") == []  # SVG drawn in Python: nothing to run
+    assert not soup.find_all("link", href=True) and not soup.find_all(src=True)
+    assert len(soup.select("figure svg.chart")) == 4
     headings = [h.get_text() for h in soup.find_all("h2")]
-    assert "Weekly volume and single-run spikes" in headings and "Shoe wear" in headings
+    assert "Weekly distance and single-run spikes" in headings and "Shoe wear" in headings
     assert "Guidance, not diagnosis" in soup.find("p", class_="sub").get_text()
+    assert ".chart .limit" in soup.find("style").get_text()  # the charts' colours travel with the file
 
 
 def test_png_report_is_a_real_png(built):
@@ -104,14 +123,26 @@ def test_png_report_is_a_real_png(built):
 
 def test_empty_history_still_renders():
     empty = report.build_report([], END)
-    assert empty.specs["weekly_volume"]["mark"]["type"] == "text"
+    assert empty.charts["weekly_volume"] == ""
+    page = BeautifulSoup(report.report_html(empty), "html.parser")
+    assert "No runs in this period." in [p.get_text() for p in page.select("p.empty")]
     assert report.report_png(empty)[:4] == b"\x89PNG"
 
 
-def test_spec_json_cannot_close_the_script_tag():
-    section = charts.Section("x", (), {"mark": "text", "data": {"values": [{"t": "</script><b>"}]}})
-    page = charts.html_page("t", [section])
-    assert "</script><b>" not in page
+def test_report_text_cannot_break_out_of_the_page():
+    runs, shoes, pain = history()
+    shoes = [Shoe(1, "</figure><script>x</script>", start_distance_m=100_000)]
+    page = report.report_html(report.build_report(runs, END, shoes, pain, weeks=4))
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_report_in_miles_draws_miles(built):
+    runs, shoes, pain = history()
+    miles = report.build_report(runs, END, shoes, pain, weeks=12, unit="mi")
+    weekly = svg(miles.charts["weekly_volume"])
+    assert weekly.select_one("text.axis-label").get_text() == "mi"
+    assert "249 mi of 280 mi (89%)" in svg(miles.charts["shoe_wear"]).get_text()
+    assert "distances in miles" in miles.subtitle
 
 
 def test_report_cli_writes_html_and_png_and_refuses_other_suffixes(run_cli, session, athlete_id, tmp_path):
@@ -123,7 +154,7 @@ def test_report_cli_writes_html_and_png_and_refuses_other_suffixes(run_cli, sess
     made = run_cli("report", "--out", str(html_path), "--date", "2026-06-20", "--weeks", "4")
     assert made.returncode == 0, made.stderr
     soup = BeautifulSoup(html_path.read_text(), "html.parser")
-    assert all(not s.get("src") for s in soup.find_all("script")) and len(soup.select("div.chart")) == 4
+    assert soup.find_all("script") == [] and len(soup.select("figure svg.chart")) >= 2
     assert run_cli("report", "--out", str(png_path), "--date", "2026-06-20").returncode == 0
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png_path.stat().st_size > 30_000
     bad = run_cli("report", "--out", str(tmp_path / "r.pdf"))

@@ -51,7 +51,7 @@ def test_bad_shoe_form_keeps_input_and_stores_nothing(client, session, athlete_i
     )
     assert response.status_code == 422
     page = soup(response)
-    assert "Already run: enter a distance in km" in page.select_one("div.error").get_text()
+    assert "Already run: enter a distance in kilometres" in page.select_one("div.error").get_text()
     assert page.select_one("#add-name")["value"] == "Clifton"
     assert page.select_one("#add-start")["value"] == "lots"
     assert shoe_store.list_shoes(session, athlete_id) == []
@@ -307,7 +307,8 @@ def test_shoe_page_lists_its_recent_runs_with_the_count_of_the_list(client, sess
     listed = soup(client.get("/shoes")).select_one("table.shoes tbody tr td.num").get_text()
     page = soup(client.get(f"/shoes/{shoe.id}"))
     assert listed == "12"
-    assert page.select_one("p.shoe-summary").get_text().startswith("12 activities in this shoe; 60 of 450 km")
+    summary = page.select_one("p.shoe-summary").get_text()
+    assert summary.startswith("12 activities in this shoe; 60 km of 450 km")
     runs = [a.get_text() for a in page.select("ul.shoe-runs a")]
     assert len(runs) == 10 and runs[0].endswith("Run 11") and not any("Elsewhere" in r for r in runs)
     assert "10 most recent of 12" in page.get_text()
@@ -376,6 +377,8 @@ def test_pain_history_keeps_run_pain_and_morning_pain_apart_over_the_distance_ch
     page = soup(client.get("/pain", params={"region": "knee-front", "side": "left"}))
     lines = page.select("#chart-pain svg path.line")
     labels = sorted(line.select_one("title").get_text() for line in lines)
-    assert labels == ["acceptable limit 5/10", "before a run or the next morning", "during or after a run"]
+    assert labels == ["before a run or the next morning", "during or after a run"]
+    # The 5/10 limit is a labelled line of its own, on the 0-10 pain axis.
+    assert page.select_one("#chart-pain svg text.limit-label").get_text().startswith("5/10")
     bars = page.select("#chart-pain-load svg rect.bar")
     assert len(bars) > 1  # the weeks the pain chart spans

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import platformdirs
@@ -11,6 +12,22 @@ import platformdirs
 APP_NAME = "strideguard"
 DATABASE_URL_ENV = "STRIDEGUARD_DATABASE_URL"
 DATA_DIR_ENV = "STRIDEGUARD_DATA_DIR"
+TODAY_ENV = "STRIDEGUARD_TODAY"
+
+
+def today_local() -> date:
+    """This machine's local calendar date, the "today" of every screen (CLI and web).
+
+    STRIDEGUARD_TODAY=YYYY-MM-DD pretends another day, so a demo, a screenshot or a test of a fixed history
+    reads the same on any day; a value that is not a date is ignored.
+    """
+    override = os.environ.get(TODAY_ENV, "").strip()
+    if override:
+        try:
+            return date.fromisoformat(override)
+        except ValueError:
+            pass
+    return datetime.now(UTC).astimezone().date()
 
 
 def data_dir() -> Path:

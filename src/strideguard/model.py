@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is loaded by the code that makes or reads streams, not by every command
+    import numpy as np
 
 SPORTS = ("run", "trail_run", "treadmill", "walk", "hike", "other")
 RUNNING_SPORTS = frozenset({"run", "trail_run", "treadmill"})

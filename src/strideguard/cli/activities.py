@@ -10,24 +10,26 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from strideguard import units
 from strideguard.activities.json_shape import activity_json
 from strideguard.cli.common import (
     DATE,
     PAST_DATE,
     AppContext,
     console,
+    display_unit,
+    duration_reading,
     hms,
-    km,
     parse_distance_m,
     parse_duration_s,
     pass_app,
     plural,
+    today_local,
 )
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage import engine as db
 from strideguard.training import load
-from strideguard.units import format_pace
 
 SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)
 
@@ -38,9 +40,15 @@ def _sports(sport: str | None) -> frozenset[str] | None:
     return None if sport == "all" else frozenset({sport})
 
 
-def _pace(activity: Activity) -> str:
-    # The same rounding as the web pages (strideguard.units), so both print the same pace.
-    return format_pace(activity.distance_m, activity.moving_time_s or activity.elapsed_time_s, "/km")
+def _rate(activity: Activity, unit: str) -> str:
+    """Pace for runs and walks, speed for rides, time per 100 m for swims (strideguard.units, as the web)."""
+    return units.format_rate(
+        activity.sport,
+        activity.distance_m,
+        activity.moving_time_s or activity.elapsed_time_s,
+        unit,
+        activity.name or activity.source_name,
+    )
 
 
 @click.command("runs")
@@ -70,8 +78,9 @@ def runs_command(
     with app.session() as (session, athlete_id):
         activities = store.list_activities(session, athlete_id, since, until, _sports(sport), limit)
         any_stored = bool(activities) or bool(store.list_activities(session, athlete_id, limit=1))
+        unit = display_unit(session, athlete_id)
     if as_json:
-        click.echo(json.dumps([activity_json(a) for a in activities], indent=2))
+        click.echo(json.dumps([activity_json(a, unit) for a in activities], indent=2))
         return
     if not activities:
         if any_stored:
@@ -86,9 +95,9 @@ def runs_command(
         ("id", "right"),
         ("date", "left"),
         ("sport", "left"),
-        ("km", "right"),
+        (unit, "right"),
         ("time", "right"),
-        ("pace", "right"),
+        ("pace or speed", "right"),
         ("HR", "right"),
         ("RPE", "right"),
         ("name", "left"),
@@ -98,10 +107,10 @@ def runs_command(
         table.add_row(
             str(a.id),
             a.local_date.isoformat(),
-            a.sport.replace("_", " "),
-            km(a.distance_m),
+            units.sport_label(a.sport).lower(),
+            units.distance_number(a.distance_m, unit, 2),
             hms(a.moving_time_s or a.elapsed_time_s),
-            _pace(a),
+            _rate(a, unit),
             f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
             f"{a.rpe:g}" if a.rpe is not None else "",
             # Names come from files and users: plain Text, never read as rich markup.
@@ -110,29 +119,69 @@ def runs_command(
     console.print(table)
 
 
+DEFAULT_WEEKS = 12
+
+
 @click.command("weeks")
 @click.option(
     "--since",
     type=DATE,
-    help="Only weeks from this local date on; starts at the Monday of that date's week, so every week shown "
-    "is whole.",
+    help="Weeks from this local date on; starts at the Monday of that date's week, so every week shown is "
+    "whole (default: the last 12 weeks).",
 )
+@click.option("--until", type=DATE, help="The last week shown is the one of this date (default: today).")
+@click.option("--all", "show_all", is_flag=True, help="Every week from your first run to your last.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
-def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
+def weeks_command(
+    app: AppContext, since: date | None, until: date | None, show_all: bool, as_json: bool
+) -> None:
     """Running distance, time and run count per ISO week (Monday to Sunday, your local dates).
 
+    Shows the last 12 calendar weeks (weeks without a run as zeros) unless --since or --all asks for more.
     Runs, trail runs and treadmill runs count; walks and hikes do not.
 
     \b
     Example:
+      strideguard weeks
       strideguard weeks --since 2026-01-01
+      strideguard weeks --all --json
     """
-    if since is not None:
-        since = since - timedelta(days=since.weekday())  # a week is shown whole or not at all
+    if show_all and since is not None:
+        raise click.UsageError("give --since or --all, not both")
+    until = until or today_local()
+    last_monday = until - timedelta(days=until.weekday())
+    if since is not None and since > until:
+        raise click.UsageError(f"--since {since} is after {until}")
+    first_monday = (
+        since - timedelta(days=since.weekday())
+        if since is not None
+        else last_monday - timedelta(weeks=DEFAULT_WEEKS - 1)
+    )
     with app.session() as (session, athlete_id):
-        activities = store.list_activities(session, athlete_id, since=since, sports=RUNNING_SPORTS)
-    weeks = load.weekly_volume(activities)
+        unit = display_unit(session, athlete_id)
+        if show_all:
+            activities = store.list_activities(session, athlete_id, sports=RUNNING_SPORTS, until=until)
+        else:
+            activities = store.list_activities(
+                session, athlete_id, since=first_monday, until=until, sports=RUNNING_SPORTS
+            )
+        first_run = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
+        last_run = (
+            None
+            if activities
+            else next(
+                iter(store.list_activities(session, athlete_id, until=until, sports=RUNNING_SPORTS, limit=1)),
+                None,
+            )
+        )
+    if show_all:
+        weeks = load.weekly_volume(activities)
+    else:
+        # Weeks before the log began are not "weeks without running": start at the first run's week.
+        if first_run is not None and first_run > first_monday:
+            first_monday = first_run - timedelta(days=first_run.weekday())
+        weeks = load.calendar_weeks(activities, first_monday, last_monday)
     if as_json:
         click.echo(
             json.dumps(
@@ -150,17 +199,42 @@ def weeks_command(app: AppContext, since: date | None, as_json: bool) -> None:
             )
         )
         return
-    if not weeks:
+    if first_run is None or first_run > until:
         console.print("No runs yet.")
         return
-    table = Table(title="Running per week", title_justify="left")
-    for header in ("week", "from", "km", "time", "runs"):
+    more = (
+        ""
+        if show_all or first_monday <= first_run
+        else f"Earlier weeks: --since DATE, or --all (your log starts on {first_run})."
+    )
+    if not activities:
+        when = f"since {first_monday}" if since is not None else f"in the last {DEFAULT_WEEKS} weeks"
+        last = f"; your last run was on {last_run.local_date}" if last_run is not None else ""
+        console.print(f"No runs {when} ({first_monday} to {until}){last}.")
+        if more:
+            console.print(more)
+        return
+    title = (
+        f"Running per week, the last {len(weeks)} weeks"
+        if since is None and not show_all and len(weeks) == DEFAULT_WEEKS
+        else "Running per week since your log began"
+        if since is None and not show_all
+        else "Running per week"
+    )
+    table = Table(title=title, title_justify="left")
+    for header in ("week", "from", unit, "time", "runs"):
         table.add_column(header, justify="left" if header in {"week", "from"} else "right")
     for w in weeks:
         table.add_row(
-            w.label, w.monday.isoformat(), f"{w.distance_m / 1000:.1f}", hms(w.duration_s), str(w.runs)
+            w.label,
+            w.monday.isoformat(),
+            units.distance_number(w.distance_m, unit),
+            hms(w.duration_s),
+            str(w.runs),
         )
     console.print(table)
+    if more:
+        console.print(more)
 
 
 def _parse_offset(text: str | None) -> int | None:
@@ -218,12 +292,18 @@ def add_run_command(
       strideguard add-run --date 2026-05-01 --distance 10km --duration 55min --rpe 6
       strideguard add-run --date 2026-05-02 --distance 8km --duration 48:00 --sport treadmill
     """
-    distance_m = _option(parse_distance_m, distance, "--distance")
+    with app.session() as (session, athlete_id):
+        unit = display_unit(session, athlete_id)
+    distance_m = _option(lambda text: parse_distance_m(text, unit), distance, "--distance")
     duration_s = _option(parse_duration_s, duration, "--duration")
     if distance_m <= 0 or duration_s <= 0:
         raise click.BadParameter("distance and duration must be more than zero")
     if distance_m / duration_s > 12.5:  # faster than the 100 m world record pace: a typo, not a run
-        raise click.BadParameter(f"{distance} in {duration} is faster than any human runs; check the units")
+        raise click.BadParameter(
+            f"{distance} in {duration} ({duration_reading(duration, duration_s)}) is faster than any human "
+            "runs; check the units",
+            param_hint="--duration",
+        )
     offset_s = _option(_parse_offset, utc_offset, "--utc-offset")
     local_start = datetime.combine(day, _option(_parse_time, start_time, "--time"))
     if offset_s is None:
@@ -238,11 +318,13 @@ def add_run_command(
         outcome = store.save_activity(session, athlete_id, activity)
         saved = store.get_activity(session, athlete_id, outcome.activity_id, with_streams=False)
     if as_json:
-        click.echo(json.dumps(activity_json(saved), indent=2))
+        click.echo(json.dumps(activity_json(saved, unit), indent=2))
     else:
+        rate = _rate(saved, unit)
         console.print(
-            f"Added #{saved.id}: {saved.sport.replace('_', ' ')} on {saved.local_date}, "
-            f"{distance_m / 1000:.2f} km in {hms(duration_s)}."
+            f"Added #{saved.id}: {units.sport_label(saved.sport).lower()} on {saved.local_date}, "
+            f"{units.activity_distance(distance_m, unit)} in {hms(duration_s)}"
+            + (f" ({rate})." if rate else ".")
         )
 
 

@@ -11,14 +11,14 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
 from rich.console import Console
 
-from strideguard import config
+from strideguard import config, units
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -120,6 +120,13 @@ class AppContext:
             raise click.ClickException(database_error(self.db_url, exc)) from None
 
 
+def display_unit(session: Session, athlete_id: int) -> str:
+    """'km' or 'mi': the athlete's setting (`strideguard settings`), else the locale's."""
+    from strideguard.storage import settings
+
+    return settings.distance_unit(session, athlete_id)
+
+
 def check_database_url(url: str) -> None:
     """Refuse a --db that would silently lose or misplace data: empty, in-memory SQLite, or an SQLite
     file in a folder that does not exist (a typo would otherwise create folders and an empty log)."""
@@ -207,18 +214,18 @@ _DURATION_UNITS = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(h|hr|hours?|min|m|minute
 MAX_BARE_KM = 200.0  # a bare number up to this is km; above it is more likely metres, so ask for a unit
 
 
-def parse_distance_m(text: str) -> float:
-    """'10km', '10 k', '5000m', '6.2mi', '10' (km, up to 200) -> metres."""
+def parse_distance_m(text: str, bare_unit: str = "km", max_bare: float = MAX_BARE_KM) -> float:
+    """'10km', '10 k', '5000m', '6.2mi', '10' (in `bare_unit`, km or mi, up to `max_bare`) -> metres."""
     match = _DISTANCE.match(text)
     if not match:
         raise click.BadParameter(f"{text!r} is not a distance; try 10km, 5000m or 6.2mi")
     value = float(match.group(1).replace(",", "."))
     unit = (match.group(2) or "").lower()
     if not unit:
-        if value > MAX_BARE_KM:
+        if value > max_bare:
             shown = match.group(1)
             raise click.BadParameter(f"{shown}: give a unit, e.g. {shown}m or {value / 1000:g}km")
-        unit = "km"
+        unit = bare_unit
     if unit in {"km", "k"}:
         return value * 1000.0
     if unit == "m":
@@ -262,12 +269,27 @@ def parse_duration_s(text: str) -> float:
     return total
 
 
+def duration_reading(text: str, seconds: float) -> str:
+    """How a duration was read, and what to write for the other reading of a bare 'H:MM':
+    '1:05' -> "read as 1 min 5 s; for an hour and 5 minutes write 1:05:00 or 65min"."""
+    read = f"read as {units.spoken_duration(seconds)}"
+    match = re.fullmatch(r"\s*(\d+):(\d{1,2})\s*", text)
+    if match is None:
+        return read
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    hour_words = "an hour" if hours == 1 else f"{hours} hours"
+    return (
+        f"{read}; for {hour_words} and {minutes} minute{'s' if minutes != 1 else ''} write "
+        f"{hours}:{minutes:02d}:00 or {hours * 60 + minutes}min"
+    )
+
+
 EARLIEST_DATE = date(1990, 1, 1)  # as the importers: GPS sport watches appeared in the 1990s
 
 
 def today_local() -> date:
-    """This machine's local calendar date."""
-    return datetime.now(UTC).astimezone().date()
+    """This machine's local calendar date (STRIDEGUARD_TODAY pretends another, see config.today_local)."""
+    return config.today_local()
 
 
 def parse_date(text: str) -> date:
@@ -306,12 +328,4 @@ DATE = DateParam()
 PAST_DATE = DateParam(bounded=True)
 
 
-def km(distance_m: float | None) -> str:
-    return "" if distance_m is None else f"{distance_m / 1000:.2f}"
-
-
-def hms(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    whole = round(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+hms = units.duration  # every screen shows a duration the same way: '46:22', '1:05:00'

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 
 import click
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from strideguard import config
-from strideguard.cli.common import AppContext, console, hms
+from strideguard import config, units
+from strideguard.cli.common import AppContext, console, display_unit, hms
 from strideguard.demo import athlete as demo
 from strideguard.importing.service import run_import
 from strideguard.storage import activities as store
@@ -67,17 +67,19 @@ def build_demo(app: AppContext, weeks: int, seed: int, end: date) -> None:
 def print_summary(app: AppContext) -> None:
     with app.session() as (session, athlete_id):
         activities = store.list_activities(session, athlete_id, newest_first=False)
+        unit = display_unit(session, athlete_id)
     runs = [a for a in activities if a.is_run]
-    total_km = sum(a.distance_m or 0 for a in runs) / 1000
+    total_m = sum(a.distance_m or 0 for a in runs)
     total_s = sum(a.moving_time_s or 0 for a in runs)
     first, last = runs[0].local_date, runs[-1].local_date
     console.print(
         f"\n[bold]Demo athlete[/]: {len(runs)} runs from {first} to {last}, "
-        f"{total_km:,.0f} km in {hms(total_s)}."
+        f"{units.distance_value(total_m, unit):,.0f} {unit} in {hms(total_s)}."
     )
     weeks = load.weekly_volume(runs)[-8:]
     console.print(
-        f"Last {len(weeks)} weeks: " + "  ".join(f"{w.label} {w.distance_m / 1000:.0f} km" for w in weeks)
+        f"Last {len(weeks)} weeks: "
+        + "  ".join(f"{w.label} {units.distance(w.distance_m, unit, 0)}" for w in weeks)
     )
     shown = f"--db {app.db_url}"
     console.print(
@@ -125,7 +127,7 @@ def demo_command(ctx: click.Context, weeks: int, seed: int, serve: bool, port: i
                 f"{app.shown_url} already holds activities; the demo would mix into them. "
                 "Use an empty database, leave out --db, or add --force."
             )
-    build_demo(app, weeks, seed, datetime.now(UTC).astimezone().date())
+    build_demo(app, weeks, seed, config.today_local())
     print_summary(app)
     if serve:
         from strideguard.cli.web import serve_app

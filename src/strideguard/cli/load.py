@@ -1,9 +1,9 @@
-"""Training load and injury-risk commands: risk, plan, status, report, rate."""
+"""Training load and injury-risk commands: risk, plan, rate, report (status: cli/status.py)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,34 +12,27 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from strideguard.cli import risk_text
 from strideguard.cli.common import (
     DATE,
     AppContext,
     InputError,
     console,
+    display_unit,
     err_console,
     parse_distance_m,
     pass_app,
     plural,
+    today_local,
 )
-from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.model import RUNNING_SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import load, risk
-from strideguard.training.pain import REGIONS, PainEntry, pain_trends
-from strideguard.training.shoes import Shoe, progress_bar, shoe_wear
 
-SEVERITY_STYLE = {"warning": "bold red", "watch": "yellow", "info": "cyan"}
-
-
-def today_local() -> date:
-    """This machine's local calendar date."""
-    return datetime.now(UTC).astimezone().date()
-
-
-REPORT_WEEKS = 26  # report.DEFAULT_WEEKS, kept here so that loading this module does not load Altair
+REPORT_WEEKS = 26  # report.DEFAULT_WEEKS, kept here so that loading this module does not load the report
 
 
 def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
@@ -62,56 +55,19 @@ def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
     return activity_id
 
 
-def _rules() -> risk.RiskRules:
-    try:
-        return risk.default_rules()
-    except risk.RiskRulesError as exc:
-        raise click.ClickException(f"the risk rules are broken: {exc.errors[0]}") from None
-
-
-def _history(session: Session, athlete_id: int, until: date) -> list[Activity]:
-    """Every activity up to `until`, oldest first (shoes need the whole history, rules 30+ days)."""
-    return store.list_activities(session, athlete_id, until=until, newest_first=False)
-
-
-def _source_line(ids: tuple[str, ...] | list[str], rules: risk.RiskRules) -> str:
-    """Citations as a reader sees them ("Frandsen et al. (2025)"), not as knowledge-file ids."""
-    shown = []
-    for cid in ids:
-        source = rules.sources.get(cid)
-        if source is None:
-            shown.append(cid)
-            continue
-        who = source.text.split(". ")[0].strip()
-        if "," in who:  # an author list: the first author is enough to find it
-            who = who.split(",")[0].strip() + " et al."
-        if len(who) > 60:
-            who = who[:57].rsplit(" ", 1)[0] + "..."
-        shown.append(f"{who} ({source.year})" if source.year else who)
-    return "Source: " + "; ".join(shown)
-
-
-def _log_start(history: list[Activity]) -> date | None:
-    """The first run's local date in a whole history (oldest first, as `_history` returns it)."""
-    return next((a.local_date for a in history if a.sport in RUNNING_SPORTS), None)
-
-
 def _flag_table(flags: list[risk.Flag], title: str, rules: risk.RiskRules) -> Table:
     table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("date", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
+    table.add_column("warning")
     table.add_column("run", justify="right")
     table.add_column("what it means")
     for flag in flags:
-        style = SEVERITY_STYLE[flag.severity]
-        label = flag.rule.replace("_", " ") + (
-            f"\n({flag.category.replace('_', ' ')})" if flag.category else ""
-        )
+        severity, name, day, lines, citations = risk_text.flag_parts(flag)
         table.add_row(
-            flag.day.isoformat(),
-            f"[{style}]{label}[/]",
+            day,
+            f"[{risk_text.SEVERITY_STYLE[severity]}]{escape(name)}[/]",
             f"#{flag.activity_id}" if flag.activity_id else "",
-            escape(flag.message) + f"\n[dim]{escape(_source_line(flag.citations, rules))}[/]",
+            "\n".join(escape(line) for line in lines) + f"\n[dim]{escape(rules.source_line(citations))}[/]",
         )
     return table
 
@@ -135,12 +91,15 @@ def risk_command(app: AppContext, since: date | None, until: date | None, as_jso
     until = until or today_local()
     if since is not None and since > until:
         raise click.BadParameter(f"--since {since} is after {until}")
-    rules = _rules()
+    rules = risk_text.rules()
     with app.session() as (session, athlete_id):
-        activities = _history(session, athlete_id, until)
+        activities = risk_text.history(session, athlete_id, until)
         shoes = shoe_store.list_shoes(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=until)
-    flags = risk.evaluate(activities, until, since, shoes, entries, rules, _log_start(activities))
+        unit = display_unit(session, athlete_id)
+    flags = risk.evaluate(
+        activities, until, since, shoes, entries, rules, risk_text.log_start(activities), unit
+    )
     first = since or until - timedelta(days=risk.DEFAULT_WINDOW_DAYS - 1)
     if as_json:
         payload = {
@@ -171,31 +130,42 @@ def plan_command(app: AppContext, distance: str, day: date | None, as_json: bool
       strideguard plan 16km
       strideguard plan 21.1km --date 2026-06-01 --json
     """
-    distance_m = parse_distance_m(distance)
-    if distance_m <= 0:
-        raise click.BadParameter(f"distance {distance!r} must be more than zero")
     day = day or today_local()
-    rules = _rules()
+    rules = risk_text.rules()
+    window = int(rules.number("session_spike", "window_days"))
     with app.session() as (session, athlete_id):
+        unit = display_unit(session, athlete_id)
+        # Two windows back: the 30-day longest, and the 30 days before it (was that run itself a spike?).
         activities = store.list_activities(
-            session, athlete_id, since=day - timedelta(days=31), until=day, sports=RUNNING_SPORTS
+            session, athlete_id, since=day - timedelta(days=2 * window + 1), until=day, sports=RUNNING_SPORTS
         )
         entries = pain_store.list_pain(session, athlete_id, since=day - timedelta(days=21), until=day)
         triage = triage_store.latest_triage(session, athlete_id, until=day)
-    result = risk.plan(activities, distance_m, day, rules)
+    try:
+        distance_m = parse_distance_m(distance, unit)
+    except click.BadParameter as exc:
+        raise click.BadParameter(exc.message, param_hint="DISTANCE") from None
+    if distance_m <= 0:
+        raise click.BadParameter(f"distance {distance!r} must be more than zero")
+    result = risk.plan(activities, distance_m, day, rules, unit)
     pain_flags = risk.evaluate([], day, pain=entries, rules=rules)
-    held = risk.hold_back(pain_flags, day, rules, triage)
+    # The hold-back speaks of the day planned, and replaces the verdict: no ceiling, nothing "fine".
+    held = risk.hold_back(pain_flags, day, rules, triage, for_day=day, when=f"your run on {day.isoformat()}")
     if as_json:
         data = result.to_json()
         data["hold_back"] = held.to_json() if held else None
+        if held is not None:
+            data["max_within_10pct_m"] = None
+            data["message"] = held.message
+            data["citations"] = list(held.citations)
         click.echo(json.dumps(data, indent=2))
         return
-    if held is not None:  # the pain or the hip check comes before any distance
-        console.print(f"[bold red]{escape(held.message)}[/]")
-        console.print(f"[dim]{escape(_source_line(held.citations, rules))}[/]\n")
+    if held is not None:
+        console.print(risk_text.hold_markup(held.to_json(), rules))
+        return
     style = "green" if result.check.category is None and not result.check.returning else "bold yellow"
     console.print(f"[{style}]{escape(result.message)}[/]")
-    console.print(f"[dim]{escape(_source_line(result.citations, rules))}[/]")
+    console.print(f"[dim]{escape(rules.source_line(result.citations))}[/]")
 
 
 @click.command("rate")
@@ -237,189 +207,6 @@ def rate_command(app: AppContext, activity: str, rpe: float | None, feel: str | 
     console.print(f"Rated #{activity_id} ({saved.local_date}): {', '.join(parts)}.")
 
 
-# ---------------------------------------------------------------------------------------------------------
-# status
-
-
-def build_status(
-    activities: list[Activity],
-    shoes: list[Shoe],
-    entries: list[PainEntry],
-    day: date,
-    rules: risk.RiskRules,
-    shoe_defaults: dict[str, int] | None = None,
-    triage: tuple[date, str] | None = None,
-) -> dict[str, Any]:
-    """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level)."""
-    runs = [a for a in activities if a.sport in RUNNING_SPORTS]
-    weeks = [w for w in load.weekly_volume(runs) if w.monday <= day][-5:]
-    daily = load.daily_series(runs, end=day)
-    change = load.weekly_change(daily, day, int(rules.number("weekly_increase", "baseline_weeks")))
-    flags = risk.evaluate(activities, day, None, shoes, entries, rules, _log_start(activities))
-    safe = risk.plan(activities, 0.0, day + timedelta(days=1), rules).check
-    held = risk.hold_back(flags, day + timedelta(days=1), rules, triage)
-    info = risk.load_info(activities, day, rules)
-    wears = shoe_wear(shoes, activities)
-    defaults = shoe_defaults or {}
-    trends = pain_trends(entries, day)
-    return {
-        "date": day.isoformat(),
-        "weeks": [
-            {
-                "week": w.label,
-                "monday": w.monday.isoformat(),
-                "distance_m": round(w.distance_m, 1),
-                "runs": w.runs,
-            }
-            for w in weeks
-        ],
-        "last7_m": round(change.last7_m, 1),
-        "baseline_mean_week_m": round(change.baseline_mean_m, 1),
-        "last7_change_pct": None if change.change_pct is None else round(change.change_pct, 1),
-        "flags": [f.to_json() for f in flags],
-        "longest_safe_run_tomorrow_m": None if safe.max_within_m is None else round(safe.max_within_m, 1),
-        "hold_back": held.to_json() if held else None,
-        "longest_30d_m": safe.longest_prev_m,
-        "load": info.to_json(),
-        "shoes": [
-            {
-                "id": w.shoe.id,
-                "name": w.shoe.label,
-                "distance_m": round(w.distance_m, 1),
-                "percent": round(w.percent, 1),
-                "level": w.level,
-                "default_for": sorted(s for s, sid in defaults.items() if sid == w.shoe.id),
-            }
-            for w in wears
-            if not w.shoe.retired
-        ],
-        "pain": [
-            {
-                "region": t.region,
-                "label": REGIONS[t.region].label,
-                "side": t.side,
-                "direction": t.direction,
-                "mean_last7": None if t.current_mean is None else round(t.current_mean, 2),
-                "mean_prev7": None if t.previous_mean is None else round(t.previous_mean, 2),
-                "latest_score": t.latest_score,
-                "latest_date": t.latest_day.isoformat(),
-            }
-            for t in trends
-        ],
-    }
-
-
-def _print_status(data: dict[str, Any], rules: risk.RiskRules) -> None:
-    day = data["date"]
-    console.print(f"[bold]StrideGuard status on {day}[/]  [dim](guidance, not diagnosis)[/]\n")
-    if data["weeks"]:
-        table = Table(title="This week against recent weeks", title_justify="left")
-        for header in ("week", "from", "km", "runs"):
-            table.add_column(header, justify="right" if header in {"km", "runs"} else "left")
-        for index, w in enumerate(data["weeks"]):
-            current = index == len(data["weeks"]) - 1
-            style = "bold" if current else ""
-            table.add_row(
-                w["week"] + (" (this week)" if current else ""),
-                w["monday"],
-                f"{w['distance_m'] / 1000:.1f}",
-                str(w["runs"]),
-                style=style,
-            )
-        console.print(table)
-        change = data["last7_change_pct"]
-        trend = "" if change is None else f", {change:+.0f}% against your mean week before"
-        console.print(f"Last 7 days: {data['last7_m'] / 1000:.1f} km{trend}.\n")
-    else:
-        console.print("No runs yet. Try `strideguard import FILE` or `strideguard add-run`.\n")
-    flags = data["flags"]
-    if flags:
-        console.print(f"[bold]Warnings (last 7 days): {len(flags)}[/]")
-        for f in flags:
-            style = SEVERITY_STYLE[f["severity"]]
-            console.print(f"  [{style}]{f['rule'].replace('_', ' ')}[/] {f['date']}: {escape(f['message'])}")
-            console.print(f"    [dim]{escape(_source_line(f['citations'], rules))}[/]")
-        console.print()
-    else:
-        console.print("[green]No warnings in the last 7 days.[/]\n")
-    safe = data["longest_safe_run_tomorrow_m"]
-    held = data["hold_back"]
-    if held is not None:  # pain or a recent urgent hip check: no distance that could read as a target
-        console.print(f"[bold red]{escape(held['message'])}[/]")
-        console.print(f"[dim]{escape(_source_line(held['citations'], rules))}[/]\n")
-    elif safe is None:
-        console.print(
-            "Longest run for tomorrow: no run in the last 30 days - start short and build gradually.\n"
-        )
-    else:
-        console.print(
-            f"Longest run for tomorrow that stays within 10% of your 30-day longest "
-            f"({data['longest_30d_m'] / 1000:.1f} km): [bold]{safe / 1000:.1f} km[/] "
-            "(a ceiling, not a target).\n"
-        )
-    for message in data["load"]["messages"].values():
-        console.print(f"[cyan]Trend[/] {escape(message)}")
-    console.print()
-    if data["shoes"]:
-        table = Table(title="Shoes", title_justify="left")
-        for header in ("id", "shoe", "km", "wear", "%", "default for"):
-            table.add_column(header, justify="right" if header in {"id", "km", "%"} else "left")
-        for s in data["shoes"]:
-            colour = {"ok": "green", "check": "yellow", "replace": "red"}[s["level"]]
-            table.add_row(
-                str(s["id"]),
-                escape(s["name"]),
-                f"{s['distance_m'] / 1000:.0f}",
-                f"[{colour}]{progress_bar(s['percent'] / 100)}[/]",
-                f"{s['percent']:.0f}",
-                ", ".join(s["default_for"]),
-            )
-        console.print(table)
-    if data["pain"]:
-        table = Table(title="Pain, last 7 days against the 7 before", title_justify="left")
-        for header in ("region", "side", "trend", "mean now", "mean before", "latest"):
-            table.add_column(header)
-        for p in data["pain"]:
-            colour = {"rising": "red", "new": "yellow", "falling": "green"}.get(p["direction"], "")
-            table.add_row(
-                escape(p["label"]),
-                p["side"],
-                f"[{colour}]{p['direction']}[/]" if colour else p["direction"],
-                "" if p["mean_last7"] is None else f"{p['mean_last7']:.1f}",
-                "" if p["mean_prev7"] is None else f"{p['mean_prev7']:.1f}",
-                f"{p['latest_score']}/10 on {p['latest_date']}",
-            )
-        console.print(table)
-
-
-@click.command("status")
-@click.option("--date", "day", type=DATE, help="Show the status as of this local date (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
-    """Your training at a glance: this week against recent weeks, warnings with their reasons, the
-    longest safe run for tomorrow, shoes near retirement, and pain trend by region.
-
-    \b
-    Example:
-      strideguard status
-      strideguard status --json
-    """
-    day = day or today_local()
-    rules = _rules()
-    with app.session() as (session, athlete_id):
-        activities = _history(session, athlete_id, day)
-        shoes = shoe_store.list_shoes(session, athlete_id)
-        defaults = shoe_store.defaults(session, athlete_id)
-        entries = pain_store.list_pain(session, athlete_id, until=day)
-        triage = triage_store.latest_triage(session, athlete_id, until=day)
-    data = build_status(activities, shoes, entries, day, rules, defaults, triage)
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    _print_status(data, rules)
-
-
 @click.command("report")
 @click.option(
     "--out",
@@ -453,18 +240,17 @@ def report_command(app: AppContext, out: Path, weeks: int, day: date | None) -> 
             f"{out}: the report is written as .html or .png, not {suffix or 'no suffix'}"
         )
     day = day or today_local()
-    rules = _rules()
+    rules = risk_text.rules()
     with app.session() as (session, athlete_id):
-        activities = _history(session, athlete_id, day)
+        activities = risk_text.history(session, athlete_id, day)
         shoes = shoe_store.list_shoes(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=day)
+        unit = display_unit(session, athlete_id)
     if not activities:
         err_console.print(f"warning: no activities on or before {day}; the report is empty.", markup=False)
-    from strideguard.training import (
-        report,  # Altair and vl-convert: only this command needs them (~0.8 s to load)
-    )
+    from strideguard.training import report  # the charts and the PNG renderer: only this command
 
-    built = report.build_report(activities, day, shoes, entries, weeks, rules)
+    built = report.build_report(activities, day, shoes, entries, weeks, rules, unit)
     try:
         if suffix == ".png":
             out.write_bytes(report.report_png(built))
@@ -479,5 +265,5 @@ def report_command(app: AppContext, out: Path, weeks: int, day: date | None) -> 
 
 
 def register(group: click.Group) -> None:
-    for command in (risk_command, plan_command, status_command, report_command, rate_command):
+    for command in (risk_command, plan_command, report_command, rate_command):
         group.add_command(command)

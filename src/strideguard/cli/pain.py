@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from strideguard.cli import risk_text
 from strideguard.cli.common import (
     DATE,
     PAST_DATE,
@@ -105,8 +106,7 @@ def pain_add_command(
     )
     same_side = [e for e in history if e.side == saved.side]
     for breach in check_pain(same_side, saved.day, saved.day):
-        flag = risk.pain_flag(breach, rules)
-        console.print(Text.assemble(("pain rising", "bold red"), " ", flag.message))
+        console.print(risk_text.flag_markup(risk.pain_flag(breach, rules), rules, indent=""))
 
 
 @pain_group.command("list")

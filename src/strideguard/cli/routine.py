@@ -64,12 +64,16 @@ def _side_label(side: str | None) -> str:
     return f"{side} side" if side else ""
 
 
-def _pretty(condition_id: str) -> str:
-    """A condition as a runner reads it (its name in the triage knowledge), never its file id."""
-    from strideguard.triage.knowledge import default_knowledge  # only `routine show` needs the knowledge
+def _condition_names(ids: tuple[str, ...]) -> list[str]:
+    """Conditions as the hip check names them ("Iliotibial band / TFL pain (outer hip and thigh)"), never
+    their knowledge-file ids; an id the knowledge does not know is shown in words."""
+    from strideguard.triage.knowledge import KnowledgeError, default_knowledge
 
-    condition = default_knowledge().conditions.get(condition_id)
-    return condition.name if condition else condition_id.replace("_", " ")
+    try:
+        conditions = default_knowledge().conditions
+    except KnowledgeError:
+        conditions = {}
+    return [conditions[c].name if c in conditions else c.replace("_", " ") for c in ids]
 
 
 @click.group("routine")
@@ -149,7 +153,7 @@ def show_command(name: str, as_json: bool) -> None:
     console.print()
     console.print(f"[bold]You need:[/] {escape(', '.join(routine.equipment)) or 'nothing'}")
     if routine.suitable_for:
-        console.print(f"[bold]Can help with:[/] {escape(', '.join(map(_pretty, routine.suitable_for)))}")
+        console.print(f"[bold]Can help with:[/] {escape('; '.join(_condition_names(routine.suitable_for)))}")
     console.print()
     table = Table(show_lines=True)
     table.add_column("#", justify="right")

@@ -9,12 +9,21 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from strideguard.cli.common import AppContext, InputError, console, parse_distance_m, pass_app, plural
+from strideguard import units
+from strideguard.cli.common import (
+    AppContext,
+    InputError,
+    console,
+    display_unit,
+    parse_distance_m,
+    pass_app,
+    plural,
+)
 from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage import shoes as shoe_store
-from strideguard.training.shoes import WEAR_LABELS, Shoe, progress_bar, shoe_wear
+from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, WEAR_LABELS, Shoe, progress_bar, shoe_wear
 from strideguard.units import sport_list
 
 
@@ -25,9 +34,13 @@ def _find(session: Session, athlete_id: int, ref: str) -> Shoe:
         raise InputError(str(exc)) from None
 
 
-def _distance(text: str, option: str) -> float:
+MAX_BARE_SHOE = 5000.0  # a shoe's distances run to hundreds: a bare number up to this is in the runner's unit
+
+
+def _distance(text: str, option: str, unit: str) -> float:
+    """A distance option; a bare number is in the runner's unit (km or mi)."""
     try:
-        return parse_distance_m(text)
+        return parse_distance_m(text, unit, max_bare=MAX_BARE_SHOE)
     except click.BadParameter as exc:
         raise click.BadParameter(f"{option}: {exc.message}") from None
 
@@ -52,9 +65,13 @@ def shoes_group() -> None:
 @click.option("--brand", help="Brand, e.g. Asics.")
 @click.option("--model", help="Model, e.g. Novablast 4.")
 @click.option(
-    "--start-distance", default="0km", show_default=True, help="Distance it had run before you logged it."
+    "--start-distance", default="0", show_default=True, help="Distance it had run before you logged it."
 )
-@click.option("--retire-at", default="450km", show_default=True, help="Retirement distance for this shoe.")
+@click.option(
+    "--retire-at",
+    help="Retirement distance for this shoe, e.g. 450km or 280mi (default 450 km, about 280 mi; a bare "
+    "number is in your unit, see `strideguard settings`).",
+)
 @click.option(
     "--default-for",
     type=click.Choice(SPORTS, case_sensitive=False),
@@ -68,7 +85,7 @@ def shoes_add_command(
     brand: str | None,
     model: str | None,
     start_distance: str,
-    retire_at: str,
+    retire_at: str | None,
     default_for: tuple[str, ...],
 ) -> None:
     """Add a pair of shoes.
@@ -78,9 +95,10 @@ def shoes_add_command(
       strideguard shoes add "Daily trainer" --brand Asics --model "Novablast 4" --default-for run
       strideguard shoes add Racers --start-distance 120km --retire-at 350km
     """
-    start_m = _distance(start_distance, "--start-distance")
-    retire_m = _distance(retire_at, "--retire-at")
     with app.session() as (session, athlete_id):
+        unit = display_unit(session, athlete_id)
+        start_m = _distance(start_distance, "--start-distance", unit)
+        retire_m = DEFAULT_RETIRE_AT_M if retire_at is None else _distance(retire_at, "--retire-at", unit)
         try:
             shoe = shoe_store.add_shoe(session, athlete_id, name, brand, model, start_m, retire_m)
             for sport in default_for:
@@ -89,8 +107,8 @@ def shoes_add_command(
             raise InputError(str(exc)) from None
     extra = f"; default for {', '.join(default_for)}" if default_for else ""
     console.print(
-        f"Added shoe #{shoe.id} {shoe.label}: {start_m / 1000:g} km so far, retire at {retire_m / 1000:g} "
-        f"km{extra}.",
+        f"Added shoe #{shoe.id} {shoe.label}: {units.distance(start_m, unit, 0)} so far, retire at "
+        f"{units.distance(retire_m, unit, 0)}{extra}.",
         markup=False,
     )
 
@@ -111,6 +129,7 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
         shoes = shoe_store.list_shoes(session, athlete_id, include_retired=not active)
         defaults = shoe_store.defaults(session, athlete_id)
         activities = store.list_activities(session, athlete_id)
+        unit = display_unit(session, athlete_id)
     wears = shoe_wear(shoes, activities)
     if as_json:
         click.echo(
@@ -141,18 +160,18 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
         console.print('No shoes yet. Try [bold]strideguard shoes add "Daily trainer" --default-for run[/].')
         return
     table = Table(title="Shoes", title_justify="left")
-    for header in ("id", "shoe", "km", "limit", "wear", "%", "runs", "last used", "default for", "status"):
-        table.add_column(header, justify="right" if header in {"id", "km", "limit", "%", "runs"} else "left")
+    for header in ("id", "shoe", unit, "limit", "wear", "%", "runs", "last used", "default for", "status"):
+        table.add_column(header, justify="right" if header in {"id", unit, "limit", "%", "runs"} else "left")
     for w in wears:
         colour = {"ok": "green", "check": "yellow", "replace": "red"}[w.level]
         status = "retired" if w.shoe.retired else ("" if w.level == "ok" else WEAR_LABELS[w.level].lower())
         table.add_row(
             str(w.shoe.id),
             Text(w.shoe.label),  # the runner's or the export's words: never rich markup
-            f"{w.distance_m / 1000:.0f}",
-            f"{w.shoe.retire_at_m / 1000:.0f}",
+            units.distance_number(w.distance_m, unit, 0),
+            units.distance_number(w.shoe.retire_at_m, unit, 0),
             f"[{colour}]{progress_bar(w.fraction)}[/]",
-            f"{w.percent:.0f}",
+            units.number(w.percent),
             str(w.activities),
             w.last_used.isoformat() if w.last_used else "",
             ", ".join(sorted(s for s, sid in defaults.items() if sid == w.shoe.id)),

@@ -13,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard.activities import streams as stream_codec
 from strideguard.model import Activity, Lap
 from strideguard.storage import bulk as store_bulk
 from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, ShoeDefaultRow, StreamRow
@@ -188,6 +187,8 @@ def save_activity(
         for idx, lap in enumerate(activity.laps)
     ]
     if streams_blob is None and activity.streams is not None and len(activity.streams):
+        from strideguard.activities import streams as stream_codec  # numpy: only when there are streams
+
         streams_blob = (len(activity.streams), stream_codec.encode(activity.streams))
     stream = (
         None
@@ -261,8 +262,14 @@ def to_activity(
         damaged=row.damaged,
         import_id=row.import_id,
         laps=laps,
-        streams=stream_codec.decode(with_streams.blob) if with_streams is not None else None,
+        streams=_decode(with_streams.blob) if with_streams is not None else None,
     )
+
+
+def _decode(blob: bytes) -> Any:
+    from strideguard.activities import streams as stream_codec  # numpy: only when streams are read
+
+    return stream_codec.decode(blob)
 
 
 def list_activities(

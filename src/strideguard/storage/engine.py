@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,43 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', re.MULTILINE)
+
+
+@functools.cache
+def _shipped_head() -> str | None:
+    """The head revision of the shipped migrations, read from their files without loading Alembic (~0.3 s
+    of every command's start): the one revision no other file names as its down_revision."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(m.groups() for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+        if "down_revision" in found:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The database's revision by plain SQL (what Alembic's MigrationContext reads); None when empty."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def ensure_schema(engine: Engine) -> None:
     """Upgrade to head when the database is behind (a new database is created on first use).
 
     Reads the revision first and writes only when an upgrade is due, so a current read-only database works.
+    A current database is recognised without loading Alembic (the commands start faster); anything else
+    goes through Alembic as before.
     """
+    fast_head = _shipped_head()
+    if fast_head is not None and _stored_revision(engine) == fast_head:
+        return
     current, head = current_revision(engine), head_revision()
     if current == head:
         return

@@ -79,6 +79,24 @@ class ShareRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# --- display settings (migration 0004) ---------------------------------------------------------------------
+
+
+class AthleteSettingsRow(Base):
+    """How one athlete reads numbers: kilometres or miles (`distance_unit`; no row, or NULL: from the
+    locale). Stored values stay SI; only what screens show changes."""
+
+    __tablename__ = "athlete_settings"
+    athlete_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("athletes.id", ondelete="CASCADE"), primary_key=True
+    )
+    distance_unit: Mapped[str | None] = mapped_column(sa.String(2))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
 class ShoeRow(Base):
     __tablename__ = "shoes"
     id: Mapped[int] = mapped_column(primary_key=True)

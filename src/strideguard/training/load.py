@@ -56,6 +56,29 @@ def weekly_volume(
     return weeks
 
 
+def calendar_weeks(
+    activities: Iterable[Activity],
+    first_monday: date,
+    last_monday: date,
+    sports: frozenset[str] = RUNNING_SPORTS,
+) -> list[WeekVolume]:
+    """Every ISO week from `first_monday` to `last_monday` (Mondays), oldest first, weeks without a run as
+    zeros: the calendar's weeks, whatever the log holds."""
+    return fill_weeks(weekly_volume(activities, sports), first_monday, last_monday)
+
+
+def fill_weeks(week_list: Iterable[WeekVolume], first_monday: date, last_monday: date) -> list[WeekVolume]:
+    """`calendar_weeks` from week totals already summed (e.g. kept by the database)."""
+    found = {w.monday: w for w in week_list}
+    weeks: list[WeekVolume] = []
+    monday = first_monday - timedelta(days=first_monday.weekday())
+    while monday <= last_monday:
+        year, week, _ = monday.isocalendar()
+        weeks.append(found.get(monday) or WeekVolume(year, week, monday, 0.0, 0.0, 0))
+        monday += timedelta(days=7)
+    return weeks
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Daily load, session spikes, weekly change, ACWR, CTL/ATL/TSB, monotony and strain.
 # Formulas and their evidence: /work/shared/clinical/clinical.md section 1c; the citations and thresholds

@@ -107,38 +107,58 @@ class PainBreach:
     activity_id: int | None
     hip_or_groin: bool
     timing: str | None = None
-    baseline_logged: bool = True  # False: no entry in the 14 days before, so the baseline is "no pain"
+    baseline_logged: bool = True  # False: no before/next-morning entry in the 14 days before: "no pain"
+    # The facts behind the explanation, so it can say only what the rule saw:
+    # not_settled: the entry the settled level came from (None when there was none) ...
+    baseline_entry: PainEntry | None = None
+    # ... and every earlier entry of this region and side in the 14 days before (any timing).
+    earlier: tuple[PainEntry, ...] = ()
+    # rising_weekly: how many entries each 7-day mean is over.
+    current_count: int = 0
+    previous_count: int = 0
 
 
 def _key(entry: PainEntry) -> tuple[str, str]:
     return entry.region, entry.side
 
 
-def _baseline_before(entries: list[PainEntry], entry: PainEntry) -> float | None:
-    """The settled level before a next-morning entry: the latest before/next-morning score of the same
-    region and side on an earlier day, within 14 days; None when there is none (a diary with no entry
-    means no pain, so callers take 0)."""
-    candidates = [
-        e
-        for e in entries
-        if _key(e) == _key(entry)
-        and e.timing in ("before", "next-morning")
-        and entry.day - timedelta(days=14) <= e.day < entry.day
-    ]
+BASELINE_DAYS = 14  # how far back a settled level (a before-run or morning score) still counts
+
+
+def _earlier(entries: list[PainEntry], entry: PainEntry) -> list[PainEntry]:
+    """Entries of the same region and side on the 14 days before `entry`'s day, oldest first."""
+    first = entry.day - timedelta(days=BASELINE_DAYS)
+    return [e for e in entries if _key(e) == _key(entry) and first <= e.day < entry.day]
+
+
+def _baseline_entry(earlier: list[PainEntry]) -> PainEntry | None:
+    """The settled level before a next-morning entry: the latest before/next-morning entry among `earlier`;
+    None when there is none (a diary with no such entry means no pain, so callers take 0). Scores during
+    or after a run are not a resting level and never count."""
+    candidates = [e for e in earlier if e.timing in ("before", "next-morning")]
     if not candidates:
         return None
-    latest = max(candidates, key=lambda e: (e.day, e.timing == "next-morning", e.id or 0))
-    return float(latest.score)
+    return max(candidates, key=lambda e: (e.day, e.timing == "next-morning", e.id or 0))
+
+
+def _window(entries: list[PainEntry], first: date, last: date) -> list[int]:
+    return [e.score for e in entries if first <= e.day <= last]
+
+
+def _weekly_scores(entries: list[PainEntry], day: date, days: int) -> tuple[list[int], list[int]]:
+    """The scores of the `days` days ending `day`, and of the `days` days before those."""
+    current = _window(entries, day - timedelta(days=days - 1), day)
+    previous = _window(entries, day - timedelta(days=2 * days - 1), day - timedelta(days=days))
+    return current, previous
+
+
+def _mean(scores: list[int]) -> float | None:
+    return sum(scores) / len(scores) if scores else None
 
 
 def _weekly_means(entries: list[PainEntry], day: date, days: int) -> tuple[float | None, float | None]:
-    def mean(first: date, last: date) -> float | None:
-        scores = [e.score for e in entries if first <= e.day <= last]
-        return sum(scores) / len(scores) if scores else None
-
-    current = mean(day - timedelta(days=days - 1), day)
-    previous = mean(day - timedelta(days=2 * days - 1), day - timedelta(days=days))
-    return current, previous
+    current, previous = _weekly_scores(entries, day, days)
+    return _mean(current), _mean(previous)
 
 
 def check_pain(
@@ -172,8 +192,9 @@ def check_pain(
                 )
             )
         if entry.timing == "next-morning":
-            logged = _baseline_before(all_entries, entry)
-            baseline = 0.0 if logged is None else logged
+            earlier = _earlier(all_entries, entry)
+            source = _baseline_entry(earlier)
+            baseline = 0.0 if source is None else float(source.score)
             if entry.score > baseline:
                 breaches.append(
                     PainBreach(
@@ -186,7 +207,9 @@ def check_pain(
                         entry.activity_id,
                         hip,
                         entry.timing,
-                        baseline_logged=logged is not None,
+                        baseline_logged=source is not None,
+                        baseline_entry=source,
+                        earlier=tuple(earlier),
                     )
                 )
     groups: dict[tuple[str, str], list[PainEntry]] = {}
@@ -198,7 +221,8 @@ def check_pain(
             reverse=True,
         )
         for day in days:
-            current, previous = _weekly_means(group, day, compare_days)
+            now, before = _weekly_scores(group, day, compare_days)
+            current, previous = _mean(now), _mean(before)
             if current is not None and previous is not None and current > previous:
                 breaches.append(
                     PainBreach(
@@ -210,6 +234,8 @@ def check_pain(
                         previous,
                         None,
                         REGIONS[region].hip_or_groin,
+                        current_count=len(now),
+                        previous_count=len(before),
                     )
                 )
                 break

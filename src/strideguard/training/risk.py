@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from strideguard import units
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.training import load
 from strideguard.training.pain import REGIONS, PainBreach, PainEntry, check_pain
@@ -43,19 +44,23 @@ __all__ = [
     "RULE_IDS",
     "SEVERITIES",
     "Flag",
+    "HoldBack",
     "LoadInfo",
     "Plan",
     "RiskRule",
     "RiskRules",
     "RiskRulesError",
     "Source",
+    "active_pain_flags",
     "check_rules",
     "default_rules",
     "evaluate",
+    "hold_back",
     "load_info",
     "load_rules",
     "longest_safe_run_m",
     "pain_flag",
+    "pain_reason",
     "plan",
 ]
 
@@ -67,7 +72,11 @@ DEFAULT_WINDOW_DAYS = 7
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """One explained warning. `value` and `threshold` are in the rule's own unit (percent, days, score)."""
+    """One explained warning. `value` and `threshold` are in the rule's own unit (percent, days, score).
+
+    Screens show `title` and `message`; `rule` and `category` are ids for scripts, never shown. A pain flag
+    for the hip or groin has `details["triage"]`: each shell adds its own way to the hip check.
+    """
 
     rule: str
     severity: str
@@ -79,10 +88,12 @@ class Flag:
     message: str
     citations: tuple[str, ...]
     details: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
+            "title": self.title,
             "severity": self.severity,
             "category": self.category,
             "date": self.day.isoformat(),
@@ -107,7 +118,7 @@ def _bounds(rules: RiskRules) -> tuple[float, float, float]:
 def _decimals_apart(threshold: float, value: float, start: int = 0, most: int = 2) -> int:
     """Fewest decimals (from `start`) at which `value` still shows on its own side of `threshold`."""
     decimals = start
-    while decimals < most and (round(value, decimals) > threshold) != (value > threshold):
+    while decimals < most and (units.rounded(value, decimals) > threshold) != (value > threshold):
         decimals += 1
     return decimals
 
@@ -118,27 +129,50 @@ def spike_numbers(
     max_within_m: float,
     pct: float,
     limit_pct: float,
-    signed: bool = False,
+    unit: str = "km",
 ) -> dict[str, str]:
-    """The numbers of a spike message as text. At the 10% edge one decimal is not enough: 11.44 km after
-    10.4 km is 10.03% longer, which must not read "10% longer ... keep runs within 11.4 km"."""
-    km = 1
-    shown = f"{distance_m / 1000:.1f}"
-    if shown in (f"{max_within_m / 1000:.1f}", f"{longest_m / 1000:.1f}"):
-        km = 2
-    scale = 10**km
-    within = math.floor(max_within_m / 1000 * scale + 1e-9) / scale  # rounded down: "within" stays true
-    decimals = _decimals_apart(limit_pct, pct)
+    """The numbers of a spike sentence as text in the runner's unit. At the 10% edge one decimal is not
+    enough: 11.44 km after 10.4 km is 10.03% longer, which must not read "10% longer ... keep runs within
+    11.4 km". So every distance of the sentence gets two decimals when one would show two of them equal."""
+    decimals = 1
+    shown = units.distance_number(distance_m, unit)
+    if shown in (units.distance_number(max_within_m, unit), units.distance_number(longest_m, unit)):
+        decimals = 2
+    scale = 10**decimals
+    # The ceiling is rounded down, so "within" stays true of the number shown.
+    within = math.floor(units.distance_value(max_within_m, unit) * scale + 1e-9) / scale
+    pct_decimals = _decimals_apart(limit_pct, pct)
     return {
-        "distance_km": f"{distance_m / 1000:.{km}f}",
-        "longest_km": f"{longest_m / 1000:.{km}f}",
-        "max_within_km": f"{within:.{km}f}",
-        "spike_pct": f"{pct:{'+' if signed else ''}.{decimals}f}",
+        "distance": units.distance(distance_m, unit, decimals),
+        "longest": units.distance(longest_m, unit, decimals),
+        "max_within": f"{within:.{decimals}f} {unit}",
+        "spike_pct": units.percent(abs(pct), pct_decimals),
+        "comparison": _comparison(pct, pct_decimals),
     }
 
 
+def _ceiling_numbers(longest_m: float, max_within_m: float, unit: str) -> tuple[str, str]:
+    """The 30-day longest and the ceiling over it as text, the ceiling rounded down ("within" stays true)."""
+    decimals = 1 if units.distance_number(longest_m, unit) != units.distance_number(max_within_m, unit) else 2
+    scale = 10**decimals
+    within = math.floor(units.distance_value(max_within_m, unit) * scale + 1e-9) / scale
+    return units.distance(longest_m, unit, decimals), f"{within:.{decimals}f} {unit}"
+
+
+def _comparison(pct: float, decimals: int) -> str:
+    """'12% shorter than', 'as long as', '5% longer than': a planned run against the 30-day longest."""
+    if units.rounded(pct, decimals) == 0:
+        return "as long as"
+    return f"{units.percent(abs(pct), decimals)} {'longer' if pct > 0 else 'shorter'} than"
+
+
 def _spike_flags(
-    spikes: list[load.SessionSpike], since: date, until: date, rules: RiskRules, log_start: date | None = None
+    spikes: list[load.SessionSpike],
+    since: date,
+    until: date,
+    rules: RiskRules,
+    log_start: date | None = None,
+    unit: str = "km",
 ) -> list[Flag]:
     rule = rules["session_spike"]
     small = rules.number("session_spike", "small_above_pct")
@@ -149,17 +183,22 @@ def _spike_flags(
             continue
         assert spike.longest_prev_m is not None and spike.spike_pct is not None
         short = log_start is not None and (spike.day - log_start).days < window
+        numbers = spike_numbers(
+            spike.distance_m,
+            spike.longest_prev_m,
+            spike.longest_prev_m * (1 + small / 100),
+            spike.spike_pct,
+            small,
+            unit,
+        )
         message = rule.text(
             date=spike.day.isoformat(),
             category=spike.category,
             hazard_ratio=rule.extra["hazard_ratios"][spike.category],
-            **spike_numbers(
-                spike.distance_m,
-                spike.longest_prev_m,
-                spike.longest_prev_m * (1 + small / 100),
-                spike.spike_pct,
-                small,
-            ),
+            distance=numbers["distance"],
+            longest=numbers["longest"],
+            max_within=numbers["max_within"],
+            spike_pct=numbers["spike_pct"],
         )
         if short:
             note = rule.extra["short_history_note"].format(log_start=log_start.isoformat())  # type: ignore[union-attr]
@@ -180,6 +219,7 @@ def _spike_flags(
                     "longest_prev_m": spike.longest_prev_m,
                     "short_history": short,
                 },
+                rules.title(rule.id, spike.category),
             )
         )
     return flags
@@ -217,12 +257,15 @@ def _returning_flags(
                 rule.text(date=spike.day.isoformat(), context=context),
                 rule.citations,
                 {"distance_m": spike.distance_m},
+                rules.title(rule.id, category),
             )
         )
     return flags
 
 
-def _weekly_flags(daily: list[load.DayLoad], since: date, until: date, rules: RiskRules) -> list[Flag]:
+def _weekly_flags(
+    daily: list[load.DayLoad], since: date, until: date, rules: RiskRules, unit: str = "km"
+) -> list[Flag]:
     """One flag per stretch of consecutive run days over the threshold, at its peak day."""
     rule = rules["weekly_increase"]
     above = rules.number("weekly_increase", "above_pct")
@@ -250,10 +293,10 @@ def _weekly_flags(daily: list[load.DayLoad], since: date, until: date, rules: Ri
         assert peak.change_pct is not None
         message = rule.text(
             date=peak.day.isoformat(),
-            last7_km=peak.last7_m / 1000,
-            change_pct=peak.change_pct,
+            last7=units.distance(peak.last7_m, unit),
+            change_pct=units.percent(peak.change_pct),
             baseline_weeks=weeks,
-            baseline_km=peak.baseline_mean_m / 1000,
+            baseline=units.distance(peak.baseline_mean_m, unit),
         )
         flags.append(
             Flag(
@@ -267,24 +310,36 @@ def _weekly_flags(daily: list[load.DayLoad], since: date, until: date, rules: Ri
                 message,
                 rule.citations,
                 {"last7_m": peak.last7_m, "baseline_mean_m": peak.baseline_mean_m},
+                rules.title(rule.id, "watch"),
             )
         )
     return flags
 
 
-def _shoe_flags(wears: Iterable[ShoeWear], day: date, rules: RiskRules) -> list[Flag]:
+def evidence_distance(km: float, unit: str = "km") -> str:
+    """A rounded distance from the evidence in the runner's unit: 500 km, or about 310 mi."""
+    if unit == "km":
+        return f"{km:g} km"
+    return f"{units.number(units.rounded(units.distance_value(km * 1000, unit) / 10) * 10)} mi"
+
+
+def _shoe_flags(wears: Iterable[ShoeWear], day: date, rules: RiskRules, unit: str = "km") -> list[Flag]:
     rule = rules["shoe_retirement"]
     check_at = rules.number("shoe_retirement", "check_at_fraction")
     replace_at = rules.number("shoe_retirement", "replace_at_fraction")
+    replace_from = evidence_distance(rules.number("shoe_retirement", "evidence_replace_from_km"), unit)
+    replace_to = evidence_distance(rules.number("shoe_retirement", "evidence_replace_to_km"), unit)
     flags: list[Flag] = []
     for wear in shoe_alerts(wears):
         threshold = 100 * (replace_at if wear.level == "replace" else check_at)
         message = rule.text(
             shoe=wear.shoe.label,
-            distance_km=wear.distance_m / 1000,
-            percent=wear.percent,
-            retire_km=wear.shoe.retire_at_m / 1000,
+            distance=units.distance(wear.distance_m, unit, 0),
+            percent=units.percent(wear.percent),
+            retire=units.distance(wear.shoe.retire_at_m, unit, 0),
             advice=rule.extra["advice"][wear.level],
+            evidence_check=evidence_distance(rules.number("shoe_retirement", "evidence_check_km"), unit),
+            evidence_replace=f"{replace_from.split()[0]} and {replace_to}",
         )
         flags.append(
             Flag(
@@ -298,32 +353,71 @@ def _shoe_flags(wears: Iterable[ShoeWear], day: date, rules: RiskRules) -> list[
                 message,
                 rule.citations,
                 {"shoe_id": wear.shoe.id, "shoe": wear.shoe.label, "distance_m": wear.distance_m},
+                rules.title(rule.id, wear.level),
             )
         )
     return flags
+
+
+def _entries_text(count: int) -> str:
+    return "1 entry" if count == 1 else f"{count} entries"
+
+
+def pain_reason(breach: PainBreach, rules: RiskRules) -> str:
+    """Why a pain entry broke the model, in words built from the facts the rule used (`breach`), so the
+    sentence is true of the diary: which earlier entry set the level, or what the two weeks before held."""
+    reasons = rules["pain_rising"].extra["reasons"]
+    if breach.reason == "over_limit":
+        return reasons["over_limit"].format(
+            score=f"{breach.score:g}",
+            timing=f" {breach.timing} a run" if breach.timing in ("during", "after") else "",
+        )
+    if breach.reason == "rising_weekly":
+        return " ".join(
+            reasons["rising_weekly"]
+            .format(
+                previous=units.number(breach.baseline or 0.0, 1),
+                current=units.number(breach.score, 1),
+                previous_count=_entries_text(breach.previous_count),
+                current_count=_entries_text(breach.current_count),
+                date=breach.day.isoformat(),
+            )
+            .split()
+        )
+    source = breach.baseline_entry
+    if source is not None:
+        when = "before a run on" if source.timing == "before" else "on the morning of"
+        text = reasons["not_settled"].format(
+            score=f"{breach.score:g}",
+            baseline=f"{source.score:g}",
+            baseline_when=when,
+            baseline_date=source.day.isoformat(),
+        )
+    elif breach.earlier:
+        kinds = sorted({e.timing for e in breach.earlier}, key=lambda t: ("during", "after").index(t))
+        top = max(e.score for e in breach.earlier)
+        what = (
+            f"{kinds[0]} a run ({top}/10)"
+            if len(breach.earlier) == 1
+            else f"all {' or '.join(kinds)} a run (up to {top}/10)"
+        )
+        text = reasons["not_settled_run_scores_only"].format(
+            score=f"{breach.score:g}", earlier=_entries_text(len(breach.earlier)), earlier_what=what
+        )
+    else:
+        text = reasons["not_settled_no_baseline"].format(score=f"{breach.score:g}")
+    return " ".join(text.split())
 
 
 def pain_flag(breach: PainBreach, rules: RiskRules) -> Flag:
     """The explained flag for one breach of the pain-monitoring model."""
     rule = rules["pain_rising"]
     limit = rules.number("pain_rising", "max_acceptable_score")
-    reason_key = breach.reason
-    if reason_key == "not_settled" and not breach.baseline_logged:
-        reason_key = "not_settled_no_baseline"
-    template = rule.extra["reasons"][reason_key]
-    reason = template.format(
-        score=f"{breach.score:g}",
-        timing=f" {breach.timing} a run" if breach.timing in ("during", "after") else "",
-        baseline=f"{(breach.baseline or 0):g}",
-        previous=breach.baseline or 0.0,
-        current=breach.score,
-    )
     message = rule.text(
         region=REGIONS[breach.region].label,
         side=breach.side,
         date=breach.day.isoformat(),
-        reason=reason,
-        triage_hint=rule.extra["triage_hint"] if breach.hip_or_groin else "",
+        reason=pain_reason(breach, rules),
     )
     threshold = limit if breach.reason == "over_limit" else breach.baseline
     return Flag(
@@ -337,6 +431,7 @@ def pain_flag(breach: PainBreach, rules: RiskRules) -> Flag:
         message,
         rule.citations,
         {"region": breach.region, "side": breach.side, "triage": breach.hip_or_groin},
+        rules.title(rule.id, breach.reason),
     )
 
 
@@ -349,13 +444,15 @@ def evaluate(
     rules: RiskRules | None = None,
     log_start: date | None = None,
     wears: Iterable[ShoeWear] | None = None,
+    unit: str = "km",
 ) -> list[Flag]:
     """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
 
     Pass the history from at least 30 days before `since` so spikes have their comparison window. Shoe
     alerts are dated `until` (they describe the shoe now) and count all of `activities`, unless `wears`
     gives each shoe's wear already (from totals kept by the database). `log_start` (the first logged run)
-    lets a spike say when its 30 days reach back before the log began.
+    lets a spike say when its 30 days reach back before the log began. Messages give distances in `unit`
+    (km or mi).
     """
     rules = rules or default_rules()
     since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
@@ -364,16 +461,16 @@ def evaluate(
     window = int(rules.number("session_spike", "window_days"))
     spikes = load.session_spikes(runs, window, _bounds(rules))
     daily = load.daily_series(runs, end=until)
-    flags = _spike_flags(spikes, since, until, rules, log_start)
+    flags = _spike_flags(spikes, since, until, rules, log_start, unit)
     flags += _returning_flags(spikes, since, until, rules)
-    flags += _weekly_flags(daily, since, until, rules)
+    flags += _weekly_flags(daily, since, until, rules, unit)
     shoes = list(shoes)
     if wears is not None:
-        flags += _shoe_flags(wears, until, rules)
+        flags += _shoe_flags(wears, until, rules, unit)
     elif shoes:
         check_at = rules.number("shoe_retirement", "check_at_fraction")
         replace_at = rules.number("shoe_retirement", "replace_at_fraction")
-        flags += _shoe_flags(shoe_wear(shoes, activities, check_at, replace_at), until, rules)
+        flags += _shoe_flags(shoe_wear(shoes, activities, check_at, replace_at), until, rules, unit)
     breaches = check_pain(
         pain,
         since,
@@ -396,52 +493,77 @@ URGENT_LEVELS = ("emergency", "urgent")
 
 @dataclass(frozen=True, slots=True)
 class HoldBack:
-    """Why no longer run is suggested now: pain outside the monitoring model, or a recent urgent hip check."""
+    """Why no longer run is suggested now: pain outside the monitoring model, or a recent urgent hip check.
+
+    `day` is the date of the pain warning or the hip check; `for_day` the day the withheld figure was for.
+    """
 
     reason: str  # pain | triage
     day: date
     message: str
     citations: tuple[str, ...]
+    for_day: date | None = None
+    title: str = "Hold back"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "reason": self.reason,
+            "title": self.title,
             "date": self.day.isoformat(),
+            "for_date": None if self.for_day is None else self.for_day.isoformat(),
             "message": self.message,
             "citations": list(self.citations),
         }
 
 
+def active_pain_flags(flags: Iterable[Flag], today: date, rules: RiskRules | None = None) -> list[Flag]:
+    """The pain_rising flags of the `pain_days` days ending `today`: the same 7 days as the warnings a
+    screen shows, so every pain warning on a screen holds the longest-run figure back."""
+    rules = rules or default_rules()
+    days = rules.number("hold_back", "pain_days")
+    return [f for f in flags if f.rule == "pain_rising" and 0 <= (today - f.day).days < days]
+
+
 def hold_back(
     flags: Iterable[Flag],
-    day: date,
+    today: date,
     rules: RiskRules | None = None,
     triage: tuple[date, str] | None = None,
+    for_day: date | None = None,
+    when: str | None = None,
 ) -> HoldBack | None:
-    """Whether to withhold the "longest run for tomorrow" figure on `day`: a recent hip check at urgent or
-    emergency (`triage` = (its date, level)) comes first, then a pain_rising warning of the last days.
+    """Whether to withhold the longest-run figure: a hip check of the last two weeks (to `today`) at urgent
+    or emergency (`triage` = (its date, level)) comes first, then any pain_rising warning of the 7 days
+    ending `today` (the flags were evaluated to `today`).
 
-    A longest-run figure next to "cut your load" reads as a target; holding it back says the load advice wins.
+    `for_day` (default the day after `today`) is the day the figure was for; `when` how the message names
+    it (default "tomorrow (DATE)"; `plan` says "your run on DATE"). A longest-run figure next to "cut your
+    load" reads as a target; holding it back says the load advice wins.
     """
     rules = rules or default_rules()
     rule = rules["hold_back"]
+    for_day = for_day or today + timedelta(days=1)
+    if when is None:
+        when = (
+            f"tomorrow ({for_day.isoformat()})"
+            if for_day == today + timedelta(days=1)
+            else f"your run on {for_day.isoformat()}"
+        )
+    title = rules.title("hold_back")
     if triage is not None:
         triage_day, level = triage
-        if level in URGENT_LEVELS and 0 <= (day - triage_day).days < rules.number("hold_back", "triage_days"):
+        recent_check = 0 <= (today - triage_day).days < rules.number("hold_back", "triage_days")
+        if level in URGENT_LEVELS and recent_check:
             reason = rule.extra["reasons"]["triage"].format(date=triage_day.isoformat(), level=level)
-            message = rule.text(reason=reason, advice=rule.extra["advice"]["triage"].strip())
-            return HoldBack("triage", triage_day, message, rule.citations)
-    recent = [
-        f
-        for f in flags
-        if f.rule == "pain_rising" and 0 <= (day - f.day).days < rules.number("hold_back", "pain_days")
-    ]
+            message = rule.text(when=when, reason=reason, advice=rule.extra["advice"]["triage"].strip())
+            return HoldBack("triage", triage_day, message, rule.citations, for_day, title)
+    recent = active_pain_flags(flags, today, rules)
     if recent:
         latest = max(recent, key=lambda f: f.day)
         region = REGIONS[latest.details["region"]].label if latest.details.get("region") in REGIONS else "The"
         reason = rule.extra["reasons"]["pain"].format(region=region, date=latest.day.isoformat())
-        message = rule.text(reason=reason, advice=rule.extra["advice"]["pain"].strip())
-        return HoldBack("pain", latest.day, message, rule.citations)
+        message = rule.text(when=when, reason=reason, advice=rule.extra["advice"]["pain"].strip())
+        return HoldBack("pain", latest.day, message, rule.citations, for_day, title)
     return None
 
 
@@ -451,15 +573,26 @@ def hold_back(
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """A planned run checked against the 30-day longest, with a plain-words verdict."""
+    """A planned run checked against the 30-day longest, with a plain-words verdict.
+
+    `base_spike` is set when the 30-day longest run was itself a spike: a ceiling built on it says so
+    (`base_note`, also at the end of `message`). `ceiling` is the longest-run figure as one sentence
+    (status, dashboard), to be shown with `base_note`.
+    """
 
     check: load.PlannedCheck
     message: str
     citations: tuple[str, ...]
     hazard_ratio: str | None
+    base_spike: load.SessionSpike | None = None
+    base_note: str = ""
+    ceiling: str = ""
+    unit: str = "km"
+    max_within_text: str = ""  # the ceiling as `ceiling` writes it ("15.4 km"), rounded down
 
     def to_json(self) -> dict[str, Any]:
         c = self.check
+        base = self.base_spike
         return {
             "date": c.day.isoformat(),
             "planned_m": c.planned_m,
@@ -471,43 +604,93 @@ class Plan:
             "category": c.category,
             "returning": c.returning,
             "hazard_ratio": self.hazard_ratio,
+            "longest_30d_was_spike": None
+            if base is None
+            else {
+                "category": base.category,
+                "spike_pct": None if base.spike_pct is None else round(base.spike_pct, 3),
+                "longest_before_m": base.longest_prev_m,
+            },
             "message": self.message,
             "citations": list(self.citations),
         }
 
 
-def plan(activities: Iterable[Activity], planned_m: float, day: date, rules: RiskRules | None = None) -> Plan:
-    """Check a planned run of `planned_m` metres on `day` before it happens (Frandsen 2025)."""
+def _base_spike(
+    activities: list[Activity], check: load.PlannedCheck, window: int, bounds: tuple[float, float, float]
+) -> load.SessionSpike | None:
+    """The spike of the run the ceiling is built on, when that run was itself a spike (needs the history
+    from 30 days before that run, i.e. about 60 days before the planned day)."""
+    if check.longest_prev_day is None:
+        return None
+    for spike in load.session_spikes(activities, window, bounds):
+        same = (
+            spike.activity_id == check.longest_prev_id
+            if check.longest_prev_id is not None
+            else spike.distance_m == check.longest_prev_m
+        )
+        if spike.day == check.longest_prev_day and same and spike.category is not None:
+            return spike
+    return None
+
+
+def plan(
+    activities: Iterable[Activity],
+    planned_m: float,
+    day: date,
+    rules: RiskRules | None = None,
+    unit: str = "km",
+) -> Plan:
+    """Check a planned run of `planned_m` metres on `day` before it happens (Frandsen 2025). Pass the runs
+    of the 60 days before `day` so a ceiling built on a run that was itself a spike can say so."""
     rules = rules or default_rules()
+    activities = [a for a in activities if a.local_date < day]
     window = int(rules.number("session_spike", "window_days"))
+    small = rules.number("session_spike", "small_above_pct")
     check = load.check_planned(activities, planned_m, day, window, _bounds(rules))
     rule = rules["session_spike"]
     templates = rule.extra["plan_messages"]
     if check.returning:
         text = templates["returning"].format(window_days=window, date=day.isoformat())
-        return Plan(check, " ".join(text.split()), rule.citations, None)
+        return Plan(check, " ".join(text.split()), rule.citations, None, unit=unit)
     assert check.longest_prev_m is not None and check.max_within_m is not None and check.spike_pct is not None
     hazard = rule.extra["hazard_ratios"][check.category] if check.category else None
-    numbers = spike_numbers(
-        planned_m,
-        check.longest_prev_m,
-        check.max_within_m,
-        check.spike_pct,
-        rules.number("session_spike", "small_above_pct"),
-        signed=True,
-    )
-    text = templates["within" if check.category is None else "spike"].format(
-        planned_km=numbers["distance_km"],
-        date=day.isoformat(),
-        window_days=window,
-        longest_km=numbers["longest_km"],
-        longest_date=check.longest_prev_day,
-        spike_pct=numbers["spike_pct"],
-        max_within_km=numbers["max_within_km"],
-        category=check.category,
-        hazard_ratio=hazard,
-    )
-    return Plan(check, " ".join(text.split()), rule.citations, hazard)
+    numbers = spike_numbers(planned_m, check.longest_prev_m, check.max_within_m, check.spike_pct, small, unit)
+    values = {
+        "planned": numbers["distance"],
+        "date": day.isoformat(),
+        "window_days": window,
+        "longest": numbers["longest"],
+        "longest_date": check.longest_prev_day,
+        "comparison": numbers["comparison"],
+        "max_within": numbers["max_within"],
+        "category": check.category,
+        "hazard_ratio": hazard,
+    }
+    text = " ".join(templates["within" if check.category is None else "spike"].format(**values).split())
+    # The longest-run figure on its own: the ceiling against the 30-day longest, one decimal unless the
+    # two would read equal.
+    longest_shown, ceiling_shown = _ceiling_numbers(check.longest_prev_m, check.max_within_m, unit)
+    shown = {**values, "max_within": ceiling_shown, "longest": longest_shown}
+    ceiling = " ".join(templates["ceiling"].format(**shown).split())
+    base = _base_spike(activities, check, window, _bounds(rules))
+    note = ""
+    if base is not None:
+        assert base.longest_prev_m is not None and base.spike_pct is not None
+        note = " ".join(
+            rule.extra["spike_base_note"]
+            .format(
+                longest=units.distance(check.longest_prev_m, unit),
+                longest_date=check.longest_prev_day,
+                base_category=base.category,
+                base_pct=units.percent(base.spike_pct),
+                base_longest=units.distance(base.longest_prev_m, unit),
+                base_ceiling=units.distance(base.longest_prev_m * (1 + small / 100), unit),
+            )
+            .split()
+        )
+        text = f"{text} {note}"
+    return Plan(check, text, rule.citations, hazard, base, note, ceiling, unit, ceiling_shown)
 
 
 def longest_safe_run_m(

@@ -53,12 +53,38 @@ class RiskRulesError(ValueError):
         super().__init__(f"{len(errors)} problem(s) in {RULES_FILE}:\n" + "\n".join(errors))
 
 
+# How screens name StrideGuard's own design choices in a sources list: never as if it were an author.
+OWN_RULE_LABEL = "StrideGuard's own rule (not yet reviewed by a clinician)"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
+    """One citation. `short` is how a screen cites it ("Frandsen et al. 2025"); `own_rule` marks
+    StrideGuard's own design choices, cited as OWN_RULE_LABEL."""
+
     id: str
     text: str
     url: str
     year: int | None
+    short: str = ""
+    own_rule: bool = False
+
+    @property
+    def label(self) -> str:
+        """The citation as a reader sees it in a "Source:" line."""
+        if self.own_rule:
+            return OWN_RULE_LABEL
+        if self.short:
+            return self.short
+        who = self.text.split(". ")[0].strip()
+        if "," in who:  # an author list: the first author is enough to find it
+            who = who.split(",")[0].strip() + " et al."
+        return f"{who} {self.year}" if self.year else who
+
+    @property
+    def full(self) -> str:
+        """The citation in a sources list: the reference, or for an own rule the label and what it does."""
+        return f"{OWN_RULE_LABEL}: {self.text}" if self.own_rule else self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +118,29 @@ class RiskRules:
     def number(self, rule_id: str, name: str) -> float:
         return float(self.rules[rule_id].numbers[name])
 
+    def title(self, rule_id: str, category: str | None = None) -> str:
+        """What a screen calls a warning ("Pain not settled by the next morning"), never its ids."""
+        rule = self.rules[rule_id]
+        titles = rule.extra.get("titles")
+        if isinstance(titles, Mapping) and category in titles:
+            return str(titles[category])
+        return str(rule.extra.get("title") or rule.summary)
+
+    def source_line(self, ids: tuple[str, ...] | list[str]) -> str:
+        """'Source: Frandsen et al. 2025' or 'Sources: A; B', as a reader cites them."""
+        labels = [self.sources[c].label if c in self.sources else c for c in ids]
+        labels = list(dict.fromkeys(labels))
+        return ("Source: " if len(labels) == 1 else "Sources: ") + "; ".join(labels)
+
+
+# libyaml's loader when PyYAML was built with it: the rules are read at the start of `status`, `risk` and
+# `plan`, and the C loader is several times faster than the pure-Python one (the same safe subset).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _read_yaml(path: Path, errors: list[str]) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except OSError as exc:
         errors.append(f"{path.name}: cannot read: {exc.strerror or exc}")
     except yaml.YAMLError as exc:
@@ -120,6 +165,8 @@ def _sources(directory: Path, errors: list[str]) -> dict[str, Source]:
                     " ".join(entry["text"].split()),
                     str(entry.get("url") or ""),
                     year if isinstance(year, int) else None,
+                    " ".join(str(entry.get("short") or "").split()),
+                    entry.get("own_rule") is True,
                 )
     return sources
 
@@ -209,20 +256,37 @@ def check_rules(directory: Path | None = None) -> tuple[RiskRules | None, list[s
         )
     for rule_id, key, names in (
         ("session_spike", "hazard_ratios", ("small", "moderate", "large")),
-        ("session_spike", "plan_messages", ("within", "spike", "returning")),
+        ("session_spike", "plan_messages", ("within", "spike", "returning", "ceiling")),
         ("shoe_retirement", "advice", ("check", "replace")),
-        ("pain_rising", "reasons", ("over_limit", "not_settled", "not_settled_no_baseline", "rising_weekly")),
+        (
+            "pain_rising",
+            "reasons",
+            (
+                "over_limit",
+                "not_settled",
+                "not_settled_no_baseline",
+                "not_settled_run_scores_only",
+                "rising_weekly",
+            ),
+        ),
         ("hold_back", "reasons", ("pain", "triage")),
         ("hold_back", "advice", ("pain", "triage")),
+        # Screens show these titles, never a rule id or category id.
+        ("session_spike", "titles", ("small", "moderate", "large")),
+        ("returning_runner", "titles", ("first_run", "after_gap")),
+        ("weekly_increase", "titles", ("watch",)),
+        ("shoe_retirement", "titles", ("check", "replace")),
+        ("pain_rising", "titles", ("over_limit", "not_settled", "rising_weekly")),
     ):
         value = rules[rule_id].extra.get(key) if rule_id in rules else None
         if not isinstance(value, Mapping) or any(not isinstance(value.get(n), str) for n in names):
             errors.append(f"{RULES_FILE}: {rule_id}: needs {key} with text for {', '.join(names)}")
     spike_rule = rules.get("session_spike")
-    if spike_rule is not None and not isinstance(spike_rule.extra.get("short_history_note"), str):
-        errors.append(f"{RULES_FILE}: session_spike: needs a short_history_note text")
-    if "pain_rising" in rules and not isinstance(rules["pain_rising"].extra.get("triage_hint"), str):
-        errors.append(f"{RULES_FILE}: pain_rising: needs a triage_hint text")
+    for note in ("short_history_note", "spike_base_note"):
+        if spike_rule is not None and not isinstance(spike_rule.extra.get(note), str):
+            errors.append(f"{RULES_FILE}: session_spike: needs a {note} text")
+    if "hold_back" in rules and not isinstance(rules["hold_back"].extra.get("title"), str):
+        errors.append(f"{RULES_FILE}: hold_back: needs a title")
     if errors:
         return None, errors
     return RiskRules(rules, sources), []

@@ -21,10 +21,17 @@ REPLACE_AT_FRACTION = 1.0
 WEAR_LABELS = {"ok": "OK", "check": "Check", "replace": "Replace"}
 # Why the default limit is below the ~500 km of the evidence: it prompts a check before that point.
 LIMIT_HINT = (
-    "StrideGuard's default limit is 450 km: guidance is to check a shoe at about 500 km and replace it "
-    "between 500 and 800 km, so the alerts come in time: Check at 90% of the limit, Replace at 100%. "
-    "Set your own limit for each pair."
+    "StrideGuard's default limit is {default}: guidance is to check a shoe at about {check} and replace it "
+    "between {replace_from} and {replace_to}, so the alerts come in time: Check at 90% of the limit, "
+    "Replace at 100%. Set your own limit for each pair."
 )
+
+
+def limit_hint(unit: str = "km") -> str:
+    """LIMIT_HINT in km or mi (450 km, about 280 mi; the evidence's 500-800 km, about 310-500 mi)."""
+    if unit == "km":
+        return LIMIT_HINT.format(default="450 km", check="500 km", replace_from="500", replace_to="800 km")
+    return LIMIT_HINT.format(default="about 280 mi", check="310 mi", replace_from="310", replace_to="500 mi")
 
 
 @dataclass(frozen=True, slots=True)

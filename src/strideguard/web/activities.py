@@ -17,6 +17,7 @@ from strideguard.activities.route_drawing import route_drawing
 from strideguard.model import SPORTS, Activity, Lap, Streams
 from strideguard.storage import activities as store
 from strideguard.training import load, pain
+from strideguard.training.charts import Series, line_chart
 from strideguard.web import queries
 from strideguard.web.common import (
     DbSession,
@@ -26,7 +27,6 @@ from strideguard.web.common import (
     resolve_viewer,
     svg,
 )
-from strideguard.web.svgcharts import Series, line_chart
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -36,17 +36,18 @@ SORT_LABELS = {
     "date": "Date",
     "distance": "Distance",
     "duration": "Time",
-    "pace": "Pace",
+    "pace": "Pace or speed",
     "heart_rate": "Heart rate",
     "ascent": "Ascent",
 }
 # Text helpers the list and detail templates call, the same the CLI uses (strideguard.units).
 TEXT = {
-    "pace_text": units.format_pace,
     "pace_s_text": units.format_pace_s,
     "sport_label": units.sport_label,
     "device_label": units.device_label,
     "rpe_text": units.format_rpe,
+    "rate_label": units.rate_label,
+    "rate_kind": units.rate_kind,
 }
 
 
@@ -138,13 +139,15 @@ def activity_list(request: Request, session: DbSession) -> Response:
     )
 
 
-def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
-    """SVG charts (pace, heart rate, cadence, elevation) against distance, or time without a distance."""
+def stream_charts(streams: Streams | None, unit: str = "km", kind: str = "pace") -> list[dict[str, Any]]:
+    """SVG charts (pace, or speed for rides, heart rate, cadence, elevation) against distance in km or mi,
+    or time without a distance. `kind` is units.rate_kind of the activity."""
     if streams is None or len(streams) < 2:
         return []
+    per_unit = units.METRES_PER[unit]
     if streams.distance_m is not None and np.isfinite(streams.distance_m).sum() > 1:
-        x = np.asarray(streams.distance_m, float) / 1000.0
-        x_label, x_fmt = "km", ".1f"
+        x = np.asarray(streams.distance_m, float) / per_unit
+        x_label, x_fmt = unit, None
         if not np.all(np.isfinite(x)):
             x = np.fmax.accumulate(np.nan_to_num(x, nan=0.0))
     else:
@@ -160,15 +163,20 @@ def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
         speed = np.asarray(speed, float)
         # Smooth over ~30 samples: 1 Hz GPS speed is noisy; pace slower than 15:00/km is walking or standing.
         smooth = _moving_mean(speed, 30) if len(speed) > 60 else speed
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pace = np.where(smooth > 1000 / 900, 1000.0 / smooth, np.nan)
-        if np.isfinite(pace).sum() > 1:
-            charts.append(
-                _chart(
-                    "pace", "Pace", Series(x, pace, "s-pace", "pace"), x_label, x_fmt, "min/km", "pace", True
-                )
-            )
-    for name, title, unit, css in (
+        if kind == "pace":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pace = np.where(smooth > 1000 / 900, per_unit / smooth, np.nan)
+            if np.isfinite(pace).sum() > 1:
+                label = units.pace_label(unit)
+                series = Series(x, pace, "s-pace", "pace")
+                charts.append(_chart("pace", "Pace", series, x_label, x_fmt, label, "pace", True))
+        elif kind == "speed":
+            per_hour = np.where(smooth >= 0, smooth * 3600 / per_unit, np.nan)
+            if np.isfinite(per_hour).sum() > 1:
+                label = units.speed_label(unit)
+                series = Series(x, per_hour, "s-pace", "speed")
+                charts.append(_chart("speed", "Speed", series, x_label, x_fmt, label, ".0f"))
+    for name, title, label, css in (
         ("heart_rate_bpm", "Heart rate", "bpm", "s-hr"),
         ("cadence_spm", "Cadence", "steps/min", "s-cad"),
         ("altitude_m", "Elevation", "m", "s-alt"),
@@ -180,7 +188,7 @@ def stream_charts(streams: Streams | None) -> list[dict[str, Any]]:
         if name == "cadence_spm":  # 0 while standing and sensor glitches are not cadence
             values = plausible_cadence(values)
         if np.isfinite(values).sum() > 1:
-            charts.append(_chart(name, title, Series(x, values, css, title), x_label, x_fmt, unit))
+            charts.append(_chart(name, title, Series(x, values, css, title), x_label, x_fmt, label))
     return charts
 
 
@@ -208,9 +216,9 @@ def _chart(
     title: str,
     series: Series,
     x_label: str,
-    x_fmt: str,
+    x_fmt: str | None,
     unit: str,
-    y_fmt: str = ".0f",
+    y_fmt: str | None = ".0f",
     invert: bool = False,
 ) -> dict[str, Any]:
     values = series.y[np.isfinite(series.y)]
@@ -266,16 +274,22 @@ def _load(session: Session, athlete_id: int, activity_id: int, with_streams: boo
 
 
 def detail_context(
-    session: Session, athlete_id: int, activity: Activity, form: dict[str, str] | None = None
+    session: Session,
+    athlete_id: int,
+    activity: Activity,
+    form: dict[str, str] | None = None,
+    unit: str = "km",
 ) -> dict[str, Any]:
     streams = activity.streams
+    kind = units.rate_kind(activity.sport, activity.name or activity.source_name)
     route = route_drawing(
         streams.lat_deg if streams is not None else None, streams.lon_deg if streams is not None else None
     )
     return {
         "activity": activity,
         "route": route,
-        "charts": stream_charts(streams),
+        "charts": stream_charts(streams, unit, kind),
+        "kind": kind,
         "shoes": queries.active_shoes(session, athlete_id),
         "shoe_names": queries.shoe_names(session, athlete_id),
         "pain": queries.pain_on_day(session, athlete_id, activity.local_date),
@@ -299,7 +313,7 @@ def activity_detail(activity_id: int, request: Request, session: DbSession) -> R
         "activity.html",
         saved=saved,
         errors=[],
-        **detail_context(session, viewer.athlete_id, activity),
+        **detail_context(session, viewer.athlete_id, activity, unit=viewer.unit),
     )
 
 
@@ -357,7 +371,7 @@ def activity_edit(
     shoe_ids = set(queries.shoe_names(session, viewer.athlete_id))
     changes, errors = parse_edit_form(form, shoe_ids)
     if errors:
-        context = detail_context(session, viewer.athlete_id, activity, form)
+        context = detail_context(session, viewer.athlete_id, activity, form, viewer.unit)
         return render(request, "activity.html", status_code=422, saved=False, errors=errors, **context)
     store.update_activity(session, viewer.athlete_id, activity_id, **changes)
     session.commit()

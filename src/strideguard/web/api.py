@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from strideguard import units
 from strideguard.activities.json_shape import activity_json
 from strideguard.importing.service import get_import, list_imports
 from strideguard.model import SPORTS
@@ -67,7 +68,12 @@ def api_activities(
         "pages": result.pages,
         "distance_m": result.distance_m,
         "duration_s": result.duration_s,
-        "activities": [activity_json(a) for a in result.activities],
+        "unit": viewer.unit,
+        "display": {
+            "distance": units.distance(result.distance_m, viewer.unit, 0),
+            "duration": units.duration(result.duration_s),
+        },
+        "activities": [activity_json(a, viewer.unit) for a in result.activities],
     }
 
 
@@ -84,7 +90,7 @@ def api_activity(
         activity = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=streams)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
-    data = activity_json(activity)
+    data = activity_json(activity, viewer.unit)
     data["laps"] = [
         {
             "start_utc": lap.start_utc.isoformat(),
@@ -141,14 +147,17 @@ def api_edit_activity(
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
     session.commit()
-    return activity_json(store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False))
+    saved = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False)
+    return activity_json(saved, viewer.unit)
 
 
 @router.get("/dashboard", tags=["dashboard"])
 def api_dashboard(request: Request, session: DbSession) -> dict[str, Any]:
     """The dashboard's figures: this week and recent weeks (km), and more as the page shows them."""
     viewer = resolve_viewer(request, session)
-    context = dashboard_page.dashboard_context(session, viewer.athlete_id, dashboard_page.today_local())
+    context = dashboard_page.dashboard_context(
+        session, viewer.athlete_id, dashboard_page.today_local(), viewer.unit
+    )
     return dashboard_page.dashboard_json(context)
 
 
@@ -207,11 +216,11 @@ def api_import_job(job: str, request: Request, session: DbSession) -> dict[str, 
 def api_shoes(request: Request, session: DbSession) -> list[dict[str, Any]]:
     """Shoes with their wear (metres, fraction of the retirement distance, alert level) and defaults."""
     viewer = resolve_viewer(request, session)
-    return _shoes_json(session, viewer.athlete_id)
+    return _shoes_json(session, viewer.athlete_id, viewer.unit)
 
 
-def _shoes_json(session: Session, athlete_id: int) -> list[dict[str, Any]]:
-    context = shoe_pages.shoes_context(session, athlete_id)
+def _shoes_json(session: Session, athlete_id: int, unit: str = "km") -> list[dict[str, Any]]:
+    context = shoe_pages.shoes_context(session, athlete_id, unit)
     return [
         {
             "id": w.shoe.id,
@@ -226,6 +235,12 @@ def _shoes_json(session: Session, athlete_id: int) -> list[dict[str, Any]]:
             "activities": w.activities,
             "retired": w.shoe.retired,
             "default_for": context["defaults"].get(w.shoe.id, []),
+            "display": {
+                "unit": unit,
+                "distance": units.distance(w.distance_m, unit, 0),
+                "limit": units.distance(w.shoe.retire_at_m, unit, 0),
+                "percent": units.percent(w.percent),
+            },
         }
         for w in context["active"] + context["retired"]
     ]
@@ -292,7 +307,7 @@ def api_edit_shoe(shoe_id: int, changes: ShoeChanges, request: Request, session:
         session.rollback()
         raise HTTPException(422, str(exc)) from None
     session.commit()
-    return next(s for s in _shoes_json(session, viewer.athlete_id) if s["id"] == shoe_id)
+    return next(s for s in _shoes_json(session, viewer.athlete_id, viewer.unit) if s["id"] == shoe_id)
 
 
 @router.get("/pain", tags=["pain"])

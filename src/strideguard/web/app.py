@@ -25,7 +25,18 @@ from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 
 # Feature routers, each a module of strideguard.web with a `router`.
-ROUTERS = ("auth", "dashboard", "activities", "imports", "shoes", "pain", "triage", "routines", "api")
+ROUTERS = (
+    "auth",
+    "dashboard",
+    "activities",
+    "imports",
+    "shoes",
+    "pain",
+    "triage",
+    "routines",
+    "settings",
+    "api",
+)
 
 
 class _StaticFiles(StaticFiles):
@@ -108,6 +119,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         return RedirectResponse("/static/icon.svg", status_code=301)
+
+    @app.get("/charts.css", include_in_schema=False)
+    def chart_styles() -> Response:
+        """The charts' colours: the same stylesheet the report embeds (training/charts.py)."""
+        from strideguard.training.charts import CHART_CSS
+
+        return Response(CHART_CSS, media_type="text/css", headers={"cache-control": "public, max-age=86400"})
 
     return app
 

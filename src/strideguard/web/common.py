@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard import units
 from strideguard.storage import activities as store
+from strideguard.storage import settings as settings_store
 from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
 from strideguard.web import security
 
@@ -57,6 +59,8 @@ class Viewer:
     read_only: bool = False
     # (athlete_id, name) of every athlete this user may look at: their own first, then shared ones.
     athletes: tuple[tuple[int, str], ...] = field(default=())
+    # How the person looking reads distances: their own setting (a coach reads a shared log in theirs).
+    unit: str = "km"
 
 
 class LoginRequired(Exception):
@@ -75,19 +79,17 @@ def static_version() -> str:
 # --- formatting filters (units in, human text out) ---------------------------------------------------------
 
 
-def fmt_km(distance_m: float | None, digits: int = 2) -> str:
-    """Metres -> '12.34' (km); blank when unknown."""
-    return "" if distance_m is None else f"{distance_m / 1000:.{digits}f}"
+def fmt_distance(distance_m: float | None, unit: str = "km", digits: int = 1) -> str:
+    """Metres -> '12.3 km' or '7.6 mi' (strideguard.units: one format everywhere); blank when unknown."""
+    return units.distance(distance_m, unit, digits)
 
 
-def fmt_hms(seconds: float | None) -> str:
-    """Seconds -> 'h:mm:ss' or 'm:ss'."""
-    if seconds is None or not math.isfinite(seconds):
-        return ""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+def fmt_distance_number(distance_m: float | None, unit: str = "km", digits: int = 1) -> str:
+    """Metres -> '12.3' in km or mi, under a heading that names the unit."""
+    return units.distance_number(distance_m, unit, digits)
+
+
+fmt_hms = units.duration  # seconds -> 'm:ss' or 'h:mm:ss', as the CLI and the report
 
 
 def fmt_num(value: float | None, digits: int = 0) -> str:
@@ -119,18 +121,33 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(km=fmt_km, hms=fmt_hms, num=fmt_num, day=fmt_date, clock=fmt_local_time)
+    env.filters.update(
+        dist=fmt_distance,
+        dnum=fmt_distance_number,
+        hms=fmt_hms,
+        num=fmt_num,
+        pct=units.percent,
+        day=fmt_date,
+        clock=fmt_local_time,
+    )
+    env.globals["rate_text"] = units.format_rate
+    env.globals["unit_names"] = units.UNIT_NAMES
     env.globals["static_version"] = static_version()
+    from strideguard.training.charts import CHART_CSS
+
+    env.globals["charts_version"] = hashlib.sha256(CHART_CSS.encode()).hexdigest()[:10]
     return env
 
 
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     """Render `template` with the viewer, CSRF token and navigation in the context."""
     env: jinja2.Environment = request.app.state.templates
+    viewer = getattr(request.state, "viewer", None)
     context = {
         "request": request,
         "csrf_token": request.scope.get("state", {}).get("csrf_token", ""),
-        "viewer": getattr(request.state, "viewer", None),
+        "viewer": viewer,
+        "unit": viewer.unit if viewer is not None else viewer_default_unit(request),
         "accounts": request.app.state.settings.accounts,
         "path": request.url.path,
         **values,
@@ -154,13 +171,24 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def viewer_default_unit(request: Request) -> str:
+    """The unit before anyone chose one: on a club server the browser's language (en-US: miles), else, and
+    always in local mode, this machine's locale (the same default as the CLI)."""
+    if request.app.state.settings.accounts:
+        from_browser = units.unit_from_accept_language(request.headers.get("accept-language"))
+        if from_browser is not None:
+            return from_browser
+    return units.default_unit()
+
+
 def resolve_viewer(request: Request, session: Session) -> Viewer:
     """Local mode: the single local athlete. Server mode: the user's own athlete, or one shared with them."""
     settings: Settings = request.app.state.settings
     if not settings.accounts:
         athlete_id = store.local_athlete(session)
         session.commit()
-        viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME)
+        unit = settings_store.stored_unit(session, athlete_id) or viewer_default_unit(request)
+        viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME, unit=unit)
         request.state.viewer = viewer
         return viewer
     user_id = security.read_session_token(
@@ -193,6 +221,7 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
         email=user.email,
         read_only=chosen[0] != own[0],
         athletes=athletes,
+        unit=settings_store.stored_unit(session, own[0]) or viewer_default_unit(request),
     )
     request.state.viewer = viewer
     return viewer

@@ -1,25 +1,31 @@
-"""The dashboard: this week against recent weeks, warnings, tomorrow's longest safe run, load, shoes, pain."""
+"""The dashboard: this week against recent weeks, warnings, tomorrow's longest run, load, shoes, pain.
+
+Three steps, kept apart: `dashboard_data` fetches the athlete's rows, `_analytics` computes from them
+(cached per data version), `dashboard_context` puts together what the template and the API show. The page
+speaks with one voice: a pain warning on it holds the longest-run figure back, a figure built on a run that
+was itself a spike says so, and "this week" is the calendar week.
+"""
 
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from strideguard import config, units
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
-from strideguard.training import load, pain, risk, shoes
+from strideguard.training import charts, load, pain, risk, shoes
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
-from strideguard.web.svgcharts import Series, bar_chart, line_chart
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -34,148 +40,27 @@ RUNS_DAYS = max(7 * RECENT_WEEKS + 6, LOAD_CHART_DAYS) + 31
 
 
 def today_local() -> date:
-    """The server's local calendar day (the runner's, in local mode)."""
-    return datetime.now(UTC).astimezone().date()
+    """The server's local calendar day (the runner's, in local mode; see config.today_local)."""
+    return config.today_local()
 
 
-def week_summary(
-    week_list: list[load.WeekVolume], today: date, spikes: list[load.SessionSpike]
-) -> dict[str, Any]:
-    """This ISO week's running volume against the mean of the previous four weeks, and recent weeks."""
-    weeks = {w.monday: w for w in week_list}
-    monday = today - timedelta(days=today.weekday())
-    this = weeks.get(monday)
-    previous = [weeks[m] for m in (monday - timedelta(weeks=i) for i in range(1, 5)) if m in weeks]
-    mean_m = sum(w.distance_m for w in previous) / 4
-    spike_weeks = {s.day - timedelta(days=s.day.weekday()) for s in spikes if s.category}
-    rows = []
-    for i in range(RECENT_WEEKS - 1, -1, -1):
-        start = monday - timedelta(weeks=i)
-        week = weeks.get(start)
-        rows.append(
-            {
-                "monday": start,
-                "label": start.strftime("%d %b"),
-                "km": (week.distance_m if week else 0.0) / 1000,
-                "runs": week.runs if week else 0,
-                "spike": start in spike_weeks,
-            }
-        )
-    return {
-        "this_km": (this.distance_m if this else 0.0) / 1000,
-        "this_runs": this.runs if this else 0,
-        "this_s": this.duration_s if this else 0.0,
-        "mean_km": mean_m / 1000,
-        "rows": rows,
-        "monday": monday,
-    }
+# --- data: what the page reads from the database ------------------------------------------------------------
 
 
-def _sources(ids: tuple[str, ...], rules: risk.RiskRules) -> list[risk.Source]:
-    return [rules.sources[c] for c in ids if c in rules.sources]
+@dataclass(frozen=True, slots=True)
+class DashboardData:
+    """The athlete's rows the dashboard computes from: single runs only for the last RUNS_DAYS days, the load
+    series, weeks and shoe wear from the totals the database keeps (so the page scales with the history)."""
 
-
-def safe_run(activities: list[Activity], tomorrow: date, rules: risk.RiskRules) -> dict[str, Any]:
-    """Tomorrow's longest run within 10% of the 30-day longest (Frandsen et al. 2025), with its reasoning."""
-    check = risk.plan(activities, 0.0, tomorrow, rules).check
-    return {
-        "day": tomorrow,
-        "max_m": check.max_within_m,
-        "longest_m": check.longest_prev_m,
-        "longest_day": check.longest_prev_day,
-        "longest_id": check.longest_prev_id,
-        "returning": check.returning,
-        "window_days": int(rules.number("session_spike", "window_days")),
-        "sources": _sources(rules["session_spike"].citations, rules),
-    }
-
-
-def load_chart(
-    daily: list[load.DayLoad], fitness: list[load.FitnessPoint], spikes: list[load.SessionSpike]
-) -> str:
-    """CTL, ATL and TSB lines over the last weeks, with spike days marked on the daily load line."""
-    shown = fitness[-LOAD_CHART_DAYS:]
-    if not any(p.ctl or p.atl for p in shown):  # nothing to draw: an empty chart would show only "0 0 0"
-        return ""
-    first = shown[0].day
-    x = np.array([(p.day - first).days for p in shown], float)
-    days_back = x - x[-1]
-    series = [
-        Series(days_back, np.array([p.ctl for p in shown]), "s-ctl", "Fitness (CTL, 42 days)"),
-        Series(days_back, np.array([p.atl for p in shown]), "s-atl", "Fatigue (ATL, 7 days)"),
-        Series(days_back, np.array([p.tsb for p in shown]), "s-tsb", "Form (TSB = CTL - ATL)"),
-    ]
-    chart = line_chart(
-        series, "Training load: fitness, fatigue and form", "days ago", "load AU/day", zero_line=True
-    )
-    # Spike days as triangles on the x axis (shape, not only colour), one per run with a spike category.
-    marks = []
-    spike_days = sorted({s.day for s in spikes if s.category and s.day >= first})
-    if chart and spike_days:
-        from strideguard.web.svgcharts import HEIGHT, LEFT, RIGHT, WIDTH
-
-        span = max(1.0, float(x[-1]))
-        for day in spike_days:
-            px = LEFT + (day - first).days / span * (WIDTH - LEFT - RIGHT)
-            y = HEIGHT - 26
-            marks.append(
-                f'<path class="spike" d="M{px:.1f} {y - 10:.1f} '
-                f'L{px - 5:.1f} {y:.1f} L{px + 5:.1f} {y:.1f} Z">'
-                f"<title>Long-run spike on {day.isoformat()}</title></path>"
-            )
-        chart = chart.replace("</svg>", "".join(marks) + "</svg>")
-    return chart
-
-
-# Dashboard analytics keyed by the data they are computed from, so a page view with nothing changed does not
-# recompute spikes, flags and fitness (a 10-year history takes a few hundred ms).
-_ANALYTICS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-_CACHE_SIZE = 32
-_LOCK = threading.Lock()
-
-
-def _analytics(
-    recent: list[Activity],
-    daily: list[load.DayLoad],
-    week_list: list[load.WeekVolume],
-    wears: list[shoes.ShoeWear],
-    pain_entries: list[pain.PainEntry],
-    today: date,
-    rules: risk.RiskRules,
-    log_start: date | None = None,
-) -> tuple[Any, ...]:
-    runs = [a for a in recent if a.sport in RUNNING_SPORTS]
-    window = int(rules.number("session_spike", "window_days"))
-    bounds = (
-        rules.number("session_spike", "small_above_pct"),
-        rules.number("session_spike", "moderate_above_pct"),
-        rules.number("session_spike", "large_above_pct"),
-    )
-    spikes = load.session_spikes(runs, window, bounds)
-    # Shoe wear comes from the shoe totals: every run in the shoe, also those older than the runs read here.
-    flags = risk.evaluate(recent, today, pain=pain_entries, rules=rules, log_start=log_start, wears=wears)
-    info = risk.load_info(recent, today, rules, daily=daily)
-    fitness = load.fitness_fatigue(
-        daily,
-        int(rules.number("fitness_fatigue", "ctl_days")),
-        int(rules.number("fitness_fatigue", "atl_days")),
-    )
-    week = week_summary(week_list, today, spikes)
-    week_chart = bar_chart(
-        [r["label"] for r in week["rows"]],
-        [r["km"] for r in week["rows"]],
-        f"Running distance per week, last {RECENT_WEEKS} weeks; weeks with a long-run spike marked !",
-        "km",
-        marked=[r["spike"] for r in week["rows"]],
-        current=len(week["rows"]) - 1,
-    )
-    if not any(r["km"] for r in week["rows"]):
-        week_chart = ""  # no runs in these weeks: the page says so instead of drawing empty axes
-    trends = pain.pain_trends(pain_entries, today)
-    severity_order = {"warning": 0, "watch": 1, "info": 2}
-    flags.sort(key=lambda f: (severity_order.get(f.severity, 3), f.day), reverse=False)
-    chart = load_chart(daily, fitness, spikes)
-    return flags, wears, info, week, week_chart, trends, chart
+    recent: list[Activity]  # the last RUNS_DAYS days and the last run before them, oldest first
+    daily: list[load.DayLoad]  # HISTORY_DAYS of day totals
+    week_list: list[load.WeekVolume]
+    shoe_list: list[shoes.Shoe]
+    wears: list[shoes.ShoeWear]  # every run in each shoe, from the shoe totals
+    pain_entries: list[pain.PainEntry]
+    log_start: date | None
+    last_run: date | None
+    triage: tuple[date, str] | None
 
 
 def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
@@ -194,10 +79,8 @@ def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity
     return before + recent
 
 
-def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[str, Any]:
-    """Everything the dashboard shows: the load series and weeks from the day and week totals the
-    database keeps, shoe wear from the shoe totals, single runs only for the last RUNS_DAYS days."""
-    rules = risk.default_rules()
+def dashboard_data(session: Session, athlete_id: int, today: date, rules: risk.RiskRules) -> DashboardData:
+    """Everything the dashboard reads, athlete-scoped."""
     since = today - timedelta(days=HISTORY_DAYS)
     recent = recent_runs(session, athlete_id, today)
     daily = aggregates.day_loads(session, athlete_id, since, today)
@@ -209,45 +92,180 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
     check_at = rules.number("shoe_retirement", "check_at_fraction")
     replace_at = rules.number("shoe_retirement", "replace_at_fraction")
     wears = aggregates.shoe_wears(session, athlete_id, shoe_list, check_at, replace_at)
-    pain_entries = pain_store.list_pain(
-        session, athlete_id, since=today - timedelta(days=HISTORY_DAYS), until=today
-    )
+    pain_entries = pain_store.list_pain(session, athlete_id, since=since, until=today)
     log_start = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
+    runs_recent = [a for a in recent if a.sport in RUNNING_SPORTS]
+    if runs_recent:
+        last_run: date | None = runs_recent[-1].local_date
+    else:
+        latest = store.list_activities(session, athlete_id, until=today, sports=RUNNING_SPORTS, limit=1)
+        last_run = latest[0].local_date if latest else None
+    triage = triage_store.latest_triage(session, athlete_id, until=today)
+    return DashboardData(
+        recent, daily, week_list, shoe_list, wears, pain_entries, log_start, last_run, triage
+    )
+
+
+# --- computation -------------------------------------------------------------------------------------------
+
+
+def week_summary(
+    week_list: list[load.WeekVolume], today: date, spikes: list[load.SessionSpike]
+) -> dict[str, Any]:
+    """This calendar week's running volume against the mean of the previous four weeks, and recent weeks."""
+    monday = today - timedelta(days=today.weekday())
+    weeks = load.fill_weeks(week_list, monday - timedelta(weeks=RECENT_WEEKS - 1), monday)
+    this = weeks[-1]
+    previous = weeks[-5:-1]
+    mean_m = sum(w.distance_m for w in previous) / 4
+    spike_weeks = {s.day - timedelta(days=s.day.weekday()) for s in spikes if s.category}
+    rows = [
+        {
+            "monday": w.monday,
+            "label": charts.week_label(w.monday),
+            "km": w.distance_m / 1000,
+            "distance_m": w.distance_m,
+            "runs": w.runs,
+            "spike": w.monday in spike_weeks,
+        }
+        for w in weeks
+    ]
+    return {
+        "this_km": this.distance_m / 1000,
+        "this_m": this.distance_m,
+        "this_runs": this.runs,
+        "this_s": this.duration_s,
+        "mean_km": mean_m / 1000,
+        "mean_m": mean_m,
+        "rows": rows,
+        "weeks": weeks,
+        "monday": monday,
+    }
+
+
+def _sources(ids: tuple[str, ...], rules: risk.RiskRules) -> list[risk.Source]:
+    return [rules.sources[c] for c in ids if c in rules.sources]
+
+
+def safe_run(
+    activities: list[Activity], tomorrow: date, rules: risk.RiskRules, unit: str = "km"
+) -> dict[str, Any]:
+    """Tomorrow's longest run within 10% of the 30-day longest (Frandsen et al. 2025), with its reasoning;
+    `base_note` says when the 30-day longest was itself a spike."""
+    plan = risk.plan(activities, 0.0, tomorrow, rules, unit)
+    check = plan.check
+    return {
+        "day": tomorrow,
+        "max_m": check.max_within_m,
+        "longest_m": check.longest_prev_m,
+        "longest_day": check.longest_prev_day,
+        "longest_id": check.longest_prev_id,
+        "returning": check.returning,
+        "window_days": int(rules.number("session_spike", "window_days")),
+        "ceiling": plan.ceiling,
+        "max_text": plan.max_within_text,
+        "base_note": plan.base_note,
+        "base_spike": plan.to_json()["longest_30d_was_spike"],
+        "sources": _sources(rules["session_spike"].citations, rules),
+    }
+
+
+# Dashboard analytics keyed by the data they are computed from, so a page view with nothing changed does not
+# recompute spikes, flags and fitness (a 10-year history takes a few hundred ms).
+_ANALYTICS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_CACHE_SIZE = 32
+_LOCK = threading.Lock()
+
+
+def _analytics(data: DashboardData, today: date, rules: risk.RiskRules, unit: str = "km") -> tuple[Any, ...]:
+    runs = [a for a in data.recent if a.sport in RUNNING_SPORTS]
+    window = int(rules.number("session_spike", "window_days"))
+    bounds = (
+        rules.number("session_spike", "small_above_pct"),
+        rules.number("session_spike", "moderate_above_pct"),
+        rules.number("session_spike", "large_above_pct"),
+    )
+    spikes = load.session_spikes(runs, window, bounds)
+    # Shoe wear comes from the shoe totals: every run in the shoe, also those older than the runs read here.
+    flags = risk.evaluate(
+        data.recent,
+        today,
+        pain=data.pain_entries,
+        rules=rules,
+        log_start=data.log_start,
+        wears=data.wears,
+        unit=unit,
+    )
+    info = risk.load_info(data.recent, today, rules, daily=data.daily)
+    fitness = load.fitness_fatigue(
+        data.daily,
+        int(rules.number("fitness_fatigue", "ctl_days")),
+        int(rules.number("fitness_fatigue", "atl_days")),
+    )
+    week = week_summary(data.week_list, today, spikes)
+    week_chart = charts.weekly_distance_chart(
+        week["weeks"],
+        unit,
+        spikes,
+        week["monday"],
+        f"Running distance per week ({unit}), last {RECENT_WEEKS} weeks; a long-run spike's week marked !",
+    )
+    trends = pain.pain_trends(data.pain_entries, today)
+    severity_order = {"warning": 0, "watch": 1, "info": 2}
+    flags.sort(key=lambda f: (severity_order.get(f.severity, 3), f.day), reverse=False)
+    chart = charts.load_chart(fitness[-LOAD_CHART_DAYS:], spikes)
+    return flags, data.wears, info, week, week_chart, trends, chart
+
+
+def dashboard_context(session: Session, athlete_id: int, today: date, unit: str = "km") -> dict[str, Any]:
+    """Everything the dashboard shows, in `unit`: the load series and weeks from the day and week totals the
+    database keeps, shoe wear from the shoe totals, single runs only for the last RUNS_DAYS days."""
+    rules = risk.default_rules()
+    data = dashboard_data(session, athlete_id, today, rules)
     # The key is the data itself (a few hundred small rows), so every server process agrees on it.
     key = (
         athlete_id,
         today,
-        log_start,
+        unit,
+        data.log_start,
         tuple(
             (a.id, a.local_date, a.sport, a.distance_m, a.moving_time_s, a.elapsed_time_s, a.rpe, a.shoe_id)
-            for a in recent
+            for a in data.recent
         ),
-        tuple(daily),  # frozen dataclasses: hashable as they are
-        tuple(week_list),
-        tuple((e.id, e.day, e.region, e.side, e.score, e.timing) for e in pain_entries),
-        tuple(wears),
+        tuple(data.daily),  # frozen dataclasses: hashable as they are
+        tuple(data.week_list),
+        tuple((e.id, e.day, e.region, e.side, e.score, e.timing) for e in data.pain_entries),
+        tuple(data.wears),
     )
     computed = _ANALYTICS.get(key)
     if computed is None:
-        computed = _analytics(recent, daily, week_list, wears, pain_entries, today, rules, log_start)
+        computed = _analytics(data, today, rules, unit)
         with _LOCK:
             if len(_ANALYTICS) >= _CACHE_SIZE:
                 _ANALYTICS.pop(next(iter(_ANALYTICS)))
             _ANALYTICS[key] = computed
     flags, wears, info, week, week_chart, trends, chart = computed
-    safe = safe_run(recent, today + timedelta(days=1), rules)
-    held = risk.hold_back(
-        flags, today + timedelta(days=1), rules, triage_store.latest_triage(session, athlete_id, until=today)
-    )
+    tomorrow = today + timedelta(days=1)
+    since = today - timedelta(days=HISTORY_DAYS)
+    safe = safe_run(data.recent, tomorrow, rules, unit)
+    # The same flags as the warnings on the page: any pain warning there holds the figure back.
+    held = risk.hold_back(flags, today, rules, data.triage, for_day=tomorrow)
     safe["hold"] = (
         None
         if held is None
-        else {"message": held.message, "sources": _sources(held.citations, rules), "json": held.to_json()}
+        else {
+            "title": held.title,
+            "message": held.message,
+            "sources": _sources(held.citations, rules),
+            "json": held.to_json(),
+        }
     )
     return {
         "today": today,
+        "unit": unit,
         "week": week,
         "week_chart": svg(week_chart),
+        "last_run": data.last_run,
         "flags": [{"flag": f, "sources": _sources(f.citations, rules)} for f in flags],
         "safe": safe,
         "info": info,
@@ -262,35 +280,58 @@ def dashboard_context(session: Session, athlete_id: int, today: date) -> dict[st
     }
 
 
+# --- presentation: JSON for the API (the HTML is templates/dashboard.html) ----------------------------------
+
+
 def dashboard_json(context: dict[str, Any]) -> dict[str, Any]:
-    """The dashboard's figures as JSON (units in the names)."""
+    """The dashboard's figures as JSON: stored values in SI units (names say so), and `display` text in the
+    viewer's unit, exactly as the page shows it. A held-back longest-run figure is null here too."""
     week = context["week"]
     safe = context["safe"]
+    unit = context["unit"]
+    held = safe["hold"]
     return {
         "today": context["today"].isoformat(),
+        "unit": unit,
         "this_week": {
             "monday": week["monday"].isoformat(),
             "distance_km": round(week["this_km"], 3),
             "runs": week["this_runs"],
             "duration_s": week["this_s"],
             "previous_4_weeks_mean_km": round(week["mean_km"], 3),
+            "display": {
+                "distance": units.distance(week["this_m"], unit),
+                "duration": units.duration(week["this_s"]),
+                "previous_4_weeks_mean": units.distance(week["mean_m"], unit),
+            },
         },
+        "last_run_date": None if context["last_run"] is None else context["last_run"].isoformat(),
         "weeks": [
             {
                 "monday": r["monday"].isoformat(),
                 "distance_km": round(r["km"], 3),
                 "runs": r["runs"],
                 "spike": r["spike"],
+                "display": {"distance": units.distance(r["distance_m"], unit)},
             }
             for r in week["rows"]
         ],
         "warnings": [item["flag"].to_json() for item in context["flags"]],
         "longest_safe_run": {
             "date": safe["day"].isoformat(),
-            "max_distance_m": safe["max_m"],
+            "max_distance_m": None if held else safe["max_m"],
             "longest_30d_m": safe["longest_m"],
             "returning": safe["returning"],
-            "hold_back": safe["hold"]["json"] if safe["hold"] else None,
+            "longest_30d_was_spike": safe["base_spike"],
+            "hold_back": held["json"] if held else None,
+            "display": {
+                "max_distance": None
+                if held or safe["max_m"] is None
+                else units.distance(safe["max_m"], unit),
+                "message": held["message"]
+                if held
+                else " ".join(p for p in (safe["ceiling"], safe["base_note"]) if p) or None,
+            },
         },
         "load": context["info"].to_json(),
         "shoes": [
@@ -300,6 +341,10 @@ def dashboard_json(context: dict[str, Any]) -> dict[str, Any]:
                 "distance_m": w.distance_m,
                 "fraction": round(w.fraction, 4),
                 "level": w.level,
+                "display": {
+                    "distance": units.distance(w.distance_m, unit, 0),
+                    "limit": units.distance(w.shoe.retire_at_m, unit, 0),
+                },
             }
             for w in context["wears"]
         ],
@@ -322,4 +367,5 @@ def dashboard_json(context: dict[str, Any]) -> dict[str, Any]:
 def dashboard(request: Request, session: DbSession) -> Response:
     """The dashboard page."""
     viewer = resolve_viewer(request, session)
-    return render(request, "dashboard.html", **dashboard_context(session, viewer.athlete_id, today_local()))
+    context = dashboard_context(session, viewer.athlete_id, today_local(), viewer.unit)
+    return render(request, "dashboard.html", **context)

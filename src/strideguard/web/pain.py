@@ -8,15 +8,15 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from strideguard import units
 from strideguard.storage import activities as store
 from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
-from strideguard.training import load, pain
+from strideguard.training import charts, load, pain
 from strideguard.web.common import (
     DbSession,
     FormFields,
@@ -26,7 +26,6 @@ from strideguard.web.common import (
     svg,
 )
 from strideguard.web.dashboard import today_local
-from strideguard.web.svgcharts import Series, bar_chart, line_chart
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -161,57 +160,38 @@ def region_history(
     region: str,
     today: date,
     side: str = "",
+    unit: str = "km",
 ) -> dict[str, Any]:
     """One region's scores over the last weeks, beside weekly running distance (is it load-related?).
 
     With a side (left or right) only that side's entries and those logged for both sides count, as the
-    heading says.
+    heading says. Both charts are the report's (training/charts.py): the pain axis is 0-10 with the 5/10
+    limit labelled.
     """
     # The same weeks as the distance chart below: from its first Monday to the end of this week.
     monday = today - timedelta(days=today.weekday())
     first = monday - timedelta(weeks=HISTORY_WEEKS - 1)
-    x_first, x_last = (first - today).days, (monday + timedelta(days=6) - today).days
     sides = {side, "both"} if side in ("left", "right") else set(pain.SIDES)
     mine = [e for e in entries if e.region == region and e.day >= first and e.side in sides]
-    pain_svg = ""
-    if mine:
-        # A flat line at 5/10: pain during running up to 5 is acceptable if it settles (Silbernagel 2007).
-        series = [
-            Series(np.array([x_first, x_last], float), np.array([5.0, 5.0]), "s-tsb", "acceptable limit 5/10")
-        ]
-        # One line per kind of score, so run-time pain and next-morning pain do not zigzag into one line.
-        for timings, css, label in (
-            (("during", "after"), "s-hr", "during or after a run"),
-            (("before", "next-morning"), "s-atl", "before a run or the next morning"),
-        ):
-            group = [e for e in mine if e.timing in timings]
-            if not group:
-                continue
-            x = np.array([(e.day - today).days for e in group], float)
-            y = np.array([e.score for e in group], float)
-            if len(x) == 1:  # one entry: a short flat stroke, so it shows
-                x, y = np.array([x[0] - 0.5, x[0]]), np.array([y[0], y[0]])
-            series.append(Series(x, y, css, label))
-        pain_svg = line_chart(
-            series,
-            f"{pain.REGIONS[region].label}{', ' + side_text(side) if side else ''}: pain score (0-10) by day",
-            "days from today",
-            "score 0-10",
-        )
-    weeks = {w.monday: w for w in week_list}
-    labels, values = [], []
-    for i in range(HISTORY_WEEKS - 1, -1, -1):
-        start = monday - timedelta(weeks=i)
-        labels.append(start.strftime("%d %b"))
-        values.append((weeks[start].distance_m if start in weeks else 0.0) / 1000)
-    load_svg = bar_chart(
-        labels, values, "Running distance per week over the same weeks", "km", current=len(values) - 1
+    title = f"{pain.REGIONS[region].label}{', ' + side_text(side) if side else ''}: pain score (0-10) by day"
+    pain_svg = charts.pain_chart(mine, first, monday + timedelta(days=6), today, title)
+    weeks = load.fill_weeks(week_list, first, monday)
+    load_svg = charts.bar_chart(
+        [charts.week_label(w.monday) for w in weeks],
+        [units.distance_value(w.distance_m, unit) for w in weeks],
+        f"Running distance per week ({unit}) over the same weeks",
+        unit,
+        current=len(weeks) - 1,
     )
     return {"entries": list(reversed(mine)), "pain_svg": svg(pain_svg), "load_svg": svg(load_svg)}
 
 
 def pain_context(
-    session: Session, athlete_id: int, params: dict[str, str], form: dict[str, str] | None = None
+    session: Session,
+    athlete_id: int,
+    params: dict[str, str],
+    form: dict[str, str] | None = None,
+    unit: str = "km",
 ) -> dict[str, Any]:
     today = today_local()
     entries = pain_store.list_pain(
@@ -239,7 +219,7 @@ def pain_context(
         week_list = aggregates.week_volumes(
             session, athlete_id, since=monday - timedelta(weeks=HISTORY_WEEKS), until=monday
         )
-        history = region_history(entries, week_list, region, today, form.get("side", ""))
+        history = region_history(entries, week_list, region, today, form.get("side", ""), unit)
     return {
         "front_map": svg(body_map_svg("front", selected, logged)),
         "back_map": svg(body_map_svg("back", selected, logged)),
@@ -262,7 +242,7 @@ def pain_page(request: Request, session: DbSession) -> Response:
     viewer = resolve_viewer(request, session)
     saved = request.query_params.get("saved") == "1"
     deleted = request.query_params.get("deleted") == "1"
-    context = pain_context(session, viewer.athlete_id, dict(request.query_params))
+    context = pain_context(session, viewer.athlete_id, dict(request.query_params), unit=viewer.unit)
     return render(request, "pain.html", errors=[], saved=saved, deleted=deleted, **context)
 
 
@@ -327,7 +307,7 @@ def add_pain(request: Request, form: FormFields, session: DbSession) -> Response
             errors = [f"Run: {exc}."]
     if errors:
         session.rollback()
-        context = pain_context(session, viewer.athlete_id, {}, form)
+        context = pain_context(session, viewer.athlete_id, {}, form, viewer.unit)
         return render(
             request, "pain.html", status_code=422, errors=errors, saved=False, deleted=False, **context
         )
@@ -347,7 +327,7 @@ def confirm_delete_pain(entry_id: int, request: Request, session: DbSession) -> 
         entry = pain_store.get_pain(session, viewer.athlete_id, entry_id)
     except store.NotFound:
         raise HTTPException(404, f"No pain entry #{entry_id}.") from None
-    context = pain_context(session, viewer.athlete_id, {})
+    context = pain_context(session, viewer.athlete_id, {}, unit=viewer.unit)
     context["confirm_delete"] = entry
     return render(request, "pain.html", errors=[], saved=False, deleted=False, **context)
 

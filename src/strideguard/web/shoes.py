@@ -28,9 +28,16 @@ from strideguard.web.common import (
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-def parse_km(text: str, label: str, errors: list[str], default: float | None = None) -> float | None:
-    """'450' or '450 km' or '450,5' -> metres; a message in `errors` when it is not a distance."""
-    text = text.strip().lower().removesuffix("km").strip().replace(",", ".")
+def parse_distance(
+    text: str, label: str, errors: list[str], default: float | None = None, unit: str = "km"
+) -> float | None:
+    """'450', '450 km', '280 mi' or '450,5' -> metres (a bare number is in the viewer's unit); a message in
+    `errors` when it is not a distance."""
+    text = text.strip().lower().replace(",", ".")
+    for suffix, given in (("km", "km"), ("mi", "mi"), ("miles", "mi")):
+        if text.endswith(suffix):
+            text, unit = text.removesuffix(suffix).strip(), given
+            break
     if not text:
         return default
     try:
@@ -38,23 +45,36 @@ def parse_km(text: str, label: str, errors: list[str], default: float | None = N
         if not math.isfinite(value) or value < 0 or value > 100_000:
             raise ValueError
     except ValueError:
-        errors.append(f"{label}: enter a distance in km, e.g. 450.")
+        example = "450" if unit == "km" else "280"
+        errors.append(f"{label}: enter a distance in {units.UNIT_NAMES[unit]}, e.g. {example}.")
         return default
-    return value * 1000.0
+    return units.to_metres(value, unit)
 
 
-def parse_shoe_form(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """Name, brand, model, start distance and retirement distance from a form; or what is wrong with it."""
+def distance_field(distance_m: float, unit: str) -> str:
+    """A stored distance in a form field, in the viewer's unit, precise enough that saving it unchanged
+    keeps the value to the metre."""
+    return f"{units.distance_value(distance_m, unit):.6g}"
+
+
+def default_retire_field(unit: str) -> str:
+    """The default limit as the add form shows it: 450 km, or 280 mi."""
+    return "450" if unit == "km" else units.number(units.distance_value(shoes.DEFAULT_RETIRE_AT_M, "mi"))
+
+
+def parse_shoe_form(form: dict[str, str], unit: str = "km") -> tuple[dict[str, Any], list[str]]:
+    """Name, brand, model, start distance and retirement distance from a form (in the viewer's unit); or
+    what is wrong with it."""
     errors: list[str] = []
     name = form.get("name", "").strip()
     if not name:
         errors.append("Name: a shoe needs a name.")
     if len(name) > 200:
         errors.append("Name: at most 200 characters.")
-    start = parse_km(form.get("start_km", ""), "Already run", errors, 0.0)
-    retire = parse_km(form.get("retire_km", ""), "Retire at", errors, shoes.DEFAULT_RETIRE_AT_M)
+    start = parse_distance(form.get("start_km", ""), "Already run", errors, 0.0, unit)
+    retire = parse_distance(form.get("retire_km", ""), "Retire at", errors, shoes.DEFAULT_RETIRE_AT_M, unit)
     if retire is not None and retire <= 0:
-        errors.append("Retire at: must be more than 0 km.")
+        errors.append(f"Retire at: must be more than 0 {unit}.")
     values = {
         "name": name,
         "brand": form.get("brand", "").strip()[:200] or None,
@@ -65,7 +85,7 @@ def parse_shoe_form(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     return values, errors
 
 
-def shoes_context(session: Session, athlete_id: int) -> dict[str, Any]:
+def shoes_context(session: Session, athlete_id: int, unit: str = "km") -> dict[str, Any]:
     shoe_list = shoe_store.list_shoes(session, athlete_id)
     wears = aggregates.shoe_wears(session, athlete_id, shoe_list)  # the totals the database keeps
     defaults = shoe_store.defaults(session, athlete_id)
@@ -78,6 +98,8 @@ def shoes_context(session: Session, athlete_id: int) -> dict[str, Any]:
         "retired": [w for w in wears if w.shoe.retired],
         "defaults": by_shoe,
         "sports": SPORTS,
+        "limit_hint": shoes.limit_hint(unit),
+        "default_retire": default_retire_field(unit),
         **TEXT,
     }
 
@@ -87,21 +109,21 @@ TEXT = {
     "sport_label": units.sport_label,
     "sport_list": units.sport_list,
     "wear_labels": shoes.WEAR_LABELS,
-    "limit_hint": shoes.LIMIT_HINT,
 }
 
 
-def past_limit_note(wear: shoes.ShoeWear) -> str | None:
+def past_limit_note(wear: shoes.ShoeWear, unit: str = "km") -> str | None:
     """A limit below what the pair has already run is accepted, but said."""
     if wear.fraction < 1.0:
         return None
     return (
-        f"{wear.shoe.name} is already past its limit: {wear.distance_m / 1000:.0f} of "
-        f"{wear.shoe.retire_at_m / 1000:g} km. Replace it, or raise the limit if it still feels right."
+        f"{wear.shoe.name} is already past its limit: {units.distance_number(wear.distance_m, unit, 0)} of "
+        f"{units.distance(wear.shoe.retire_at_m, unit, 0)}. Replace it, or raise the limit if it still feels "
+        "right."
     )
 
 
-def _done_notes(params: dict[str, str], context: dict[str, Any]) -> list[str]:
+def _done_notes(params: dict[str, str], context: dict[str, Any], unit: str = "km") -> list[str]:
     """Follow-up notes for the shoe named in the redirect (?shoe=ID): defaults cleared, past its limit."""
     wear = next(
         (w for w in context["active"] + context["retired"] if str(w.shoe.id) == params.get("shoe")), None
@@ -117,7 +139,7 @@ def _done_notes(params: dict[str, str], context: dict[str, Any]) -> list[str]:
         )
     if params.get("done") == "restored":
         notes.append(f"{wear.shoe.name} is the default for no sport now; use Make default to set it again.")
-    if params.get("done") in {"added", "saved"} and (note := past_limit_note(wear)):
+    if params.get("done") in {"added", "saved"} and (note := past_limit_note(wear, unit)):
         notes.append(note)
     return notes
 
@@ -126,7 +148,7 @@ def _done_notes(params: dict[str, str], context: dict[str, Any]) -> list[str]:
 def shoes_page(request: Request, session: DbSession) -> Response:
     """All shoes with their wear, defaults, and the form to add one."""
     viewer = resolve_viewer(request, session)
-    context = shoes_context(session, viewer.athlete_id)
+    context = shoes_context(session, viewer.athlete_id, viewer.unit)
     message = {
         "added": "Shoe added.",
         "saved": "Saved.",
@@ -140,7 +162,7 @@ def shoes_page(request: Request, session: DbSession) -> Response:
         form={},
         errors=[],
         message=message,
-        notes=_done_notes(dict(request.query_params), context) if message else [],
+        notes=_done_notes(dict(request.query_params), context, viewer.unit) if message else [],
         **context,
     )
 
@@ -150,7 +172,7 @@ def add_shoe(request: Request, form: FormFields, session: DbSession) -> Response
     """Add a shoe; on bad input show the form again with what was typed and store nothing."""
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
-    values, errors = parse_shoe_form(form)
+    values, errors = parse_shoe_form(form, viewer.unit)
     added = None
     if not errors:
         try:
@@ -159,7 +181,7 @@ def add_shoe(request: Request, form: FormFields, session: DbSession) -> Response
             errors.append(str(exc).capitalize() + ".")
     if errors:
         session.rollback()
-        context = shoes_context(session, viewer.athlete_id)
+        context = shoes_context(session, viewer.athlete_id, viewer.unit)
         return render(
             request,
             "shoes.html",
@@ -178,11 +200,18 @@ def add_shoe(request: Request, form: FormFields, session: DbSession) -> Response
 RECENT_RUNS = 10
 
 
-def edit_context(session: Session, athlete_id: int, shoe: shoes.Shoe) -> dict[str, Any]:
+def edit_context(session: Session, athlete_id: int, shoe: shoes.Shoe, unit: str = "km") -> dict[str, Any]:
     """The shoe's wear (the same numbers as the list) and its most recent activities."""
     wear = aggregates.shoe_wears(session, athlete_id, [shoe])[0]
     recent = queries.latest_in_shoe(session, athlete_id, shoe.id, RECENT_RUNS)
-    return {"wear": wear, "recent": recent, "past_limit": past_limit_note(wear), **TEXT}
+    return {
+        "wear": wear,
+        "recent": recent,
+        "past_limit": past_limit_note(wear, unit),
+        "limit_hint": shoes.limit_hint(unit),
+        "default_retire": default_retire_field(unit),
+        **TEXT,
+    }
 
 
 def _shoe(session: Session, athlete_id: int, shoe_id: int) -> shoes.Shoe:
@@ -201,8 +230,8 @@ def shoe_page(shoe_id: int, request: Request, session: DbSession) -> Response:
         "name": shoe.name,
         "brand": shoe.brand or "",
         "model": shoe.model or "",
-        "start_km": f"{shoe.start_distance_m / 1000:g}",
-        "retire_km": f"{shoe.retire_at_m / 1000:g}",
+        "start_km": distance_field(shoe.start_distance_m, viewer.unit),
+        "retire_km": distance_field(shoe.retire_at_m, viewer.unit),
     }
     return render(
         request,
@@ -210,7 +239,7 @@ def shoe_page(shoe_id: int, request: Request, session: DbSession) -> Response:
         shoe=shoe,
         form=form,
         errors=[],
-        **edit_context(session, viewer.athlete_id, shoe),
+        **edit_context(session, viewer.athlete_id, shoe, viewer.unit),
     )
 
 
@@ -225,9 +254,9 @@ def edit_shoe(
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     shoe = _shoe(session, viewer.athlete_id, shoe_id)
-    values, errors = parse_shoe_form(form)
+    values, errors = parse_shoe_form(form, viewer.unit)
     if errors:
-        context = edit_context(session, viewer.athlete_id, shoe)
+        context = edit_context(session, viewer.athlete_id, shoe, viewer.unit)
         return render(
             request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, **context
         )
@@ -236,7 +265,7 @@ def edit_shoe(
     except shoe_store.ShoeInputError as exc:
         session.rollback()
         errors = [str(exc).capitalize() + "."]
-        context = edit_context(session, viewer.athlete_id, shoe)
+        context = edit_context(session, viewer.athlete_id, shoe, viewer.unit)
         return render(
             request, "shoe_edit.html", status_code=422, shoe=shoe, form=form, errors=errors, **context
         )
@@ -292,7 +321,8 @@ def default_shoe(
 
 def _shoes_error(request: Request, session: Session, athlete_id: int, problem: str) -> Response:
     """The shoe list again with one problem explained (status 422)."""
-    context = shoes_context(session, athlete_id)
+    viewer = getattr(request.state, "viewer", None)
+    context = shoes_context(session, athlete_id, viewer.unit if viewer is not None else "km")
     errors = [problem[:1].upper() + problem[1:] + "."]
     return render(
         request, "shoes.html", status_code=422, form={}, errors=errors, message=None, notes=[], **context

@@ -1,4 +1,4 @@
-"""display units: reserved for per-athlete settings (km or miles)
+"""display units: a per-athlete setting, kilometres or miles
 
 Revision ID: 0004
 Revises: 0003
@@ -7,6 +7,11 @@ Create Date: 2026-12-03 06:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
+import strideguard.storage.tables
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -14,8 +19,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work that needs it (see docs/architecture.md, storage)
+    op.create_table(
+        "athlete_settings",
+        sa.Column("athlete_id", sa.Integer(), nullable=False),
+        sa.Column("distance_unit", sa.String(length=2), nullable=True),
+        sa.Column("updated_at", strideguard.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["athlete_id"],
+            ["athletes.id"],
+            name=op.f("fk_athlete_settings_athlete_id_athletes"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("athlete_id", name=op.f("pk_athlete_settings")),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("athlete_settings")
