@@ -137,11 +137,18 @@ def reference_dashboard(session, athlete_id: int, end: date) -> dict:
     flags.sort(key=lambda f: (order.get(f.severity, 3), f.day))
     safe = dashboard.safe_run(recent, end + timedelta(days=1), rules)
     held = risk.hold_back(
-        flags, end + timedelta(days=1), rules, triage_store.latest_triage(session, athlete_id, until=end)
+        flags,
+        end,
+        rules,
+        triage_store.latest_triage(session, athlete_id, until=end),
+        for_day=end + timedelta(days=1),
     )
-    safe["hold"] = None if held is None else {"json": held.to_json()}
+    safe["hold"] = None if held is None else {"json": held.to_json(), "message": held.message}
+    latest = store.list_activities(session, athlete_id, until=end, sports=RUNNING_SPORTS, limit=1)
     context = {
         "today": end,
+        "unit": "km",
+        "last_run": latest[0].local_date if latest else None,
         "week": dashboard.week_summary(load.weekly_volume(runs), end, spikes),
         "flags": [{"flag": f} for f in flags],
         "safe": safe,

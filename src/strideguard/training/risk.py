@@ -443,8 +443,8 @@ def evaluate(
     pain: Iterable[PainEntry] = (),
     rules: RiskRules | None = None,
     log_start: date | None = None,
-    wears: Iterable[ShoeWear] | None = None,
     unit: str = "km",
+    wears: Iterable[ShoeWear] | None = None,
 ) -> list[Flag]:
     """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
 
