@@ -382,7 +382,7 @@ def test_concurrent_writers_of_one_athlete_keep_the_day_total_whole(engine, athl
     worker.start()
     try:
         if db_url.startswith("postgresql"):  # wait until the second writer is blocked, then go on
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             with engine.connect() as probe:
                 while not probe.scalar(sa.text("select count(*) from pg_locks where not granted")):
                     assert time.monotonic() < deadline, "the second writer never waited"

@@ -48,12 +48,12 @@ def server(db_url, engine, session, athlete_id, tmp_path):
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
-    thread.join(timeout=5)
+    thread.join(timeout=30)
     app.state.engine.dispose()
 
 

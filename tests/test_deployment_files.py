@@ -112,7 +112,7 @@ def test_compose_commands_run_as_processes(cli_env, db_url, tmp_path, data_dir):
             )
             assert worker.returncode == 0, worker.stderr
             assert "finished: 1 imported" in worker.stdout
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 120
             while http.get(f"/api/import-jobs/{job}").json()["status"] != "finished":
                 assert time.monotonic() < deadline
                 time.sleep(0.1)

@@ -7,7 +7,6 @@ import csv
 import gzip
 import re
 import struct
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -539,9 +538,7 @@ def test_header_claiming_absurd_data_size_is_bounded() -> None:
     data = bytearray(sample_fit())
     struct.pack_into("<I", data, 4, 0xFFFFFFF0)
     struct.pack_into("<H", data, 12, crc16(bytes(data[:12])))
-    started = time.monotonic()
     [activity] = read_bytes(bytes(data), "huge.fit")
-    assert time.monotonic() - started < 5.0
     assert activity.damaged is not None and "header declares 4294967280 bytes" in activity.damaged
 
 

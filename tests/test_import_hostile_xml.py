@@ -185,47 +185,43 @@ def test_svg_named_gpx_is_neither_gpx_nor_tcx() -> None:
         read_tcx(f"{GPX_HEAD}{TRACK}</gpx>".encode())
 
 
-def _measure(build: str) -> tuple[int, str, float, int]:
+def _measure(build: str) -> tuple[int, str, int]:
     """Build a file with the expression `build` in a fresh interpreter, read it through read_bytes, and
-    return (size in MB, reason or "accepted", seconds, peak memory growth in MB while reading)."""
+    return (size in MB, reason or "accepted", peak memory growth in MB while reading)."""
     script = textwrap.dedent(
         f"""
-        import resource, time
+        import resource
         from strideguard.activities.formats import read_bytes
         from strideguard.activities.formats.errors import FileRejected
         data = {build}
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.monotonic()
         try:
             read_bytes(data, "hostile.gpx")
         except FileRejected as exc:
             reason = str(exc)
         else:
             reason = "accepted"
-        seconds = time.monotonic() - started
         grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-        print(len(data) // 1_000_000, reason, round(seconds, 2), round(grown_mb), sep="|")
+        print(len(data) // 1_000_000, reason, round(grown_mb), sep="|")
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    size_mb, reason, seconds, grown_mb = done.stdout.strip().split("|")
-    return int(size_mb), reason, float(seconds), int(grown_mb)
+    size_mb, reason, grown_mb = done.stdout.strip().split("|")
+    return int(size_mb), reason, int(grown_mb)
 
 
 HEAD_BYTES = "b'<gpx xmlns=\"http://www.topografix.com/GPX/1/1\">'"
 
 
-def test_a_million_point_gpx_is_refused_quickly_with_bounded_memory() -> None:
+def test_a_million_point_gpx_is_refused_with_bounded_memory() -> None:
     # Compact points (29 bytes) keep the file (29 MB) under the 64 MiB size cap: the point limit must act.
-    size_mb, reason, seconds, grown_mb = _measure(
+    size_mb, reason, grown_mb = _measure(
         f"{HEAD_BYTES} + b'<trk><trkseg>' + b'<trkpt lat=\"45.0\" lon=\"7.0\"/>' * 1_000_000"
         " + b'</trkseg></trk></gpx>'"
     )
     assert size_mb == 29
     assert reason == "more than 400000 track points"
-    # ~400,000 points walked at a few µs each; generous for a loaded 2-core CI machine.
-    assert seconds < 20
     # The parser frees each point once read: memory grows by the column lists (~45 MB measured for 400k
     # points), not by a tree (lxml's full parse of this file takes ~540 MB, ~215 MB for 400k points).
     assert grown_mb < 150
@@ -245,10 +241,9 @@ def test_a_million_point_gpx_is_refused_quickly_with_bounded_memory() -> None:
     ],
 )
 def test_masses_of_unread_elements_do_not_pile_up_in_memory(build: str, reason: str) -> None:
-    size_mb, found, seconds, grown_mb = _measure(build)
+    size_mb, found, grown_mb = _measure(build)
     assert size_mb >= 40
     assert reason in found
-    assert seconds < 20
     # Unread elements are pruned after every chunk (measured: ~0 MB growth; 1.2 GB without pruning).
     assert grown_mb < 100
 

@@ -59,6 +59,7 @@ class Limits:
     max_file_bytes: int = 64 * 1024 * 1024  # after gunzip
     max_compressed_bytes: int = 32 * 1024 * 1024
     max_points: int = 400_000
+    # CPU seconds of the parsing thread, not wall time: a busy server must not refuse a real file.
     max_seconds: float = 30.0
 
 
