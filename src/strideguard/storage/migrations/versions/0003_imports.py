@@ -1,4 +1,4 @@
-"""imports: reserved for import, shoe-date and sport-confirmation changes
+"""imports: was reserved for import, shoe-date and sport-confirmation changes
 
 Revision ID: 0003
 Revises: 0002
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work that needs it (see docs/architecture.md, storage)
+    pass  # shipped empty in a released version; it stays empty because databases already stand past it
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""accounts: reserved for server-side sessions, login throttling, invites and the audit log
+"""accounts: was reserved for server-side sessions, login throttling, invites and the audit log
 
 Revision ID: 0006
 Revises: 0005
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work that needs it (see docs/architecture.md, storage)
+    pass  # shipped empty in a released version; it stays empty because databases already stand past it
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""triage regions: reserved for the body region of saved checks (knee)
+"""triage regions: was reserved for the body region of saved checks (knee)
 
 Revision ID: 0007
 Revises: 0006
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work that needs it
+    pass  # shipped empty in a released version; it stays empty because databases already stand past it
 
 
 def downgrade() -> None:

@@ -1,4 +1,4 @@
-"""club indexes: reserved for the indexes the club-scale query plans ask for
+"""club indexes: was reserved for the indexes the club-scale query plans ask for
 
 Revision ID: 0008
 Revises: 0007
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # reserved: filled by the work that needs it
+    pass  # shipped empty in a released version; it stays empty because databases already stand past it
 
 
 def downgrade() -> None:
