@@ -100,13 +100,28 @@ class ImportRecords:
                 key = gear_key(spec.name)
                 if key in by_key:
                     continue
-                row = ShoeRow(
-                    athlete_id=self.athlete_id, name=spec.name[:200], brand=spec.brand, model=spec.model
+                # Insert-or-get on the unique active (athlete, name): an import running at the same time
+                # may create the same shoe first; then both use it.
+                name = spec.name[:200]
+                inserted = session.execute(
+                    store.insert_ignoring_conflicts(
+                        session,
+                        ShoeRow,
+                        athlete_id=self.athlete_id,
+                        name=name,
+                        brand=spec.brand,
+                        model=spec.model,
+                    )
                 )
-                session.add(row)
-                session.flush()
-                by_key[key] = row.id
-                created.append(spec.name)
+                by_key[key] = session.scalar(
+                    sa.select(ShoeRow.id).where(
+                        ShoeRow.athlete_id == self.athlete_id,
+                        ShoeRow.name == name,
+                        ShoeRow.retired_at.is_(None),
+                    )
+                )
+                if inserted.rowcount:
+                    created.append(spec.name)
         return by_key, created
 
     def set_kind(self, import_id: int, kind: str) -> None:

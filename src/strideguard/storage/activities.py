@@ -18,6 +18,7 @@ from strideguard.storage import bulk as store_bulk
 from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, ShoeDefaultRow, StreamRow
 
 LOCAL_ATHLETE_NAME = "Me"
+LOCAL_KEY = "local"  # athletes.local_key of the local athlete (unique)
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same
 # activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).
 SAME_START_TOLERANCE_S = store_bulk.SAME_START_TOLERANCE_S
@@ -29,16 +30,30 @@ class NotFound(LookupError):
 
 
 def local_athlete(session: Session) -> int:
-    """The single athlete of local mode (created on first use)."""
-    athlete_id = session.scalar(
-        sa.select(AthleteRow.id).where(AthleteRow.user_id.is_(None)).order_by(AthleteRow.id).limit(1)
-    )
+    """The single athlete of local mode, created on first use.
+
+    Insert-or-get on the unique `local_key`: two processes starting on a new database at once get the
+    same athlete (a plain check-then-insert gave each its own, and hid the runs saved under the second).
+    """
+    query = sa.select(AthleteRow.id).where(AthleteRow.local_key == LOCAL_KEY)
+    athlete_id = session.scalar(query)
     if athlete_id is None:
-        row = AthleteRow(name=LOCAL_ATHLETE_NAME)
-        session.add(row)
-        session.flush()
-        athlete_id = row.id
+        session.execute(
+            insert_ignoring_conflicts(session, AthleteRow, name=LOCAL_ATHLETE_NAME, local_key=LOCAL_KEY)
+        )
+        athlete_id = session.scalar(query)
+        assert athlete_id is not None
     return athlete_id
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, **values: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL): the row a concurrent writer inserted
+    first wins, and no error is raised; read the row back afterwards."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).values(**values).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True, slots=True)

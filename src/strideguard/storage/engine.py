@@ -3,9 +3,12 @@ migrations shipped in `storage/migrations/`."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,11 +99,48 @@ def alembic_config(engine: Engine) -> Any:
     return config
 
 
+_PG_MIGRATION_LOCK = 0x53474D49  # pg_advisory_xact_lock key of schema upgrades ("SGMI")
+_MIGRATION_LOCK_WAIT_S = 600.0  # how long a process waits for another one's upgrade to finish
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that holds the database's migration lock until it ends.
+
+    Two processes starting on a new (or older) database at once would otherwise both create the tables, and
+    the second died with "UNIQUE constraint failed" or "table already exists". SQLite: the write lock
+    (BEGIN IMMEDIATE; DDL is transactional there); PostgreSQL: a transaction-scoped advisory lock.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            deadline = time.monotonic() + _MIGRATION_LOCK_WAIT_S
+            while True:
+                try:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")  # waits the busy timeout, then raises
+                    break
+                except sa.exc.OperationalError as exc:
+                    connection.rollback()
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+        elif engine.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with the migrations shipped in the package."""
+    """Bring the schema to `revision` with the migrations shipped in the package, under the migration lock
+    (a process that waited for another one's upgrade finds the schema current and does nothing)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    with _migration_lock(engine) as connection:
+        config = alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -62,8 +62,12 @@ class AthleteRow(Base):
     """Whose data a row is. Every other table hangs off an athlete."""
 
     __tablename__ = "athletes"
+    __table_args__ = (sa.Index("uq_athletes_local_key", "local_key", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # "local" for the one athlete of local mode, NULL otherwise: unique, so two processes starting on a new
+    # database cannot both create one (revision 0010).
+    local_key: Mapped[str | None] = mapped_column(sa.String(20))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -99,6 +103,18 @@ class AthleteSettingsRow(Base):
 
 class ShoeRow(Base):
     __tablename__ = "shoes"
+    # One active shoe per name: concurrent imports naming the same gear share it (revision 0010). Retired
+    # shoes may repeat a name (the runner bought the same model again).
+    __table_args__ = (
+        sa.Index(
+            "uq_shoes_athlete_active_name",
+            "athlete_id",
+            "name",
+            unique=True,
+            sqlite_where=sa.text("retired_at IS NULL"),
+            postgresql_where=sa.text("retired_at IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))

@@ -9,15 +9,26 @@ from strideguard.storage.tables import Base
 
 config = context.config
 engine = config.attributes.get("engine")
-if engine is None:
+if engine is None and config.attributes.get("connection") is None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
 
-with engine.connect() as connection:
+
+def _run(connection: object) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        # Under the caller's lock (engine.ensure_schema): every migration in the caller's one transaction.
+        transactional_ddl=True if held is not None else None,
     )
     with context.begin_transaction():
         context.run_migrations()
-    connection.commit()
+
+
+held = config.attributes.get("connection")  # a connection the caller holds a migration lock on
+if held is not None:
+    _run(held)  # the caller commits
+else:
+    with engine.connect() as connection:
+        _run(connection)
+        connection.commit()

@@ -1,0 +1,157 @@
+"""Imports at the same time, and imports that are killed or run out of space (issue 11, "Concurrency and
+faults"): the real CLI in subprocesses, on the test's database (SQLite file, or PostgreSQL with -m db)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+import exportgen
+from strideguard.storage import engine as db
+from strideguard.storage.tables import ActivityRow, AthleteRow, ShoeRow
+
+WAIT_S = 120  # waits are for conditions, never for speed
+
+
+def _start(cli_env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "strideguard", *args],
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _together(cli_env: dict[str, str], *commands: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """Run the commands at once; (exit code, stdout, stderr) of each."""
+    procs = [_start(cli_env, *command) for command in commands]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=WAIT_S * 2)
+        results.append((proc.returncode, out, err))
+    return results
+
+
+def _folder(tmp_path: Path, name: str, first_day_offset: int, n: int = 4) -> Path:
+    from datetime import date, timedelta
+
+    folder = tmp_path / name
+    folder.mkdir()
+    runs = exportgen.simulated_runs(
+        n, minutes=2, first_day=date(2025, 3, 3) + timedelta(days=first_day_offset)
+    )
+    for i, run in enumerate(runs):
+        (folder / f"run{i}.fit").write_bytes(exportgen.fit_bytes(run))
+    return folder
+
+
+def _count(engine: sa.Engine, table: type, *where: object) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(sa.select(sa.func.count()).select_from(table).where(*where)) or 0
+
+
+def test_two_imports_into_a_new_database_create_one_athlete(cli_env, db_url, run_cli, tmp_path: Path) -> None:
+    # Several rounds on fresh databases make the old check-then-insert race likely to show; each round's
+    # assertions hold whatever the interleaving.
+    for round_ in range(3):
+        if db_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / f'round{round_}.sqlite'}"
+        else:
+            url = db_url
+        env = {**cli_env, "STRIDEGUARD_DATABASE_URL": url}
+        a = _folder(tmp_path, f"a{round_}", 0)
+        b = _folder(tmp_path, f"b{round_}", 100)
+        results = _together(env, ("import", str(a), "--json"), ("import", str(b), "--json"))
+        for code, _out, err in results:
+            assert code == 0, err
+            assert "Traceback" not in err
+        engine = db.make_engine(url)
+        try:
+            assert _count(engine, AthleteRow) == 1
+            only = sa.select(AthleteRow.id).scalar_subquery()
+            assert _count(engine, ActivityRow, ActivityRow.athlete_id != only) == 0  # none hidden
+            total = _count(engine, ActivityRow)
+        finally:
+            engine.dispose()
+        assert total == 8
+        if not db_url.startswith("sqlite"):
+            break  # one PostgreSQL schema per test: the first round is the new database
+
+
+def test_concurrent_imports_naming_the_same_gear_create_one_shoe(cli_env, engine, tmp_path: Path) -> None:
+    def export(name: str, offset_days: int) -> Path:
+        from datetime import date, timedelta
+
+        runs = exportgen.simulated_runs(
+            3, minutes=2, first_day=date(2025, 3, 3) + timedelta(days=offset_days)
+        )
+        entries = [
+            exportgen.StravaEntry(8_000_000_000 + offset_days + i, run, name=f"Run {i}", gear="Pegasus 39")
+            for i, run in enumerate(runs)
+        ]
+        return exportgen.write_strava_export(
+            tmp_path / name, entries, shoes=[("Pegasus 39", "Nike", "Pegasus 39")]
+        )
+
+    paths = [export(f"export_{i}.zip", i * 50) for i in range(3)]
+    results = _together(cli_env, *[("import", str(p), "--json") for p in paths])
+    for code, _out, err in results:
+        assert code == 0, err
+    with engine.connect() as connection:
+        shoes = connection.execute(sa.select(ShoeRow.id, ShoeRow.name)).all()
+        assert [name for _id, name in shoes] == ["Pegasus 39"]
+        on_it = connection.scalar(
+            sa.select(sa.func.count()).select_from(ActivityRow).where(ActivityRow.shoe_id == shoes[0][0])
+        )
+    assert on_it == 9
+
+
+def test_upgrade_merges_the_athletes_and_shoes_the_race_duplicated(db_url) -> None:
+    """A database the old race hit (two local athletes, "Pegasus 39" twice) is repaired by revision 0010:
+    every run visible under one athlete, one shoe with all its runs."""
+    engine = db.make_engine(db_url)
+    db.upgrade(engine, "0009")
+    with engine.begin() as connection:
+        run = connection.execute
+        run(
+            sa.text(
+                "INSERT INTO athletes (id, name, created_at) VALUES (1, 'Me', '2025-01-01'), (2, 'Me', '2025-01-01')"
+            )
+        )
+        run(
+            sa.text(
+                "INSERT INTO shoes (id, athlete_id, name, start_distance_m, retire_at_m, created_at) VALUES "
+                "(1, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), (2, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), "
+                "(3, 2, 'Pegasus 39', 0, 450000, '2025-01-01')"
+            )
+        )
+        for i, (athlete, shoe) in enumerate([(1, 1), (1, 2), (2, 3), (2, None)]):
+            run(
+                sa.text(
+                    "INSERT INTO activities (athlete_id, sport, start_utc, local_date, distance_m, shoe_id, "
+                    "source_format, source_part, created_at) VALUES "
+                    "(:a, 'run', :start, :day, 5000, :shoe, 'fit', 0, '2025-01-01')"
+                ),
+                {
+                    "a": athlete,
+                    "shoe": shoe,
+                    "start": f"2025-03-0{i + 1} 07:00:00",
+                    "day": f"2025-03-0{i + 1}",
+                },
+            )
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(AthleteRow.id, AthleteRow.local_key)).all() == [(1, "local")]
+        assert connection.execute(sa.select(ShoeRow.id, ShoeRow.athlete_id)).all() == [(1, 1)]
+        shoes = connection.execute(
+            sa.select(ActivityRow.athlete_id, ActivityRow.shoe_id).order_by(ActivityRow.id)
+        )
+        assert shoes.all() == [(1, 1), (1, 1), (1, 1), (1, None)]
+        totals = connection.execute(sa.text("SELECT activities, distance_m FROM shoe_totals")).all()
+    engine.dispose()
+    assert [tuple(t) for t in totals] == [(3, 15000.0)]
