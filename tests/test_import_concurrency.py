@@ -3,15 +3,17 @@ faults"): the real CLI in subprocesses, on the test's database (SQLite file, or 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 import exportgen
 from strideguard.storage import engine as db
-from strideguard.storage.tables import ActivityRow, AthleteRow, ShoeRow
+from strideguard.storage.tables import ActivityRow, AthleteRow, ImportItemRow, ImportRow, ShoeRow
 
 WAIT_S = 120  # waits are for conditions, never for speed
 
@@ -120,13 +122,15 @@ def test_upgrade_merges_the_athletes_and_shoes_the_race_duplicated(db_url) -> No
         run = connection.execute
         run(
             sa.text(
-                "INSERT INTO athletes (id, name, created_at) VALUES (1, 'Me', '2025-01-01'), (2, 'Me', '2025-01-01')"
+                "INSERT INTO athletes (id, name, created_at) "
+                "VALUES (1, 'Me', '2025-01-01'), (2, 'Me', '2025-01-01')"
             )
         )
         run(
             sa.text(
                 "INSERT INTO shoes (id, athlete_id, name, start_distance_m, retire_at_m, created_at) VALUES "
-                "(1, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), (2, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), "
+                "(1, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), "
+                "(2, 1, 'Pegasus 39', 0, 450000, '2025-01-01'), "
                 "(3, 2, 'Pegasus 39', 0, 450000, '2025-01-01')"
             )
         )
@@ -155,3 +159,64 @@ def test_upgrade_merges_the_athletes_and_shoes_the_race_duplicated(db_url) -> No
         totals = connection.execute(sa.text("SELECT activities, distance_m FROM shoe_totals")).all()
     engine.dispose()
     assert [tuple(t) for t in totals] == [(3, 15000.0)]
+
+
+def test_same_archive_imported_twice_at_once_waits_for_the_first(cli_env, engine, tmp_path: Path) -> None:
+    n = 40
+    runs = exportgen.simulated_runs(n, minutes=2)
+    path = exportgen.write_strava_export(tmp_path / "export.zip", list(exportgen.iter_strava_entries(runs)))
+    results = _together(
+        cli_env,
+        ("import", str(path), "--json", "--batch-size", "5"),
+        ("import", str(path), "--json", "--batch-size", "5"),
+    )
+    for code, _out, err in results:
+        assert code == 0, err
+        assert "cannot open" not in err and "Traceback" not in err
+    sources = [json.loads(out)["sources"][0] for _code, out, _err in results]
+    assert {s["import_id"] for s in sources} == {1}
+    assert sorted(s["this_run"]["imported"] for s in sources) == [0, n]  # one did it, the other found it done
+    assert all(s["imported"] == n for s in sources)
+    assert _count(engine, ImportRow) == 1
+    assert _count(engine, ActivityRow) == n
+    assert _count(engine, ImportItemRow) == n
+
+
+def test_disk_full_says_so_and_how_many_were_saved_then_resumes(db_url, tmp_path: Path) -> None:
+    """A real SQLite "database or disk is full" (its size capped with max_page_count, as a full disk would
+    stop it), not a mock; PostgreSQL cannot be made to run out of space here."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's max_page_count makes the real fault; PostgreSQL has no per-connection cap")
+    from sqlalchemy import event
+
+    from strideguard.importing.service import DiskFull, ImportOptions, run_import
+
+    n = 30
+    runs = exportgen.simulated_runs(n, minutes=10)
+    path = exportgen.write_strava_export(tmp_path / "export.zip", list(exportgen.iter_strava_entries(runs)))
+    engine = db.make_engine(db_url)
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+    event.listen(engine, "connect", lambda c, _r: c.execute(f"PRAGMA max_page_count={pages + 30}"))
+    engine.dispose()  # connections opened from now on have the cap
+    options = ImportOptions(workers=0, batch_activities=3, commit_interval_s=0)
+    with pytest.raises(DiskFull) as raised:
+        run_import(engine, [path], options)
+    message = str(raised.value)
+    assert "disk of the database is full" in message and "no such savepoint" not in message
+    assert "run the same import again to resume" in message
+    saved = _count(engine, ActivityRow)
+    assert 0 < saved < n
+    assert f"{saved} activities of this import (import #1) were saved" in message
+    engine.dispose()
+
+    roomy = db.make_engine(db_url)
+    try:
+        summary = run_import(roomy, [path], options)
+        (source,) = summary.sources
+        assert (source.import_id, source.resumed_items, source.imported) == (1, saved, n)
+        assert _count(roomy, ActivityRow) == n
+        assert _count(roomy, ImportRow) == 1
+    finally:
+        roomy.dispose()

@@ -157,8 +157,9 @@ def sqlite_path(url: str) -> Path | None:
     return sqlite_file(url)
 
 
-def database_error(url: str, exc: BaseException) -> str:
-    """What is wrong, in one line, without driver class names."""
+def database_error(url: str, exc: BaseException, opening: bool = True) -> str:
+    """What is wrong, in one line, without driver class names. `opening`: the error came while opening the
+    database (only then does an SQLite error say "cannot open")."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -181,7 +182,9 @@ def database_error(url: str, exc: BaseException) -> str:
         path = sqlite_path(url)
         if "readonly" in detail.replace("-", "").replace(" ", "").lower():
             return f"database {path} is read-only: this command cannot save changes"
-        return f"cannot open SQLite database {path}: {detail}"
+        if opening:
+            return f"cannot open SQLite database {path}: {detail}"
+        return f"SQLite database {path}: {detail}"
     where = f"{parsed.host or 'localhost'}:{parsed.port or _PORTS.get(backend, '?')}"
     names = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
     if isinstance(exc, DBAPIError) and "connect" in detail.lower():

@@ -34,6 +34,7 @@ from strideguard.cli.common import (
     plural,
 )
 from strideguard.importing.service import (
+    DiskFull,
     ImportOptions,
     ProgressEvent,
     default_workers,
@@ -90,6 +91,12 @@ class _ProgressDisplay:
         self.tasks: dict[str, Any] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
+        if event.stage == "wait":  # said even without a progress bar: the command would seem to hang
+            err_console.print(
+                f"Another import of {_source_label(event.source)} is running; waiting for it to finish...",
+                markup=False,
+            )
+            return
         if not self.enabled:
             return
         if self.progress is None:
@@ -271,9 +278,14 @@ def import_command(
         display.close()
         err_console.print("Interrupted; run the same command again to resume.", markup=False)
         raise SystemExit(EXIT_INTERRUPTED) from None
+    except DiskFull as exc:
+        display.close()
+        raise click.ClickException(str(exc)) from None
     except SQLAlchemyError as exc:
         display.close()
-        raise click.ClickException(f"during import: {database_error(app.db_url, exc)}") from None
+        raise click.ClickException(
+            f"during import: {database_error(app.db_url, exc, opening=False)}"
+        ) from None
     finally:
         display.close()
     data = summary.to_json() if summary is not None else _empty_total()

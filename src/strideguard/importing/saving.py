@@ -29,6 +29,7 @@ from strideguard.importing.summaries import SourceSummary
 from strideguard.importing.workers import one_line
 from strideguard.model import Activity
 from strideguard.storage import activities as store
+from strideguard.storage.engine import is_disk_full
 from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, ShoeRow
 
 SUMMARY_LIST_CAP = 1000  # entries kept per list in the stored summary; counts stay exact
@@ -62,8 +63,11 @@ class ImportRecords:
         self.sessions = sessions
         self.athlete_id = athlete_id
 
-    def open(self, label: str, kind: str, sha256: str | None) -> tuple[int, dict[str, str], bool]:
-        """The import row to use (resumed when the archive was seen before) and its finished item keys."""
+    def open(
+        self, label: str, kind: str, sha256: str | None, resume_finished: bool = True
+    ) -> tuple[int, dict[str, str], bool]:
+        """The import row to use (resumed when the archive was seen before, or the folder's import is
+        unfinished) and its finished item keys."""
         with self.sessions() as session, session.begin():
             row = None
             if sha256 is not None:
@@ -73,6 +77,8 @@ class ImportRecords:
                     .order_by(ImportRow.id.desc())
                     .limit(1)
                 )
+                if row is not None and not resume_finished and row.status != "running":
+                    row = None
             resumed = row is not None
             if row is None:
                 row = ImportRow(athlete_id=self.athlete_id, source=label, source_sha256=sha256, kind=kind)
@@ -256,7 +262,9 @@ class _Batch:
             try:
                 with session.begin_nested():  # the common case: every item saves, rows go in bulk
                     self._write(session, item_by_item=False)
-            except _SAVE_ERRORS:
+            except _SAVE_ERRORS as exc:
+                if is_disk_full(exc):  # no item is at fault, and the transaction is gone: stop the import
+                    raise
                 # One item could not be saved: the batch's savepoint is rolled back; redo it with a
                 # savepoint per item, so only that item fails.
                 self._write(session, item_by_item=True)
@@ -282,6 +290,8 @@ class _Batch:
                     session.connection().execute(_ITEMS.insert(), record)
                     savepoint.commit()
                 except _SAVE_ERRORS as exc:
+                    if is_disk_full(exc):
+                        raise
                     savepoint.rollback()
                     bulk.discard_item()
                     self._forget_earlier_record(session, done)

@@ -56,11 +56,12 @@ from strideguard.importing.summaries import ImportSummary, SourceSummary
 from strideguard.importing.workers import Parsed, init_worker, one_line, pack_streams, parse_chunk, parse_file
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
-from strideguard.storage.engine import session_factory
+from strideguard.storage.engine import is_disk_full, session_factory, source_lock
 from strideguard.storage.tables import ActivityRow, ImportRow
 
 __all__ = [
     "SUMMARY_LIST_CAP",
+    "DiskFull",
     "ImportOptions",
     "Parsed",
     "ProgressEvent",
@@ -106,7 +107,7 @@ class ProgressEvent:
     """Progress of one source: `done` of `total` items (total can grow while nested archives open)."""
 
     source: str
-    stage: str  # "scan" | "import"
+    stage: str  # "scan" | "import" | "wait" (another import of this source is running)
     done: int
     total: int
 
@@ -192,6 +193,7 @@ class _Run:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.notes: list[str] = []  # for the source being imported, e.g. a "run" at car speed
+        self.current_import: int | None = None
         self.athlete_id = athlete_id
         self.options = options
         self.on_progress = on_progress
@@ -208,39 +210,25 @@ class _Run:
 
     def run_source(self, source: Source) -> SourceSummary:
         started = time.perf_counter()
+        summary = SourceSummary(source=source.label, kind="files" if source.kind == "files" else "archive")
         if source.kind == "files":
-            summary = SourceSummary(source=source.label, kind="files")
-            items = loose_items(source, self.options.limits)
-            plan = ExportPlan(kind="files", items=items, total=len(source.files))
-            summary.import_id, done, _ = self.records.open(source.label, "files", None)
-            self._process(summary, plan, done, self.options.sports_for("files"))
-            summary.elapsed_s = time.perf_counter() - started
-            return summary
-        assert source.path is not None
-        summary = SourceSummary(source=source.label, kind="archive")
-        self._progress(source.label, "scan", 0, 0)
-        try:
-            sha256 = file_sha256(source.path)
-        except OSError as exc:
-            summary.status, summary.refused = "refused", f"cannot read archive ({exc.strerror or exc})"
-            return summary
-        summary.import_id, done, resumed = self.records.open(source.label, "archive", sha256)
-        if resumed:
-            earlier = SourceSummary(source=source.label, kind="archive", import_id=summary.import_id)
-            self.records.fill(earlier)
-            summary.earlier = {**earlier.counts(), "items": earlier.items_total}
-        try:
-            with SafeZip(source.path, self.options.archive_limits, display=source.label) as archive:
-                sports = self.options.sports_for("archive")
-                plan = plan_archive(archive, sports)
-                summary.kind = plan.kind
-                summary.notes.extend(plan.notes)
-                self.records.set_kind(summary.import_id, plan.kind)
-                shoe_ids, summary.shoes_created = self.records.ensure_shoes(plan.shoes)
-                self._process(summary, plan, done, sports, shoe_ids)
-        except (ArchiveRefused, FileRejected) as exc:
-            summary.status, summary.refused = "refused", str(exc)
-            self.records.finish(summary, refused=True)
+            key = source.key
+        else:
+            assert source.path is not None
+            self._progress(source.label, "scan", 0, 0)
+            try:
+                key = file_sha256(source.path)
+            except OSError as exc:
+                summary.status, summary.refused = "refused", f"cannot read archive ({exc.strerror or exc})"
+                return summary
+        # One import of a source at a time (another process may be importing the same archive or folder):
+        # a second one waits here, then resumes the first's record and finds what it has done.
+        with source_lock(self.engine, key or source.label, lambda: self._waiting(source.label)) as waited:
+            if waited:
+                summary.notes.append(
+                    "waited for another import of this source that was running at the same time"
+                )
+            resumed = self._run_locked(source, summary, key)
         if resumed and summary.status != "refused":
             n = summary.items_total
             if n == summary.earlier.get("items") and not any(summary.this_run().values()):
@@ -255,6 +243,58 @@ class _Run:
             summary.notes.insert(0, note)
         summary.elapsed_s = time.perf_counter() - started
         return summary
+
+    def saved_so_far(self) -> tuple[int | None, int]:
+        """The import being run and how many activities it has stored (read after a fault)."""
+        if self.current_import is None:
+            return None, 0
+        with self.sessions() as session:
+            saved = session.scalar(
+                sa.select(sa.func.count()).where(ActivityRow.import_id == self.current_import)
+            )
+        return self.current_import, saved or 0
+
+    def _waiting(self, label: str) -> None:
+        self._progress(label, "wait", 0, 0)
+
+    def _run_locked(self, source: Source, summary: SourceSummary, key: str | None) -> bool:
+        """Open (or resume) the source's import record and import what is not done yet; True if resumed.
+
+        An archive's record is resumed whatever its state (a finished one: nothing new); a folder's only
+        while unfinished (the same folder later, with new files, is a new import)."""
+        if source.kind == "files":
+            items = loose_items(source, self.options.limits)
+            plan = ExportPlan(kind="files", items=items, total=len(source.files))
+            summary.import_id, done, resumed = self.records.open(
+                source.label, "files", key, resume_finished=False
+            )
+            self.current_import = summary.import_id
+            self._note_earlier(summary, resumed)
+            self._process(summary, plan, done, self.options.sports_for("files"))
+            return resumed
+        assert source.path is not None
+        summary.import_id, done, resumed = self.records.open(source.label, "archive", key)
+        self.current_import = summary.import_id
+        self._note_earlier(summary, resumed)
+        try:
+            with SafeZip(source.path, self.options.archive_limits, display=source.label) as archive:
+                sports = self.options.sports_for("archive")
+                plan = plan_archive(archive, sports)
+                summary.kind = plan.kind
+                summary.notes.extend(plan.notes)
+                self.records.set_kind(summary.import_id, plan.kind)
+                shoe_ids, summary.shoes_created = self.records.ensure_shoes(plan.shoes)
+                self._process(summary, plan, done, sports, shoe_ids)
+        except (ArchiveRefused, FileRejected) as exc:
+            summary.status, summary.refused = "refused", str(exc)
+            self.records.finish(summary, refused=True)
+        return resumed
+
+    def _note_earlier(self, summary: SourceSummary, resumed: bool) -> None:
+        if resumed:
+            earlier = SourceSummary(source=summary.source, kind=summary.kind, import_id=summary.import_id)
+            self.records.fill(earlier)
+            summary.earlier = {**earlier.counts(), "items": earlier.items_total}
 
     def _progress(self, label: str, stage: str, done: int, total: int) -> None:
         if self.on_progress is not None:
@@ -432,9 +472,26 @@ def run_import(
     try:
         for source in plan_sources(Path(p) for p in paths):
             summary.sources.append(run.run_source(source))
+    except sa.exc.SQLAlchemyError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFull(run.saved_so_far()) from None
     finally:
         run.close()
     return summary
+
+
+class DiskFull(Exception):
+    """The database's disk is full: what was saved stays, and running the same import again resumes."""
+
+    def __init__(self, saved: tuple[int | None, int]) -> None:
+        import_id, runs = saved
+        which = f" (import #{import_id})" if import_id is not None else ""
+        super().__init__(
+            f"the disk of the database is full: {runs:,} {'activity' if runs == 1 else 'activities'} of this "
+            f"import{which} were saved; free some space and run the same import again to resume"
+        )
+        self.import_id, self.saved = import_id, runs
 
 
 def list_imports(session: Session, athlete_id: int, limit: int | None = None) -> list[ImportRow]:

@@ -26,6 +26,8 @@ class Source:
     kind: str  # files | archive
     path: Path | None = None
     files: list[tuple[str, Path | None, str | None]] = field(default_factory=list)  # key, path, error
+    # Loose files: a hash of the paths given, so the same command run again resumes an unfinished import.
+    key: str | None = None
 
 
 def plan_sources(paths: Iterable[Path]) -> list[Source]:
@@ -50,6 +52,8 @@ def plan_sources(paths: Iterable[Path]) -> list[Source]:
     if loose.files:
         shown = [str(p) for p in paths if not is_zip(p)]
         loose.label = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+        given = sorted(str(p.resolve()) for p in paths if not is_zip(p))
+        loose.key = hashlib.sha256("\n".join(["files", *given]).encode()).hexdigest()
     return ([loose] if loose.files else []) + archives
 
 

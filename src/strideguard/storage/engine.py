@@ -4,9 +4,12 @@ migrations shipped in `storage/migrations/`."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import hashlib
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +209,80 @@ def ensure_schema(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_SOURCE_LOCK_POLL_S = 0.5
+
+
+@contextlib.contextmanager
+def source_lock(engine: Engine, key: str, on_wait: Any = None) -> Iterator[bool]:
+    """Hold the lock of one import source (an archive's SHA-256, a folder's key) for this database while
+    it is imported; a second import of the same source waits here until the first has finished (then
+    resumes its record and finds nothing left to do). Yields True when it had to wait.
+
+    The lock dies with its process (kill -9 leaves no stale lock): PostgreSQL, a session advisory lock on a
+    connection of its own; SQLite, an flock on a file named after the database and the source in the
+    temporary folder (SQLite databases are local, so every importer of one file shares that folder).
+    `on_wait()` is called once when another process holds the lock.
+    """
+    waited = False
+    digest = hashlib.sha256(f"{engine.url.render_as_string(hide_password=False)}\n{key}".encode()).digest()
+    if engine.dialect.name == "postgresql":
+        lock_id = int.from_bytes(digest[:8], "big", signed=True)
+        own = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        try:
+            with own.connect() as connection:
+                while not connection.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_id}):
+                    connection.rollback()
+                    if not waited and on_wait is not None:
+                        on_wait()
+                    waited = True
+                    time.sleep(_SOURCE_LOCK_POLL_S)
+                connection.commit()
+                try:
+                    yield waited
+                finally:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_id})
+                    connection.commit()
+        finally:
+            own.dispose()
+        return
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): imports of one source are not serialised
+        yield False
+        return
+    try:
+        folder = Path(tempfile.gettempdir()) / f"strideguard-locks-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(folder / f"{digest.hex()[:32]}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:  # no usable temporary folder: import without the lock rather than not at all
+        yield False
+        return
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                time.sleep(_SOURCE_LOCK_POLL_S)
+        yield waited
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The database could not write because its disk (or SQLite's size limit) is full. SQLite then rolls
+    the whole transaction back, so later savepoint errors ("no such savepoint") are only a consequence."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    orig = getattr(exc, "orig", None)  # only what the database driver said
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) == "53100":  # PostgreSQL disk_full
+        return True
+    text = str(orig).lower()
+    return "database or disk is full" in text or "no space left on device" in text

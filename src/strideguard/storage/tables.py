@@ -144,7 +144,8 @@ class ImportRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(sa.Text)
-    # SHA-256 of an archive, so running the same command again resumes this import.
+    # SHA-256 of an archive (of the paths given, for loose files and folders), so running the same command
+    # again resumes this import.
     source_sha256: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20), default="files")
     status: Mapped[str] = mapped_column(sa.String(20), default="running")
