@@ -220,3 +220,45 @@ def test_ended_jobs_are_purged_after_30_days_and_others_stay(engine, session, at
     assert import_jobs.purge_ended(session) == 1
     left = set(session.scalars(sa.select(ImportJobRow.id)))
     assert left == {recent, queued}
+
+
+def test_job_that_failed_three_times_marks_its_import_failed_with_the_reason(
+    engine, session, athlete_id, tmp_path
+):
+    """Each attempt's worker dies mid-import (after a few files are saved); after the third the job fails,
+    and its import record says failed, why, and counts what is stored instead of staying "unfinished"."""
+    import exportgen
+    from strideguard.importing.service import ImportOptions, run_import
+    from strideguard.storage.tables import ActivityRow, ImportRow
+
+    folder = tmp_path / "uploads" / "doomed"
+    folder.mkdir(parents=True)
+    for i, run in enumerate(exportgen.simulated_runs(8, minutes=2)):
+        (folder / f"run{i}.fit").write_bytes(exportgen.fit_bytes(run))
+    job = queue_job(session, athlete_id, folder)
+
+    class WorkerDied(BaseException):
+        pass
+
+    for attempt in range(1, import_jobs.MAX_ATTEMPTS + 1):
+        claimed = import_jobs.claim(engine, f"host:{attempt}")
+        assert claimed is not None
+
+        def die_after_two(event, seen=[0]):  # noqa: B006 - counts files across the attempt
+            if event.stage == "import" and event.done >= 2 * attempt:
+                raise WorkerDied
+
+        options = ImportOptions(workers=0, batch_activities=1, commit_interval_s=0)
+        try:
+            run_import(engine, [Path(claimed.folder)], options, die_after_two, athlete_id=athlete_id)
+        except WorkerDied:
+            pass
+        make_stale(engine, job)
+        import_jobs.requeue_stale(session)
+    assert job_row(engine, job).status == "failed"
+    with db.session_factory(engine)() as fresh:
+        (record,) = fresh.scalars(sa.select(ImportRow)).all()  # every attempt resumed the same import
+        stored = fresh.scalar(sa.select(sa.func.count()).select_from(ActivityRow))
+    assert record.status == "failed" and record.finished_at is not None
+    assert "stopped responding 3 times" in record.summary["error"]
+    assert 0 < stored < 8 and record.n_imported == stored

@@ -161,6 +161,10 @@ def print_source(data: dict[str, Any], show_all: bool = False, this_run_only: bo
             Text.assemble("  ", ("refused", "red"), f": {data['refused']}"), highlight=False, soft_wrap=True
         )
         return
+    if data.get("error"):  # an upload whose job failed for good: what stopped it
+        console.print(
+            Text.assemble("  ", ("failed", "red"), f": {data['error']}"), highlight=False, soft_wrap=True
+        )
     for note in data.get("notes", []):
         console.print(f"  note: {note}", markup=False)
     manual = data.get("manual") or 0

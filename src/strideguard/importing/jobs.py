@@ -32,7 +32,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from strideguard.importing.saving import fail_import
 from strideguard.importing.service import ImportOptions, ProgressEvent, default_workers, run_import
+from strideguard.importing.sources import paths_key
 from strideguard.importing.workers import one_line
 from strideguard.storage.engine import session_factory
 from strideguard.storage.tables import ImportJobRow, utcnow
@@ -207,13 +209,13 @@ def requeue_stale(session: Session, older_than: timedelta = STALE_AFTER) -> tupl
     """
     cutoff = utcnow() - older_than
     stale = session.execute(
-        sa.select(ImportJobRow.id, ImportJobRow.attempts, ImportJobRow.folder).where(
+        sa.select(ImportJobRow.id, ImportJobRow.attempts, ImportJobRow.folder, ImportJobRow.athlete_id).where(
             ImportJobRow.status == "running", ImportJobRow.heartbeat_at < cutoff
         )
     ).all()
     requeued: list[str] = []
     failed: list[tuple[str, str]] = []
-    for job_id, attempts, folder in stale:
+    for job_id, attempts, folder, athlete_id in stale:
         still_stale = sa.and_(
             ImportJobRow.id == job_id, ImportJobRow.status == "running", ImportJobRow.heartbeat_at < cutoff
         )
@@ -233,6 +235,8 @@ def requeue_stale(session: Session, older_than: timedelta = STALE_AFTER) -> tupl
         changed = session.execute(sa.update(ImportJobRow).where(still_stale).values(**values)).rowcount
         if changed == 1 and values["status"] == "failed":
             failed.append((job_id, folder))
+            # Its upload is deleted below, so its import can never resume: say it failed, and why.
+            fail_import(session, athlete_id, paths_key([Path(folder)]), error)
         elif changed == 1:
             requeued.append(job_id)
     session.commit()
@@ -354,6 +358,8 @@ def run_one(engine: Engine, job: Job, stop: threading.Event | None = None) -> Ou
         message = f"the import stopped: {one_line(exc)}"
         try:
             fail(engine, job, message)
+            with session_factory(engine)() as session, session.begin():
+                fail_import(session, job.athlete_id, paths_key([folder]), message)
         except Exception as db_exc:  # the database itself failed: the job is requeued when stale
             log.warning("import job %s: could not record the failure (%s)", job.id, one_line(db_exc))
             return Outcome("lost", message)

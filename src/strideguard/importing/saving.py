@@ -174,6 +174,53 @@ class ImportRecords:
             row.summary = summary.to_json()
 
 
+def store_counts(session: Session, import_id: int) -> None:
+    """Set the import record's counts from its stored items and activities (as `finish` counts them), in the
+    caller's transaction: an unfinished import then shows what it has saved, not zeros."""
+    sport_skip = ImportItemRow.message.like(f"{SPORT_PREFIX}%")
+    counts: Counter[str] = Counter()
+    for status, by_sport, n in session.execute(
+        sa.select(ImportItemRow.status, sport_skip, sa.func.count())
+        .where(ImportItemRow.import_id == import_id)
+        .group_by(ImportItemRow.status, sport_skip)
+    ):
+        counts["total"] += n
+        counts["skipped_by_sport" if status == "skipped" and by_sport else status] += n
+    imported = session.scalar(
+        sa.select(sa.func.count()).select_from(ActivityRow).where(ActivityRow.import_id == import_id)
+    )
+    session.execute(
+        sa.update(ImportRow)
+        .where(ImportRow.id == import_id)
+        .values(
+            n_total=counts["total"],
+            n_imported=imported or 0,
+            n_duplicates=counts["duplicate"],
+            n_skipped=counts["skipped"],
+            n_failed=counts["failed"],
+        )
+    )
+
+
+def fail_import(session: Session, athlete_id: int, key: str, reason: str) -> int | None:
+    """Mark the unfinished import of the source `key` failed, with the reason and its stored counts (an
+    upload whose job failed for good is deleted, so that import can never be resumed). Returns its id."""
+    row = session.scalar(
+        sa.select(ImportRow)
+        .where(ImportRow.athlete_id == athlete_id, ImportRow.source_sha256 == key, ImportRow.status == "running")
+        .order_by(ImportRow.id.desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    store_counts(session, row.id)
+    row.status = "failed"
+    row.finished_at = datetime.now(UTC)
+    row.summary = {**(row.summary or {}), "error": reason}
+    session.flush()
+    return row.id
+
+
 def fill_summary(summary: SourceSummary, items: Iterable[Any], by_format: dict[str, int]) -> None:
     """Counts and lists of a summary from its item rows (member, status, message)."""
     summary.imported = sum(by_format.values())
@@ -268,6 +315,7 @@ class _Batch:
                 # One item could not be saved: the batch's savepoint is rolled back; redo it with a
                 # savepoint per item, so only that item fails.
                 self._write(session, item_by_item=True)
+            store_counts(session, self.import_id)  # the record's counts are what is stored, also mid-way
         self.items = []
         self.n_activities = 0
         self.last_flush = time.monotonic()

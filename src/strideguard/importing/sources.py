@@ -52,9 +52,14 @@ def plan_sources(paths: Iterable[Path]) -> list[Source]:
     if loose.files:
         shown = [str(p) for p in paths if not is_zip(p)]
         loose.label = ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
-        given = sorted(str(p.resolve()) for p in paths if not is_zip(p))
-        loose.key = hashlib.sha256("\n".join(["files", *given]).encode()).hexdigest()
+        loose.key = paths_key(p for p in paths if not is_zip(p))
     return ([loose] if loose.files else []) + archives
+
+
+def paths_key(paths: Iterable[Path]) -> str:
+    """The import record key of loose files and folders: a hash of the paths given (resolved, sorted)."""
+    given = sorted(str(p.resolve()) for p in paths)
+    return hashlib.sha256("\n".join(["files", *given]).encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
