@@ -4,8 +4,11 @@ faults"): the real CLI in subprocesses, on the test's database (SQLite file, or 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +223,48 @@ def test_disk_full_says_so_and_how_many_were_saved_then_resumes(db_url, tmp_path
         assert _count(roomy, ImportRow) == 1
     finally:
         roomy.dispose()
+
+
+def test_killed_folder_import_counts_what_is_stored_and_resumes(
+    cli_env, engine, run_cli, tmp_path: Path
+) -> None:
+    n = 120
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    for i, run in enumerate(exportgen.simulated_runs(n, minutes=2)):
+        (folder / f"run{i:03}.fit").write_bytes(exportgen.fit_bytes(run))
+    proc = _start(cli_env, "import", str(folder), "--batch-size", "5", "--no-progress")
+    deadline = time.monotonic() + WAIT_S
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if _count(engine, ImportItemRow) >= 10:
+                    break
+            except sa.exc.DBAPIError:
+                pass  # the database is busy
+            time.sleep(0.01)
+        assert proc.poll() is None, "the import finished before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its parser processes, at once
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+    stored = _count(engine, ActivityRow)
+    assert 10 <= stored < n
+
+    # What `imports` says of the unfinished import is what is stored.
+    (listed,) = json.loads(run_cli("imports", "--json").stdout)
+    assert (listed["import_id"], listed["status"]) == (1, "unfinished")
+    assert listed["imported"] == stored and listed["items"] == _count(engine, ImportItemRow)
+
+    done = run_cli("import", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    (source,) = json.loads(done.stdout)["sources"]
+    assert source["import_id"] == 1  # the same import continues
+    assert source["resumed_items"] == stored
+    assert (source["imported"], source["duplicates"]) == (n, 0)  # nothing saved before counts as a duplicate
+    assert source["this_run"]["imported"] == n - stored
+    assert _count(engine, ActivityRow) == n
+    assert _count(engine, ImportRow) == 1
+    (listed,) = json.loads(run_cli("imports", "--json").stdout)
+    assert (listed["status"], listed["imported"], listed["duplicates"]) == ("finished", n, 0)

@@ -244,8 +244,8 @@ def test_job_that_failed_three_times_marks_its_import_failed_with_the_reason(
         claimed = import_jobs.claim(engine, f"host:{attempt}")
         assert claimed is not None
 
-        def die_after_two(event, seen=[0]):  # noqa: B006 - counts files across the attempt
-            if event.stage == "import" and event.done >= 2 * attempt:
+        def die_after_two(event, limit=2 * attempt):  # two more files saved by each attempt
+            if event.stage == "import" and event.done >= limit:
                 raise WorkerDied
 
         options = ImportOptions(workers=0, batch_activities=1, commit_interval_s=0)

@@ -207,7 +207,9 @@ def fail_import(session: Session, athlete_id: int, key: str, reason: str) -> int
     upload whose job failed for good is deleted, so that import can never be resumed). Returns its id."""
     row = session.scalar(
         sa.select(ImportRow)
-        .where(ImportRow.athlete_id == athlete_id, ImportRow.source_sha256 == key, ImportRow.status == "running")
+        .where(
+            ImportRow.athlete_id == athlete_id, ImportRow.source_sha256 == key, ImportRow.status == "running"
+        )
         .order_by(ImportRow.id.desc())
         .limit(1)
     )
