@@ -81,17 +81,14 @@ class AppContext:
                 raise click.ClickException(self._open_error(exc)) from None
             try:
                 db.ensure_schema(engine)
-            except db.ReadOnlyDatabase as exc:
-                engine.dispose()
-                raise click.ClickException(f"database {self.shown_url} {exc}") from None
-            except Exception as exc:  # any driver error: show it in one line, no traceback
+            except Exception as exc:  # any driver or schema error: show it in one line, no traceback
                 engine.dispose()
                 raise click.ClickException(self._open_error(exc)) from None
             self._engine = engine
         return self._engine
 
     def _open_error(self, exc: BaseException) -> str:
-        return database_error(self.db_url, exc)
+        return open_error(self.db_url, exc)
 
     @property
     def shown_url(self) -> str:
@@ -155,6 +152,16 @@ def sqlite_path(url: str) -> Path | None:
     from strideguard.storage.engine import sqlite_file
 
     return sqlite_file(url)
+
+
+def open_error(url: str, exc: BaseException) -> str:
+    """Why the database could not be opened, in one line: the same for every command and for `serve`."""
+    from strideguard.storage import engine as db
+
+    if isinstance(exc, (db.ReadOnlyDatabase, db.NewerDatabase)):
+        shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+        return f"database {shown} {exc}"
+    return database_error(url, exc)
 
 
 def database_error(url: str, exc: BaseException, opening: bool = True) -> str:

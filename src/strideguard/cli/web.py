@@ -14,7 +14,7 @@ import time
 import click
 
 from strideguard import config
-from strideguard.cli.common import AppContext, console, pass_app
+from strideguard.cli.common import AppContext, console, open_error, pass_app
 
 # A stop (SIGTERM, Ctrl+C) waits this long for requests in progress (a slow or stalled upload), then
 # cancels them; the app's shutdown then gives its import worker WORKER_STOP_S to put its job back.
@@ -64,8 +64,8 @@ def serve_app(
             app = None
         else:
             app = create_app(settings)
-    except Exception as exc:  # a driver error opening the database: one line, no traceback
-        raise click.ClickException(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
+    except Exception as exc:  # opening the database failed: the one line every command gives
+        raise click.ClickException(open_error(db_url, exc)) from None
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host
     mode = "server mode (accounts)" if accounts else "local mode (one athlete, no login)"
     processes = f", {workers} processes" if workers > 1 else ""

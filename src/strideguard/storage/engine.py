@@ -37,6 +37,10 @@ class ReadOnlyDatabase(Exception):
     """The database cannot be written and its schema is not current."""
 
 
+class NewerDatabase(Exception):
+    """The database's schema is from a newer StrideGuard than this one (a revision it does not ship)."""
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file of an SQLite URL (also the `sqlite:///file:PATH?mode=ro&uri=true` form); None in memory."""
     from sqlalchemy.engine import make_url
@@ -163,9 +167,9 @@ _REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', r
 
 
 @functools.cache
-def _shipped_head() -> str | None:
-    """The head revision of the shipped migrations, read from their files without loading Alembic (~0.3 s
-    of every command's start): the one revision no other file names as its down_revision."""
+def _shipped() -> tuple[frozenset[str], frozenset[str]]:
+    """(revisions, down_revisions) of the shipped migrations, read from their files without loading Alembic
+    (~0.3 s of every command's start)."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
@@ -174,8 +178,14 @@ def _shipped_head() -> str | None:
             revisions.add(found["revision"])
         if "down_revision" in found:
             parents.add(found["down_revision"])
+    return frozenset(revisions), frozenset(parents)
+
+
+def _shipped_head() -> str | None:
+    """The head revision of the shipped migrations: the one revision no other file names as its parent."""
+    revisions, parents = _shipped()
     heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return next(iter(heads)) if len(heads) == 1 else None
 
 
 def _stored_revision(engine: Engine) -> str | None:
@@ -194,8 +204,14 @@ def ensure_schema(engine: Engine) -> None:
     goes through Alembic as before.
     """
     fast_head = _shipped_head()
-    if fast_head is not None and _stored_revision(engine) == fast_head:
+    stored = _stored_revision(engine)
+    if fast_head is not None and stored == fast_head:
         return
+    if stored is not None and stored not in _shipped()[0]:
+        raise NewerDatabase(
+            f"was written by a newer StrideGuard (schema version {stored}; this version knows up to "
+            f"{fast_head or head_revision()}): upgrade StrideGuard to open it"
+        )
     current, head = current_revision(engine), head_revision()
     if current == head:
         return
