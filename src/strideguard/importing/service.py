@@ -51,7 +51,14 @@ from strideguard.importing.saving import (
     _Batch,
     fill_summary,
 )
-from strideguard.importing.sources import Source, file_sha256, loose_items, plan_archive, plan_sources
+from strideguard.importing.sources import (
+    Source,
+    file_sha256,
+    loose_items,
+    nothing_to_read_note,
+    plan_archive,
+    plan_sources,
+)
 from strideguard.importing.summaries import ImportSummary, SourceSummary
 from strideguard.importing.workers import Parsed, init_worker, one_line, pack_streams, parse_chunk, parse_file
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
@@ -80,6 +87,7 @@ _CHUNK_BYTES = 8 * 1024 * 1024
 _MAX_INFLIGHT_BYTES = 48 * 1024 * 1024  # file bytes sent to workers and not collected: bounds memory
 _INLINE_BELOW = 12  # fewer files than this are parsed in this process (no pool start-up)
 _MAX_POOL_FAILURES = 3
+_MANUAL_NOTE_END = ": imported from the CSV"  # how the Strava plan notes its manual entries
 
 ProgressCallback = Callable[["ProgressEvent"], None]
 
@@ -194,6 +202,7 @@ class _Run:
         self.sessions = session_factory(engine)
         self.notes: list[str] = []  # for the source being imported, e.g. a "run" at car speed
         self.current_import: int | None = None
+        self.earlier_manual = 0  # manual entries an earlier run of the current import stored
         self.athlete_id = athlete_id
         self.options = options
         self.on_progress = on_progress
@@ -282,19 +291,34 @@ class _Run:
                 plan = plan_archive(archive, sports)
                 summary.kind = plan.kind
                 summary.notes.extend(plan.notes)
+                if plan.total == 0 and not plan.problems:
+                    summary.notes.append(nothing_to_read_note(archive))
                 self.records.set_kind(summary.import_id, plan.kind)
                 shoe_ids, summary.shoes_created = self.records.ensure_shoes(plan.shoes)
                 self._process(summary, plan, done, sports, shoe_ids)
+                self._say_what_manual_entries_did(summary)
         except (ArchiveRefused, FileRejected) as exc:
             summary.status, summary.refused = "refused", str(exc)
             self.records.finish(summary, refused=True)
         return resumed
 
     def _note_earlier(self, summary: SourceSummary, resumed: bool) -> None:
+        self.earlier_manual = 0
         if resumed:
             earlier = SourceSummary(source=summary.source, kind=summary.kind, import_id=summary.import_id)
             self.records.fill(earlier)
             summary.earlier = {**earlier.counts(), "items": earlier.items_total}
+            self.earlier_manual = earlier.manual
+
+    def _say_what_manual_entries_did(self, summary: SourceSummary) -> None:
+        """The export's note on its manual entries says what this run did with them (a re-import imports
+        none: it must not say they were imported)."""
+        new = summary.manual - self.earlier_manual
+        for i, note in enumerate(summary.notes):
+            if note.endswith(_MANUAL_NOTE_END):
+                head = note.removesuffix(_MANUAL_NOTE_END)
+                done = "none new to import" if new == 0 else f"{new:,} imported from the CSV"
+                summary.notes[i] = f"{head}: {done}"
 
     def _progress(self, label: str, stage: str, done: int, total: int) -> None:
         if self.on_progress is not None:

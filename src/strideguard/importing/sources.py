@@ -47,6 +47,8 @@ def plan_sources(paths: Iterable[Path]) -> list[Source]:
             seen.add(key)
             if is_zip(file):
                 archives.append(Source(label=str(file), kind="archive", path=file))
+            elif file.name.lower().endswith(".zip"):  # said as such, not "not a FIT, GPX or TCX file"
+                loose.files.append((key, None, NOT_A_ZIP))
             else:
                 loose.files.append((key, file, None))
     if loose.files:
@@ -95,6 +97,21 @@ def _fail(message: str) -> Callable[[], bytes]:
         raise FileRejected(message)
 
     return load
+
+
+NOT_A_ZIP = "not a ZIP archive: the name ends in .zip but the content is not a ZIP (an unfinished download?)"
+READABLE = ".fit, .gpx and .tcx files (also .gz), Strava and Garmin Connect export ZIPs"
+
+
+def nothing_to_read_note(archive: SafeZip) -> str:
+    """What a ZIP without activity files holds, and what StrideGuard reads."""
+    names = [i.filename for i in archive.members if not i.filename.endswith("/")]
+    if not names:
+        held = "it is empty"
+    else:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+        held = f"it holds {len(names):,} {'file' if len(names) == 1 else 'files'} ({shown})"
+    return f"no activity files in this archive: {held}; StrideGuard reads {READABLE}"
 
 
 def plan_archive(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
