@@ -167,3 +167,78 @@ def test_second_signal_stops_at_once_without_tracebacks(cli_env, data_dir, stop_
     assert "timeout graceful shutdown exceeded" not in err  # it did not wait out the grace period
     assert "Traceback" not in err and "CancelledError" not in err
     assert "dashboard stopped" in out
+
+
+def _lock_job_queue(db_url: str):
+    """Hold the write lock on the job queue (as a busy database would): returns the release function."""
+    if db_url.startswith("sqlite"):
+        import sqlite3
+
+        from strideguard.storage.engine import sqlite_file
+
+        raw = sqlite3.connect(sqlite_file(db_url), isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+
+        def release() -> None:
+            raw.execute("ROLLBACK")
+            raw.close()
+
+        return release
+    engine = db.make_engine(db_url)
+    connection = engine.connect()
+    connection.execute(sa.text("LOCK TABLE import_jobs IN EXCLUSIVE MODE"))
+
+    def release_pg() -> None:
+        connection.rollback()
+        connection.close()
+        engine.dispose()
+
+    return release_pg
+
+
+def test_stalled_upload_kept_without_traceback_when_queueing_it_outlasts_the_grace(
+    cli_env, data_dir, db_url, engine
+):
+    """The files received whole are queued after the grace period, while the server is closing: a busy
+    database makes that take a while, and the request is cancelled again meanwhile (as the event loop
+    closes). Once printed a CancelledError traceback on PostgreSQL; now the files are queued, quietly."""
+    import threading
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = serve(cli_env, port)
+    uploads = Path(cli_env["STRIDEGUARD_DATA_DIR"]) / "uploads"
+    lines: list[str] = []
+    sock = None
+    release = None
+    try:
+        wait_until_up(server, base)
+        reader = threading.Thread(target=lambda: lines.extend(iter(server.stderr.readline, "")), daemon=True)
+        reader.start()
+        sock = held_upload(base, port, (data_dir / RUN_FIT).read_bytes())
+        wait_for_file(uploads, "cut.fit")
+        release = _lock_job_queue(db_url)
+        server.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 120
+        while not any("timeout graceful shutdown exceeded" in line for line in lines):
+            assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        time.sleep(3)  # the files are being queued against the lock while the server closes around them
+        release()
+        release = None
+        server.wait(timeout=120)
+        reader.join(timeout=30)
+    finally:
+        if release is not None:
+            release()
+        if sock is not None:
+            sock.close()
+        if server.poll() is None:
+            server.kill()
+    err = "".join(lines)
+    assert server.returncode == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err
+    assert "kept 1 complete file" in err and "dropped 'cut.fit'" in err
+    with engine.connect() as connection:
+        jobs = connection.execute(sa.select(ImportJobRow.status, ImportJobRow.files)).all()
+    assert [(status, files) for status, files in jobs] == [("queued", ["whole.fit"])]
