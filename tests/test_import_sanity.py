@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +29,7 @@ def suunto_style_run() -> tuple[Activity, dict[str, float]]:
     laps = []
     lap_length = 15_200.0 / 4961.0
     t = 0.0
-    for km in range(12):  # 12 whole laps, then a short 13th that ends at 12.7 km
+    for _km in range(12):  # 12 whole laps, then a short 13th that ends at 12.7 km
         laps.append(
             Lap(
                 start_utc=START + timedelta(seconds=t),
@@ -85,13 +84,11 @@ def test_fit_session_totals_missing_final_lap_are_checked_against_records() -> N
 def test_fit_session_totals_kept_when_records_agree() -> None:
     """Records that agree with the session (the usual case) change nothing."""
     activity, _ = suunto_style_run()
-    full_laps = activity.laps[:12] + (
-        Lap(
-            start_utc=activity.laps[12].start_utc,
-            elapsed_time_s=4961.0 - 12 * 1000 / (15_200.0 / 4961.0),
-            distance_m=3200.0,
-        ),
+    last_start = activity.laps[12].start_utc
+    last = Lap(
+        start_utc=last_start, elapsed_time_s=4961.0 - (last_start - START).total_seconds(), distance_m=3200.0
     )
+    full_laps = (*activity.laps[:12], last)
     data = encode_activity(replace(activity, laps=full_laps))
     (read,) = read_bytes(data, "ok.fit")
     assert read.elapsed_time_s == pytest.approx(4961.0, abs=1.0)
