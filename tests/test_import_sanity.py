@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,3 +94,60 @@ def test_fit_session_totals_kept_when_records_agree() -> None:
     (read,) = read_bytes(data, "ok.fit")
     assert read.elapsed_time_s == pytest.approx(4961.0, abs=1.0)
     assert "fit_fixes" not in read.extra
+
+
+# ------------------------------------------------------------------------------ 2. Connect IQ fields
+
+
+@pytest.fixture(params=["fast", "fitdecode"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through read_fit's fast path, and again with the fast decoder declining (fitdecode path)."""
+    if request.param == "fitdecode":
+        from strideguard.activities.formats import fit
+
+        def decline(data: bytes) -> None:
+            raise fit.FastDecodeUnsupported("forced fallback in tests")
+
+        monkeypatch.setattr(fit, "decode_fast", decline)
+    return str(request.param)
+
+
+def developer_values(path: Path, name: str) -> list[float]:
+    """A record developer field's values as fitdecode (the reference decoder) reads them."""
+    import fitdecode
+
+    values = []
+    with fitdecode.FitReader(str(path)) as reader:
+        for frame in reader:
+            if frame.frame_type == fitdecode.FIT_FRAME_DATA and frame.name == "record":
+                for field in frame.fields:
+                    if field.field_def is not None and field.field_def.is_dev and field.name == name:
+                        values.append(float(field.value))
+    return values
+
+
+def test_connect_iq_developer_fields_fill_missing_native_fields(data_dir: Path, decoder: str) -> None:
+    """GoldenCheetah's RowingCIQspeed.FIT: the watch wrote distance 0 and no speed; a Connect IQ rowing app
+    wrote both as developer fields whose descriptions name the native record fields (distance = 5,
+    speed = 6, in km/h). StrideGuard showed 0 m."""
+    path = data_dir / "fit" / "goldencheetah__RowingCIQspeed.FIT"
+    (activity,) = read_bytes(path.read_bytes(), path.name)
+    app_distance = developer_values(path, "Distance")
+    assert max(app_distance) > 4000
+    assert activity.distance_m == pytest.approx(max(app_distance))
+    assert activity.streams.distance_m is not None
+    assert np.nanmax(activity.streams.distance_m) == pytest.approx(max(app_distance))
+    app_speed_kmh = developer_values(path, "Speed")
+    assert np.nanmax(activity.streams.speed_m_s) == pytest.approx(max(app_speed_kmh) / 3.6, rel=1e-4)
+    # The watch's own heart rate wins over the app's copy of it.
+    assert activity.avg_heart_rate_bpm == 124.0
+
+
+def test_native_fields_win_over_developer_copies(data_dir: Path, decoder: str) -> None:
+    """The Garmin SDK sample declares a developer 'Heart Rate' for native field 3 next to a native heart
+    rate: the native one is kept sample for sample."""
+    path = data_dir / "fit" / "garminsdk__ActivityDevFields.fit"
+    (activity,) = read_bytes(path.read_bytes(), path.name)
+    developer = developer_values(path, "Heart Rate")
+    assert activity.streams.heart_rate_bpm is not None
+    assert len(activity.streams.heart_rate_bpm) == len(developer)

@@ -37,7 +37,13 @@ import numpy as np
 
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
-from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS, FitMessages
+from strideguard.activities.formats.fit_decoded import (
+    DEV_NATIVE_RECORD_COLUMNS,
+    RECORD_COLUMNS,
+    FitMessages,
+    developer_unit_divisor,
+    merge_developer_columns,
+)
 from strideguard.activities.formats.fit_fast import FastDecodeUnsupported, decode_fast
 from strideguard.activities.formats.fit_sports import NON_ACTIVITY_FILE_TYPES, STEP_CADENCE_SPORTS, map_sport
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -101,7 +107,10 @@ _RECORD_FIELD_SLOT = {
     "fractional_cadence": _SLOT["fractional_cadence"],
     "power": _SLOT["power"],
 }
-_N_SLOTS = len(RECORD_COLUMNS) + 3
+_N_BASE_SLOTS = len(RECORD_COLUMNS) + 3
+# Then one slot per record column for developer fields declaring that native field (Connect IQ apps).
+_DEV_NATIVE_SLOT = {name: _N_BASE_SLOTS + i for i, name in enumerate(RECORD_COLUMNS)}
+_N_SLOTS = _N_BASE_SLOTS + len(RECORD_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- decoding
@@ -158,6 +167,12 @@ def _record_row(frame: Any) -> list[float]:
                     row[_DEV_POWER] = float(value)
                 except (TypeError, ValueError):
                     pass
+            native = DEV_NATIVE_RECORD_COLUMNS.get(getattr(fd.field, "native_field_num", None))
+            if native is not None and isinstance(value, int | float) and not isinstance(value, bool):
+                slot = _DEV_NATIVE_SLOT[native]
+                if row[slot] != row[slot]:
+                    divisor = developer_unit_divisor(getattr(fd.field, "units", None))
+                    row[slot] = float(value) / divisor if divisor else float(value)
             continue
         slot = slots.get(fd.name)
         if slot is None or isinstance(value, tuple | str | bytes):
@@ -181,6 +196,9 @@ def _records_to_columns(rows: list[list[float]]) -> dict[str, np.ndarray]:
             np.copyto(column, preferred, where=np.isnan(column))
         else:  # enhanced_* (wider range) wins over the 16-bit field
             np.copyto(column, preferred, where=~np.isnan(preferred))
+    merge_developer_columns(
+        columns, {name: table[:, slot] for name, slot in _DEV_NATIVE_SLOT.items() if name != "timestamp"}
+    )
     return columns
 
 
@@ -474,7 +492,9 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
 
         streams = _streams(records, chosen, start_s, steps) if len(chosen) else None
         distance = _num(session, "total_distance")
-        if distance is None and streams is not None:
+        # A session distance of 0 next to records that moved is a device that measured none while a Connect IQ
+        # app did (its developer field filled the records' distance).
+        if not distance and streams is not None:
             if streams.distance_m is not None:
                 distance = float(np.nanmax(streams.distance_m))
             elif streams.lat_deg is not None and streams.lon_deg is not None:
