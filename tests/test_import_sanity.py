@@ -151,3 +151,85 @@ def test_native_fields_win_over_developer_copies(data_dir: Path, decoder: str) -
     developer = developer_values(path, "Heart Rate")
     assert activity.streams.heart_rate_bpm is not None
     assert len(activity.streams.heart_rate_bpm) == len(developer)
+
+
+# ------------------------------------------------------------------------------ 3. cadence units
+
+TCX_NS = (
+    'xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2" '
+    'xmlns:ns3="http://www.garmin.com/xmlschemas/ActivityExtension/v2"'
+)
+
+
+def treadmill_tcx(
+    run_cadence: float, *, lap_start: str = "2026-05-01T06:30:00Z", seconds: int = 600
+) -> bytes:
+    """A foot-pod treadmill run as TCX: no positions, DistanceMeters and RunCadence on every trackpoint."""
+    points = []
+    for i in range(0, seconds + 1, 5):
+        moment = datetime(2026, 5, 1, 6, 30, tzinfo=UTC) + timedelta(seconds=i)
+        points.append(
+            f"<Trackpoint><Time>{moment:%Y-%m-%dT%H:%M:%SZ}</Time>"
+            f"<DistanceMeters>{i * 3.0:.1f}</DistanceMeters><HeartRateBpm><Value>150</Value></HeartRateBpm>"
+            f"<Extensions><ns3:TPX><ns3:RunCadence>{run_cadence:g}</ns3:RunCadence></ns3:TPX></Extensions>"
+            "</Trackpoint>"
+        )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><TrainingCenterDatabase {TCX_NS}><Activities>'
+        f'<Activity Sport="Running"><Id>2026-05-01T06:30:00Z</Id><Lap StartTime="{lap_start}">'
+        f"<TotalTimeSeconds>{seconds}</TotalTimeSeconds><DistanceMeters>{seconds * 3.0:.1f}</DistanceMeters>"
+        "<Intensity>Active</Intensity><TriggerMethod>Manual</TriggerMethod>"
+        f"<Track>{''.join(points)}</Track>"
+        f"<Extensions><ns3:LX><ns3:AvgRunCadence>{run_cadence:g}</ns3:AvgRunCadence></ns3:LX></Extensions>"
+        "</Lap></Activity></Activities></TrainingCenterDatabase>"
+    ).encode()
+
+
+def test_tcx_cadence_already_in_steps_is_not_doubled() -> None:
+    (activity,) = read_bytes(treadmill_tcx(177), "treadmill.tcx")
+    assert activity.avg_cadence_spm == pytest.approx(177, abs=0.5)
+    assert np.nanmax(activity.streams.cadence_spm) == pytest.approx(177, abs=0.5)
+    assert activity.laps[0].avg_cadence_spm == pytest.approx(177, abs=0.5)
+
+
+def test_tcx_cadence_per_foot_is_still_doubled() -> None:
+    (activity,) = read_bytes(treadmill_tcx(88), "garmin.tcx")
+    assert activity.avg_cadence_spm == pytest.approx(176, abs=0.5)
+    assert np.nanmax(activity.streams.cadence_spm) == pytest.approx(176, abs=0.5)
+
+
+def test_fit_cadence_already_in_steps_is_not_doubled(decoder: str) -> None:
+    """A FIT whose record and session cadence hold steps per minute (177), as some apps write them."""
+    time_s = np.arange(601, dtype=np.float64)
+    # The writer halves running cadence into FIT's per-foot field, so 354 lands in the file as 177.
+    streams = Streams(time_s=time_s, distance_m=time_s * 3.0, cadence_spm=np.full(601, 354.0))
+    activity = Activity(
+        sport="run",
+        start_utc=START,
+        source_format="fit",
+        distance_m=1800.0,
+        elapsed_time_s=600.0,
+        moving_time_s=600.0,
+        avg_cadence_spm=354.0,
+        streams=streams,
+    )
+    (read,) = read_bytes(encode_activity(activity), "app.fit")
+    assert read.avg_cadence_spm == pytest.approx(177, abs=0.5)
+    assert np.nanmax(read.streams.cadence_spm) == pytest.approx(177, abs=0.5)
+
+
+def test_gpx_cadence_already_in_steps_is_not_doubled() -> None:
+    points = "".join(
+        f'<trkpt lat="{46.0 + i * 1e-5:.6f}" lon="14.5">'
+        f"<time>2026-05-01T06:{30 + i // 60:02d}:{i % 60:02d}Z</time>"
+        f"<extensions><gpxtpx:TrackPointExtension><gpxtpx:cad>172</gpxtpx:cad></gpxtpx:TrackPointExtension>"
+        "</extensions></trkpt>"
+        for i in range(0, 600, 5)
+    )
+    gpx = (
+        '<gpx version="1.1" creator="phone app" xmlns="http://www.topografix.com/GPX/1/1" '
+        'xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v2">'
+        f"<trk><type>running</type><trkseg>{points}</trkseg></trk></gpx>"
+    ).encode()
+    (activity,) = read_bytes(gpx, "phone.gpx")
+    assert activity.avg_cadence_spm == pytest.approx(172, abs=0.5)

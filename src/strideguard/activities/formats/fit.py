@@ -35,6 +35,7 @@ from typing import Any
 import fitdecode
 import numpy as np
 
+from strideguard.activities.formats.cadence import steps_factor
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
 from strideguard.activities.formats.fit_decoded import (
@@ -354,6 +355,20 @@ def _session_sport(session: dict[str, Any], msgs: FitMessages) -> tuple[object, 
     return None, None
 
 
+def _counts_one_foot(
+    records: dict[str, np.ndarray], chosen: np.ndarray, session: dict[str, Any], sport: str
+) -> bool:
+    """Whether this file's cadence counts one foot (FIT's definition) rather than steps (see cadence.py)."""
+    column = records.get("cadence")
+    samples = None
+    if column is not None and len(chosen):
+        samples = column[chosen]
+        fraction = records.get("fractional_cadence")
+        if fraction is not None:
+            samples = samples + np.nan_to_num(fraction[chosen])
+    return steps_factor(samples, sport, summary=_num(session, "avg_cadence")) == 2.0
+
+
 def _laps_in(msgs: FitMessages, start: float, end: float, steps: bool, everything: bool) -> tuple[Lap, ...]:
     laps = []
     for message in msgs.laps:
@@ -488,7 +503,7 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
 
         fit_sport, fit_sub_sport = _session_sport(session, msgs)
         sport = map_sport(fit_sport, fit_sub_sport)
-        steps = sport in STEP_CADENCE_SPORTS
+        steps = sport in STEP_CADENCE_SPORTS and _counts_one_foot(records, chosen, session, sport)
 
         streams = _streams(records, chosen, start_s, steps) if len(chosen) else None
         distance = _num(session, "total_distance")

@@ -15,6 +15,7 @@ import numpy as np
 from lxml import etree
 
 from strideguard.activities.formats import track, xmlsafe
+from strideguard.activities.formats.cadence import steps_factor
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -191,8 +192,9 @@ def _build_activity(points: _Points, names: dict[str, str | None], creator: str 
     # carries no type at all. A named type that is not foot-based (ride, swim, ...) maps to "other".
     sport = sport_from_name(names.get("trk_type"), default="run")
     if is_foot_sport(sport):
-        # Garmin and Strava write running cadence per foot (one leg's strides per minute); steps = 2x.
-        cad = cad * 2.0
+        # Garmin and Strava write running cadence per foot (one leg's strides per minute); steps = 2x, unless
+        # this file's values are steps per minute already (cadence.py).
+        cad = cad * steps_factor(cad, sport)
 
     steps = track.haversine_steps_m(lat, lon)
     breaks = new_segment[1:].copy()
