@@ -233,3 +233,64 @@ def test_gpx_cadence_already_in_steps_is_not_doubled() -> None:
     ).encode()
     (activity,) = read_bytes(gpx, "phone.gpx")
     assert activity.avg_cadence_spm == pytest.approx(172, abs=0.5)
+
+
+# ------------------------------------------------------------------------------ 4. GPX extensions
+
+GPX_POINT_EXTENSIONS = {
+    "garmin_v1": (
+        'xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v1"',
+        "<gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr><gpxtpx:cad>85</gpxtpx:cad>"
+        "</gpxtpx:TrackPointExtension>",
+    ),
+    "garmin_v2_ns3": (
+        'xmlns:ns3="http://www.garmin.com/xmlschemas/TrackPointExtension/v2"',
+        "<ns3:TrackPointExtension><ns3:hr>150</ns3:hr><ns3:cad>85</ns3:cad></ns3:TrackPointExtension>",
+    ),
+    "cluetrust": (
+        'xmlns:gpxdata="http://www.cluetrust.com/XML/GPXDATA/1/0"',
+        "<gpxdata:hr>150</gpxdata:hr><gpxdata:cadence>85</gpxdata:cadence>",
+    ),
+    "plain": ("", "<hr>150</hr><cad>85</cad>"),
+}
+
+
+def gpx_run(namespace: str, extension: str, root_extensions: str = "") -> bytes:
+    points = "".join(
+        f'<trkpt lat="{46.0 + i * 2.5e-5:.6f}" lon="14.5">'
+        f"<time>2026-05-01T06:{30 + i // 60:02d}:{i % 60:02d}Z</time>"
+        f"<extensions>{extension}</extensions></trkpt>"
+        for i in range(0, 600, 5)
+    )
+    return (
+        f'<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1" {namespace}>'
+        f"<trk><type>running</type><trkseg>{points}</trkseg></trk>{root_extensions}</gpx>"
+    ).encode()
+
+
+@pytest.mark.parametrize("kind", sorted(GPX_POINT_EXTENSIONS))
+def test_gpx_heart_rate_and_cadence_from_common_point_extensions(kind: str) -> None:
+    namespace, extension = GPX_POINT_EXTENSIONS[kind]
+    (activity,) = read_bytes(gpx_run(namespace, extension), f"{kind}.gpx")
+    assert activity.avg_heart_rate_bpm == pytest.approx(150)
+    assert activity.avg_cadence_spm == pytest.approx(170)  # 85 per foot
+
+
+def test_gpx_heart_rate_from_spoq_heart_rate_track() -> None:
+    """SpoQ (SportTracks `st:` namespace) keeps heart rate in the file's <extensions> as a time series, not
+    on the points; Runalyze reads it (ParserGPXSingle::parseSpoQExtension). StrideGuard showed none."""
+    samples = "".join(
+        f'<st:heartRate time="2026-05-01T06:{30 + i // 60:02d}:{i % 60:02d}Z" bpm="{140 + (i // 300) * 20}"/>'
+        for i in range(0, 600, 10)
+    )
+    root = (
+        '<extensions><st:activity created="2026-05-01T06:40:00Z" startTime="2026-05-01T06:30:00Z">'
+        f"<st:heartRateTrack>{samples}</st:heartRateTrack></st:activity></extensions>"
+    )
+    data = gpx_run('xmlns:st="urn:uuid:D0EB2ED5-49B6-44e3-B13C-CF15BE7DD7DD"', "", root)
+    (activity,) = read_bytes(data, "spoq.gpx")
+    assert activity.streams.heart_rate_bpm is not None
+    assert activity.avg_heart_rate_bpm == pytest.approx(150, abs=1)
+    assert activity.max_heart_rate_bpm == 160
+    assert activity.streams.heart_rate_bpm[0] == 140
+    assert activity.streams.heart_rate_bpm[-1] == 160
