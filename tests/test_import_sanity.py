@@ -162,7 +162,11 @@ TCX_NS = (
 
 
 def treadmill_tcx(
-    run_cadence: float, *, lap_start: str = "2026-05-01T06:30:00Z", seconds: int = 600
+    run_cadence: float,
+    *,
+    lap_start: str = "2026-05-01T06:30:00Z",
+    seconds: int = 600,
+    total_time: float | None = None,
 ) -> bytes:
     """A foot-pod treadmill run as TCX: no positions, DistanceMeters and RunCadence on every trackpoint."""
     points = []
@@ -177,7 +181,8 @@ def treadmill_tcx(
     return (
         f'<?xml version="1.0" encoding="UTF-8"?><TrainingCenterDatabase {TCX_NS}><Activities>'
         f'<Activity Sport="Running"><Id>2026-05-01T06:30:00Z</Id><Lap StartTime="{lap_start}">'
-        f"<TotalTimeSeconds>{seconds}</TotalTimeSeconds><DistanceMeters>{seconds * 3.0:.1f}</DistanceMeters>"
+        f"<TotalTimeSeconds>{total_time or seconds}</TotalTimeSeconds>"
+        f"<DistanceMeters>{seconds * 3.0:.1f}</DistanceMeters>"
         "<Intensity>Active</Intensity><TriggerMethod>Manual</TriggerMethod>"
         f"<Track>{''.join(points)}</Track>"
         f"<Extensions><ns3:LX><ns3:AvgRunCadence>{run_cadence:g}</ns3:AvgRunCadence></ns3:LX></Extensions>"
@@ -294,3 +299,47 @@ def test_gpx_heart_rate_from_spoq_heart_rate_track() -> None:
     assert activity.max_heart_rate_bpm == 160
     assert activity.streams.heart_rate_bpm[0] == 140
     assert activity.streams.heart_rate_bpm[-1] == 160
+
+
+# ------------------------------------------------------------------------------ 5. TCX lap sanity checks
+
+
+def test_tcx_lap_starting_hours_before_its_points_does_not_stretch_elapsed_time() -> None:
+    """A lap StartTime 6 h before its first trackpoint gave 23,429 s elapsed for a 1,371 s activity."""
+    data = treadmill_tcx(88, lap_start="2026-05-01T00:29:50Z", seconds=1370)
+    (activity,) = read_bytes(data, "lap-clock.tcx")
+    assert abs((activity.start_utc - datetime(2026, 5, 1, 6, 30, tzinfo=UTC)).total_seconds()) <= 15
+    assert activity.elapsed_time_s == pytest.approx(1370, abs=15)
+    assert activity.moving_time_s <= activity.elapsed_time_s
+    assert activity.laps[0].start_utc == activity.start_utc
+    assert activity.extra.get("tcx_fixes")
+
+
+def test_tcx_lap_starting_long_before_points_alone_starts_at_the_first_point() -> None:
+    """A first lap 50 min early (not a whole zone offset) starts at its first trackpoint."""
+    data = treadmill_tcx(88, lap_start="2026-05-01T05:40:00Z", seconds=1370)
+    (activity,) = read_bytes(data, "early.tcx")
+    assert activity.start_utc == datetime(2026, 5, 1, 6, 30, tzinfo=UTC)
+    assert activity.elapsed_time_s == pytest.approx(1370, abs=2)
+
+
+def test_tcx_lap_starts_in_another_zone_are_shifted_together() -> None:
+    """Lap times written in local time but marked UTC (2 h off): shifted to the points, not dropped."""
+    data = treadmill_tcx(88, lap_start="2026-05-01T04:30:00Z", seconds=1200)
+    (activity,) = read_bytes(data, "zone.tcx")
+    assert activity.start_utc == datetime(2026, 5, 1, 6, 30, tzinfo=UTC)
+    assert activity.elapsed_time_s == pytest.approx(1200, abs=2)
+
+
+def test_tcx_moving_time_never_exceeds_elapsed() -> None:
+    """Overlapping laps whose timer totals add up to more than the recording (2 x 1,200 s of laps over
+    1,200 s of points) gave a moving time longer than the elapsed time."""
+    again = (
+        '<Lap StartTime="2026-05-01T06:30:00Z"><TotalTimeSeconds>1200</TotalTimeSeconds>'
+        "<DistanceMeters>3600</DistanceMeters></Lap></Activity>"
+    )
+    data = treadmill_tcx(88, seconds=1200).replace(b"</Activity>", again.encode())
+    (activity,) = read_bytes(data, "overlapping.tcx")
+    assert activity.elapsed_time_s == pytest.approx(1200, abs=2)
+    assert activity.moving_time_s <= activity.elapsed_time_s
+    assert activity.moving_time_s == pytest.approx(1200, abs=10)

@@ -32,6 +32,10 @@ _TAGS = ("{*}TrainingCenterDatabase", "{*}Activity", "{*}Lap", "{*}Trackpoint", 
 _NAN = float("nan")
 # Trackpoints this long after the last lap ends mean the laps do not cover the recording.
 LAPS_COVER_SLACK_S = 30.0
+# A lap starting longer than this before the first trackpoint has a broken start time.
+MAX_LAP_LEAD_S = 600.0
+# Lap starts this close to a whole quarter-hour offset from the trackpoints carry a time-zone error.
+ZONE_SHIFT_SLACK_S = 60.0
 # Index of each trackpoint field in a row of `_Builder.rows`.
 _FIELDS = {
     "LatitudeDegrees": 0,
@@ -210,6 +214,9 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         else None
     )
 
+    fixes: list[str] = []
+    if len(seconds):
+        lap_starts = _checked_lap_starts(lap_starts, seconds, fixes)
     candidates = lap_starts[np.isfinite(lap_starts)][:1].tolist() + seconds[:1].tolist()
     if not candidates and id_time:
         candidates = [id_time[0]]
@@ -272,6 +279,16 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     else:
         distance_m = track_distance
     moving_time_s = lap_time_sum if lap_time_sum is not None and laps_cover_track else track_moving
+    if moving_time_s is not None and moving_time_s > end_s - start_s + 1.0:
+        # Timer time cannot exceed the wall-clock span (laps that overlap or count a pause twice): the track's
+        # own moving time when it fits, else the span (the FIT importer's check).
+        replaced = (
+            track_moving if track_moving is not None and track_moving <= end_s - start_s else end_s - start_s
+        )
+        fixes.append(
+            f"lap times add up to {moving_time_s:.0f} s, more than the {end_s - start_s:.0f} s elapsed"
+        )
+        moving_time_s = replaced
 
     avg_hr, max_hr, avg_cadence = _lap_averages(builder.laps, lap_time, factor if foot else 1.0)
     if avg_hr is None and len(time_s):
@@ -314,7 +331,37 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
         device=_creator_name(element),
+        extra={"tcx_fixes": fixes} if fixes else {},
     )
+
+
+def _checked_lap_starts(lap_starts: np.ndarray, seconds: np.ndarray, fixes: list[str]) -> np.ndarray:
+    """Lap start times checked against the trackpoints they hold.
+
+    A first lap that starts long before the first trackpoint (hours: a clock or time-zone error in the lap
+    alone) would stretch elapsed time. When every lap start moved by the same whole quarter hours lands inside
+    the recording, the laps carry a zone offset and are all shifted; otherwise the laps that start too early
+    start at the first trackpoint.
+    """
+    finite = np.isfinite(lap_starts)
+    if not finite.any():
+        return lap_starts
+    first_point = float(seconds[0])
+    lead = first_point - float(lap_starts[finite][0])
+    if lead <= MAX_LAP_LEAD_S:
+        return lap_starts
+    shift = round(lead / 900.0) * 900.0
+    shifted = lap_starts + shift
+    if abs(shift - lead) <= ZONE_SHIFT_SLACK_S and np.all(
+        (shifted[finite] >= first_point - MAX_LAP_LEAD_S) & (shifted[finite] <= float(seconds[-1]))
+    ):
+        fixes.append(f"lap start times {shift / 3600:g} h before the trackpoints: shifted to them")
+        return shifted
+    fixed = lap_starts.copy()
+    early = finite & (lap_starts < first_point - MAX_LAP_LEAD_S)
+    fixed[early] = first_point
+    fixes.append(f"lap started {lead:.0f} s before its first trackpoint: started at the trackpoint")
+    return fixed
 
 
 def _distance_stream(point_distance: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray | None:
