@@ -343,3 +343,111 @@ def test_tcx_moving_time_never_exceeds_elapsed() -> None:
     assert activity.elapsed_time_s == pytest.approx(1200, abs=2)
     assert activity.moving_time_s <= activity.elapsed_time_s
     assert activity.moving_time_s == pytest.approx(1200, abs=10)
+
+
+# ------------------------------------------------------------------------------ 6. one date rule
+
+
+def dated_run(start: datetime) -> Activity:
+    time_s = np.arange(0, 1801, 5, dtype=np.float64)
+    return Activity(
+        sport="run",
+        start_utc=start,
+        source_format="fit",
+        distance_m=5400.0,
+        elapsed_time_s=1800.0,
+        moving_time_s=1800.0,
+        streams=Streams(time_s=time_s, distance_m=time_s * 3.0),
+    )
+
+
+def test_fit_dated_in_the_future_is_refused(decoder: str) -> None:
+    """A FIT file whose clock says 2099 was imported silently (then `weeks` printed 10,406 weeks)."""
+    from strideguard.activities.formats.errors import CorruptFile
+
+    data = encode_activity(dated_run(datetime(2099, 6, 1, 7, 0, tzinfo=UTC)))
+    with pytest.raises(CorruptFile, match=r"implausible date: 2099-06-01 is in the future"):
+        read_bytes(data, "clock.fit")
+
+
+@pytest.mark.parametrize("year", [1900, 1970, 2099])
+def test_strava_manual_entries_with_implausible_dates_are_refused_one_by_one(
+    engine, session, athlete_id: int, tmp_path: Path, year: int
+) -> None:
+    import sqlalchemy as sa
+
+    import exportgen
+    from strideguard.importing.service import ImportOptions, run_import
+    from strideguard.storage.tables import ActivityRow
+
+    entries = [
+        exportgen.StravaEntry(
+            7000,
+            None,
+            name="Typed in",
+            manual_distance_m=8000.0,
+            manual_time_s=2700.0,
+            manual_start=datetime(year, 1, 1, 9, tzinfo=UTC),
+        ),
+        exportgen.StravaEntry(
+            7001,
+            None,
+            name="Real one",
+            manual_distance_m=5000.0,
+            manual_time_s=1500.0,
+            manual_start=datetime(2025, 3, 1, 9, tzinfo=UTC),
+        ),
+    ]
+    path = exportgen.write_strava_export(tmp_path / "export_1.zip", entries)
+    (source,) = run_import(engine, [path], ImportOptions(workers=0)).sources
+    assert source.imported == 1
+    assert source.n_failed == 1
+    (failure,) = source.to_json()["failed_list"]
+    assert f"{year}-01-01" in failure["reason"] and "implausible date" in failure["reason"]
+    names = session.scalars(sa.select(ActivityRow.name)).all()
+    assert names == ["Real one"]
+
+
+def test_garmin_summary_with_an_implausible_date_is_refused(
+    engine, session, athlete_id: int, tmp_path: Path
+) -> None:
+    import sqlalchemy as sa
+
+    import exportgen
+    from strideguard.importing.service import ImportOptions, run_import
+    from strideguard.storage.tables import ActivityRow
+
+    broken = dated_run(datetime(1970, 1, 1, 0, 0, 5, tzinfo=UTC))
+    fine = dated_run(datetime(2025, 3, 1, 9, tzinfo=UTC))
+    entries = [
+        exportgen.GarminEntry(broken, "Typed 1970", with_file=False),
+        exportgen.GarminEntry(fine, "Typed 2025", with_file=False),
+    ]
+    path = exportgen.write_garmin_export(tmp_path / "garmin.zip", entries)
+    (source,) = run_import(engine, [path], ImportOptions(workers=0)).sources
+    assert (source.imported, source.n_failed) == (1, 1)
+    (failure,) = source.to_json()["failed_list"]
+    assert "1970-01-01" in failure["reason"]
+    assert session.scalars(sa.select(ActivityRow.name)).all() == ["Typed 2025"]
+
+
+def test_cli_start_dates_a_fit_file_with_only_device_relative_times(run_cli, data_dir: Path) -> None:
+    """python-fitparse's antfs-dump.63.fit (a Forerunner 70) holds only seconds since power-on: refused with
+    a message that names --start; with --start the run is imported at that time."""
+    path = data_dir / "fit" / "fitparse__antfs-dump.63.fit"
+    refused = run_cli("import", str(path), "--no-progress")
+    assert refused.returncode == 1
+    assert "--start" in refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    done = run_cli("import", str(path), "--no-progress", "--json", "--start", "2026-05-01T07:30:00+02:00")
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = run_cli("runs", "--json")
+    assert runs.returncode == 0, runs.stderr
+    assert "2026-05-01T05:30:00" in runs.stdout
+
+    bad = run_cli("import", str(path), "--start", "2099-01-01 07:30")
+    assert bad.returncode != 0
+    assert "future" in bad.stderr
+    both = run_cli("import", str(path), str(path), "--start", "2026-05-01 07:30")
+    assert both.returncode != 0 and "exactly one" in both.stderr

@@ -36,6 +36,7 @@ import fitdecode
 import numpy as np
 
 from strideguard.activities.formats.cadence import steps_factor
+from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
 from strideguard.activities.formats.fit_decoded import (
@@ -87,7 +88,10 @@ _MESSAGE_LISTS = {
     23: "device_infos",
     34: "activities",
 }
-_NO_DATES = "no calendar date in the file (only device-relative times): cannot date the activity"
+_NO_DATES = (
+    "no calendar date in the file (only device-relative times): cannot date the activity; "
+    'give its start with `strideguard import FILE --start "YYYY-MM-DD HH:MM"`'
+)
 _DAMAGE_SUFFIX = ": imported what decoded; data may be wrong"
 _TIME_CHECK_EVERY = 2048
 
@@ -408,7 +412,7 @@ def _reject_non_activity(msgs: FitMessages) -> None:
         raise NotAnActivity(f"{types[0]} file, not an activity")
 
 
-def build_activities(msgs: FitMessages) -> list[Activity]:
+def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) -> list[Activity]:
     """One Activity per session (each leg of a multisport file), or one from the records when the file has no
     session. Raises NotAnActivity for non-activity files, CorruptFile when nothing usable decoded.
 
@@ -423,6 +427,14 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
     n = msgs.n_records
     timestamps = records["timestamp"] if n else np.empty(0)
     valid = ~np.isnan(timestamps) & (timestamps >= _MIN_EPOCH_S)
+    dated_by_runner = False
+    if start_utc is not None and n and not valid.any() and not np.isnan(timestamps).all():
+        # Only device-relative times (seconds since power-on): the runner gave the start (`import --start`).
+        # The records keep their spacing; the first one is at the given start.
+        timestamps = timestamps - np.nanmin(timestamps) + start_utc.timestamp()
+        records = {**records, "timestamp": timestamps}
+        valid = ~np.isnan(timestamps)
+        dated_by_runner = True
     order = np.flatnonzero(valid)
     device = _device_name(msgs)
     offset = _utc_offset_s(msgs)
@@ -529,6 +541,7 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             avg_cadence = float(np.mean(moving)) if len(moving) else None
         start_utc = datetime.fromtimestamp(start_s, UTC)
         span_end = start_s + (elapsed or 0.0)
+        check_dates(start_utc, seconds_to_datetime(span_end))
         laps = _laps_in(msgs, start_s, span_end + 1.0, steps, everything=len(sessions) == 1)
         if len(sessions) == 1 and laps and streams is not None and not notes:
             laps = _laps_covering(laps, streams, start_s, session_cut_short, fixes)
@@ -540,6 +553,8 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             extra["fit_sub_sport"] = str(fit_sub_sport)
         if fixes:
             extra["fit_fixes"] = fixes
+        if dated_by_runner:
+            extra["start_given"] = "the file has no calendar date: start given with --start"
         activities.append(
             Activity(
                 sport=sport,
@@ -719,7 +734,9 @@ def _streams(records: dict[str, np.ndarray], chosen: np.ndarray, start_s: float,
 # ---------------------------------------------------------------------------------------------- entry point
 
 
-def read_fit(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
+def read_fit(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, *, start_utc: datetime | None = None
+) -> list[Activity]:
     """Activities in one (gunzipped) FIT file: fast decoder first, fitdecode when it declines.
 
     Raises CorruptFile (nothing usable decoded), NotAnActivity (settings, monitoring, ... files) or
@@ -742,4 +759,4 @@ def read_fit(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
     if not msgs.file_ids and not msgs.sessions and msgs.n_records == 0:
         reason = msgs.damaged.removesuffix(_DAMAGE_SUFFIX) if msgs.damaged else "no FIT messages"
         raise CorruptFile(f"not a readable FIT file ({reason})")
-    return build_activities(msgs)
+    return build_activities(msgs, start_utc=start_utc)
