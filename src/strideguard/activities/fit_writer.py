@@ -257,13 +257,16 @@ def encode_activity(
     manufacturer: int = MANUFACTURER_DEVELOPMENT,
     product: int = 0,
     serial_number: int = 1,
+    session_totals: dict[str, float] | None = None,
 ) -> bytes:
     """Encode one activity (summary, laps and streams) as a FIT activity file; returns the file's bytes.
 
     Start time, sport, totals, laps and streams come from `activity`; totals missing there are left out of the
     session. `activity.utc_offset_s` becomes activity.local_timestamp (local wall time), so readers
     recover the offset. Streams are written at their own times (rounded to
-    whole seconds, the FIT record resolution).
+    whole seconds, the FIT record resolution). `session_totals` ("elapsed_time_s", "moving_time_s",
+    "distance_m") overrides the session's totals only, to reproduce devices whose summaries disagree with
+    their own records (tests).
     """
     steps = activity.sport in STEP_CADENCE_SPORTS
     start = activity.start_utc
@@ -351,13 +354,14 @@ def encode_activity(
                 start_position=position if index == 0 else None,
             ),
         )
+    totals = session_totals or {}
     session = _summary_values(
         1,
         start=start,
         end_s=end_s,
-        elapsed_s=elapsed,
-        timer_s=timer,
-        distance_m=activity.distance_m,
+        elapsed_s=totals.get("elapsed_time_s", elapsed),
+        timer_s=totals.get("moving_time_s", timer),
+        distance_m=totals.get("distance_m", activity.distance_m),
         avg_hr=activity.avg_heart_rate_bpm,
         max_hr=activity.max_heart_rate_bpm,
         avg_cadence_spm=activity.avg_cadence_spm,

@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 
 from strideguard import config, units
+from strideguard.activities.formats.dates import EARLIEST_PLAUSIBLE_DATE
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -294,7 +295,7 @@ def duration_reading(text: str, seconds: float) -> str:
     )
 
 
-EARLIEST_DATE = date(1990, 1, 1)  # as the importers: GPS sport watches appeared in the 1990s
+EARLIEST_DATE = EARLIEST_PLAUSIBLE_DATE  # the importers' one date rule (activities/formats/dates.py)
 
 
 def today_local() -> date:

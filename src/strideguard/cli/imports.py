@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from strideguard.activities.formats import expand_paths
+from strideguard.activities.formats.dates import date_problem
 from strideguard.cli.common import (
     EXIT_INTERRUPTED,
     AppContext,
@@ -250,6 +252,14 @@ def print_source(data: dict[str, Any], show_all: bool = False, this_run_only: bo
     help="Activities written per database transaction.",
 )
 @click.option("--no-progress", is_flag=True, help="Do not show a progress bar.")
+@click.option(
+    "--start",
+    "start_text",
+    metavar="'YYYY-MM-DD HH:MM'",
+    default=None,
+    help="Start of the run, for one FIT file that holds only device-relative times (no calendar date). "
+    "Local time unless an offset is given (+02:00, Z).",
+)
 @pass_app
 def import_command(
     app: AppContext,
@@ -259,6 +269,7 @@ def import_command(
     workers: int,
     batch_size: int,
     no_progress: bool,
+    start_text: str | None,
 ) -> None:
     """Import activity files, folders and export archives.
 
@@ -273,9 +284,11 @@ def import_command(
       strideguard import ~/Downloads/export_12345.zip
       strideguard import ~/watch/ --json
       strideguard import garmin_export.zip --sports all
+      strideguard import old-watch.fit --start "2026-05-01 07:30"
     """
     chosen = parse_sports(sports)
-    options = ImportOptions(sports=chosen, workers=workers, batch_activities=batch_size)
+    start_utc = _parse_start(start_text, paths) if start_text is not None else None
+    options = ImportOptions(sports=chosen, workers=workers, batch_activities=batch_size, start_utc=start_utc)
     readable, unread, empty = _check_paths(paths)
     display = _ProgressDisplay(enabled=not (as_json or no_progress))
     try:
@@ -335,6 +348,23 @@ def command_seconds() -> float:
         return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError, AttributeError):
         return time.perf_counter() - _LOADED
+def _parse_start(text: str, paths: tuple[Path, ...]) -> datetime:
+    """`--start`: a local (or offset) date and time, plausible by the importers' date rule, for one file."""
+    if len(paths) != 1 or paths[0].is_dir() or paths[0].suffix.lower() == ".zip":
+        raise click.BadParameter("dates one file: name exactly one FIT file", param_hint="--start")
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a date and time; use 'YYYY-MM-DD HH:MM'", param_hint="--start"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the runner's wall-clock time on this machine
+    moment = moment.astimezone(UTC)
+    problem = date_problem(moment)
+    if problem is not None:
+        raise click.BadParameter(problem.replace("implausible date: starts", "starts"), param_hint="--start")
+    return moment
 
 
 def _check_paths(paths: tuple[Path, ...]) -> tuple[list[Path], list[tuple[str, str]], list[str]]:

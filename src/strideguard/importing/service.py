@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from strideguard.activities.formats.archives import (
     ExportPlan,
     SafeZip,
 )
+from strideguard.activities.formats.dates import date_problem, seconds_to_datetime
 from strideguard.activities.formats.errors import FileRejected
 from strideguard.activities.formats.sports import implausible_foot_speed
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -103,6 +104,8 @@ class ImportOptions:
     limits: Limits = DEFAULT_LIMITS
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
     reader: str = "auto"  # "auto" (fast FIT decoder with fitdecode fallback) or "fitdecode" (benchmarks)
+    # Start of FIT files that hold only device-relative times (`import FILE --start`); ignored for others.
+    start_utc: datetime | None = None
 
     def sports_for(self, kind: str) -> frozenset[str]:
         if self.sports is not None:
@@ -134,7 +137,9 @@ class _Parser:
         if inline or self.options.workers <= 0:  # `parse_file` as this module names it (tests wrap it)
             future: cf.Future[list[Parsed]] = cf.Future()
             opts = self.options
-            future.set_result([parse_file(n, d, opts.limits, self.known, opts.reader) for n, d in chunk])
+            future.set_result(
+                [parse_file(n, d, opts.limits, self.known, opts.reader, opts.start_utc) for n, d in chunk]
+            )
             return future
         if self._pool is None:
             # spawn, not fork: the parent may hold threads (progress display) and database connections.
@@ -143,7 +148,13 @@ class _Parser:
                 max_workers=self.options.workers,
                 mp_context=context,
                 initializer=init_worker,
-                initargs=(self.options.limits, self.known, self.options.reader, os.getpid()),
+                initargs=(
+                    self.options.limits,
+                    self.known,
+                    self.options.reader,
+                    os.getpid(),
+                    self.options.start_utc,
+                ),
             )
         try:
             future = self._pool.submit(parse_chunk, chunk)
@@ -461,6 +472,13 @@ class _Run:
                 activities = tuple(
                     replace(a, extra={**a.extra, "enrich_error": one_line(exc)}) for a in activities
                 )
+        # The one date rule (dates.py), whatever the source: the readers apply it too, this also covers
+        # export metadata and entries that never went through a reader.
+        for activity in activities:
+            end = seconds_to_datetime(activity.start_utc.timestamp() + (activity.elapsed_time_s or 0.0))
+            problem = date_problem(activity.start_utc, end)
+            if problem is not None:
+                return Done(item.key, "failed", sha256=parsed.sha256, reason=problem, enrich=item.enrich)
         activities = tuple(self._plausible(item, a) for a in activities)
         return Done(item.key, "ok", activities=activities, streams=blobs)
 

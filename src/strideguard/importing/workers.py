@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,10 @@ def _encode_streams(streams: Streams) -> bytes:
 _WORKER: dict[str, Any] = {}
 
 
-def init_worker(limits: Limits, known: frozenset[str], reader: str, parent_pid: int) -> None:
-    _WORKER.update(limits=limits, known=known, reader=reader)
+def init_worker(
+    limits: Limits, known: frozenset[str], reader: str, parent_pid: int, start_utc: datetime | None = None
+) -> None:
+    _WORKER.update(limits=limits, known=known, reader=reader, start_utc=start_utc)
     _exit_with_parent(parent_pid)
 
 
@@ -107,6 +110,7 @@ def parse_file(
     limits: Limits = DEFAULT_LIMITS,
     known: frozenset[str] = frozenset(),
     reader: str = "auto",
+    start_utc: datetime | None = None,
 ) -> Parsed:
     """Parse one activity file's bytes; never raises for bad input. Pure: no database, no files."""
     try:
@@ -131,7 +135,7 @@ def parse_file(
         if reader == "fitdecode" and fmt == "fit":
             activities = _read_with_fitdecode(data, inner_name, limits)
         else:
-            activities = read_bytes(data, inner_name, limits)
+            activities = read_bytes(data, inner_name, limits, start_utc=start_utc)
         base = Path(name).name
         packed, blobs = pack_streams(replace(a, source_name=base) for a in activities)
         return Parsed("ok", activities=packed, streams=blobs)
@@ -152,7 +156,8 @@ def parse_chunk(chunk: list[tuple[str, bytes]]) -> list[Parsed]:
     limits = _WORKER.get("limits", DEFAULT_LIMITS)
     known = _WORKER.get("known", frozenset())
     reader = _WORKER.get("reader", "auto")
-    return [parse_file(name, data, limits, known, reader) for name, data in chunk]
+    start_utc = _WORKER.get("start_utc")
+    return [parse_file(name, data, limits, known, reader, start_utc) for name, data in chunk]
 
 
 def one_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from strideguard.activities.formats.errors import (
@@ -79,8 +80,13 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
-    """Parse one file's bytes (gzip allowed) into activities; raise FileRejected with a one-line reason."""
+def read_bytes(
+    data: bytes, name: str, limits: Limits = DEFAULT_LIMITS, *, start_utc: datetime | None = None
+) -> list[Activity]:
+    """Parse one file's bytes (gzip allowed) into activities; raise FileRejected with a one-line reason.
+
+    `start_utc` dates a FIT file that holds only device-relative times (the runner gives the start).
+    """
     fmt = format_of(name)
     if fmt is None:
         raise UnsupportedFile("not a FIT, GPX or TCX file (expected .fit, .gpx or .tcx, optionally .gz)")
@@ -102,7 +108,7 @@ def read_bytes(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> list[
     if fmt == "fit":
         from strideguard.activities.formats.fit import read_fit
 
-        activities = read_fit(data, limits)
+        activities = read_fit(data, limits, start_utc=start_utc)
     elif fmt == "gpx":
         from strideguard.activities.formats.gpx import read_gpx
 

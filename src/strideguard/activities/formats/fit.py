@@ -35,9 +35,17 @@ from typing import Any
 import fitdecode
 import numpy as np
 
+from strideguard.activities.formats.cadence import steps_factor
+from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
-from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS, FitMessages
+from strideguard.activities.formats.fit_decoded import (
+    DEV_NATIVE_RECORD_COLUMNS,
+    RECORD_COLUMNS,
+    FitMessages,
+    developer_unit_divisor,
+    merge_developer_columns,
+)
 from strideguard.activities.formats.fit_fast import FastDecodeUnsupported, decode_fast
 from strideguard.activities.formats.fit_sports import NON_ACTIVITY_FILE_TYPES, STEP_CADENCE_SPORTS, map_sport
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -62,6 +70,10 @@ _TIME_FIELDS = frozenset({"timestamp", "start_time", "local_timestamp", "time_cr
 _MAX_START_SKEW_S = 86_400.0
 # A gap between consecutive records longer than this means the device clock jumped (27/31-day "activities").
 _MAX_RECORD_GAP_S = 86_400.0
+# Session totals shorter than the records by more than this (and this share) are checked against them.
+_TOTALS_SLACK_S = 60.0
+_TOTALS_SLACK_M = 100.0
+_TOTALS_SLACK_SHARE = 0.03
 # Offsets east/west of UTC go from -12 h to +14 h.
 _MAX_UTC_OFFSET_S = 14 * 3600
 
@@ -76,7 +88,10 @@ _MESSAGE_LISTS = {
     23: "device_infos",
     34: "activities",
 }
-_NO_DATES = "no calendar date in the file (only device-relative times): cannot date the activity"
+_NO_DATES = (
+    "no calendar date in the file (only device-relative times): cannot date the activity; "
+    'give its start with `strideguard import FILE --start "YYYY-MM-DD HH:MM"`'
+)
 _DAMAGE_SUFFIX = ": imported what decoded; data may be wrong"
 _TIME_CHECK_EVERY = 2048
 
@@ -97,7 +112,10 @@ _RECORD_FIELD_SLOT = {
     "fractional_cadence": _SLOT["fractional_cadence"],
     "power": _SLOT["power"],
 }
-_N_SLOTS = len(RECORD_COLUMNS) + 3
+_N_BASE_SLOTS = len(RECORD_COLUMNS) + 3
+# Then one slot per record column for developer fields declaring that native field (Connect IQ apps).
+_DEV_NATIVE_SLOT = {name: _N_BASE_SLOTS + i for i, name in enumerate(RECORD_COLUMNS)}
+_N_SLOTS = _N_BASE_SLOTS + len(RECORD_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- decoding
@@ -154,6 +172,12 @@ def _record_row(frame: Any) -> list[float]:
                     row[_DEV_POWER] = float(value)
                 except (TypeError, ValueError):
                     pass
+            native = DEV_NATIVE_RECORD_COLUMNS.get(getattr(fd.field, "native_field_num", None))
+            if native is not None and isinstance(value, int | float) and not isinstance(value, bool):
+                slot = _DEV_NATIVE_SLOT[native]
+                if row[slot] != row[slot]:
+                    divisor = developer_unit_divisor(getattr(fd.field, "units", None))
+                    row[slot] = float(value) / divisor if divisor else float(value)
             continue
         slot = slots.get(fd.name)
         if slot is None or isinstance(value, tuple | str | bytes):
@@ -177,6 +201,9 @@ def _records_to_columns(rows: list[list[float]]) -> dict[str, np.ndarray]:
             np.copyto(column, preferred, where=np.isnan(column))
         else:  # enhanced_* (wider range) wins over the 16-bit field
             np.copyto(column, preferred, where=~np.isnan(preferred))
+    merge_developer_columns(
+        columns, {name: table[:, slot] for name, slot in _DEV_NATIVE_SLOT.items() if name != "timestamp"}
+    )
     return columns
 
 
@@ -332,6 +359,20 @@ def _session_sport(session: dict[str, Any], msgs: FitMessages) -> tuple[object, 
     return None, None
 
 
+def _counts_one_foot(
+    records: dict[str, np.ndarray], chosen: np.ndarray, session: dict[str, Any], sport: str
+) -> bool:
+    """Whether this file's cadence counts one foot (FIT's definition) rather than steps (see cadence.py)."""
+    column = records.get("cadence")
+    samples = None
+    if column is not None and len(chosen):
+        samples = column[chosen]
+        fraction = records.get("fractional_cadence")
+        if fraction is not None:
+            samples = samples + np.nan_to_num(fraction[chosen])
+    return steps_factor(samples, sport, summary=_num(session, "avg_cadence")) == 2.0
+
+
 def _laps_in(msgs: FitMessages, start: float, end: float, steps: bool, everything: bool) -> tuple[Lap, ...]:
     laps = []
     for message in msgs.laps:
@@ -371,7 +412,7 @@ def _reject_non_activity(msgs: FitMessages) -> None:
         raise NotAnActivity(f"{types[0]} file, not an activity")
 
 
-def build_activities(msgs: FitMessages) -> list[Activity]:
+def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) -> list[Activity]:
     """One Activity per session (each leg of a multisport file), or one from the records when the file has no
     session. Raises NotAnActivity for non-activity files, CorruptFile when nothing usable decoded.
 
@@ -386,6 +427,14 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
     n = msgs.n_records
     timestamps = records["timestamp"] if n else np.empty(0)
     valid = ~np.isnan(timestamps) & (timestamps >= _MIN_EPOCH_S)
+    dated_by_runner = False
+    if start_utc is not None and n and not valid.any() and not np.isnan(timestamps).all():
+        # Only device-relative times (seconds since power-on): the runner gave the start (`import --start`).
+        # The records keep their spacing; the first one is at the given start.
+        timestamps = timestamps - np.nanmin(timestamps) + start_utc.timestamp()
+        records = {**records, "timestamp": timestamps}
+        valid = ~np.isnan(timestamps)
+        dated_by_runner = True
     order = np.flatnonzero(valid)
     device = _device_name(msgs)
     offset = _utc_offset_s(msgs)
@@ -451,14 +500,28 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             gap = float(np.max(np.diff(t_sel)))
             if gap > _MAX_RECORD_GAP_S:
                 notes.append(f"records jump {gap / 86_400:.0f} days mid-activity: elapsed time is wrong")
+        session_cut_short = False
+        if len(sessions) == 1 and not notes and len(chosen) >= 2 and elapsed is not None:
+            checked = _check_totals_against_records(
+                msgs, records, chosen, start_s, elapsed, timer, _num(session, "total_distance")
+            )
+            if checked is not None:
+                elapsed, timer, stream_distance, why = checked
+                session = {**session, "total_distance": stream_distance}
+                for stale in ("avg_heart_rate", "max_heart_rate", "avg_cadence", "avg_fractional_cadence"):
+                    session.pop(stale, None)
+                fixes.append(why)
+                session_cut_short = True
 
         fit_sport, fit_sub_sport = _session_sport(session, msgs)
         sport = map_sport(fit_sport, fit_sub_sport)
-        steps = sport in STEP_CADENCE_SPORTS
+        steps = sport in STEP_CADENCE_SPORTS and _counts_one_foot(records, chosen, session, sport)
 
         streams = _streams(records, chosen, start_s, steps) if len(chosen) else None
         distance = _num(session, "total_distance")
-        if distance is None and streams is not None:
+        # A session distance of 0 next to records that moved is a device that measured none while a Connect IQ
+        # app did (its developer field filled the records' distance).
+        if not distance and streams is not None:
             if streams.distance_m is not None:
                 distance = float(np.nanmax(streams.distance_m))
             elif streams.lat_deg is not None and streams.lon_deg is not None:
@@ -478,7 +541,10 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             avg_cadence = float(np.mean(moving)) if len(moving) else None
         start_utc = datetime.fromtimestamp(start_s, UTC)
         span_end = start_s + (elapsed or 0.0)
+        check_dates(start_utc, seconds_to_datetime(span_end))
         laps = _laps_in(msgs, start_s, span_end + 1.0, steps, everything=len(sessions) == 1)
+        if len(sessions) == 1 and laps and streams is not None and not notes:
+            laps = _laps_covering(laps, streams, start_s, session_cut_short, fixes)
         damage = [msgs.damaged] if msgs.damaged else []
         if notes:
             damage.append("; ".join(notes))
@@ -487,6 +553,8 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             extra["fit_sub_sport"] = str(fit_sub_sport)
         if fixes:
             extra["fit_fixes"] = fixes
+        if dated_by_runner:
+            extra["start_given"] = "the file has no calendar date: start given with --start"
         activities.append(
             Activity(
                 sport=sport,
@@ -513,6 +581,126 @@ def build_activities(msgs: FitMessages) -> list[Activity]:
             raise CorruptFile(_NO_DATES)
         raise CorruptFile("FIT sessions without a usable start time or records")
     return activities
+
+
+def _timer_time_from_events(msgs: FitMessages, first_s: float, last_s: float) -> float | None:
+    """Seconds between timer start and stop events inside [first_s, last_s]; None without timer events."""
+    running_since: float | None = None
+    total = 0.0
+    seen = False
+    for event in msgs.events:
+        if event.get("event") != "timer":
+            continue
+        stamp = event.get("timestamp")
+        if not isinstance(stamp, datetime):
+            continue
+        t = min(max(stamp.timestamp(), first_s), last_s)
+        kind = str(event.get("event_type") or "")
+        if kind == "start":
+            seen = True
+            if running_since is None:
+                running_since = t
+        elif kind.startswith("stop") and running_since is not None:
+            total += t - running_since
+            running_since = None
+    if not seen:
+        return None
+    if running_since is not None:  # the recording ends without a stop event: the timer ran to the end
+        total += last_s - running_since
+    return total
+
+
+def _check_totals_against_records(
+    msgs: FitMessages,
+    records: dict[str, np.ndarray],
+    chosen: np.ndarray,
+    start_s: float,
+    elapsed: float,
+    timer: float | None,
+    distance: float | None,
+) -> tuple[float, float | None, float | None, str] | None:
+    """(elapsed, timer, distance, why) from the records when the session totals leave out their end.
+
+    Some watches (Suunto Ambit 3) write session totals that stop at the last lap but one, while the records
+    and the timer events run on to the finish. The totals are replaced only when the records' time span and
+    their last distance (or, without a distance, the timer events) both say the session ends too early.
+    """
+    t = records["timestamp"][chosen]
+    record_end = float(np.max(t))
+    span = record_end - start_s
+    if span <= elapsed + max(_TOTALS_SLACK_S, _TOTALS_SLACK_SHARE * elapsed):
+        return None
+    column = records.get("distance")
+    last_distance = None
+    if column is not None and np.any(~np.isnan(column[chosen])):
+        last_distance = float(np.nanmax(column[chosen]))
+    events_timer = _timer_time_from_events(msgs, start_s, record_end)
+    if last_distance is not None and distance is not None:
+        if last_distance <= distance + max(_TOTALS_SLACK_M, _TOTALS_SLACK_SHARE * distance):
+            return None  # the distance agrees with the session: records after the finish, not a lost lap
+    elif events_timer is None or events_timer <= elapsed + _TOTALS_SLACK_S:
+        return None
+    if events_timer is not None and (timer is None or events_timer >= timer) and events_timer <= span + 1.0:
+        new_timer: float | None = events_timer
+    else:
+        new_timer = None if timer is None else timer + (span - elapsed)
+    why = (
+        f"session totals stop at {elapsed:.0f} s but the records run {span:.0f} s: "
+        "totals taken from the records and timer events"
+    )
+    return span, new_timer, last_distance if last_distance is not None else distance, why
+
+
+def _laps_covering(
+    laps: tuple[Lap, ...], streams: Streams, start_s: float, cut_short: bool, fixes: list[str]
+) -> tuple[Lap, ...]:
+    """The laps, plus one for the end of the records when the device's laps stop before it (a lost lap)."""
+    ends = [lap.start_utc.timestamp() + (lap.elapsed_time_s or 0.0) for lap in laps]
+    laps_end = max(ends) - start_s
+    time_s = streams.time_s
+    record_end = float(time_s[-1])
+    if record_end <= laps_end + _TOTALS_SLACK_S:
+        return laps
+    tail = time_s >= laps_end
+    distance = None
+    if streams.distance_m is not None:
+        column = streams.distance_m
+        before = column[(time_s <= laps_end) & ~np.isnan(column)]
+        after = column[tail & ~np.isnan(column)]
+        if len(after):
+            distance = float(np.max(after) - (np.max(before) if len(before) else 0.0))
+        if not cut_short and (distance is None or distance < _TOTALS_SLACK_M):
+            return laps  # records standing still after the last lap: nothing was left out
+        # The added lap must close the gap between the laps' distance and the records' (lap times that are
+        # not wall-clock times, as in sports-lib's inverted-times sample, would otherwise add a phantom lap).
+        total = float(np.nanmax(column)) if np.any(~np.isnan(column)) else 0.0
+        laps_distance = sum(lap.distance_m or 0.0 for lap in laps)
+        if abs(laps_distance + (distance or 0.0) - total) > max(_TOTALS_SLACK_M, _TOTALS_SLACK_SHARE * total):
+            return laps
+    elif not cut_short:
+        return laps
+    hr = None
+    if streams.heart_rate_bpm is not None:
+        beats = streams.heart_rate_bpm[tail]
+        beats = beats[beats > 0]
+        hr = beats if len(beats) else None
+    cadence = None
+    if streams.cadence_spm is not None:
+        steps = streams.cadence_spm[tail]
+        steps = steps[steps > 0]
+        cadence = float(np.mean(steps)) if len(steps) else None
+    elapsed = record_end - laps_end
+    fixes.append(f"the laps stop {elapsed:.0f} s before the records end: added a lap for the rest")
+    last = Lap(
+        start_utc=datetime.fromtimestamp(start_s + laps_end, UTC),
+        elapsed_time_s=elapsed,
+        moving_time_s=elapsed,
+        distance_m=distance,
+        avg_heart_rate_bpm=float(np.mean(hr)) if hr is not None else None,
+        max_heart_rate_bpm=float(np.max(hr)) if hr is not None else None,
+        avg_cadence_spm=cadence,
+    )
+    return (*laps, last)
 
 
 def _streams(records: dict[str, np.ndarray], chosen: np.ndarray, start_s: float, steps: bool) -> Streams:
@@ -546,7 +734,9 @@ def _streams(records: dict[str, np.ndarray], chosen: np.ndarray, start_s: float,
 # ---------------------------------------------------------------------------------------------- entry point
 
 
-def read_fit(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
+def read_fit(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, *, start_utc: datetime | None = None
+) -> list[Activity]:
     """Activities in one (gunzipped) FIT file: fast decoder first, fitdecode when it declines.
 
     Raises CorruptFile (nothing usable decoded), NotAnActivity (settings, monitoring, ... files) or
@@ -569,4 +759,4 @@ def read_fit(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
     if not msgs.file_ids and not msgs.sessions and msgs.n_records == 0:
         reason = msgs.damaged.removesuffix(_DAMAGE_SUFFIX) if msgs.damaged else "no FIT messages"
         raise CorruptFile(f"not a readable FIT file ({reason})")
-    return build_activities(msgs)
+    return build_activities(msgs, start_utc=start_utc)

@@ -47,3 +47,56 @@ class FitMessages:
     def n_records(self) -> int:
         column = self.records.get("timestamp")
         return 0 if column is None else len(column)
+
+
+# Connect IQ apps declare, in a developer field's description, the native record field it stands for
+# (native_field_num). Such a field fills the native column where the device wrote none (see
+# `merge_developer_columns`). Native record field number -> column.
+DEV_NATIVE_RECORD_COLUMNS = {
+    2: "altitude",
+    3: "heart_rate",
+    4: "cadence",
+    5: "distance",
+    6: "speed",
+    7: "power",
+    73: "speed",  # enhanced_speed
+    78: "altitude",  # enhanced_altitude
+}
+# Units Connect IQ apps write -> divisor to the native unit (m, m/s); the profile's own units need none.
+_UNIT_DIVISORS = {
+    "km/h": 3.6,
+    "kph": 3.6,
+    "kmh": 3.6,
+    "mph": 1 / 0.44704,
+    "km": 0.001,
+    "mi": 1 / 1609.344,
+    "miles": 1 / 1609.344,
+    "ft": 1 / 0.3048,
+    "feet": 1 / 0.3048,
+    "cm": 100.0,
+    "mm/s": 1000.0,
+}
+
+
+def developer_unit_divisor(units: object) -> float | None:
+    """What to divide a developer field's values by to get the native unit; None when already native."""
+    if not isinstance(units, str):
+        return None
+    return _UNIT_DIVISORS.get(units.strip().lower())
+
+
+def merge_developer_columns(columns: dict[str, np.ndarray], developer: dict[str, np.ndarray]) -> None:
+    """Fill native record columns from developer fields that declare them (in place).
+
+    A developer value fills a sample the device left empty; when the device wrote only zeros or nothing in
+    the whole file (a rowing app's distance next to a watch that measured none), the developer column is
+    taken whole. A native column with real values always wins.
+    """
+    for name, values in developer.items():
+        if name not in columns or not np.any(~np.isnan(values)):
+            continue
+        native = columns[name]
+        if not np.any(native[~np.isnan(native)] != 0) and np.any(values[~np.isnan(values)] != 0):
+            np.copyto(native, values, where=~np.isnan(values))
+        else:
+            np.copyto(native, values, where=np.isnan(native))

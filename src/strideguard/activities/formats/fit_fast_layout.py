@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-# A developer field as its field_description declared it: (field name, base type byte, native field number).
-DevInfo = tuple[str | None, int, int | None]
+# A developer field as its field_description declared it: (field name, base type byte, native field number,
+# units).
+DevInfo = tuple[str | None, int, int | None, str | None]
 
 _NO_POSITIONS = np.zeros(0, dtype=np.int64)
 

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from strideguard.activities.formats.fit_decoded import RECORD_COLUMNS
+from strideguard.activities.formats.fit_decoded import (
+    DEV_NATIVE_RECORD_COLUMNS,
+    RECORD_COLUMNS,
+    developer_unit_divisor,
+    merge_developer_columns,
+)
 from strideguard.activities.formats.fit_fast_layout import FastDecodeUnsupported, Layout
 from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
@@ -91,6 +96,16 @@ class RecordPlan:
         for i, (_num, size, _index, info) in enumerate(layout.dev_fields):
             base = BASE_TYPES.get(info[1], BYTE) if info else BYTE
             label = info[0] if info else None
+            native = DEV_NATIVE_RECORD_COLUMNS.get(info[2]) if info and info[2] is not None else None
+            if native is not None and base.kind in ("int", "float") and size == base.size:
+                # A Connect IQ field standing in for a native one (fit_decoded.merge_developer_columns).
+                name = f"n{i}"
+                names.append(name)
+                formats.append(endian + base.fmt)
+                starts.append(position)
+                invalid = base.invalid if base.kind == "int" else None
+                divisor = developer_unit_divisor(info[3])
+                ops.append((name, f"dev_{native}", divisor, None, invalid, None, True))
             # Stryd and other Connect IQ apps write running power as a developer field named "Power".
             if label is not None and label.lower() == "power":
                 if base.kind not in ("int", "float"):
@@ -202,6 +217,8 @@ def record_columns(
     developer = merged.get("dev")
     if developer is not None:
         np.copyto(merged["power"], developer, where=np.isnan(merged["power"]))
+    stand_ins = {name[4:]: column for name, column in merged.items() if name[:4] == "dev_"}
+    merge_developer_columns(merged, stand_ins)
     return {name: merged[name] for name in RECORD_COLUMNS}
 
 

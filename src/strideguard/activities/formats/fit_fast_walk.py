@@ -143,7 +143,7 @@ class Walker:
     def _dev_type(self, dev_index: int, field_num: int) -> DevInfo:
         # fitdecode (errors IGNORE/WARN) registers an undeclared developer field as a nameless byte field.
         fields = self.registry.setdefault(dev_index, {})
-        return fields.setdefault(field_num, (None, BYTE_ID, None))
+        return fields.setdefault(field_num, (None, BYTE_ID, None, None))
 
     def _developer_handler(self, layout: Layout) -> Callable[[int], None]:
         """Parse developer_data_id / field_description messages as they come, as fitdecode does."""
@@ -172,10 +172,12 @@ class Walker:
                 raise FastDecodeUnsupported(f"developer field with unknown base type {base}")
             name = by_num.get(3)
             native = by_num.get(15)
+            units = by_num.get(8)
             self.registry[index][number] = (
                 name if isinstance(name, str) else None,
                 base,
                 native if isinstance(native, int) else None,
+                units if isinstance(units, str) else None,
             )
 
         return handle

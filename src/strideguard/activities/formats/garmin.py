@@ -29,6 +29,7 @@ from strideguard.activities.formats.archives import (
     ShoeSpec,
     nested_items,
 )
+from strideguard.activities.formats.dates import date_problem, seconds_to_datetime
 from strideguard.activities.formats.errors import CorruptFile
 from strideguard.activities.formats.sports import sport_from_name
 from strideguard.model import Activity
@@ -210,7 +211,7 @@ def summary_activity(summary: GarminSummary, gear_names: dict[str, str]) -> Acti
     gear = gear_names.get(summary.gear_key or "") or gear_names.get(f"activity:{summary.activity_id}")
     return Activity(
         sport=sport_from_name(summary.type_key) if summary.type_key else "other",
-        start_utc=datetime.fromtimestamp(summary.start_s, UTC),
+        start_utc=seconds_to_datetime(summary.start_s),
         source_format="manual",
         utc_offset_s=summary.utc_offset_s,
         distance_m=summary.distance_m,
@@ -377,6 +378,14 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
         for summary in index:
             activity = summary_activity(summary, gear_names)
             if activity is not None and activity.sport in sports:
+                problem = date_problem(
+                    activity.start_utc,
+                    seconds_to_datetime(activity.start_utc.timestamp() + (activity.elapsed_time_s or 0.0)),
+                )
+                if problem is not None:
+                    key = f"garmin-summary:{summary.activity_id or summary.start_s}"
+                    yield ArchiveItem(key=key, name=activity.source_name or key, load=_refuse(problem))
+                    continue
                 yield ArchiveItem(
                     key=f"garmin-summary:{summary.activity_id or summary.start_s}",
                     name=activity.source_name or "Garmin summary",
@@ -386,6 +395,13 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
 
     plan.items = items()
     return plan
+
+
+def _refuse(reason: str):  # type: ignore[no-untyped-def]
+    def load() -> bytes:
+        raise CorruptFile(reason)
+
+    return load
 
 
 def epoch_ms(value: datetime) -> int:

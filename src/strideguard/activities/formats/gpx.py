@@ -6,7 +6,12 @@ and a new segment (or track) marks a pause or a lost signal. Distance does not b
 
 Fields read from each `<trkpt>`: lat/lon attributes, `<ele>`, `<time>`, `<speed>` (GPX 1.0 and Apple's
 extension), and in `<extensions>` any namespace or prefix: `hr`/`heartrate`, `cad`/`cadence`,
-`power`/`watts`, matched on local names (Garmin writes `ns3:hr`, Strava `gpxtpx:hr`, Amazfit `heartrate`).
+`power`/`watts`, matched on local names (Garmin TrackPointExtension v1/v2 `gpxtpx:hr`/`ns3:hr`, Cluetrust
+`gpxdata:hr`/`gpxdata:cadence`, Amazfit `heartrate`, plain `<hr>`/`<cad>`).
+SpoQ/SportTracks files keep heart rate apart from the points, as a time series in the file's (or track's)
+`<extensions>`: `<st:activity><st:heartRateTrack><st:heartRate time="..." bpm="..."/>`; each point without
+its own heart rate takes the latest such sample at or before its time (cadence likewise from a
+`cadenceTrack` of `cadence` samples with an `rpm` attribute).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 from lxml import etree
 
 from strideguard.activities.formats import track, xmlsafe
+from strideguard.activities.formats.cadence import steps_factor
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -107,6 +113,7 @@ def read_gpx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
     segment_started = True
     creator: str | None = None
     names: dict[str, str | None] = {}
+    side_tracks: dict[int, list[tuple[str, float]]] = {}
     for event, element in xmlsafe.iter_events(data, _TAGS, max_seconds=limits.max_seconds):
         name = xmlsafe.local_name(element.tag)
         if event == "start":
@@ -131,17 +138,68 @@ def read_gpx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
             xmlsafe.release(element)
         elif name == "trk":
             _read_names(element, "trk", ("name", "type", "desc"), names)
+            _read_side_tracks(element, side_tracks)
             element.clear(keep_tail=False)
         elif name == "metadata" or name == "gpx":
             # GPX 1.1 keeps name/desc in <metadata>, GPX 1.0 directly under <gpx>.
             _read_names(element, "file", ("name", "desc"), names)
+            if name == "gpx":
+                _read_side_tracks(element, side_tracks)
         elif name == "trkseg":
             element.clear(keep_tail=False)
     if not points.time:
         if route_points:
             raise NotAnActivity("route, not a recorded activity (no track points)")
         raise NotAnActivity("no track points")
-    return [_build_activity(points, names, creator)]
+    return [_build_activity(points, names, creator, side_tracks)]
+
+
+# SpoQ/SportTracks side tracks: (track element, sample element, value attributes) by local name -> column.
+_SIDE_TRACKS = {
+    ("heartratetrack", "heartrate"): (("bpm", "value"), _HR),
+    ("cadencetrack", "cadence"): (("rpm", "cadence", "value"), _CAD),
+}
+
+
+def _read_side_tracks(element: etree._Element, found: dict[int, list[tuple[str, float]]]) -> None:
+    """Collect time series kept apart from the track points (SpoQ `heartRateTrack`) under `element`."""
+    for track_element in element.iter("{*}heartRateTrack", "{*}cadenceTrack", "{*}heartratetrack"):
+        track_name = xmlsafe.local_name(track_element.tag).lower()
+        for sample in track_element:
+            if not isinstance(sample.tag, str):
+                continue
+            spec = _SIDE_TRACKS.get((track_name, xmlsafe.local_name(sample.tag).lower()))
+            moment = sample.get("time")
+            if spec is None or not moment:
+                continue
+            attributes, column = spec
+            for attribute in attributes:
+                value = _number(sample.get(attribute))
+                if value == value:
+                    found.setdefault(column, []).append((moment.strip(), value))
+                    break
+
+
+def _fill_from_side_track(
+    column: np.ndarray, seconds: np.ndarray, samples: list[tuple[str, float]] | None
+) -> np.ndarray:
+    """Points without a value take the latest side-track sample at or before their time (within 30 s)."""
+    if not samples:
+        return column
+    times, _ = track.parse_times([moment for moment, _ in samples])
+    values = np.array([value for _, value in samples], dtype=np.float64)
+    ok = np.isfinite(times)
+    times, values = times[ok], values[ok]
+    if not len(times):
+        return column
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], values[order]
+    index = np.searchsorted(times, seconds, side="right") - 1
+    usable = (index >= 0) & np.isnan(column)
+    usable[usable] &= seconds[usable] - times[index[usable]] <= track.MOVING_MAX_GAP_S
+    filled = column.copy()
+    filled[usable] = values[index[usable]]
+    return filled
 
 
 def _read_names(
@@ -155,7 +213,12 @@ def _read_names(
             names[f"{prefix}_{field}"] = xmlsafe.child_text(element, field)
 
 
-def _build_activity(points: _Points, names: dict[str, str | None], creator: str | None) -> Activity:
+def _build_activity(
+    points: _Points,
+    names: dict[str, str | None],
+    creator: str | None,
+    side_tracks: dict[int, list[tuple[str, float]]] | None = None,
+) -> Activity:
     seconds, utc_offset_s = track.parse_times(points.time)
     timed = np.isfinite(seconds)
     if not timed.any():
@@ -186,13 +249,17 @@ def _build_activity(points: _Points, names: dict[str, str | None], creator: str 
         )
         new_segment = np.concatenate(([True], np.diff(kept_segment) != 0))
     track.check_plausible_times(float(seconds[0]), float(seconds[-1]))
+    if side_tracks:
+        hr = _fill_from_side_track(hr, seconds, side_tracks.get(_HR))
+        cad = _fill_from_side_track(cad, seconds, side_tracks.get(_CAD))
 
     # No <type> means run: StrideGuard is a runners' log, and GPX from running apps and watches often
     # carries no type at all. A named type that is not foot-based (ride, swim, ...) maps to "other".
     sport = sport_from_name(names.get("trk_type"), default="run")
     if is_foot_sport(sport):
-        # Garmin and Strava write running cadence per foot (one leg's strides per minute); steps = 2x.
-        cad = cad * 2.0
+        # Garmin and Strava write running cadence per foot (one leg's strides per minute); steps = 2x, unless
+        # this file's values are steps per minute already (cadence.py).
+        cad = cad * steps_factor(cad, sport)
 
     steps = track.haversine_steps_m(lat, lon)
     breaks = new_segment[1:].copy()

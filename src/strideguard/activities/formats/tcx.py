@@ -9,7 +9,9 @@ trackpoints. Elements are matched on local names, so Garmin's `ns3:TPX`, Strava'
 - Moving time: sum of lap `TotalTimeSeconds`, the device's timer time, which stops on (auto-)pause.
 - Elapsed time: from the first lap start to the last trackpoint (or the end of the last lap if later).
 - Cadence: `RunCadence` (TPX extension) and, for foot sports, `<Cadence>` count one foot's strides per
-  minute, so steps per minute are twice the value (the FIT counterpart of the same run agrees, see tests).
+  minute, so steps per minute are twice the value (the FIT counterpart of the same run agrees, see tests),
+  unless the file's values are steps per minute already (a foot pod's 177): decided once per file
+  (cadence.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from lxml import etree
 
 from strideguard.activities.formats import track, xmlsafe
+from strideguard.activities.formats.cadence import steps_factor
 from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -29,6 +32,10 @@ _TAGS = ("{*}TrainingCenterDatabase", "{*}Activity", "{*}Lap", "{*}Trackpoint", 
 _NAN = float("nan")
 # Trackpoints this long after the last lap ends mean the laps do not cover the recording.
 LAPS_COVER_SLACK_S = 30.0
+# A lap starting longer than this before the first trackpoint has a broken start time.
+MAX_LAP_LEAD_S = 600.0
+# Lap starts this close to a whole quarter-hour offset from the trackpoints carry a time-zone error.
+ZONE_SHIFT_SLACK_S = 60.0
 # Index of each trackpoint field in a row of `_Builder.rows`.
 _FIELDS = {
     "LatitudeDegrees": 0,
@@ -207,6 +214,9 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         else None
     )
 
+    fixes: list[str] = []
+    if len(seconds):
+        lap_starts = _checked_lap_starts(lap_starts, seconds, fixes)
     candidates = lap_starts[np.isfinite(lap_starts)][:1].tolist() + seconds[:1].tolist()
     if not candidates and id_time:
         candidates = [id_time[0]]
@@ -227,8 +237,17 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     lat_ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
     lat = np.where(lat_ok, lat, np.nan)
     lon = np.where(lat_ok, lon, np.nan)
-    # Per-foot cadence -> steps per minute (see module docstring); bike cadence (rpm) stays as it is.
-    steps = np.where(np.isfinite(run_cadence), run_cadence * 2.0, cadence * (2.0 if foot else 1.0))
+    # Per-foot cadence -> steps per minute, unless this file writes steps already (cadence.py); bike
+    # cadence (rpm) stays as it is.
+    lap_cadence = [lap.cadence for lap in builder.laps if np.isfinite(lap.cadence)]
+    typical_lap = float(np.median(lap_cadence)) if lap_cadence else None
+    raw = np.where(np.isfinite(run_cadence), run_cadence, cadence if foot else np.nan)
+    factor = (
+        steps_factor(raw, sport if foot else "run", summary=typical_lap)
+        if np.isfinite(raw).any() or (foot and typical_lap is not None)
+        else 1.0
+    )
+    steps = np.where(np.isfinite(run_cadence), run_cadence * factor, cadence * (factor if foot else 1.0))
     time_s = seconds - start_s
 
     distance_stream = _distance_stream(point_distance, lat, lon)
@@ -260,8 +279,18 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     else:
         distance_m = track_distance
     moving_time_s = lap_time_sum if lap_time_sum is not None and laps_cover_track else track_moving
+    if moving_time_s is not None and moving_time_s > end_s - start_s + 1.0:
+        # Timer time cannot exceed the wall-clock span (laps that overlap or count a pause twice): the track's
+        # own moving time when it fits, else the span (the FIT importer's check).
+        replaced = (
+            track_moving if track_moving is not None and track_moving <= end_s - start_s else end_s - start_s
+        )
+        fixes.append(
+            f"lap times add up to {moving_time_s:.0f} s, more than the {end_s - start_s:.0f} s elapsed"
+        )
+        moving_time_s = replaced
 
-    avg_hr, max_hr, avg_cadence = _lap_averages(builder.laps, lap_time, foot)
+    avg_hr, max_hr, avg_cadence = _lap_averages(builder.laps, lap_time, factor if foot else 1.0)
     if avg_hr is None and len(time_s):
         avg_hr = track.time_weighted_mean(hr, time_s)
     if max_hr is None and len(time_s):
@@ -297,12 +326,42 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         avg_heart_rate_bpm=avg_hr,
         max_heart_rate_bpm=max_hr,
         avg_cadence_spm=avg_cadence,
-        laps=_laps(builder.laps, lap_starts, end_s, foot),
+        laps=_laps(builder.laps, lap_starts, end_s, factor if foot else 1.0),
         streams=streams,
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
         device=_creator_name(element),
+        extra={"tcx_fixes": fixes} if fixes else {},
     )
+
+
+def _checked_lap_starts(lap_starts: np.ndarray, seconds: np.ndarray, fixes: list[str]) -> np.ndarray:
+    """Lap start times checked against the trackpoints they hold.
+
+    A first lap that starts long before the first trackpoint (hours: a clock or time-zone error in the lap
+    alone) would stretch elapsed time. When every lap start moved by the same whole quarter hours lands inside
+    the recording, the laps carry a zone offset and are all shifted; otherwise the laps that start too early
+    start at the first trackpoint.
+    """
+    finite = np.isfinite(lap_starts)
+    if not finite.any():
+        return lap_starts
+    first_point = float(seconds[0])
+    lead = first_point - float(lap_starts[finite][0])
+    if lead <= MAX_LAP_LEAD_S:
+        return lap_starts
+    shift = round(lead / 900.0) * 900.0
+    shifted = lap_starts + shift
+    if abs(shift - lead) <= ZONE_SHIFT_SLACK_S and np.all(
+        (shifted[finite] >= first_point - MAX_LAP_LEAD_S) & (shifted[finite] <= float(seconds[-1]))
+    ):
+        fixes.append(f"lap start times {shift / 3600:g} h before the trackpoints: shifted to them")
+        return shifted
+    fixed = lap_starts.copy()
+    early = finite & (lap_starts < first_point - MAX_LAP_LEAD_S)
+    fixed[early] = first_point
+    fixes.append(f"lap started {lead:.0f} s before its first trackpoint: started at the trackpoint")
+    return fixed
 
 
 def _distance_stream(point_distance: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray | None:
@@ -326,7 +385,7 @@ def _distance_stream(point_distance: np.ndarray, lat: np.ndarray, lon: np.ndarra
 
 
 def _lap_averages(
-    laps: list[_LapSummary], lap_time: np.ndarray, foot: bool
+    laps: list[_LapSummary], lap_time: np.ndarray, factor: float
 ) -> tuple[float | None, float | None, float | None]:
     """Average HR and cadence weighted by lap timer time, max HR over laps; None where laps lack them."""
 
@@ -340,12 +399,12 @@ def _lap_averages(
     max_values = np.array([lap.max_hr for lap in laps], dtype=np.float64)
     max_hr = track.finite_max(max_values)
     cadence = weighted(np.array([lap.cadence for lap in laps], dtype=np.float64))
-    if cadence is not None and foot:
-        cadence *= 2.0
+    if cadence is not None:
+        cadence *= factor
     return avg_hr, max_hr, cadence
 
 
-def _laps(laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, foot: bool) -> tuple[Lap, ...]:
+def _laps(laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, factor: float) -> tuple[Lap, ...]:
     result: list[Lap] = []
     for i, lap in enumerate(laps):
         start = lap_starts[i]
@@ -353,7 +412,7 @@ def _laps(laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, foot: b
             continue
         following = [s for s in lap_starts[i + 1 :].tolist() if np.isfinite(s)]
         elapsed = (following[0] if following else end_s) - start
-        cadence = lap.cadence * 2.0 if foot else lap.cadence
+        cadence = lap.cadence * factor
         result.append(
             Lap(
                 start_utc=track.utc_datetime(float(start)),

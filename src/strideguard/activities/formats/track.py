@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from strideguard.activities.formats.errors import CorruptFile
+from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
 
 # Mean Earth radius R1 = (2a + b) / 3 of the WGS-84/GRS-80 ellipsoid (Moritz, "Geodetic Reference System
 # 1980", J. Geodesy 2000). A sphere is within ~0.3% of the ellipsoid; over a run's short steps the error
@@ -27,10 +27,6 @@ MOVING_MAX_GAP_S = 30.0
 # altitude wander by 1-3 m while standing still); see `climb_m`.
 CLIMB_HYSTERESIS_M = 3.0
 
-# Plausible activity dates: GPS sport watches appeared in the 1990s; a 1901 timestamp is a broken clock
-# (the gpxpy Mojstrovka sample sits at -2**31 s from 1970). Up to one day ahead allows for clock skew.
-EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
-FUTURE_TOLERANCE = timedelta(days=1)
 MAX_BACKWARD_SHARE = 0.05
 
 _ISO_TIME = re.compile(
@@ -113,14 +109,8 @@ def parse_times(texts: list[str | None]) -> tuple[np.ndarray, int | None]:
 
 
 def check_plausible_times(first_s: float, last_s: float, *, now: datetime | None = None) -> None:
-    """Refuse timestamps before 1990 or more than a day in the future (a broken device clock)."""
-    now = now or datetime.now(UTC)
-    first = datetime.fromtimestamp(first_s, UTC)
-    last = datetime.fromtimestamp(last_s, UTC)
-    if first < EARLIEST_PLAUSIBLE:
-        raise CorruptFile(f"implausible timestamps: the track starts on {first:%Y-%m-%d} (before 1990)")
-    if last > now + FUTURE_TOLERANCE:
-        raise CorruptFile(f"implausible timestamps: the track ends on {last:%Y-%m-%d}, in the future")
+    """The one date rule (dates.py): refuse tracks before 1990 or ending after tomorrow."""
+    check_dates(seconds_to_datetime(first_s), seconds_to_datetime(last_s), now=now)
 
 
 def utc_datetime(seconds: float) -> datetime:

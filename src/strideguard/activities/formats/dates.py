@@ -1,0 +1,42 @@
+"""The one date rule for every import (FIT, GPX, TCX, Strava manual entries, Garmin summaries, add-run).
+
+An activity must start on or after 1990-01-01 (GPS sport watches appeared in the 1990s; a 1901, 1970 or
+1900 date is a broken clock or an empty field) and end no later than tomorrow (a day of slack for clock skew
+and time zones; 2099 is a broken clock). A refused activity gets one line saying which date and why.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from strideguard.activities.formats.errors import CorruptFile
+
+EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
+EARLIEST_PLAUSIBLE_DATE: date = EARLIEST_PLAUSIBLE.date()
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def date_problem(start: datetime, end: datetime | None = None, *, now: datetime | None = None) -> str | None:
+    """Why these activity times are implausible, or None when they are fine."""
+    now = now or datetime.now(UTC)
+    end = end or start
+    if start < EARLIEST_PLAUSIBLE:
+        return f"implausible date: starts on {start:%Y-%m-%d}, before 1990 (a device clock that was not set?)"
+    if end > now + FUTURE_TOLERANCE:
+        return f"implausible date: {end:%Y-%m-%d} is in the future (a device clock that was not set?)"
+    return None
+
+
+def check_dates(start: datetime, end: datetime | None = None, *, now: datetime | None = None) -> None:
+    """Raise CorruptFile with `date_problem`'s reason when the times are implausible."""
+    problem = date_problem(start, end, now=now)
+    if problem is not None:
+        raise CorruptFile(problem)
+
+
+def seconds_to_datetime(seconds: float) -> datetime:
+    """Unix seconds as aware UTC, clamped into datetime's range (year 1..9999) so any value can be judged."""
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if seconds > 0 else datetime.min.replace(tzinfo=UTC)
