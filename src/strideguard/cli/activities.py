@@ -104,12 +104,7 @@ def _list_runs(
         unit = display_unit(session, athlete_id)
         shoes = {shoe.id: shoe.name for shoe in shoe_store.list_shoes(session, athlete_id)}
     if as_json:
-        rows = []
-        for a in activities:
-            row = activity_json(a, unit)
-            row.update(shoe_auto=a.shoe_auto, sport_note=a.sport_note)
-            rows.append(row)
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps([activity_json(a, unit) for a in activities], indent=2))
         return
     if not activities:
         if any_stored:

@@ -119,12 +119,8 @@ def shoes_add_command(
             shoe = shoe_store.add_shoe(
                 session, athlete_id, name, brand, model, start_m, retire_m, in_use_from, in_use_until
             )
-            for sport in default_for:
-                shoe_store.set_default(session, athlete_id, shoe.id, sport.lower())
-            if default_for and in_use_from is not None:  # its dates' automatic runs go on it now
-                moved = shoe_use.reassign(session, athlete_id, in_use_from, in_use_until)
-            else:
-                moved = 0
+            # Its dates' runs that StrideGuard assigned by date go on it now.
+            moved = sum(shoe_store.set_default(session, athlete_id, shoe.id, s.lower()) for s in default_for)
         except shoe_store.ShoeInputError as exc:
             raise InputError(str(exc)) from None
     extra = f"; default for {', '.join(default_for)}" if default_for else ""
@@ -269,6 +265,7 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
         defaults = shoe_store.defaults(session, athlete_id)
         activities = store.list_activities(session, athlete_id)
         unit = display_unit(session, athlete_id)
+        spans = shoe_store.in_use(session, athlete_id)
     wears = shoe_wear(shoes, activities)
     if as_json:
         click.echo(
@@ -287,6 +284,8 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
                         "activities": w.activities,
                         "last_used": w.last_used.isoformat() if w.last_used else None,
                         "retired": w.shoe.retired,
+                        "in_use_from": spans[w.shoe.id].start.isoformat(),
+                        "in_use_until": spans[w.shoe.id].end.isoformat() if spans[w.shoe.id].end else None,
                         "default_for": sorted(s for s, sid in defaults.items() if sid == w.shoe.id),
                     }
                     for w in wears

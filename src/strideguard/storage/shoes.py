@@ -219,8 +219,9 @@ def find_shoe(session: Session, athlete_id: int, ref: str) -> Shoe:
     raise NotFound(f"no shoe {ref!r}; see `strideguard shoes list`")
 
 
-def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> None:
-    """Make `shoe_id` the shoe applied on import to new activities of `sport`."""
+def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> int:
+    """Make `shoe_id` the shoe applied to activities of `sport` on its dates: new imports, and the runs
+    already stored whose shoe StrideGuard chose by date. Returns how many of those changed shoe."""
     if sport not in SPORTS:
         raise ShoeInputError(f"unknown sport {sport!r}; use one of {', '.join(SPORTS)}")
     shoe = _row(session, athlete_id, shoe_id)
@@ -232,6 +233,8 @@ def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> 
     else:
         row.shoe_id = shoe_id
     session.flush()
+    span = _span(session, athlete_id, shoe_id)
+    return shoe_use.reassign(session, athlete_id, span.start, span.end)
 
 
 def defaults(session: Session, athlete_id: int) -> dict[str, int]:
