@@ -294,6 +294,13 @@ class _Batch:
             "activity_id": activity_id,
         }
 
+    def _wanted(self, activity: Activity) -> bool:
+        """Of a selected sport; a "run" stored as another sport for what the file shows (sport_check) is
+        kept too, so the runner can see it and overrule it."""
+        if activity.sport in self.sports:
+            return True
+        return activity.sport_note is not None and activity.extra.get("declared") in self.sports
+
     def _with_shoe(self, activity: Activity) -> Activity:
         if (activity.shoe_id is None or activity.shoe_auto) and activity.gear_name:
             shoe_id = self.shoe_ids.get(gear_key(activity.gear_name))
@@ -323,9 +330,7 @@ class _Batch:
             return "duplicate", f"duplicate of {store.describe(row)}", row.id
         imported_id: int | None = None
         duplicate: tuple[int, str] | None = None
-        wanted = [
-            (a, blob) for a, blob in zip(done.activities, done.streams, strict=True) if a.sport in self.sports
-        ]
+        wanted = [(a, blob) for a, blob in zip(done.activities, done.streams, strict=True) if self._wanted(a)]
         if not wanted:
             first = done.activities[0]
             label = str(first.extra.get("source_type") or first.sport)

@@ -302,6 +302,7 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
         device=_creator_name(element),
+        extra={"declared_sport": builder.sport_text or None},  # sport_check: None means guessed
     )
 
 
