@@ -206,8 +206,8 @@ def impossible_on_foot(activity: Activity, profile: SpeedProfile | None) -> str 
     return None
 
 
-def doubtful(activity: Activity, profile: SpeedProfile | None) -> Verdict | None:
-    """What a file that named no sport shows instead of a run, or None when it may well be a run."""
+def named(activity: Activity) -> Verdict | None:
+    """What the activity's own name or the app that recorded it says it was, when not a run."""
     name = (activity.name or "").lower()
     if name and not _RUN_WORDS.search(name):
         for words, sport, what in (
@@ -223,6 +223,11 @@ def doubtful(activity: Activity, profile: SpeedProfile | None) -> Verdict | None
         return Verdict(
             "other", f"the file names no sport and was recorded by a bike computer ({activity.device})"
         )
+    return None
+
+
+def doubtful(profile: SpeedProfile | None) -> Verdict | None:
+    """What the speeds of a file that named no sport show instead of a run, or None."""
     if profile is None or profile.moving_s < MIN_MOVING_S:
         return None
     if profile.longest_fast_s >= FAST_LONGEST_S:
@@ -256,6 +261,8 @@ def judge(activity: Activity, profile: SpeedProfile | None, declared: bool) -> V
 
     `declared`: the file (or the export it came in) named the sport; then only the impossible changes it.
     """
+    if not declared and activity.sport in RUNNING_SPORTS and (verdict := named(activity)) is not None:
+        return verdict  # the runner's own words first
     if activity.sport in RUNNING_SPORTS or activity.sport in ("walk", "hike"):
         reason = impossible_on_foot(activity, profile)
         if reason is not None:
@@ -265,7 +272,7 @@ def judge(activity: Activity, profile: SpeedProfile | None, declared: bool) -> V
             return Verdict("other", f"{said}, but it shows {reason}")
     if declared or activity.sport not in RUNNING_SPORTS:
         return None
-    return doubtful(activity, profile)
+    return doubtful(profile)
 
 
 def declared_sport(activity: Activity) -> bool:
