@@ -191,16 +191,16 @@ def impossible_on_foot(activity: Activity, profile: SpeedProfile | None) -> str 
             "faster than anyone runs"
         )
     if profile is not None and profile.moving_s >= 60:
-        distance, kmh = profile.distance_m, profile.average_kmh
+        distance, kmh, how = profile.distance_m, profile.average_kmh, "while moving"
     else:
         duration = activity.moving_time_s or activity.elapsed_time_s
         if not activity.distance_m or not duration:
             return None
-        distance, kmh = activity.distance_m, activity.distance_m / duration * KMH
+        distance, kmh, how = activity.distance_m, activity.distance_m / duration * KMH, "on average"
     record = record_kmh(distance)
     if record is not None and kmh > record:
         return (
-            f"{distance / 1000:.1f} km at {_fmt(kmh)} while moving, faster than the world record "
+            f"{distance / 1000:.1f} km at {_fmt(kmh)} {how}, faster than the world record "
             f"({_fmt(record)} over that distance)"
         )
     return None
