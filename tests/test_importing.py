@@ -184,9 +184,10 @@ def test_a_run_at_car_speed_is_stored_as_other_with_a_note(
     path = data_dir / "gpx" / "gpxpy__first_and_last_elevation.gpx"
     (source,) = run_import(engine, [path], ImportOptions(workers=0)).sources
     assert source.imported == 1
-    (note,) = [n for n in source.notes if "faster than running" in n]
-    assert note.startswith("gpxpy__first_and_last_elevation.gpx: run at ")
+    (note,) = [n for n in source.notes if "faster than the world record" in n]
+    assert note.startswith("gpxpy__first_and_last_elevation.gpx: stored as other, not as a run: ")
+    assert "195.5 km at 98 km/h on average" in note
     row = session.scalars(sa.select(ActivityRow)).one()
-    assert row.sport == "other" and row.distance_m > 150_000
+    assert row.sport == "other" and row.distance_m > 150_000 and "world record" in row.sport_note
     # and it is not a run to the load analytics
     assert store.list_activities(session, athlete_id, sports={"run"}) == []

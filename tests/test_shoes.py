@@ -71,7 +71,9 @@ def test_progress_bar_is_capped():
 
 
 def test_store_round_trip_defaults_assign_retire_restore(session, athlete_id):
-    daily = shoe_store.add_shoe(session, athlete_id, "Daily", "Asics", "Novablast", 50_000, 500_000)
+    daily = shoe_store.add_shoe(
+        session, athlete_id, "Daily", "Asics", "Novablast", 50_000, 500_000, in_use_from=date(2026, 1, 1)
+    )
     trail = shoe_store.add_shoe(session, athlete_id, "Trail")
     shoe_store.set_default(session, athlete_id, daily.id, "run")
     shoe_store.set_default(session, athlete_id, trail.id, "trail_run")
@@ -113,7 +115,9 @@ def test_store_is_athlete_scoped(session, athlete_id):
 
 
 def test_update_shoe_changes_fields_and_keeps_history_defaults_and_retirement(session, athlete_id):
-    daily = shoe_store.add_shoe(session, athlete_id, "Daily", "Asics", "Novablast", 50_000, 500_000)
+    daily = shoe_store.add_shoe(
+        session, athlete_id, "Daily", "Asics", "Novablast", 50_000, 500_000, in_use_from=date(2026, 1, 1)
+    )
     shoe_store.set_default(session, athlete_id, daily.id, "run")
     run = save(session, athlete_id, D0, 10)
     updated = shoe_store.update_shoe(
@@ -197,6 +201,8 @@ def test_shoes_cli_add_default_applies_on_add_run_then_list_assign_retire_restor
         "400km",
         "--default-for",
         "run",
+        "--from",
+        "2026-01-01",
     )
     assert added.returncode == 0, added.stderr
     assert run_cli("shoes", "add", "Racer", "--retire-at", "300km").returncode == 0

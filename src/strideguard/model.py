@@ -122,6 +122,12 @@ class Activity:
     id: int | None = None
     shoe_id: int | None = None
     import_id: int | None = None
+    # The shoe (or none) was chosen by its date and the sport's default, not named by an export or the
+    # runner: changing a shoe's dates re-assigns it.
+    shoe_auto: bool = False
+    # Why the sport differs from what the file said (or was guessed when it said nothing); None once the
+    # runner confirmed it. Such activities are stored as "other" (or walk/hike), out of the running load.
+    sport_note: str | None = None
 
     def __post_init__(self) -> None:
         if self.sport not in SPORTS:

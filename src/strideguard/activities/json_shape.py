@@ -46,6 +46,8 @@ def activity_json(activity: Activity, unit: str | None = None) -> dict[str, Any]
         "rpe": activity.rpe,
         "feel": activity.feel,
         "shoe_id": activity.shoe_id,
+        "shoe_auto": activity.shoe_auto,  # chosen by its date and the default shoe, not named
+        "sport_note": activity.sport_note,  # why the sport was inferred; None once confirmed
         "source_format": activity.source_format,
         "source_name": activity.source_name,
         "damaged": activity.damaged,

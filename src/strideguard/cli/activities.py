@@ -16,6 +16,7 @@ from strideguard.cli.common import (
     DATE,
     PAST_DATE,
     AppContext,
+    InputError,
     console,
     display_unit,
     duration_reading,
@@ -26,9 +27,11 @@ from strideguard.cli.common import (
     plural,
     today_local,
 )
+from strideguard.cli.load import resolve_activity
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage import engine as db
+from strideguard.storage import shoes as shoe_store
 from strideguard.training import load
 
 SPORT_CHOICES = click.Choice([*SPORTS, "all"], case_sensitive=False)
@@ -51,14 +54,41 @@ def _rate(activity: Activity, unit: str) -> str:
     )
 
 
-@click.command("runs")
+@click.group("runs", invoke_without_command=True)
 @click.option("--since", type=DATE, help="Only activities on or after this local date (YYYY-MM-DD).")
 @click.option("--until", type=DATE, help="Only activities on or before this local date.")
 @click.option("--sport", type=SPORT_CHOICES, default=None, help="Only this sport (default: all sports).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@pass_app
+@click.pass_context
 def runs_command(
+    ctx: click.Context,
+    since: date | None,
+    until: date | None,
+    sport: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List stored activities, newest first; `runs set-sport` corrects an activity's sport.
+
+    The shoe column marks with "(auto)" a shoe StrideGuard chose by date and default (not you or an
+    export); "?" after the sport marks a sport inferred from the file, kept out of your running load
+    until you confirm it.
+
+    \b
+    Example:
+      strideguard runs --since 2026-01-01 --sport run
+      strideguard runs --json | jq '.[0]'
+      strideguard runs set-sport 42 run
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(AppContext)
+    assert app is not None
+    _list_runs(app, since, until, sport, limit, as_json)
+
+
+def _list_runs(
     app: AppContext,
     since: date | None,
     until: date | None,
@@ -66,19 +96,13 @@ def runs_command(
     limit: int | None,
     as_json: bool,
 ) -> None:
-    """List stored activities, newest first.
-
-    \b
-    Example:
-      strideguard runs --since 2026-01-01 --sport run
-      strideguard runs --json | jq '.[0]'
-    """
     if since and until and since > until:
         raise click.UsageError(f"--since {since} is after --until {until}")
     with app.session() as (session, athlete_id):
         activities = store.list_activities(session, athlete_id, since, until, _sports(sport), limit)
         any_stored = bool(activities) or bool(store.list_activities(session, athlete_id, limit=1))
         unit = display_unit(session, athlete_id)
+        shoes = {shoe.id: shoe.name for shoe in shoe_store.list_shoes(session, athlete_id)}
     if as_json:
         click.echo(json.dumps([activity_json(a, unit) for a in activities], indent=2))
         return
@@ -100,6 +124,7 @@ def runs_command(
         ("pace or speed", "right"),
         ("HR", "right"),
         ("RPE", "right"),
+        ("shoe", "left"),
         ("name", "left"),
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
@@ -107,16 +132,56 @@ def runs_command(
         table.add_row(
             str(a.id),
             a.local_date.isoformat(),
-            units.sport_label(a.sport).lower(),
+            units.sport_label(a.sport).lower() + (" ?" if a.sport_note else ""),
             units.distance_number(a.distance_m, unit, 2),
             hms(a.moving_time_s or a.elapsed_time_s),
             _rate(a, unit),
             f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
             f"{a.rpe:g}" if a.rpe is not None else "",
+            Text(shoes.get(a.shoe_id, "") if a.shoe_id else "").append(
+                " (auto)" if a.shoe_auto and a.shoe_id else "", style="dim"
+            ),
             # Names come from files and users: plain Text, never read as rich markup.
             Text(a.name or a.source_name or "").append(" [damaged]" if a.damaged else "", style="yellow"),
         )
     console.print(table)
+    doubtful = [a for a in activities if a.sport_note]
+    if doubtful:
+        console.print(
+            f"? {plural(len(doubtful), 'activity')} with a sport inferred from the file, kept out of your "
+            "running load: see `strideguard runs set-sport ID run` if one really was a run.",
+            markup=False,
+        )
+
+
+@runs_command.command("set-sport")
+@click.argument("activity")
+@click.argument("sport", type=click.Choice(SPORTS, case_sensitive=False))
+@pass_app
+def runs_set_sport_command(app: AppContext, activity: str, sport: str) -> None:
+    """Set the sport of ACTIVITY (an id, or 'last'): your word overrules what StrideGuard inferred.
+
+    \b
+    Example:
+      strideguard runs set-sport 42 run
+      strideguard runs set-sport last other
+    """
+    sport = sport.lower()
+    with app.session() as (session, athlete_id):
+        try:
+            activity_id = resolve_activity(session, athlete_id, activity)
+        except click.ClickException as exc:
+            if isinstance(exc, click.UsageError):
+                raise
+            raise InputError(exc.message) from None
+        before = store.get_activity(session, athlete_id, activity_id, with_streams=False)
+        store.set_sport(session, athlete_id, activity_id, sport)
+    counted = "counts in" if sport in RUNNING_SPORTS else "stays out of"
+    console.print(
+        f"#{activity_id} is now {units.sport_label(sport).lower()} "
+        f"(was {units.sport_label(before.sport).lower()}); it {counted} your running load.",
+        markup=False,
+    )
 
 
 DEFAULT_WEEKS = 12

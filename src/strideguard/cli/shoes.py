@@ -1,8 +1,10 @@
-"""`strideguard shoes`: add, list, set-default, assign, retire, restore."""
+"""`strideguard shoes`: add, edit (in-use dates), show, list, set-default, assign, retire, restore."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
+from typing import Any
 
 import click
 from rich.table import Table
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from strideguard import units
 from strideguard.cli.common import (
+    PAST_DATE,
     AppContext,
     InputError,
     console,
@@ -22,6 +25,7 @@ from strideguard.cli.common import (
 from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
+from strideguard.storage import shoe_use
 from strideguard.storage import shoes as shoe_store
 from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, WEAR_LABELS, Shoe, progress_bar, shoe_wear
 from strideguard.units import sport_list
@@ -78,6 +82,13 @@ def shoes_group() -> None:
     multiple=True,
     help="Use it for new imports of this sport (repeatable).",
 )
+@click.option(
+    "--from",
+    "in_use_from",
+    type=PAST_DATE,
+    help="In use from this date (when you bought it); default: its first run, else today.",
+)
+@click.option("--until", "in_use_until", type=PAST_DATE, help="In use until this date (retired then).")
 @pass_app
 def shoes_add_command(
     app: AppContext,
@@ -87,30 +98,154 @@ def shoes_add_command(
     start_distance: str,
     retire_at: str | None,
     default_for: tuple[str, ...],
+    in_use_from: date | None,
+    in_use_until: date | None,
 ) -> None:
     """Add a pair of shoes.
+
+    A run gets the shoe that was in use on its date: give --from when you bought it, so older imported
+    runs stay off it (a run before every shoe's dates gets none).
 
     \b
     Example:
       strideguard shoes add "Daily trainer" --brand Asics --model "Novablast 4" --default-for run
-      strideguard shoes add Racers --start-distance 120km --retire-at 350km
+      strideguard shoes add Racers --start-distance 120km --retire-at 350km --from 2026-03-01
     """
     with app.session() as (session, athlete_id):
         unit = display_unit(session, athlete_id)
         start_m = _distance(start_distance, "--start-distance", unit)
         retire_m = DEFAULT_RETIRE_AT_M if retire_at is None else _distance(retire_at, "--retire-at", unit)
         try:
-            shoe = shoe_store.add_shoe(session, athlete_id, name, brand, model, start_m, retire_m)
-            for sport in default_for:
-                shoe_store.set_default(session, athlete_id, shoe.id, sport.lower())
+            shoe = shoe_store.add_shoe(
+                session, athlete_id, name, brand, model, start_m, retire_m, in_use_from, in_use_until
+            )
+            # Its dates' runs that StrideGuard assigned by date go on it now.
+            moved = sum(shoe_store.set_default(session, athlete_id, shoe.id, s.lower()) for s in default_for)
         except shoe_store.ShoeInputError as exc:
             raise InputError(str(exc)) from None
     extra = f"; default for {', '.join(default_for)}" if default_for else ""
+    since = in_use_from.isoformat() if in_use_from else "its first run (else today)"
     console.print(
         f"Added shoe #{shoe.id} {shoe.label}: {units.distance(start_m, unit, 0)} so far, retire at "
-        f"{units.distance(retire_m, unit, 0)}{extra}.",
+        f"{units.distance(retire_m, unit, 0)}{extra}; in use from {since}"
+        + (f" until {in_use_until.isoformat()}" if in_use_until else "")
+        + "."
+        + (f" {plural(moved, 'run')} of those dates now on it." if moved else ""),
         markup=False,
     )
+
+
+class _DateOrNone(click.ParamType):
+    """A past date, or 'none' to clear it."""
+
+    name = "DATE|none"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "none":
+            return "none"
+        return PAST_DATE.convert(value, param, ctx)
+
+
+@shoes_group.command("edit")
+@click.argument("shoe")
+@click.option("--from", "in_use_from", type=_DateOrNone(), help="In use from (or 'none').")
+@click.option("--until", "in_use_until", type=_DateOrNone(), help="In use until (or 'none').")
+@pass_app
+def shoes_edit_command(app: AppContext, shoe: str, in_use_from: Any, in_use_until: Any) -> None:
+    """Change the dates SHOE (id or name) was in use; runs whose shoe StrideGuard chose by date move.
+
+    Runs you put on a shoe yourself, or whose shoe an export named, never move. 'none' clears a date:
+    from its first run, until it is retired.
+
+    \b
+    Example:
+      strideguard shoes edit "Daily trainer" --from 2025-03-01 --until 2026-02-28
+      strideguard shoes edit 2 --until none
+    """
+    if in_use_from is None and in_use_until is None:
+        raise click.UsageError("give --from DATE and/or --until DATE (or 'none')")
+    with app.session() as (session, athlete_id):
+        found = _find(session, athlete_id, shoe)
+        try:
+            updated, moved = shoe_store.set_dates(
+                session,
+                athlete_id,
+                found.id,
+                _given(in_use_from),
+                _given(in_use_until),
+            )
+        except shoe_store.ShoeInputError as exc:
+            raise InputError(str(exc)) from None
+        span = shoe_store.in_use(session, athlete_id)[found.id]
+    console.print(
+        f"#{updated.id} {updated.label} in use {_span_text(span)}; "
+        f"{plural(moved, 'automatically assigned run')} changed shoe.",
+        markup=False,
+    )
+
+
+def _given(value: Any) -> Any:
+    """An option of `shoes edit`: not given (keep the date), 'none' (clear it) or a date."""
+    return shoe_store.KEEP if value is None else (None if value == "none" else value)
+
+
+def _span_text(span: shoe_use.InUse) -> str:
+    return f"from {span.start.isoformat()}" + (f" until {span.end.isoformat()}" if span.end else "")
+
+
+@shoes_group.command("show")
+@click.argument("shoe")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def shoes_show_command(app: AppContext, shoe: str, as_json: bool) -> None:
+    """SHOE's dates and its runs; 'auto' marks runs StrideGuard put on it by date (not you or an export).
+
+    \b
+    Example:
+      strideguard shoes show "Daily trainer"
+    """
+    with app.session() as (session, athlete_id):
+        found = _find(session, athlete_id, shoe)
+        span = shoe_store.in_use(session, athlete_id)[found.id]
+        ids = set(shoe_store.shoe_activity_ids(session, athlete_id, found.id))
+        runs = [a for a in store.list_activities(session, athlete_id, newest_first=False) if a.id in ids]
+        unit = display_unit(session, athlete_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "id": found.id,
+                    "name": found.name,
+                    "in_use_from": span.start.isoformat(),
+                    "in_use_until": span.end.isoformat() if span.end else None,
+                    "from_given": found.in_use_from is not None,
+                    "activities": [
+                        {"id": a.id, "date": a.local_date.isoformat(), "sport": a.sport,
+                         "distance_m": a.distance_m, "auto": a.shoe_auto}
+                        for a in runs
+                    ],
+                },
+                indent=2,
+            )
+        )  # fmt: skip
+        return
+    given = "" if found.in_use_from is not None else " (from its first run, else the day it was added)"
+    console.print(f"#{found.id} {found.label}: in use {_span_text(span)}{given}.", markup=False)
+    if not runs:
+        console.print("No runs on it yet.")
+        return
+    table = Table(title=plural(len(runs), "activity"), title_justify="left")
+    for header in ("id", "date", "sport", unit, "assigned"):
+        table.add_column(header, justify="right" if header in {"id", unit} else "left")
+    for a in runs:
+        table.add_row(
+            str(a.id),
+            a.local_date.isoformat(),
+            units.sport_label(a.sport).lower(),
+            units.distance_number(a.distance_m, unit, 2),
+            "auto (by date)" if a.shoe_auto else "by you or the export",
+        )
+    console.print(table)
 
 
 @shoes_group.command("list")
@@ -130,6 +265,7 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
         defaults = shoe_store.defaults(session, athlete_id)
         activities = store.list_activities(session, athlete_id)
         unit = display_unit(session, athlete_id)
+        spans = shoe_store.in_use(session, athlete_id)
     wears = shoe_wear(shoes, activities)
     if as_json:
         click.echo(
@@ -148,6 +284,8 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
                         "activities": w.activities,
                         "last_used": w.last_used.isoformat() if w.last_used else None,
                         "retired": w.shoe.retired,
+                        "in_use_from": spans[w.shoe.id].start.isoformat(),
+                        "in_use_until": spans[w.shoe.id].end.isoformat() if spans[w.shoe.id].end else None,
                         "default_for": sorted(s for s, sid in defaults.items() if sid == w.shoe.id),
                     }
                     for w in wears

@@ -369,11 +369,18 @@ class _Batch:
             "activity_id": activity_id,
         }
 
+    def _wanted(self, activity: Activity) -> bool:
+        """Of a selected sport; a "run" stored as another sport for what the file shows (sport_check) is
+        kept too, so the runner can see it and overrule it."""
+        if activity.sport in self.sports:
+            return True
+        return activity.sport_note is not None and activity.extra.get("declared") in self.sports
+
     def _with_shoe(self, activity: Activity) -> Activity:
-        if activity.shoe_id is None and activity.gear_name:
+        if (activity.shoe_id is None or activity.shoe_auto) and activity.gear_name:
             shoe_id = self.shoe_ids.get(gear_key(activity.gear_name))
             if shoe_id is not None:
-                return replace(activity, shoe_id=shoe_id)
+                return replace(activity, shoe_id=shoe_id, shoe_auto=False)
         return activity
 
     def _save(self, session: Session, done: Done) -> tuple[str, str | None, int | None]:
@@ -398,9 +405,7 @@ class _Batch:
             return "duplicate", f"duplicate of {store.describe(row)}", row.id
         imported_id: int | None = None
         duplicate: tuple[int, str] | None = None
-        wanted = [
-            (a, blob) for a, blob in zip(done.activities, done.streams, strict=True) if a.sport in self.sports
-        ]
+        wanted = [(a, blob) for a, blob in zip(done.activities, done.streams, strict=True) if self._wanted(a)]
         if not wanted:
             first = done.activities[0]
             label = str(first.extra.get("source_type") or first.sport)
@@ -424,7 +429,8 @@ class _Batch:
 
 def _fill_gaps(session: Session, athlete_id: int, activity_id: int, activity: Activity) -> None:
     """An export's metadata (name, description, perceived exertion, shoe) completes an activity imported
-    before from the bare file; nothing the runner entered is overwritten."""
+    before from the bare file; nothing the runner entered is overwritten (an automatically chosen shoe
+    is not the runner's: the export's gear replaces it)."""
     row = session.get(ActivityRow, activity_id)
     if row is None:
         return
@@ -433,5 +439,8 @@ def _fill_gaps(session: Session, athlete_id: int, activity_id: int, activity: Ac
         value = getattr(activity, name)
         if value is not None and getattr(row, name) is None:
             changes[name] = value
+    # Gear named in the export wins over a shoe StrideGuard chose by date.
+    if activity.shoe_id is not None and not activity.shoe_auto and row.shoe_auto:
+        changes.update(shoe_id=activity.shoe_id, shoe_auto=False)
     if changes:
         store.update_activity(session, athlete_id, activity_id, **changes)

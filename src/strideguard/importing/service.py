@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from strideguard.activities import sport_check
 from strideguard.activities.formats.archives import (
     DEFAULT_ARCHIVE_LIMITS,
     ArchiveItem,
@@ -41,7 +42,6 @@ from strideguard.activities.formats.archives import (
 )
 from strideguard.activities.formats.dates import date_problem, seconds_to_datetime
 from strideguard.activities.formats.errors import FileRejected
-from strideguard.activities.formats.sports import implausible_foot_speed
 from strideguard.config import DEFAULT_LIMITS, Limits
 from strideguard.importing.saving import (
     SPORT_PREFIX,
@@ -61,7 +61,15 @@ from strideguard.importing.sources import (
     plan_sources,
 )
 from strideguard.importing.summaries import ImportSummary, SourceSummary
-from strideguard.importing.workers import Parsed, init_worker, one_line, pack_streams, parse_chunk, parse_file
+from strideguard.importing.workers import (
+    PROFILE_KEY,
+    Parsed,
+    init_worker,
+    one_line,
+    pack_streams,
+    parse_chunk,
+    parse_file,
+)
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage.engine import is_disk_full, session_factory, source_lock
@@ -483,15 +491,23 @@ class _Run:
         return Done(item.key, "ok", activities=activities, streams=blobs)
 
     def _plausible(self, item: ArchiveItem, activity: Activity) -> Activity:
-        """A "run" faster than any runner is stored as "other", with a note, so load analytics stay sane."""
-        kmh = implausible_foot_speed(
-            activity.sport, activity.distance_m, activity.elapsed_time_s or activity.moving_time_s
-        )
-        if kmh is None:
+        """A "run" the file shows was not one (a ride, a car trip, a walk) is stored as what it shows, with a
+        note, and kept out of the running load until the runner confirms it (see sport_check)."""
+        profile = sport_check.SpeedProfile.from_json(activity.extra.get(PROFILE_KEY))
+        verdict = sport_check.judge(activity, profile, sport_check.declared_sport(activity))
+        if verdict is None:
             return activity
-        reason = f"{activity.sport.replace('_', ' ')} at {kmh:.0f} km/h on average is faster than running"
-        self.notes.append(f"{item.name}: {reason}; stored as 'other' (change it if it really was a run)")
-        return replace(activity, sport="other", extra={**activity.extra, "sport_changed": reason})
+        label = verdict.sport.replace("_", " ")
+        self.notes.append(
+            f"{item.name}: stored as {label}, not as a run: {verdict.note} "
+            "(if it was a run: strideguard runs set-sport ID run)"
+        )
+        return replace(
+            activity,
+            sport=verdict.sport,
+            sport_note=verdict.note,
+            extra={**activity.extra, "sport_changed": verdict.note, "declared": activity.sport},
+        )
 
     def close(self) -> None:
         self.parser.close()

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from strideguard.activities import sport_check
 from strideguard.activities import streams as stream_codec
 from strideguard.activities.formats import format_of, gunzip, read_bytes
 from strideguard.activities.formats.errors import FileRejected, LimitExceeded, NotAnActivity
@@ -137,7 +138,7 @@ def parse_file(
         else:
             activities = read_bytes(data, inner_name, limits, start_utc=start_utc)
         base = Path(name).name
-        packed, blobs = pack_streams(replace(a, source_name=base) for a in activities)
+        packed, blobs = pack_streams(replace(_profiled(a), source_name=base) for a in activities)
         return Parsed("ok", activities=packed, streams=blobs)
     except NotAnActivity as exc:
         return Parsed("skipped", reason=str(exc))
@@ -149,6 +150,18 @@ def parse_file(
         return Parsed("failed", reason="file nests too deeply to parse")
     except Exception as exc:  # a reader bug must not stop a 10-year import; report it in one line
         return Parsed("failed", reason=f"unexpected error while reading ({one_line(exc)})")
+
+
+def _profiled(activity: Activity) -> Activity:
+    """The activity with its speed profile (sport_check) in `extra`: measured here, where the streams are,
+    and judged once the export's metadata is applied."""
+    profile = sport_check.speed_profile(activity.streams)
+    if profile is None:
+        return activity
+    return replace(activity, extra={**activity.extra, PROFILE_KEY: profile.to_json()})
+
+
+PROFILE_KEY = "speed_profile"
 
 
 def parse_chunk(chunk: list[tuple[str, bytes]]) -> list[Parsed]:

@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard.model import Activity, Lap
+from strideguard.model import SPORTS, Activity, Lap
 from strideguard.storage import bulk as store_bulk
+from strideguard.storage import shoe_use
 from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, ShoeDefaultRow, StreamRow
 
 LOCAL_ATHLETE_NAME = "Me"
@@ -146,12 +147,15 @@ def save_activity(
         stored = bulk.find(activity)
         if stored is not None:
             return SaveOutcome("duplicate", stored.id, stored.label)
-        shoe_id = activity.shoe_id or bulk.default_shoe(activity.sport)
+        auto_shoe = bulk.shoe_on
     else:
         existing = find_duplicate(session, athlete_id, activity)
         if existing is not None:
             return SaveOutcome("duplicate", existing.id, describe(existing))
-        shoe_id = activity.shoe_id or default_shoe(session, athlete_id, activity.sport)
+        auto_shoe = shoe_use.Picker(session, athlete_id).pick
+    # A shoe named by the export's gear or the runner wins; else the one in use on the run's date.
+    shoe_auto = activity.shoe_id is None
+    shoe_id = auto_shoe(activity.sport, activity.local_date) if shoe_auto else activity.shoe_id
     connection = session.connection()
     result = connection.execute(
         _ACTIVITIES.insert(),
@@ -176,6 +180,8 @@ def save_activity(
             "rpe": activity.rpe,
             "feel": activity.feel,
             "shoe_id": shoe_id,
+            "shoe_auto": shoe_auto,
+            "sport_note": activity.sport_note,
             "source_format": activity.source_format,
             "source_sha256": activity.source_sha256,
             "source_part": activity.source_part,
@@ -236,7 +242,7 @@ SUMMARY_COLUMNS = tuple(
         "id", "sport", "start_utc", "utc_offset_s", "source_format", "distance_m", "moving_time_s",
         "elapsed_time_s", "ascent_m", "descent_m", "avg_heart_rate_bpm", "max_heart_rate_bpm",
         "avg_cadence_spm", "name", "description", "device", "commute", "rpe", "feel", "shoe_id",
-        "source_sha256", "source_part", "source_name", "damaged", "import_id",
+        "shoe_auto", "sport_note", "source_sha256", "source_part", "source_name", "damaged", "import_id",
     )
 )  # fmt: skip
 
@@ -271,6 +277,8 @@ def to_activity(
         rpe=row.rpe,
         feel=row.feel,
         shoe_id=row.shoe_id,
+        shoe_auto=bool(row.shoe_auto),
+        sport_note=row.sport_note,
         source_sha256=row.source_sha256,
         source_part=row.source_part,
         source_name=row.source_name,
@@ -375,7 +383,7 @@ def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str]
 
 def update_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> None:
     """Change editable fields (rpe, feel, shoe_id, name, description) of one of the athlete's activities."""
-    allowed = {"rpe", "feel", "shoe_id", "name", "description", "sport"}
+    allowed = {"rpe", "feel", "shoe_id", "shoe_auto", "name", "description", "sport", "sport_note"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
@@ -387,6 +395,15 @@ def update_activity(session: Session, athlete_id: int, activity_id: int, **chang
     for key, value in changes.items():
         setattr(row, key, value)
     session.flush()
+
+
+def set_sport(session: Session, athlete_id: int, activity_id: int, sport: str) -> None:
+    """The runner's word on an activity's sport: stored, its note cleared (confirmed), and an automatically
+    chosen shoe chosen again for that sport. The aggregate triggers move it in or out of the load."""
+    if sport not in SPORTS:
+        raise ValueError(f"unknown sport {sport!r}; use one of {', '.join(SPORTS)}")
+    update_activity(session, athlete_id, activity_id, sport=sport, sport_note=None)
+    shoe_use.reassign(session, athlete_id, activity_ids=[activity_id])
 
 
 def manual_activity(

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from strideguard.model import RUNNING_SPORTS, Activity
-from strideguard.storage.tables import ActivityRow, LapRow, ShoeDefaultRow, StreamRow
+from strideguard.storage import shoe_use
+from strideguard.storage.tables import ActivityRow, LapRow, StreamRow
 
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same
 # activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).
@@ -74,7 +75,7 @@ class BulkSave:
         self.athlete_id = athlete_id
         self._by_source: dict[tuple[str, int], Stored] = {}
         self._by_minute: dict[int, list[Stored]] = {}  # start minute -> stored activities
-        self._shoes: dict[str, int] = {}
+        self._shoes: shoe_use.Picker | None = None
         self._hashes: frozenset[str] = frozenset()  # what the prefetch covered
         self._window_starts: list[datetime] = []
         self._window_ends: list[datetime] = []
@@ -102,10 +103,7 @@ class BulkSave:
         for row in sorted(unique.values(), key=lambda r: r.id):
             bulk._add(row.id, row.sport, row.start_utc, row.local_date, row.distance_m, row.source_sha256,
                       row.source_part)  # fmt: skip
-        shoes = sa.select(ShoeDefaultRow.sport, ShoeDefaultRow.shoe_id).where(
-            ShoeDefaultRow.athlete_id == athlete_id
-        )
-        bulk._shoes = {sport: shoe_id for sport, shoe_id in session.execute(shoes)}
+        bulk._shoes = shoe_use.Picker(session, athlete_id)
         bulk._hashes = frozenset(hashes)
         bulk._window_starts = [lo for lo, _ in windows]
         bulk._window_ends = [hi for _, hi in windows]
@@ -144,8 +142,9 @@ class BulkSave:
         ]
         return min(matches, key=lambda s: s.id) if matches else None
 
-    def default_shoe(self, sport: str) -> int | None:
-        return self._shoes.get(sport)
+    def shoe_on(self, sport: str, day: date) -> int | None:
+        """The shoe in use on `day` for `sport` (see storage/shoe_use.py)."""
+        return self._shoes.pick(sport, day) if self._shoes is not None else None
 
     def saved(self, activity_id: int, activity: Activity) -> None:
         """Note an activity just inserted, so later activities of the batch can repeat it."""

@@ -6,13 +6,15 @@ Functions take an open Session and never commit (the caller owns the transaction
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
+from strideguard.storage import shoe_use
 from strideguard.storage.activities import NotFound
 from strideguard.storage.tables import ActivityRow, ShoeDefaultRow, ShoeRow
 from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, Shoe
@@ -32,6 +34,8 @@ def _to_shoe(row: ShoeRow) -> Shoe:
         retire_at_m=row.retire_at_m or DEFAULT_RETIRE_AT_M,
         retired_at=row.retired_at,
         created_at=row.created_at,
+        in_use_from=row.in_use_from,
+        in_use_until=row.in_use_until,
     )
 
 
@@ -50,6 +54,13 @@ def _check(name: str, start_distance_m: float, retire_at_m: float) -> None:
         raise ShoeInputError(f"start distance {start_distance_m / 1000:g} km cannot be negative")
     if not math.isfinite(retire_at_m) or retire_at_m <= 0:
         raise ShoeInputError(f"retirement distance {retire_at_m / 1000:g} km must be more than zero")
+
+
+def _check_dates(in_use_from: date | None, in_use_until: date | None) -> None:
+    if in_use_from is not None and in_use_until is not None and in_use_until < in_use_from:
+        raise ShoeInputError(
+            f"in use until {in_use_until.isoformat()} is before in use from {in_use_from.isoformat()}"
+        )
 
 
 def _check_name(session: Session, athlete_id: int, name: str, shoe_id: int | None = None) -> None:
@@ -78,9 +89,13 @@ def add_shoe(
     model: str | None = None,
     start_distance_m: float = 0.0,
     retire_at_m: float = DEFAULT_RETIRE_AT_M,
+    in_use_from: date | None = None,
+    in_use_until: date | None = None,
 ) -> Shoe:
-    """Store a new shoe and return it (distances in metres)."""
+    """Store a new shoe and return it (distances in metres). Without `in_use_from` it is in use from its
+    first run, or from today: runs already stored keep their shoe, older imports get no shoe from it."""
     _check(name, start_distance_m, retire_at_m)
+    _check_dates(in_use_from, in_use_until)
     _check_name(session, athlete_id, name)
     row = ShoeRow(
         athlete_id=athlete_id,
@@ -89,10 +104,52 @@ def add_shoe(
         model=model,
         start_distance_m=start_distance_m,
         retire_at_m=retire_at_m,
+        in_use_from=in_use_from,
+        in_use_until=in_use_until,
     )
     session.add(row)
     session.flush()
+    if in_use_from is not None:  # automatic runs of its dates may now belong to it
+        shoe_use.reassign(session, athlete_id, in_use_from, in_use_until)
     return _to_shoe(row)
+
+
+KEEP: Any = object()  # update_shoe: leave this field as it is
+
+
+def set_dates(
+    session: Session,
+    athlete_id: int,
+    shoe_id: int,
+    in_use_from: date | None = KEEP,
+    in_use_until: date | None = KEEP,
+) -> tuple[Shoe, int]:
+    """Change a shoe's in-use dates (None: from its first run / until retired) and choose the shoe again
+    for the automatically assigned runs in the old and the new dates. Returns the shoe and how many runs
+    changed shoe; runs whose shoe an export or the runner named are never moved."""
+    row = _row(session, athlete_id, shoe_id)
+    new_from = row.in_use_from if in_use_from is KEEP else in_use_from
+    new_until = row.in_use_until if in_use_until is KEEP else in_use_until
+    _check_dates(new_from, new_until)
+    if (new_from, new_until) == (row.in_use_from, row.in_use_until):
+        return _to_shoe(row), 0
+    before = _span(session, athlete_id, shoe_id)
+    row.in_use_from, row.in_use_until = new_from, new_until
+    session.flush()
+    after = _span(session, athlete_id, shoe_id)
+    since = min(before.start, after.start)
+    until = None if before.end is None or after.end is None else max(before.end, after.end)
+    moved = shoe_use.reassign(session, athlete_id, since, until)
+    return _to_shoe(row), moved
+
+
+def _span(session: Session, athlete_id: int, shoe_id: int) -> shoe_use.InUse:
+    return next(s for s in shoe_use.spans(session, athlete_id) if s.shoe_id == shoe_id)
+
+
+def in_use(session: Session, athlete_id: int) -> dict[int, shoe_use.InUse]:
+    """Each shoe's in-use dates as runs are assigned by them (given, else first run / retirement)."""
+    return {span.shoe_id: span for span in shoe_use.spans(session, athlete_id)}
 
 
 def update_shoe(
@@ -105,14 +162,22 @@ def update_shoe(
     model: str | None,
     start_distance_m: float,
     retire_at_m: float,
+    in_use_from: date | None = KEEP,
+    in_use_until: date | None = KEEP,
 ) -> Shoe:
-    """Change a shoe's name, brand, model, start distance and retirement distance (metres); returns it.
+    """Change a shoe's name, brand, model, start distance, retirement distance (metres) and, when given,
+    its in-use dates (see set_dates); returns it.
 
     Raises NotFound for a shoe that is not the athlete's, ShoeInputError for a value add_shoe would refuse
-    (then nothing is changed). Retirement state, defaults and assigned runs are untouched.
+    (then nothing is changed). Retirement state and defaults are untouched; only automatically assigned
+    runs move, and only when the dates change.
     """
     _check(name, start_distance_m, retire_at_m)
     row = _row(session, athlete_id, shoe_id)
+    _check_dates(
+        row.in_use_from if in_use_from is KEEP else in_use_from,
+        row.in_use_until if in_use_until is KEEP else in_use_until,
+    )
     if row.retired_at is None:
         _check_name(session, athlete_id, name, shoe_id)
     row.name = name.strip()
@@ -121,6 +186,7 @@ def update_shoe(
     row.start_distance_m = start_distance_m
     row.retire_at_m = retire_at_m
     session.flush()
+    set_dates(session, athlete_id, shoe_id, in_use_from, in_use_until)
     return _to_shoe(row)
 
 
@@ -153,8 +219,9 @@ def find_shoe(session: Session, athlete_id: int, ref: str) -> Shoe:
     raise NotFound(f"no shoe {ref!r}; see `strideguard shoes list`")
 
 
-def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> None:
-    """Make `shoe_id` the shoe applied on import to new activities of `sport`."""
+def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> int:
+    """Make `shoe_id` the shoe applied to activities of `sport` on its dates: new imports, and the runs
+    already stored whose shoe StrideGuard chose by date. Returns how many of those changed shoe."""
     if sport not in SPORTS:
         raise ShoeInputError(f"unknown sport {sport!r}; use one of {', '.join(SPORTS)}")
     shoe = _row(session, athlete_id, shoe_id)
@@ -166,6 +233,8 @@ def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> 
     else:
         row.shoe_id = shoe_id
     session.flush()
+    span = _span(session, athlete_id, shoe_id)
+    return shoe_use.reassign(session, athlete_id, span.start, span.end)
 
 
 def defaults(session: Session, athlete_id: int) -> dict[str, int]:
@@ -184,7 +253,8 @@ def assign(session: Session, athlete_id: int, activity_id: int, shoe_id: int | N
     """Put activity `activity_id` on shoe `shoe_id` (None: no shoe)."""
     if shoe_id is not None:
         _row(session, athlete_id, shoe_id)
-    store.update_activity(session, athlete_id, activity_id, shoe_id=shoe_id)
+    # The runner's choice: never moved when a shoe's dates change.
+    store.update_activity(session, athlete_id, activity_id, shoe_id=shoe_id, shoe_auto=False)
 
 
 def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | None = None) -> Shoe:
@@ -201,6 +271,8 @@ def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | Non
         )
     )
     session.flush()
+    # Automatic runs after its retirement no longer go on it.
+    shoe_use.reassign(session, athlete_id, since=row.in_use_until or row.retired_at.date())
     return _to_shoe(row)
 
 
@@ -209,8 +281,11 @@ def restore(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
     row = _row(session, athlete_id, shoe_id)
     if row.retired_at is not None:
         _check_name(session, athlete_id, row.name, shoe_id)
+    retired_on = row.retired_at.date() if row.retired_at is not None else None
     row.retired_at = None
     session.flush()
+    if retired_on is not None and row.in_use_until is None:
+        shoe_use.reassign(session, athlete_id, since=retired_on)
     return _to_shoe(row)
 
 

@@ -124,6 +124,10 @@ class ShoeRow(Base):
     retire_at_m: Mapped[float] = mapped_column(sa.Float, default=450_000.0)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The dates it was in use (migration 0009). NULL from: its first run, else the day it was added;
+    # NULL until: its retirement, else still in use. A run gets the shoe in use on its date.
+    in_use_from: Mapped[date | None] = mapped_column(sa.Date)
+    in_use_until: Mapped[date | None] = mapped_column(sa.Date)
 
 
 class ShoeDefaultRow(Base):
@@ -224,6 +228,10 @@ class ActivityRow(Base):
     rpe: Mapped[float | None] = mapped_column(sa.Float)
     feel: Mapped[str | None] = mapped_column(sa.String(20))
     shoe_id: Mapped[int | None] = mapped_column(sa.ForeignKey("shoes.id", ondelete="SET NULL"), index=True)
+    # The shoe (or none) was chosen by date and default, not named by an export or the runner (0009).
+    shoe_auto: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # Why the sport was inferred from the file (not what it declared), until the runner confirms it.
+    sport_note: Mapped[str | None] = mapped_column(sa.Text)
     source_format: Mapped[str] = mapped_column(sa.String(10))
     source_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     source_part: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -46,6 +46,8 @@ class Shoe:
     retire_at_m: float = DEFAULT_RETIRE_AT_M
     retired_at: datetime | None = None
     created_at: datetime | None = None
+    in_use_from: date | None = None  # as the runner gave it (None: from its first run)
+    in_use_until: date | None = None  # as the runner gave it (None: until retired)
 
     @property
     def retired(self) -> bool:
@@ -55,6 +57,36 @@ class Shoe:
     def label(self) -> str:
         maker = " ".join(p for p in (self.brand, self.model) if p)
         return f"{self.name} ({maker})" if maker and maker != self.name else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class InUse:
+    """The dates a shoe was in use, as far as assigning runs goes: `start` to `end` (None: still in use)."""
+
+    shoe_id: int
+    start: date
+    end: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+def shoe_on(day: date, sport: str, spans: Iterable[InUse], defaults: dict[str, int]) -> int | None:
+    """The shoe a run of `sport` on `day` gets when no export or runner named one.
+
+    The sport's default shoe when it was in use that day; else the one shoe in use that day that is not
+    another sport's default (an older pair the default replaced); else none. A sport without a default
+    gets no shoe, and a run before every shoe's dates gets none (a 2015 run never lands on today's pair).
+    """
+    default = defaults.get(sport)
+    if default is None:
+        return None
+    in_use = [span.shoe_id for span in spans if span.covers(day)]
+    if default in in_use:
+        return default
+    others = set(defaults.values())
+    candidates = sorted({shoe_id for shoe_id in in_use if shoe_id not in others})
+    return candidates[0] if len(candidates) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -373,6 +373,26 @@ def activity_edit(
     if errors:
         context = detail_context(session, viewer.athlete_id, activity, form, viewer.unit)
         return render(request, "activity.html", status_code=422, saved=False, errors=errors, **context)
+    if changes.get("shoe_id", activity.shoe_id) != activity.shoe_id:
+        changes["shoe_auto"] = False  # the runner's choice: never moved by a shoe's dates
+    sport = changes.pop("sport", activity.sport)
     store.update_activity(session, viewer.athlete_id, activity_id, **changes)
+    if sport != activity.sport:
+        store.set_sport(session, viewer.athlete_id, activity_id, sport)
     session.commit()
     return RedirectResponse(f"/activities/{activity_id}?saved=1#edit", status_code=303)
+
+
+@router.post("/activities/{activity_id}/sport")
+def activity_sport(activity_id: int, request: Request, form: FormFields, session: DbSession) -> Response:
+    """The runner's one-click word on an inferred sport ("It was a run"): stored, the note cleared, and the
+    activity counted in (or kept out of) the running load from now on."""
+    viewer = resolve_viewer(request, session)
+    require_writable(viewer)
+    _load(session, viewer.athlete_id, activity_id, with_streams=False)
+    sport = form.get("sport", "")
+    if sport not in SPORTS:
+        raise HTTPException(422, f"Sport {sport!r}: choose one of {', '.join(SPORTS)}.")
+    store.set_sport(session, viewer.athlete_id, activity_id, sport)
+    session.commit()
+    return RedirectResponse(f"/activities/{activity_id}?saved=1", status_code=303)

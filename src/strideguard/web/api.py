@@ -143,7 +143,12 @@ def api_edit_activity(
     if problems:
         raise HTTPException(422, problems)
     try:
+        if "shoe_id" in values:
+            values["shoe_auto"] = False  # named by the runner: never moved by a shoe's dates
+        sport = values.pop("sport", None)
         store.update_activity(session, viewer.athlete_id, activity_id, **values)
+        if sport is not None:  # the runner's word: the inferred-sport note is cleared
+            store.set_sport(session, viewer.athlete_id, activity_id, sport)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
     session.commit()
@@ -234,6 +239,8 @@ def _shoes_json(session: Session, athlete_id: int, unit: str = "km") -> list[dic
             "level": w.level,
             "activities": w.activities,
             "retired": w.shoe.retired,
+            "in_use_from": w.shoe.in_use_from.isoformat() if w.shoe.in_use_from else None,
+            "in_use_until": w.shoe.in_use_until.isoformat() if w.shoe.in_use_until else None,
             "default_for": context["defaults"].get(w.shoe.id, []),
             "display": {
                 "unit": unit,
@@ -252,6 +259,8 @@ class NewShoe(BaseModel):
     model: str | None = Field(None, max_length=200)
     start_distance_m: float = Field(0.0, ge=0, le=1e8)
     retire_at_m: float = Field(450_000.0, gt=0, le=1e8)
+    in_use_from: date | None = None  # None: from its first run, else the day it is added
+    in_use_until: date | None = None
 
 
 @router.post("/shoes", tags=["shoes"], status_code=201)
@@ -276,11 +285,14 @@ class ShoeChanges(BaseModel):
     start_distance_m: float | None = Field(None, ge=0, le=1e8)
     retire_at_m: float | None = Field(None, gt=0, le=1e8)
     retired: bool | None = None
+    in_use_from: date | None = None  # null: from its first run
+    in_use_until: date | None = None  # null: until it is retired
 
 
 @router.patch("/shoes/{shoe_id}", tags=["shoes"])
 def api_edit_shoe(shoe_id: int, changes: ShoeChanges, request: Request, session: DbSession) -> dict[str, Any]:
-    """Change a shoe's name, brand, model, start or retirement distance, or retire/restore it."""
+    """Change a shoe's name, brand, model, start or retirement distance, in-use dates, or retire/restore
+    it. New dates move only the runs StrideGuard put on a shoe by date."""
     viewer = resolve_viewer(request, session)
     require_writable(viewer)
     values = changes.model_dump(exclude_unset=True)
@@ -296,6 +308,14 @@ def api_edit_shoe(shoe_id: int, changes: ShoeChanges, request: Request, session:
                 model=values["model"] if "model" in values else shoe.model,
                 start_distance_m=values.get("start_distance_m", shoe.start_distance_m),
                 retire_at_m=values.get("retire_at_m", shoe.retire_at_m),
+            )
+        if {"in_use_from", "in_use_until"} & values.keys():
+            shoe_store.set_dates(
+                session,
+                viewer.athlete_id,
+                shoe_id,
+                values.get("in_use_from", shoe_store.KEEP),
+                values.get("in_use_until", shoe_store.KEEP),
             )
         if values.get("retired") is True and not shoe.retired:
             shoe_store.retire(session, viewer.athlete_id, shoe_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from strideguard import units
+from strideguard import config, units
 from strideguard.model import SPORTS
 from strideguard.storage import aggregates
 from strideguard.storage import shoes as shoe_store
@@ -81,8 +82,26 @@ def parse_shoe_form(form: dict[str, str], unit: str = "km") -> tuple[dict[str, A
         "model": form.get("model", "").strip()[:200] or None,
         "start_distance_m": start or 0.0,
         "retire_at_m": retire or shoes.DEFAULT_RETIRE_AT_M,
+        "in_use_from": parse_day(form.get("in_use_from", ""), "In use from", errors),
+        "in_use_until": parse_day(form.get("in_use_until", ""), "In use until", errors),
     }
     return values, errors
+
+
+def parse_day(text: str, label: str, errors: list[str]) -> date | None:
+    """A YYYY-MM-DD date field (empty: None) between 1990 and today; a message in `errors` otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        errors.append(f"{label}: enter a date as YYYY-MM-DD.")
+        return None
+    if day < date(1990, 1, 1) or day > config.today_local():
+        errors.append(f"{label}: {day.isoformat()} is not between 1990 and today.")
+        return None
+    return day
 
 
 def shoes_context(session: Session, athlete_id: int, unit: str = "km") -> dict[str, Any]:
@@ -208,6 +227,7 @@ def edit_context(session: Session, athlete_id: int, shoe: shoes.Shoe, unit: str 
         "wear": wear,
         "recent": recent,
         "past_limit": past_limit_note(wear, unit),
+        "in_use": shoe_store.in_use(session, athlete_id)[shoe.id],
         "limit_hint": shoes.limit_hint(unit),
         "default_retire": default_retire_field(unit),
         **TEXT,
@@ -232,6 +252,8 @@ def shoe_page(shoe_id: int, request: Request, session: DbSession) -> Response:
         "model": shoe.model or "",
         "start_km": distance_field(shoe.start_distance_m, viewer.unit),
         "retire_km": distance_field(shoe.retire_at_m, viewer.unit),
+        "in_use_from": shoe.in_use_from.isoformat() if shoe.in_use_from else "",
+        "in_use_until": shoe.in_use_until.isoformat() if shoe.in_use_until else "",
     }
     return render(
         request,

@@ -300,4 +300,5 @@ def _build_activity(
         name=names.get("trk_name") or names.get("file_name"),
         description=names.get("trk_desc") or names.get("file_desc"),
         device=creator,
+        extra={"declared_sport": names.get("trk_type") or None},  # sport_check: None means guessed
     )

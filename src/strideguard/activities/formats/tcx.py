@@ -331,7 +331,7 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
         device=_creator_name(element),
-        extra={"tcx_fixes": fixes} if fixes else {},
+        extra={"declared_sport": builder.sport_text or None, **({"tcx_fixes": fixes} if fixes else {})},
     )
 
 
