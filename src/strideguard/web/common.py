@@ -21,7 +21,7 @@ from strideguard import units
 from strideguard.storage import activities as store
 from strideguard.storage import auth as auth_store
 from strideguard.storage import settings as settings_store
-from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
+from strideguard.storage.tables import AthleteRow, ShareRow
 from strideguard.web import security
 
 HERE = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""auth sessions: server-side sessions, login throttling, invites, and coach/disabled flags on users (issue 14)
+"""auth sessions: server-side sessions, login throttling, invites, coach and disabled flags (issue 14)
 
 Revision ID: 0011
 Revises: 0010
