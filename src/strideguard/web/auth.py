@@ -102,7 +102,8 @@ def _blocked_message(block: auth_store.Block, now: datetime) -> str:
             f"{minutes} minutes (until {block.until:%H:%M} UTC). If you forgot your password, ask the "
             "server's admin to reset it."
         )
-    return f"Too many failed logins: wait {block.seconds(now)} seconds, then try again."
+    seconds = block.seconds(now)
+    return f"Too many failed logins: wait {seconds} second{'' if seconds == 1 else 's'}, then try again."
 
 
 @router.post("/login", response_class=HTMLResponse)
