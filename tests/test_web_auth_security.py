@@ -8,7 +8,6 @@ a settable clock (app.state.clock), so no test depends on the machine's speed.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta

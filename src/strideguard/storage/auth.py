@@ -8,6 +8,7 @@ processes and restarts. Times come from the caller (`now`), which keeps the rule
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ SESSION_MAX = timedelta(days=30)
 # Writing last_seen_at on every request would make every page a write; once a minute is enough.
 TOUCH_EVERY = timedelta(minutes=1)
 INVITE_VALID = timedelta(days=7)
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+MIN_PASSWORD = 10
 
 
 def digest(token: str) -> str:
@@ -281,3 +284,20 @@ def delete_account(session: Session, user_id: int) -> bool:
 
 def find_user(session: Session, email: str) -> UserRow | None:
     return session.scalar(sa.select(UserRow).where(UserRow.email == email.strip().lower()))
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password_hash: str,
+    name: str = "",
+    is_admin: bool = False,
+    is_coach: bool = False,
+) -> UserRow:
+    """A new account and its athlete (the caller has checked the address is free; the caller commits)."""
+    email = email.strip().lower()
+    user = UserRow(email=email, password_hash=password_hash, is_admin=is_admin, is_coach=is_coach)
+    session.add(user)
+    session.flush()
+    session.add(AthleteRow(name=name.strip()[:200] or email.split("@")[0], user_id=user.id))
+    return user

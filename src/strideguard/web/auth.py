@@ -8,7 +8,6 @@ Answers never tell whether an email has an account. In local mode these pages an
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from urllib.parse import quote
 
@@ -17,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strideguard.storage import auth as auth_store
-from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
+from strideguard.storage.tables import ShareRow, UserRow
 from strideguard.web import security
 from strideguard.web.common import (
     VIEW_COOKIE,
@@ -30,8 +29,8 @@ from strideguard.web.common import (
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-MIN_PASSWORD = 10
+EMAIL = auth_store.EMAIL
+MIN_PASSWORD = auth_store.MIN_PASSWORD
 REGISTRATION_POLICIES = ("open", "invite", "closed")
 WRONG_LOGIN = "Wrong email or password."
 # The same answer whether or not the address already had an account (no way to learn who is registered).
@@ -207,12 +206,7 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
             message=_registration_refusal(request, session, invite),
         )
     if auth_store.find_user(session, email) is None:
-        user = UserRow(email=email, password_hash=password_hash)
-        session.add(user)
-        session.flush()
-        session.add(
-            AthleteRow(name=form.get("name", "").strip()[:200] or email.split("@")[0], user_id=user.id)
-        )
+        auth_store.create_user(session, email, password_hash, form.get("name", ""))
     session.commit()
     return RedirectResponse(f"/login?registered=1&email={quote(email)}", status_code=303)
 
