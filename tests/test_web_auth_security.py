@@ -333,6 +333,7 @@ def test_serve_warns_about_accounts_over_plain_http_on_the_network():
     assert proxy_options(True, "10.0.0.2") == {"proxy_headers": True, "forwarded_allow_ips": "10.0.0.2"}
     assert default_registration("127.0.0.1") == "open" and default_registration("::1") == "open"
     assert default_registration("0.0.0.0") == "invite" and default_registration("192.168.1.5") == "invite"
+    assert default_registration("127.0.0.1", behind_proxy=True) == "invite"  # the proxy reaches it
 
 
 def test_serve_behind_proxy_trusts_the_proxys_https(cli_env):
@@ -353,7 +354,7 @@ def test_serve_behind_proxy_trusts_the_proxys_https(cli_env):
     finally:
         server.terminate()
         out, _err = server.communicate(timeout=60)
-    assert "warning" not in out and "Registration: open" in out
+    assert "warning" not in out and "Registration: by invite" in out
 
 
 def test_serve_on_a_network_address_without_a_proxy_warns(cli_env):

@@ -53,7 +53,7 @@ def serve_app(
         raise click.ClickException(f"could not listen on {host}:{port}: {problem}")
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     data_dir = config.data_dir()
-    registration = registration or default_registration(host)
+    registration = registration or default_registration(host, behind_proxy)
     settings = Settings(
         db_url=db_url,
         accounts=accounts,
@@ -146,9 +146,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def default_registration(host: str) -> str:
-    """Open when only this machine can reach the server; by invite when the network can."""
-    return "open" if is_loopback(host) else "invite"
+def default_registration(host: str, behind_proxy: bool = False) -> str:
+    """Open when only this machine can reach the server; by invite when the network can (directly, or
+    through a proxy in front of a loopback address)."""
+    return "open" if is_loopback(host) and not behind_proxy else "invite"
 
 
 def serve_warnings(host: str, accounts: bool, behind_proxy: bool) -> list[str]:
@@ -296,7 +297,7 @@ def _exit_quietly_on_sigterm() -> None:
     "--registration",
     type=click.Choice(["open", "invite", "closed"]),
     default=None,
-    help="Who may create accounts (--accounts). [default: open on 127.0.0.1, invite on a network address]",
+    help="Who may create accounts (--accounts). [default: open on 127.0.0.1, else and behind a proxy invite]",
 )
 @pass_app
 def serve_command(
