@@ -52,6 +52,7 @@ def test_compose_file_describes_the_club_server():
     web, worker = services["web"], services["worker"]
     assert web["command"][:2] == ["strideguard", "serve"] and "--workers" in web["command"]
     assert "--no-worker" in web["command"] and "--accounts" in web["command"]
+    assert "--behind-proxy" in web["command"]  # Caddy terminates TLS: Secure cookies and HSTS
     assert worker["command"][:2] == ["strideguard", "worker"] and worker["deploy"]["replicas"] >= 1
     assert web["environment"] == worker["environment"]  # one database, one uploads volume, one key
     assert web["volumes"] == worker["volumes"]
@@ -77,6 +78,9 @@ def test_compose_commands_run_as_processes(cli_env, db_url, tmp_path, data_dir):
     web_command[web_command.index("--host") + 1] = "127.0.0.1"  # loopback only here
     web_command[web_command.index("--port") + 1] = str(port)
     web_command[web_command.index("--workers") + 1] = "2"
+    # Plain HTTP here, no proxy: without --behind-proxy the cookies are not Secure, so httpx sends them back.
+    at = web_command.index("--behind-proxy")
+    del web_command[at : at + 3 if web_command[at + 1 : at + 2] == ["--forwarded-allow-ips"] else at + 1]
     web = subprocess.Popen(web_command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,6 +98,11 @@ def test_compose_commands_run_as_processes(cli_env, db_url, tmp_path, data_dir):
                 },
             )
             assert registered.status_code == 303
+            logged_in = http.post(
+                "/login",
+                data={"email": "coach@club.example", "password": "a long password", "csrf_token": token},
+            )
+            assert logged_in.status_code == 303
             fit = (data_dir / "fit/fitparse__2013-02-06-12-11-14.fit").read_bytes()
             uploaded = http.post(
                 "/import",

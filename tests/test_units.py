@@ -220,6 +220,9 @@ def test_a_club_server_defaults_to_the_browsers_language_until_the_runner_choose
                 "password2": "correct horse",
             },
         )
+        browser.post(
+            "/login", data={"csrf_token": token, "email": "a@example.org", "password": "correct horse"}
+        )
         assert browser.get("/api/settings").json() == {"distance_unit": "mi", "chosen": None, "default": "mi"}
         assert "Retire at (mi)" in browser.get("/shoes").text
         changed = browser.patch("/api/settings", json={"distance_unit": "km"}).json()

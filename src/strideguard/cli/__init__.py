@@ -27,6 +27,7 @@ FEATURES = (
     "shoes",
     "status",
     "triage",
+    "users",
     "web",
     "worker",
 )
@@ -51,6 +52,7 @@ COMMAND_MODULES = {
     "shoes": "shoes",
     "triage": "triage",
     "serve": "web",
+    "users": "users",
     "worker": "worker",
 }
 

@@ -29,12 +29,18 @@ def serve_app(
     accounts: bool = False,
     run_worker: bool = True,
     workers: int = 1,
+    behind_proxy: bool = False,
+    forwarded_allow_ips: str = "127.0.0.1",
+    registration: str | None = None,
 ) -> None:
     """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C, SIGTERM).
 
     With `run_worker` (the default) the app imports browser uploads itself; without, uploads wait in the
     queue for `strideguard worker` processes. `workers` > 1 runs that many server processes (uvicorn's
     process manager) on one socket; each is stateless apart from caches keyed by the data they cache.
+    `behind_proxy`: a TLS proxy in front (its X-Forwarded-For/-Proto trusted from `forwarded_allow_ips`),
+    so cookies are Secure and HSTS is sent. `registration` (server mode): open, invite or closed; by
+    default open on this machine only, invite when listening beyond it.
     """
     import uvicorn
 
@@ -47,7 +53,15 @@ def serve_app(
         raise click.ClickException(f"could not listen on {host}:{port}: {problem}")
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     data_dir = config.data_dir()
-    settings = Settings(db_url=db_url, accounts=accounts, data_dir=data_dir, run_worker=run_worker)
+    registration = registration or default_registration(host, behind_proxy)
+    settings = Settings(
+        db_url=db_url,
+        accounts=accounts,
+        data_dir=data_dir,
+        run_worker=run_worker,
+        secure_cookies=behind_proxy,
+        registration=registration,
+    )
     try:
         if workers > 1:
             from strideguard.storage import engine as db
@@ -72,17 +86,21 @@ def serve_app(
     console.print(
         f"StrideGuard dashboard on [bold]http://{shown}:{port}/[/] ({mode}{processes}). Press Ctrl+C to stop."
     )
-    if host not in {"127.0.0.1", "::1", "localhost"} and not accounts:
-        console.print(
-            "[yellow]warning:[/] listening beyond this machine without --accounts: anyone on the network "
-            "can read and change this log."
-        )
+    for warning in serve_warnings(host, accounts, behind_proxy):
+        console.print(f"[yellow]warning:[/] {warning}")
+    if accounts:
+        console.print(f"Registration: {REGISTRATION_TEXT[registration]}")
     if not run_worker:
         console.print("Uploads are queued for `strideguard worker` (--no-worker).")
     if workers > 1 and db_url.startswith("sqlite") and run_worker:
         console.print("Each process runs an import worker; SQLite lets one of them write at a time.")
     _exit_quietly_on_sigterm()
-    common = {"host": host, "port": port, "log_level": "warning", "proxy_headers": False}
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        **proxy_options(behind_proxy, forwarded_allow_ips),
+    }
     try:
         if app is not None:
             server = _server_class()(uvicorn.Config(app, timeout_graceful_shutdown=GRACE_S, **common))
@@ -107,6 +125,55 @@ def serve_app(
         if app is not None:
             app.state.engine.dispose()
     console.print("StrideGuard dashboard stopped.")
+
+
+REGISTRATION_TEXT = {
+    "open": "open (anyone who reaches this server can create an account).",
+    "invite": "by invite (admins and coaches create single-use links; `strideguard users add` works too).",
+    "closed": "closed (accounts are created with `strideguard users add`).",
+}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def default_registration(host: str, behind_proxy: bool = False) -> str:
+    """Open when only this machine can reach the server; by invite when the network can (directly, or
+    through a proxy in front of a loopback address)."""
+    return "open" if is_loopback(host) and not behind_proxy else "invite"
+
+
+def serve_warnings(host: str, accounts: bool, behind_proxy: bool) -> list[str]:
+    """What `serve` warns about before it starts (one line each)."""
+    if is_loopback(host):
+        return []
+    if not accounts:
+        return [
+            "listening beyond this machine without --accounts: anyone on the network can read and change "
+            "this log."
+        ]
+    if not behind_proxy:
+        return [
+            "accounts on a network address over plain HTTP: passwords and session cookies cross the network "
+            "readable. Put an HTTPS proxy in front and pass --behind-proxy (see docs/deployment.md)."
+        ]
+    return []
+
+
+def proxy_options(behind_proxy: bool, forwarded_allow_ips: str) -> dict[str, object]:
+    """uvicorn's options: trust X-Forwarded-For/-Proto only behind a proxy, and only from its addresses."""
+    if not behind_proxy:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
 
 
 def _server_class() -> type:
@@ -215,9 +282,34 @@ def _exit_quietly_on_sigterm() -> None:
     show_default=True,
     help="Server processes sharing the port (a club server: one or two per CPU core).",
 )
+@click.option(
+    "--behind-proxy",
+    is_flag=True,
+    help="An HTTPS proxy (Caddy, nginx) is in front: trust its forwarded headers; Secure cookies and HSTS.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="With --behind-proxy: the proxy's addresses (comma-separated, or * on a private container network).",
+)
+@click.option(
+    "--registration",
+    type=click.Choice(["open", "invite", "closed"]),
+    default=None,
+    help="Who may create accounts (--accounts). [default: open on 127.0.0.1, else and behind a proxy invite]",
+)
 @pass_app
 def serve_command(
-    app: AppContext, host: str, port: int, accounts: bool, no_worker: bool, workers: int
+    app: AppContext,
+    host: str,
+    port: int,
+    accounts: bool,
+    no_worker: bool,
+    workers: int,
+    behind_proxy: bool,
+    forwarded_allow_ips: str,
+    registration: str | None,
 ) -> None:
     """Open the web dashboard in your browser: activities, load and warnings, shoes, pain, hip check.
 
@@ -230,11 +322,21 @@ def serve_command(
     Example:
       strideguard serve
       strideguard serve --port 8080
-      strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts
+      strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts --behind-proxy
       strideguard --db postgresql://club@db/strideguard serve --host 0.0.0.0 --accounts --no-worker
       strideguard --db postgresql://club@db/strideguard serve --accounts --workers 4 --no-worker
     """
-    serve_app(app.db_url, host=host, port=port, accounts=accounts, run_worker=not no_worker, workers=workers)
+    serve_app(
+        app.db_url,
+        host=host,
+        port=port,
+        accounts=accounts,
+        run_worker=not no_worker,
+        workers=workers,
+        behind_proxy=behind_proxy,
+        forwarded_allow_ips=forwarded_allow_ips,
+        registration=registration,
+    )
 
 
 def register(group: click.Group) -> None:

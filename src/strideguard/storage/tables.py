@@ -56,6 +56,47 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(256))
     is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A coach (or an admin) may create invite links when registration is by invite.
+    is_coach: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # A disabled account cannot log in and its sessions are revoked (`strideguard users disable`).
+    disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+
+class AuthSessionRow(Base):
+    """A login: the browser's cookie holds a random id, this row only its SHA-256 (a database leak gives
+    no usable cookie). Deleting the row logs that browser out."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute end, whatever the activity
+
+
+class LoginThrottleRow(Base):
+    """Failed logins per key ('account:EMAIL' or 'address:IP'), shared by every server process."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(sa.String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No attempt is checked before this moment (a growing delay, or the lock after too many failures).
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InviteRow(Base):
+    """A single-use registration link (registration policy `invite`); the link holds the token, this row
+    its SHA-256."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AthleteRow(Base):

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strideguard import config
 from strideguard.importing import jobs as import_jobs
 from strideguard.storage import engine as db
+from strideguard.storage.tables import utcnow
 from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = make_templates()
     app.state.secret = settings.secret_key or security.load_secret(data_dir)
     app.state.data_dir = data_dir
+    app.state.clock = utcnow  # sessions, throttles and invites read the time here (tests set it)
     app.state.import_worker = None  # started by _lifespan unless settings.run_worker is off
     app.add_middleware(security.SecurityMiddleware, secure_cookies=settings.secure_cookies)
     app.add_middleware(_HeadAsGet)
@@ -162,6 +164,9 @@ def settings_to_environment(settings: Settings) -> None:
             "data_dir": str(settings.data_dir) if settings.data_dir else None,
             "run_worker": settings.run_worker,
             "threads": settings.threads,
+            "secure_cookies": settings.secure_cookies,
+            "registration": settings.registration,
+            "max_upload_bytes": settings.max_upload_bytes,
         }
     )
 

@@ -1,31 +1,41 @@
-"""Server mode accounts: register, log in, log out, share read-only with another user, switch athlete.
+"""Server mode accounts: register, log in, log out, change password, share read-only, switch athlete.
 
-Passwords are hashed with scrypt; the session cookie is HMAC-signed (security.py). In local mode these
-pages answer 404: there is one athlete and no login.
+Passwords are hashed with scrypt (security.py); a login is a row in `auth_sessions` and the cookie holds
+only its random id (storage/auth.py), so logging out, changing the password and "log out everywhere"
+end sessions at once. Failed logins are throttled per account and per client address in the database.
+Answers never tell whether an email has an account. In local mode these pages answer 404.
 """
 
 from __future__ import annotations
 
-import re
+from datetime import datetime
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
+from strideguard.storage import auth as auth_store
+from strideguard.storage.tables import ShareRow, UserRow
 from strideguard.web import security
 from strideguard.web.common import (
     VIEW_COOKIE,
     DbSession,
     FormFields,
+    Viewer,
     render,
     resolve_viewer,
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-MIN_PASSWORD = 10
+EMAIL = auth_store.EMAIL
+MIN_PASSWORD = auth_store.MIN_PASSWORD
+REGISTRATION_POLICIES = ("open", "invite", "closed")
+WRONG_LOGIN = "Wrong email or password."
+# The same answer whether or not the address already had an account (no way to learn who is registered).
+REGISTERED = "Registration received: log in with your email and password."
+SHARED = "If {email} has an account here, your log is now shared with it read-only."
 
 
 def _server_mode(request: Request) -> None:
@@ -33,62 +43,147 @@ def _server_mode(request: Request) -> None:
         raise HTTPException(404, "This StrideGuard runs in local mode: there are no accounts.")
 
 
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()
+
+
 def _safe_next(target: str) -> str:
     """Only redirect to a path on this site (never to another host)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
 
 
-def _login_response(request: Request, user_id: int, target: str) -> Response:
-    response = RedirectResponse(_safe_next(target), status_code=303)
-    token = security.make_session_token(request.app.state.secret, user_id)
+def _set_session_cookie(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
         security.SESSION_COOKIE,
         token,
-        max_age=security.SESSION_MAX_AGE_S,
+        max_age=int(auth_store.SESSION_MAX.total_seconds()),
         httponly=True,
         samesite="lax",
-        secure=request.app.state.settings.secure_cookies,
+        secure=security.is_secure(request.scope, request.app.state.settings.secure_cookies),
     )
+
+
+def _login_response(request: Request, session: DbSession, user_id: int, target: str) -> Response:
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    token = auth_store.create_session(session, user_id, _now(request))
+    session.commit()
+    _set_session_cookie(request, response, token)
     response.delete_cookie(VIEW_COOKIE)
     return response
+
+
+def _login_page(request: Request, status_code: int = 200, **values: object) -> Response:
+    context: dict[str, object] = {"mode": "login", "errors": [], "email": "", "next": "/", "message": None}
+    context.update(values)
+    return render(request, "login.html", status_code=status_code, **context)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
     _server_mode(request)
-    return render(
-        request, "login.html", mode="login", errors=[], email="", next=request.query_params.get("next", "/")
-    )
+    message = REGISTERED if request.query_params.get("registered") else None
+    return _login_page(request, next=request.query_params.get("next", "/"), message=message)
+
+
+def _throttle_keys(request: Request, email: str) -> list[tuple[str, auth_store.ThrottlePolicy]]:
+    address = request.client.host if request.client else None
+    return [
+        (auth_store.account_key(email), auth_store.ACCOUNT_POLICY),
+        (auth_store.address_key(address), auth_store.ADDRESS_POLICY),
+    ]
+
+
+def _blocked_message(block: auth_store.Block, now: datetime) -> str:
+    if block.locked:
+        minutes = max(1, round((block.until - now).total_seconds() / 60))
+        return (
+            f"Too many failed logins for this account or from your address: logging in is locked for "
+            f"{minutes} minutes (until {block.until:%H:%M} UTC). If you forgot your password, ask the "
+            "server's admin to reset it."
+        )
+    seconds = block.seconds(now)
+    return f"Too many failed logins: wait {seconds} second{'' if seconds == 1 else 's'}, then try again."
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, form: FormFields, session: DbSession) -> Response:
+    """Check the password (throttled per account and per address; the same hash work for any email)."""
     _server_mode(request)
-    email = form.get("email", "").strip().lower()
-    user = session.scalar(sa.select(UserRow).where(UserRow.email == email))
-    if user is None or not security.verify_password(form.get("password", ""), user.password_hash):
-        return render(
+    email = form.get("email", "").strip().lower()[:320]
+    target = form.get("next", "/")
+    now = _now(request)
+    keys = _throttle_keys(request, email)
+    block = auth_store.login_block(session, keys, now)
+    if block is not None:  # not even checked: a guesser learns nothing while blocked
+        response = _login_page(request, 429, errors=[_blocked_message(block, now)], email=email, next=target)
+        response.headers["retry-after"] = str(block.seconds(now))
+        return response
+    user = auth_store.find_user(session, email)
+    matched = security.verify_login(form.get("password", ""), user.password_hash if user else None)
+    if not matched or user is None:
+        for key, policy in keys:
+            auth_store.record_failure(session, key, policy, now)
+        return _login_page(request, 401, errors=[WRONG_LOGIN], email=email, next=target)
+    if user.disabled:
+        return _login_page(
             request,
-            "login.html",
-            status_code=401,
-            mode="login",
-            errors=["Wrong email or password."],
+            403,
+            errors=["This account is disabled; ask the server's admin."],
             email=email,
-            next=form.get("next", "/"),
+            next=target,
         )
-    return _login_response(request, user.id, form.get("next", "/"))
+    auth_store.clear_failures(session, keys[0][0])
+    # audit: login
+    return _login_response(request, session, user.id, target)
+
+
+# --- registration -------------------------------------------------------------------------------------------
+
+
+def _registration_refusal(request: Request, session: DbSession, invite: str | None) -> str | None:
+    """Why this visitor may not register now (the server's policy), or None."""
+    policy = request.app.state.settings.registration
+    if policy == "open":
+        return None
+    if policy == "invite":
+        if invite and auth_store.invite_usable(session, invite, _now(request)):
+            return None
+        if invite:
+            return "This invite link has been used or has expired: ask for a new one."
+        return (
+            "This server registers new accounts by invitation: ask a coach or the admin for an invite link."
+        )
+    return "Registration is closed on this server: ask its admin to create your account."
+
+
+def _register_page(request: Request, status_code: int = 200, **values: object) -> Response:
+    context: dict[str, object] = {"mode": "register", "errors": [], "email": "", "next": "/", "message": None}
+    context["invite"] = request.query_params.get("invite", "")
+    context.update(values)
+    return render(request, "login.html", status_code=status_code, **context)
 
 
 @router.get("/register", response_class=HTMLResponse)
-def register_page(request: Request) -> Response:
+def register_page(request: Request, session: DbSession) -> Response:
     _server_mode(request)
-    return render(request, "login.html", mode="register", errors=[], email="", next="/")
+    refusal = _registration_refusal(request, session, request.query_params.get("invite"))
+    if refusal:
+        return render(request, "error.html", status_code=403, status=403, message=refusal)
+    return _register_page(request)
 
 
 @router.post("/register", response_class=HTMLResponse)
 def register(request: Request, form: FormFields, session: DbSession) -> Response:
-    """Create an account and its athlete, then log in."""
+    """Create an account and its athlete, then send to the login page.
+
+    An address that already has an account gets exactly the same answer (and the same hash work), and
+    nothing changes for that account: whether an address is registered cannot be learnt here.
+    """
     _server_mode(request)
+    invite = form.get("invite") or None
+    refusal = _registration_refusal(request, session, invite)
+    if refusal:
+        return render(request, "error.html", status_code=403, status=403, message=refusal)
     email = form.get("email", "").strip().lower()
     password = form.get("password", "")
     errors = []
@@ -98,27 +193,126 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
         errors.append(f"Password: at least {MIN_PASSWORD} characters.")
     if password != form.get("password2", ""):
         errors.append("Password: the two passwords differ.")
-    if not errors and session.scalar(sa.select(UserRow.id).where(UserRow.email == email)) is not None:
-        errors.append("Email: there is already an account with this address; log in instead.")
     if errors:
+        return _register_page(request, 422, errors=errors, email=email, invite=invite or "")
+    password_hash = security.hash_password(password)  # before the lookup: the same work either way
+    if invite and not auth_store.use_invite(session, invite, _now(request)):
+        session.rollback()
         return render(
-            request, "login.html", status_code=422, mode="register", errors=errors, email=email, next="/"
+            request,
+            "error.html",
+            status_code=403,
+            status=403,
+            message=_registration_refusal(request, session, invite),
         )
-    user = UserRow(email=email, password_hash=security.hash_password(password))
-    session.add(user)
-    session.flush()
-    session.add(AthleteRow(name=form.get("name", "").strip()[:200] or email.split("@")[0], user_id=user.id))
+    if auth_store.find_user(session, email) is None:
+        auth_store.create_user(session, email, password_hash, form.get("name", ""))
     session.commit()
-    return _login_response(request, user.id, "/")
+    return RedirectResponse(f"/login?registered=1&email={quote(email)}", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: DbSession) -> Response:
+    """End this browser's session (the row goes: a copy of the cookie no longer works)."""
     _server_mode(request)
+    auth_store.revoke_session(session, request.cookies.get(security.SESSION_COOKIE))
+    session.commit()
+    # audit: logout
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE)
     response.delete_cookie(VIEW_COOKIE)
     return response
+
+
+# --- password, sessions and invites (/account/security) -----------------------------------------------------
+
+
+def _may_invite(session: DbSession, viewer: Viewer) -> bool:
+    user = session.get(UserRow, viewer.user_id)
+    return user is not None and (user.is_admin or user.is_coach)
+
+
+def _security_page(
+    request: Request,
+    session: DbSession,
+    viewer: Viewer,
+    status_code: int = 200,
+    errors: list[str] | None = None,
+    message: str | None = None,
+    invite_link: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "account_security.html",
+        status_code=status_code,
+        errors=errors or [],
+        message=message,
+        sessions=auth_store.live_sessions(session, viewer.user_id or 0, _now(request)),
+        may_invite=_may_invite(session, viewer) and request.app.state.settings.registration == "invite",
+        registration=request.app.state.settings.registration,
+        invite_link=invite_link,
+    )
+
+
+@router.get("/account/security", response_class=HTMLResponse)
+def security_page(request: Request, session: DbSession) -> Response:
+    """Change the password, log out everywhere, and (admins, coaches) create invite links."""
+    _server_mode(request)
+    viewer = resolve_viewer(request, session)
+    done = {"password": "Password changed; every other session was logged out."}
+    return _security_page(request, session, viewer, message=done.get(request.query_params.get("done", "")))
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(request: Request, form: FormFields, session: DbSession) -> Response:
+    """A new password (the current one is asked again); every session ends, this browser gets a new one."""
+    _server_mode(request)
+    viewer = resolve_viewer(request, session)
+    user = session.get(UserRow, viewer.user_id)
+    assert user is not None
+    new = form.get("new_password", "")
+    errors = []
+    if not security.verify_password(form.get("current_password", ""), user.password_hash):
+        errors.append("Current password: that is not your password.")
+    if len(new) < MIN_PASSWORD:
+        errors.append(f"New password: at least {MIN_PASSWORD} characters.")
+    if new != form.get("new_password2", ""):
+        errors.append("New password: the two passwords differ.")
+    if errors:
+        return _security_page(request, session, viewer, status_code=422, errors=errors)
+    user.password_hash = security.hash_password(new)
+    auth_store.revoke_user_sessions(session, user.id)
+    # audit: password changed
+    response = _login_response(request, session, user.id, "/account/security?done=password")
+    response.delete_cookie(VIEW_COOKIE)
+    return response
+
+
+@router.post("/account/sessions/revoke")
+def log_out_everywhere(request: Request, session: DbSession) -> Response:
+    """End every session of this account, this browser's too."""
+    _server_mode(request)
+    viewer = resolve_viewer(request, session)
+    auth_store.revoke_user_sessions(session, viewer.user_id or 0)
+    session.commit()
+    # audit: logout everywhere
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(security.SESSION_COOKIE)
+    response.delete_cookie(VIEW_COOKIE)
+    return response
+
+
+@router.post("/account/invites", response_class=HTMLResponse)
+def create_invite(request: Request, session: DbSession) -> Response:
+    """A single-use registration link, valid 7 days (admins and coaches, registration policy `invite`)."""
+    _server_mode(request)
+    viewer = resolve_viewer(request, session)
+    if not _may_invite(session, viewer):
+        raise HTTPException(403, "Only an admin or a coach can create invite links.")
+    token = auth_store.create_invite(session, viewer.user_id, _now(request))
+    session.commit()
+    link = f"{str(request.base_url).rstrip('/')}/register?invite={token}"
+    return _security_page(request, session, viewer, invite_link=link, message="Invite link created.")
 
 
 @router.post("/view")
@@ -130,7 +324,13 @@ def switch_athlete(request: Request, form: FormFields, session: DbSession) -> Re
     if not any(str(aid) == wanted for aid, _ in viewer.athletes):
         raise HTTPException(403, "That athlete's log is not shared with you.")
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(VIEW_COOKIE, wanted, httponly=True, samesite="lax")
+    response.set_cookie(
+        VIEW_COOKIE,
+        wanted,
+        httponly=True,
+        samesite="lax",
+        secure=security.is_secure(request.scope, request.app.state.settings.secure_cookies),
+    )
     return response
 
 
@@ -145,7 +345,12 @@ def account(request: Request, session: DbSession) -> Response:
         .join(UserRow, UserRow.id == ShareRow.user_id)
         .where(ShareRow.athlete_id == own_id)
     ).all()
-    return render(request, "account.html", shares=shares, errors=[], message=request.query_params.get("done"))
+    done = request.query_params.get("done")
+    message = {
+        "shared": SHARED.format(email=request.query_params.get("email", "")),
+        "unshared": "Sharing stopped.",
+    }
+    return render(request, "account.html", shares=shares, errors=[], message=message.get(done or ""))
 
 
 @router.post("/account/shares", response_class=HTMLResponse)
@@ -156,14 +361,10 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
     email = form.get("email", "").strip().lower()
     other = session.scalar(sa.select(UserRow).where(UserRow.email == email))
     errors = []
-    if other is None:
-        errors.append(f"No account with the address {email!r}; they must register first.")
-    elif other.id == viewer.user_id:
+    if not EMAIL.match(email):
+        errors.append("Email: enter an address like coach@example.org.")
+    elif other is not None and other.id == viewer.user_id:
         errors.append("That is your own account.")
-    elif session.scalar(
-        sa.select(ShareRow.id).where(ShareRow.athlete_id == own_id, ShareRow.user_id == other.id)
-    ):
-        errors.append(f"Your log is already shared with {email}.")
     if errors:
         shares = session.execute(
             sa.select(ShareRow.id, UserRow.email)
@@ -171,18 +372,24 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
             .where(ShareRow.athlete_id == own_id)
         ).all()
         return render(request, "account.html", status_code=422, shares=shares, errors=errors, message=None)
-    assert other is not None
-    session.add(ShareRow(athlete_id=own_id, user_id=other.id))
-    session.commit()
-    return RedirectResponse("/account?done=shared", status_code=303)
+    # Unknown address, or already shared: the same answer as a new share (no way to learn who has an account).
+    if other is not None and not session.scalar(
+        sa.select(ShareRow.id).where(ShareRow.athlete_id == own_id, ShareRow.user_id == other.id)
+    ):
+        session.add(ShareRow(athlete_id=own_id, user_id=other.id))
+        session.commit()
+    return RedirectResponse(f"/account?done=shared&email={quote(email)}", status_code=303)
 
 
 @router.post("/account/shares/{share_id}/delete")
 def remove_share(share_id: int, request: Request, session: DbSession) -> Response:
     _server_mode(request)
     viewer = resolve_viewer(request, session)
-    session.execute(
+    removed = session.execute(
         sa.delete(ShareRow).where(ShareRow.id == share_id, ShareRow.athlete_id == viewer.athletes[0][0])
     )
+    if not removed.rowcount:  # someone else's share, or none: nothing changed, so do not say it did
+        session.rollback()
+        raise HTTPException(404, "No such share of your log.")
     session.commit()
     return RedirectResponse("/account?done=unshared", status_code=303)

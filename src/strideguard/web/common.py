@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard import units
 from strideguard.storage import activities as store
+from strideguard.storage import auth as auth_store
 from strideguard.storage import settings as settings_store
-from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
+from strideguard.storage.tables import AthleteRow, ShareRow
 from strideguard.web import security
 
 HERE = Path(__file__).resolve().parent
@@ -46,6 +47,9 @@ class Settings:
     threads: int = 8
     # How long a request waits for a free database connection before it is answered 503 (busy).
     pool_timeout_s: float = 3.0
+    # Who may create an account (server mode): "open" (anyone who reaches the server), "invite" (only with
+    # a single-use link from an admin or coach) or "closed" (only `strideguard users add`).
+    registration: str = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +195,9 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
         viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME, unit=unit)
         request.state.viewer = viewer
         return viewer
-    user_id = security.read_session_token(
-        request.app.state.secret, request.cookies.get(security.SESSION_COOKIE)
+    user = auth_store.session_user(
+        session, request.cookies.get(security.SESSION_COOKIE), request.app.state.clock()
     )
-    user = session.get(UserRow, user_id) if user_id is not None else None
     if user is None:
         raise LoginRequired
     own = session.execute(
@@ -250,10 +253,15 @@ async def verify_csrf(request: Request) -> None:
     """Refuse a state-changing request without the CSRF token of this browser.
 
     Forms send it as a hidden field, scripts as the X-CSRF-Token header. JSON requests to /api are exempt:
-    a browser cannot send them cross-site without a CORS preflight, which this app never grants.
+    a browser cannot send them cross-site without a CORS preflight, which this app never grants. Before
+    the token, any unsafe request a browser marks as cross-site (Sec-Fetch-Site, Origin) is refused, even
+    with a valid token (defence in depth).
     """
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
+    why = security.cross_site(request.headers, request.headers.get("host"))
+    if why is not None:
+        raise HTTPException(403, f"Refused: this change was sent from another site ({why}).")
     content_type = request.headers.get("content-type", "")
     if request.url.path.startswith("/api/") and content_type.startswith("application/json"):
         return

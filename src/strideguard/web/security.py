@@ -1,6 +1,7 @@
 """Security plumbing: response headers, CSRF tokens, signed session cookies, password hashing.
 
-Standard library only (hashlib.scrypt, hmac, secrets). Pure helpers plus one ASGI middleware.
+Standard library only (hashlib.scrypt, hmac, secrets). Pure helpers plus one ASGI middleware. The session
+cookie holds only a random id; the sessions themselves are rows (storage/auth.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -22,7 +22,8 @@ CSRF_COOKIE = "sg_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "sg_session"
-SESSION_MAX_AGE_S = 30 * 24 * 3600
+# Browsers that came over HTTPS once keep to it for a year (only sent on a secure request or behind a proxy).
+HSTS = b"max-age=31536000"
 
 # No 'unsafe-inline' anywhere: every script and style is a file under /static.
 CONTENT_SECURITY_POLICY = (
@@ -63,10 +64,15 @@ def load_secret(data_dir: Path) -> bytes:
     return key
 
 
+def _derive(password: str, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    """The one place the password hash is computed (tests count its calls: same work for every login)."""
+    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=dklen)
+
+
 def hash_password(password: str) -> str:
     """'scrypt$N$r$p$salt$hash' (base64) for storing in UserRow.password_hash."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    digest = _derive(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, 32)
     b64 = base64.b64encode
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -78,38 +84,57 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        got = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
+        got = _derive(password, base64.b64decode(salt), int(n), int(r), int(p), len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
 
 
-def _sign(secret: bytes, payload: str) -> str:
-    return hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
+# Checked when the email has no account, so a login for an unknown address costs the same hash work as
+# one for a known address (no timing difference tells which addresses have accounts).
+_NO_ACCOUNT_HASH = (
+    f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${base64.b64encode(b'strideguard-none').decode()}$"
+    f"{base64.b64encode(bytes(32)).decode()}"
+)
 
 
-def make_session_token(secret: bytes, user_id: int, now: float | None = None) -> str:
-    """'user_id.expiry.signature': an HMAC-SHA256 signed session value for the cookie."""
-    expiry = int((now if now is not None else time.time()) + SESSION_MAX_AGE_S)
-    payload = f"{user_id}.{expiry}"
-    return f"{payload}.{_sign(secret, 'session:' + payload)}"
+def verify_login(password: str, stored: str | None) -> bool:
+    """`verify_password` against the account's hash, or the same work against a hash no password matches."""
+    matched = verify_password(password, stored if stored is not None else _NO_ACCOUNT_HASH)
+    return matched and stored is not None
 
 
-def read_session_token(secret: bytes, token: str | None, now: float | None = None) -> int | None:
-    """The user id of a valid, unexpired session token, else None."""
-    if not token:
-        return None
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        return None
-    payload = f"{parts[0]}.{parts[1]}"
-    if not hmac.compare_digest(parts[2], _sign(secret, "session:" + payload)):
-        return None
-    if int(parts[1]) < (now if now is not None else time.time()):
-        return None
-    return int(parts[0])
+def is_secure(scope: MutableMapping[str, Any], secure_cookies: bool) -> bool:
+    """Whether cookies set in answer to this request should be Secure (HTTPS, or behind a TLS proxy)."""
+    return secure_cookies or scope.get("scheme") == "https"
+
+
+# Sec-Fetch-Site values of a request a page of this site made (or the user typed); others are cross-site.
+SAME_SITE_FETCH = {"same-origin", "none"}
+
+
+def cross_site(headers: MutableMapping[str, str] | Any, host: str | None) -> str | None:
+    """Why a state-changing request comes from another site (by Sec-Fetch-Site or Origin), else None.
+
+    Defence in depth next to the CSRF token: browsers send these headers and a page cannot forge them.
+    A client that sends neither (curl, the CLI, old browsers) is judged by the token alone.
+    """
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.lower() not in SAME_SITE_FETCH:
+        return f"Sec-Fetch-Site: {fetch_site}"
+    origin = headers.get("origin")
+    if origin is not None:
+        scheme, _, netloc = origin.partition("://")
+        if not netloc or host is None or _netloc(scheme, netloc) != _netloc(scheme, host):
+            return f"Origin: {origin}"
+    return None
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    """'Host:443' and 'host' are one origin for https (as are 'host:80' and 'host' for http)."""
+    default = {"https": ":443", "http": ":80"}.get(scheme.lower(), "")
+    netloc = netloc.lower().rstrip("/")
+    return netloc.removesuffix(default) if default else netloc
 
 
 def csrf_matches(cookie_value: str | None, submitted: str | None) -> bool:
@@ -141,7 +166,9 @@ class SecurityMiddleware:
     """Adds the security headers to every response and gives each browser a CSRF cookie.
 
     The CSRF token is put in `scope["state"]["csrf_token"]` for templates; a new one is set as a
-    SameSite=Strict cookie when the request had none.
+    SameSite=Strict cookie when the request had none. A request that arrived over HTTPS (directly, or as
+    a trusted proxy said) or any request with `secure_cookies` (serve --behind-proxy) gets Secure cookies
+    and HSTS.
     """
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], secure_cookies: bool = False):
@@ -157,15 +184,18 @@ class SecurityMiddleware:
         if not token or len(token) < 20:
             token = new_token = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["csrf_token"] = token
+        secure = self.secure_cookies or scope.get("scheme") == "https"
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                if secure:
+                    headers.append((b"strict-transport-security", HSTS))
                 if new_token is not None:
-                    secure = "; Secure" if self.secure_cookies else ""
-                    cookie = f"{CSRF_COOKIE}={new_token}; Path=/; SameSite=Strict; HttpOnly{secure}"
+                    flag = "; Secure" if secure else ""
+                    cookie = f"{CSRF_COOKIE}={new_token}; Path=/; SameSite=Strict; HttpOnly{flag}"
                     headers.append((b"set-cookie", cookie.encode()))
                 message["headers"] = headers
             await send(message)
