@@ -36,6 +36,8 @@ ROUTERS = (
     "routines",
     "settings",
     "api",
+    "sharing",
+    "roster",
 )
 
 
