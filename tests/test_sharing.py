@@ -130,7 +130,7 @@ def test_the_athlete_sees_who_sees_what_changes_it_and_revokes_at_once(ann_and_c
 
 
 def test_another_users_share_cannot_be_changed_or_revoked(ann_and_coach, app, session):
-    ann, coach, ann_id = ann_and_coach
+    ann, _coach, _ann_id = ann_and_coach
     share(ann, "coach@example.org", "training")
     share_id = ann.get("/api/sharing").json()[0]["id"]
     eve = register(app, "eve@example.org")
