@@ -21,6 +21,7 @@ FEATURES = (
     "demo",
     "imports",
     "load",
+    "owndata",
     "pain",
     "routine",
     "settings",
@@ -52,6 +53,9 @@ COMMAND_MODULES = {
     "triage": "triage",
     "serve": "web",
     "worker": "worker",
+    "export": "owndata",
+    "backup": "owndata",
+    "restore": "owndata",
 }
 
 
