@@ -38,6 +38,7 @@ ROUTERS = (
     "api",
     "sharing",
     "roster",
+    "owndata",
 )
 
 
