@@ -160,6 +160,11 @@ def restore_command(app: AppContext, file: Path, yes: bool) -> None:
     Everything now in the database is replaced. The backup is checked first (an SQLite file with a
     StrideGuard schema, not damaged); afterwards it is migrated to this version's schema if older.
     For PostgreSQL use pg_restore (`strideguard backup` prints the command).
+
+    \b
+    Example:
+      strideguard restore ~/backups/strideguard-2026-12-03.sqlite
+      strideguard restore backup.sqlite --yes
     """
     from strideguard.storage import backup
     from strideguard.storage import engine as db
