@@ -21,6 +21,7 @@ FEATURES = (
     "demo",
     "imports",
     "load",
+    "owndata",
     "pain",
     "routine",
     "settings",
@@ -54,6 +55,9 @@ COMMAND_MODULES = {
     "serve": "web",
     "users": "users",
     "worker": "worker",
+    "export": "owndata",
+    "backup": "owndata",
+    "restore": "owndata",
 }
 
 

@@ -274,7 +274,8 @@ def import_command(
     """Import activity files, folders and export archives.
 
     PATH can be a .fit, .gpx or .tcx file (each also .gz), a folder (searched recursively), a Strava bulk
-    export ZIP (export_12345.zip) or a Garmin Connect export ZIP (detected by content). Duplicates of stored
+    export ZIP (export_12345.zip) or a Garmin Connect export ZIP (detected by content). A ZIP made by
+    `strideguard export` is restored whole into an empty database. Duplicates of stored
     activities are reported, not stored again. An interrupted archive import resumes where it stopped when
     you run the same command again; it then reports what that run did. Exit code 0 when nothing failed,
     1 otherwise, 130 when interrupted.
@@ -286,6 +287,14 @@ def import_command(
       strideguard import garmin_export.zip --sports all
       strideguard import old-watch.fit --start "2026-05-01 07:30"
     """
+    if len(paths) == 1 and paths[0].suffix.lower() == ".zip" and paths[0].is_file():
+        from strideguard.storage.athlete_export import is_export
+
+        if is_export(paths[0]):  # a `strideguard export` archive: restore it (cli/owndata.py)
+            from strideguard.cli.owndata import restore_export
+
+            restore_export(app, paths[0], as_json=as_json)
+            return
     chosen = parse_sports(sports)
     start_utc = _parse_start(start_text, paths) if start_text is not None else None
     options = ImportOptions(sports=chosen, workers=workers, batch_activities=batch_size, start_utc=start_utc)

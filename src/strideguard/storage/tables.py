@@ -122,6 +122,23 @@ class ShareRow(Base):
     athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the other user sees (storage/sharing.py, migration 0012): "training", "training_pain" or
+    # "everything"; with "training" only, show_flags lets them see the plain "pain over limits" and
+    # "urgent hip check" flags without any detail.
+    level: Mapped[str] = mapped_column(sa.String(20), server_default="everything")
+    show_flags: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+
+
+class AuditRow(Base):
+    """One event of an account: login, share, export, deletion (storage/audit.py, migration 0012)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_user_at", "user_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(sa.String(40))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
 
 
 # --- display settings (migration 0004) ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from strideguard.web.common import (
     resolve_viewer,
     svg,
 )
+from strideguard.web.shared_view import redact_activity
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -313,7 +314,9 @@ def activity_detail(activity_id: int, request: Request, session: DbSession) -> R
         "activity.html",
         saved=saved,
         errors=[],
-        **detail_context(session, viewer.athlete_id, activity, unit=viewer.unit),
+        **redact_activity(
+            detail_context(session, viewer.athlete_id, activity, unit=viewer.unit), viewer.access
+        ),
     )
 
 

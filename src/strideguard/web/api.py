@@ -28,7 +28,8 @@ from strideguard.web import imports as import_pages
 from strideguard.web import queries
 from strideguard.web import routines as routine_pages
 from strideguard.web import shoes as shoe_pages
-from strideguard.web.common import DbSession, require_writable, resolve_viewer
+from strideguard.web.common import DbSession, require_pain, require_writable, resolve_viewer
+from strideguard.web.shared_view import redact_dashboard
 
 router = APIRouter(prefix="/api")
 
@@ -163,7 +164,7 @@ def api_dashboard(request: Request, session: DbSession) -> dict[str, Any]:
     context = dashboard_page.dashboard_context(
         session, viewer.athlete_id, dashboard_page.today_local(), viewer.unit
     )
-    return dashboard_page.dashboard_json(context)
+    return dashboard_page.dashboard_json(redact_dashboard(context, viewer.access))
 
 
 @router.get("/imports", tags=["imports"])
@@ -337,8 +338,9 @@ def api_pain(
     since: date | None = None,
     region: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Pain-diary entries, oldest first."""
+    """Pain-diary entries, oldest first (403 to a coach the athlete shared "training only" with)."""
     viewer = resolve_viewer(request, session)
+    require_pain(viewer)
     return [
         _pain_json(e) for e in pain_store.list_pain(session, viewer.athlete_id, since=since, region=region)
     ]

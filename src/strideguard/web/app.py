@@ -37,6 +37,9 @@ ROUTERS = (
     "routines",
     "settings",
     "api",
+    "sharing",
+    "roster",
+    "owndata",
 )
 
 

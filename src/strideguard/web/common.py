@@ -21,7 +21,8 @@ from strideguard import units
 from strideguard.storage import activities as store
 from strideguard.storage import auth as auth_store
 from strideguard.storage import settings as settings_store
-from strideguard.storage.tables import AthleteRow, ShareRow
+from strideguard.storage import sharing
+from strideguard.storage.tables import AthleteRow
 from strideguard.web import security
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +66,8 @@ class Viewer:
     athletes: tuple[tuple[int, str], ...] = field(default=())
     # How the person looking reads distances: their own setting (a coach reads a shared log in theirs).
     unit: str = "km"
+    # What of this athlete the person looking may see (storage/sharing.py): everything for the owner.
+    access: sharing.Access = sharing.OWNER
 
 
 class LoginRequired(Exception):
@@ -208,15 +211,11 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
         session.add(row)
         session.commit()
         own = (row.id, row.name)
-    shared = session.execute(
-        sa.select(AthleteRow.id, AthleteRow.name)
-        .join(ShareRow, ShareRow.athlete_id == AthleteRow.id)
-        .where(ShareRow.user_id == user.id)
-        .order_by(AthleteRow.name)
-    ).all()
-    athletes = ((own[0], own[1]), *((a, n) for a, n in shared))
+    shared = sharing.shared_with(session, user.id)
+    athletes = ((own[0], own[1]), *((a, n) for a, n, _ in shared))
     wanted = request.cookies.get(VIEW_COOKIE, "")
     chosen = next((a for a in athletes if str(a[0]) == wanted), athletes[0])
+    access = next((acc for a, _, acc in shared if a == chosen[0] and a != own[0]), sharing.OWNER)
     viewer = Viewer(
         athlete_id=chosen[0],
         athlete_name=chosen[1],
@@ -225,6 +224,7 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
         read_only=chosen[0] != own[0],
         athletes=athletes,
         unit=settings_store.stored_unit(session, own[0]) or viewer_default_unit(request),
+        access=access,
     )
     request.state.viewer = viewer
     return viewer
@@ -234,6 +234,18 @@ def require_writable(viewer: Viewer) -> None:
     """Refuse changes to an athlete that was only shared with this user (coaches read, never write)."""
     if viewer.read_only:
         raise HTTPException(403, "This athlete's data is shared with you read-only.")
+
+
+def require_pain(viewer: Viewer) -> None:
+    """Refuse the pain diary to a user the athlete shared "training only" with."""
+    if not viewer.access.pain:
+        raise HTTPException(403, f"{viewer.athlete_name} has not shared their pain diary with you.")
+
+
+def require_triage(viewer: Viewer) -> None:
+    """Refuse hip checks to a user the athlete did not share "everything" with."""
+    if not viewer.access.triage:
+        raise HTTPException(403, f"{viewer.athlete_name} has not shared their hip checks with you.")
 
 
 async def form_fields(request: Request) -> dict[str, str]:

@@ -26,6 +26,7 @@ from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import charts, load, pain, risk, shoes
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
+from strideguard.web.shared_view import redact_dashboard
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -277,6 +278,7 @@ def dashboard_context(session: Session, athlete_id: int, today: date, unit: str 
         "regions": pain.REGIONS,
         "recent": store.list_activities(session, athlete_id, since=since, until=today, limit=5),
         "n_activities": store.count_activities(session, athlete_id, since=since, until=today),
+        "latest_triage": data.triage,  # (date, level): web/shared_view.py makes the plain flag of it
     }
 
 
@@ -368,4 +370,4 @@ def dashboard(request: Request, session: DbSession) -> Response:
     """The dashboard page."""
     viewer = resolve_viewer(request, session)
     context = dashboard_context(session, viewer.athlete_id, today_local(), viewer.unit)
-    return render(request, "dashboard.html", **context)
+    return render(request, "dashboard.html", **redact_dashboard(context, viewer.access))

@@ -21,6 +21,7 @@ from strideguard.web.common import (
     DbSession,
     FormFields,
     render,
+    require_pain,
     require_writable,
     resolve_viewer,
     svg,
@@ -240,6 +241,7 @@ def pain_context(
 def pain_page(request: Request, session: DbSession) -> Response:
     """The body map and form, recent entries, and the chosen region's history against load."""
     viewer = resolve_viewer(request, session)
+    require_pain(viewer)
     saved = request.query_params.get("saved") == "1"
     deleted = request.query_params.get("deleted") == "1"
     context = pain_context(session, viewer.athlete_id, dict(request.query_params), unit=viewer.unit)

@@ -43,6 +43,7 @@ from strideguard.web.common import (
     DbSession,
     FormFields,
     render,
+    require_triage,
     require_writable,
     resolve_viewer,
 )
@@ -232,6 +233,7 @@ def render_step(
 def triage_start(request: Request, session: DbSession) -> Response:
     """The first question (basics first, then the warning-sign screen)."""
     viewer = resolve_viewer(request, session)
+    require_triage(viewer)
     kb = default_knowledge()
     step = next_step({}, kb, frozenset())
     assert step is not None
@@ -253,6 +255,7 @@ def triage_start(request: Request, session: DbSession) -> Response:
 def triage_step(request: Request, form: FormFields, session: DbSession) -> Response:
     """Record the answer (or "don't know", or go back) and show the next question or the result."""
     viewer = resolve_viewer(request, session)
+    require_triage(viewer)
     kb = default_knowledge()
     answers = parse_answers(form.get("answers", "[]"), kb)
     action = form.get("action", "answer")
@@ -369,6 +372,7 @@ def render_result(
 def triage_result(row_id: int, request: Request, session: DbSession) -> Response:
     """A saved triage result, recomputed from its findings with the current knowledge."""
     viewer = resolve_viewer(request, session)
+    require_triage(viewer)
     row = session.scalar(
         sa.select(TriageRow).where(TriageRow.id == row_id, TriageRow.athlete_id == viewer.athlete_id)
     )
