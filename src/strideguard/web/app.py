@@ -23,6 +23,7 @@ from strideguard.importing import jobs as import_jobs
 from strideguard.storage import engine as db
 from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
+from strideguard.web.pagecache import PageCache
 
 # Feature routers, each a module of strideguard.web with a `router`.
 ROUTERS = (
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = db.session_factory(engine)
     app.state.templates = make_templates()
+    app.state.page_cache = PageCache()
     app.state.secret = settings.secret_key or security.load_secret(data_dir)
     app.state.data_dir = data_dir
     app.state.import_worker = None  # started by _lifespan unless settings.run_worker is off
