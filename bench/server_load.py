@@ -360,6 +360,7 @@ def explain_slowest(url: str, email: str, count: int = 3) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy import event
 
+    from strideguard.importing import jobs as import_jobs
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
@@ -382,6 +383,7 @@ def explain_slowest(url: str, email: str, count: int = 3) -> None:
     def after(conn, cursor, statement, parameters, context, executemany):
         ms = (time.perf_counter() - conn.info.pop("t0", time.perf_counter())) * 1000
         if statement.lstrip().upper().startswith("SELECT") and ms > seen.get(statement, (0.0, None))[0]:
+            # SELECTs only: EXPLAIN ANALYZE runs them again, which must change nothing.
             seen[statement] = (ms, parameters)
 
     with TestClient(app) as client:
@@ -397,8 +399,24 @@ def explain_slowest(url: str, email: str, count: int = 3) -> None:
         seen.clear()
         for path in PAGES:
             client.get(path.replace("{id}", str(ids[0])))
+        # And one upload, imported here (the statements of the import worker count too).
+        page = client.get("/import")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        ((name, data),) = upload_files(1, seed=99)
+        client.post(
+            "/import",
+            data={"csrf_token": token, "sports": "default"},
+            files={"files": (name, data, "application/octet-stream")},
+        )
+        for _ in range(50):  # jobs the load phases left queued go first (their folders are gone)
+            job = import_jobs.claim(app.state.engine)
+            if job is None:
+                break
+            import_jobs.run_one(app.state.engine, job)
     slowest = sorted(seen.items(), key=lambda item: -item[1][0])[:count]
-    print(f"\n## the {count} slowest statements of one page walk (as {email}), EXPLAIN ANALYZE")
+    print(
+        f"\n## the {count} slowest statements of one page walk and one upload (as {email}), EXPLAIN ANALYZE"
+    )
     with app.state.engine.connect() as connection:
         raw = connection.connection.driver_connection
         for statement, (ms, parameters) in slowest:

@@ -111,6 +111,9 @@ class AthleteRow(Base):
     local_key: Mapped[str | None] = mapped_column(sa.String(20))
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised by triggers (revision 0014) on every change to what this athlete's pages show: the key of the
+    # page cache (web/pagecache.py), the same in every server process.
+    data_version: Mapped[int] = mapped_column(sa.Integer, server_default="0", default=0)
 
 
 class ShareRow(Base):
@@ -231,7 +234,9 @@ class ImportItemRow(Base):
     member: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(20))  # imported | duplicate | skipped | failed
     message: Mapped[str | None] = mapped_column(sa.Text)
-    activity_id: Mapped[int | None] = mapped_column(sa.ForeignKey("activities.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="SET NULL"), index=True
+    )
 
 
 class ImportJobRow(Base):
@@ -295,7 +300,10 @@ class ActivityRow(Base):
     source_part: Mapped[int] = mapped_column(sa.Integer, default=0)
     source_name: Mapped[str | None] = mapped_column(sa.Text)
     damaged: Mapped[str | None] = mapped_column(sa.Text)
-    import_id: Mapped[int | None] = mapped_column(sa.ForeignKey("imports.id", ondelete="SET NULL"))
+    # Indexed (revision 0014): an import's summary counts its runs, deleting an import clears it.
+    import_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("imports.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

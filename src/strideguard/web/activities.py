@@ -18,10 +18,11 @@ from strideguard.model import SPORTS, Activity, Lap, Streams
 from strideguard.storage import activities as store
 from strideguard.training import load, pain
 from strideguard.training.charts import Series, line_chart
-from strideguard.web import queries
+from strideguard.web import pagecache, queries
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    Viewer,
     render,
     require_writable,
     resolve_viewer,
@@ -100,6 +101,10 @@ def parse_list_filters(params: dict[str, str]) -> tuple[dict[str, Any], list[str
 def activity_list(request: Request, session: DbSession) -> Response:
     """The filtered, sorted, paginated list of activities."""
     viewer = resolve_viewer(request, session)
+    return pagecache.cached_page(request, session, viewer, lambda: _activity_list(request, session, viewer))
+
+
+def _activity_list(request: Request, session: Session, viewer: Viewer) -> Response:
     filters, problems = parse_list_filters(dict(request.query_params))
     result = queries.activity_page(
         session,
@@ -307,17 +312,21 @@ def detail_context(
 def activity_detail(activity_id: int, request: Request, session: DbSession) -> Response:
     """One activity: summary, route, charts, laps, shoe, RPE and feel, and the day's pain entries."""
     viewer = resolve_viewer(request, session)
-    activity = _load(session, viewer.athlete_id, activity_id)
-    saved = request.query_params.get("saved") == "1"
-    return render(
-        request,
-        "activity.html",
-        saved=saved,
-        errors=[],
-        **redact_activity(
-            detail_context(session, viewer.athlete_id, activity, unit=viewer.unit), viewer.access
-        ),
-    )
+
+    def build() -> Response:
+        activity = _load(session, viewer.athlete_id, activity_id)
+        saved = request.query_params.get("saved") == "1"
+        return render(
+            request,
+            "activity.html",
+            saved=saved,
+            errors=[],
+            **redact_activity(
+                detail_context(session, viewer.athlete_id, activity, unit=viewer.unit), viewer.access
+            ),
+        )
+
+    return pagecache.cached_page(request, session, viewer, build)
 
 
 def parse_edit_form(form: dict[str, str], shoe_ids: set[int]) -> tuple[dict[str, Any], list[str]]:

@@ -28,10 +28,10 @@ from strideguard.web import imports as import_pages
 from strideguard.web import queries
 from strideguard.web import routines as routine_pages
 from strideguard.web import shoes as shoe_pages
-from strideguard.web.common import DbSession, require_pain, require_writable, resolve_viewer
+from strideguard.web.common import DbSession, ReleasingRoute, require_pain, require_writable, resolve_viewer
 from strideguard.web.shared_view import redact_dashboard
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=ReleasingRoute)
 
 
 @router.get("/activities", tags=["activities"])

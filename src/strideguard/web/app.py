@@ -24,6 +24,7 @@ from strideguard.storage import engine as db
 from strideguard.storage.tables import utcnow
 from strideguard.web import security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
+from strideguard.web.pagecache import PageCache
 
 # Feature routers, each a module of strideguard.web with a `router`.
 ROUTERS = (
@@ -109,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = db.session_factory(engine)
     app.state.templates = make_templates()
+    app.state.page_cache = PageCache()
     app.state.secret = settings.secret_key or security.load_secret(data_dir)
     app.state.data_dir = data_dir
     app.state.clock = utcnow  # sessions, throttles and invites read the time here (tests set it)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import math
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import jinja2
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -171,11 +176,26 @@ def svg(markup: str) -> Markup:
 # --- dependencies -------------------------------------------------------------------------------------------
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """A session for this request; handlers commit what they change, anything else is rolled back."""
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; handlers commit what they change, anything else is rolled back.
+
+    Closing it (which hands its connection back to the pool) runs in threads of its own, not in the
+    handlers' threads: a sync dependency's teardown would wait for a handler thread, while every handler
+    thread may be waiting for a connection that only such a teardown gives back (all requests then stall
+    until the pool's time-out, issue 13)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory() as session:
+    session = factory()  # no connection yet: the first query checks one out
+    try:
         yield session
+    finally:
+        await anyio.to_thread.run_sync(session.close, limiter=_closers(request))
+
+
+def _closers(request: Request) -> anyio.CapacityLimiter:
+    limiter = getattr(request.app.state, "session_closers", None)
+    if limiter is None:
+        limiter = request.app.state.session_closers = anyio.CapacityLimiter(4)
+    return limiter
 
 
 def viewer_default_unit(request: Request) -> str:
@@ -295,4 +315,34 @@ async def verify_csrf(request: Request) -> None:
 
 
 DbSession = Annotated[Session, Depends(db_session)]
+
+
+class ReleasingRoute(APIRoute):
+    """A route whose sync handler closes its database session as it returns.
+
+    FastAPI turns a handler's return value (a dict for the API) into JSON in one of the handler threads,
+    after the handler and before the session's teardown: a session still holding its connection then
+    waits for a handler thread while every handler thread may be waiting for a connection. Closing the
+    session in the handler (its result is plain data by then) gives the connection back first (issue 13:
+    the club's edits stalled in steps of the pool's 3 s time-out)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _closing_sessions(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    value.close()
+
+    return handler
+
+
 FormFields = Annotated[dict[str, str], Depends(form_fields)]

@@ -25,6 +25,7 @@ from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import charts, load, pain, risk, shoes
+from strideguard.web import pagecache
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
 from strideguard.web.shared_view import redact_dashboard
 
@@ -369,5 +370,9 @@ def dashboard_json(context: dict[str, Any]) -> dict[str, Any]:
 def dashboard(request: Request, session: DbSession) -> Response:
     """The dashboard page."""
     viewer = resolve_viewer(request, session)
-    context = dashboard_context(session, viewer.athlete_id, today_local(), viewer.unit)
-    return render(request, "dashboard.html", **redact_dashboard(context, viewer.access))
+
+    def build() -> Response:
+        context = dashboard_context(session, viewer.athlete_id, today_local(), viewer.unit)
+        return render(request, "dashboard.html", **redact_dashboard(context, viewer.access))
+
+    return pagecache.cached_page(request, session, viewer, build)

@@ -17,6 +17,7 @@ from strideguard.storage import activities as store
 from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.training import charts, load, pain
+from strideguard.web import pagecache
 from strideguard.web.common import (
     DbSession,
     FormFields,
@@ -242,10 +243,14 @@ def pain_page(request: Request, session: DbSession) -> Response:
     """The body map and form, recent entries, and the chosen region's history against load."""
     viewer = resolve_viewer(request, session)
     require_pain(viewer)
-    saved = request.query_params.get("saved") == "1"
-    deleted = request.query_params.get("deleted") == "1"
-    context = pain_context(session, viewer.athlete_id, dict(request.query_params), unit=viewer.unit)
-    return render(request, "pain.html", errors=[], saved=saved, deleted=deleted, **context)
+
+    def build() -> Response:
+        saved = request.query_params.get("saved") == "1"
+        deleted = request.query_params.get("deleted") == "1"
+        context = pain_context(session, viewer.athlete_id, dict(request.query_params), unit=viewer.unit)
+        return render(request, "pain.html", errors=[], saved=saved, deleted=deleted, **context)
+
+    return pagecache.cached_page(request, session, viewer, build)
 
 
 def parse_pain_form(form: dict[str, str], today: date) -> tuple[pain.PainEntry | None, list[str]]:

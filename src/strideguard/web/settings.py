@@ -18,13 +18,14 @@ from strideguard.storage import settings as store
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     Viewer,
     render,
     resolve_viewer,
     viewer_default_unit,
 )
 
-router = APIRouter(tags=["settings"])
+router = APIRouter(tags=["settings"], route_class=ReleasingRoute)
 CHOICES = ("km", "mi", "auto")
 
 

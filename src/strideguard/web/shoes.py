@@ -17,10 +17,11 @@ from strideguard.storage import aggregates
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage.activities import NotFound
 from strideguard.training import shoes
-from strideguard.web import queries
+from strideguard.web import pagecache, queries
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    Viewer,
     render,
     require_writable,
     resolve_viewer,
@@ -167,6 +168,10 @@ def _done_notes(params: dict[str, str], context: dict[str, Any], unit: str = "km
 def shoes_page(request: Request, session: DbSession) -> Response:
     """All shoes with their wear, defaults, and the form to add one."""
     viewer = resolve_viewer(request, session)
+    return pagecache.cached_page(request, session, viewer, lambda: _shoes_page(request, session, viewer))
+
+
+def _shoes_page(request: Request, session: Session, viewer: Viewer) -> Response:
     context = shoes_context(session, viewer.athlete_id, viewer.unit)
     message = {
         "added": "Shoe added.",

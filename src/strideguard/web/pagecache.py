@@ -1,0 +1,129 @@
+"""Rendered pages, cached per athlete data version, computed once per key while other requests wait.
+
+The key is everything a page depends on: the athlete's `data_version` (raised by triggers on every change,
+revision 0014, so every server process sees the same version the moment a change is committed), the
+viewer (who looks, in which unit, which athletes they may switch to), the URL with its query and today's
+date. The page is rendered with a placeholder where the browser's CSRF token goes and the token is put in
+per request, so one rendering serves every browser of that viewer.
+
+Single flight: the first request for a key computes the page; requests for the same key that arrive
+meanwhile wait for it (up to WAIT_S, then compute themselves) instead of all computing the same page at
+once, which is what a burst of views after an import would otherwise do.
+
+The version is read before the page's data, so a page can only be stored under a version older than its
+data (recomputed at the next view), never newer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from strideguard import config
+from strideguard.storage.tables import AthleteRow
+from strideguard.web.common import Viewer
+
+MAX_BYTES = 32 * 1024 * 1024  # per process; least recently used pages go first
+WAIT_S = 10.0
+# Stands for the CSRF token in a stored page (letters only, so escaping leaves it as it is).
+TOKEN_PLACEHOLDER = "sgCsrfTokenPlaceholderQx"
+
+
+class PageCache:
+    """Rendered page bodies by key, bounded in bytes, with single-flight computation."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._flights: dict[tuple[Any, ...], threading.Event] = {}
+        self.computed = 0  # pages rendered (a miss); tests count them
+
+    def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], bytes | None]) -> bytes | None:
+        """The stored page of `key`, or `compute()`'s (None: not cacheable, e.g. an error page)."""
+        while True:
+            with self._lock:
+                body = self._pages.get(key)
+                if body is not None:
+                    self._pages.move_to_end(key)
+                    return body
+                flight = self._flights.get(key)
+                if flight is None:
+                    flight = self._flights[key] = threading.Event()
+                    break
+            if not flight.wait(WAIT_S):
+                return compute()  # the first one is stuck; do not wait behind it any longer
+            with self._lock:
+                if key in self._pages or key in self._flights:
+                    continue
+            return compute()  # the first one failed or was not cacheable: compute our own
+        try:
+            body = compute()
+            self.computed += 1
+            if body is not None:
+                self._store(key, body)
+            return body
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.set()
+
+    def _store(self, key: tuple[Any, ...], body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._pages:
+                return
+            self._pages[key] = body
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _old, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+def data_version(session: Session, athlete_id: int) -> int:
+    """The athlete's data version (revision 0014's triggers raise it on every change)."""
+    return int(session.scalar(sa.select(AthleteRow.data_version).where(AthleteRow.id == athlete_id)) or 0)
+
+
+def cached_page(
+    request: Request, session: Session, viewer: Viewer, build: Callable[[], Response]
+) -> Response:
+    """`build()`'s page (an HTMLResponse from `render`) from the cache of this process when the athlete's
+    data has not changed since it was rendered for this viewer and URL."""
+    cache: PageCache | None = getattr(request.app.state, "page_cache", None)
+    state = request.scope.setdefault("state", {})
+    token = state.get("csrf_token", "")
+    if cache is None or not token:
+        return build()
+    key = (
+        viewer,
+        data_version(session, viewer.athlete_id),
+        request.url.path,
+        tuple(sorted(request.query_params.multi_items())),
+        config.today_local(),
+    )
+
+    def compute() -> bytes | None:
+        state["csrf_token"] = TOKEN_PLACEHOLDER
+        try:
+            response = build()
+        finally:
+            state["csrf_token"] = token
+        if response.status_code != 200 or not isinstance(response, HTMLResponse):
+            return None
+        return bytes(response.body)
+
+    body = cache.get_or_compute(key, compute)
+    if body is None:
+        return build()
+    html = body.replace(TOKEN_PLACEHOLDER.encode(), token.encode())
+    return HTMLResponse(html)
