@@ -159,10 +159,12 @@ class TriageResult:
     routines_withheld: str | None
     disclaimer: str = DISCLAIMER
     unchecked_red_flags: tuple[UncheckedRedFlag, ...] = ()
+    region: str = "hip"  # the body region whose knowledge gave this result (hip or knee)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract documented in docs/triage.md."""
         return {
+            "region": self.region,
             "triage_level": self.triage_level,
             "red_flags": [f.to_json() for f in self.red_flags],
             "conditions": [c.to_json() for c in self.conditions],
