@@ -1,4 +1,4 @@
-"""Triage for any body region (hip, knee; the knowledge base names it): `evaluate(findings, kb) -> TriageResult` and `next_question(findings, kb, asked)`.
+"""Triage for any body region (hip, knee; the knowledge base names it): `evaluate(findings, kb)`.
 
 Method (documented for users in docs/triage.md):
 1. Red flags (knowledge/red_flags.yaml) are evaluated first. Each one that fires sets a *minimum* level;

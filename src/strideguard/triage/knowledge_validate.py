@@ -16,8 +16,8 @@ import yaml
 
 from strideguard import rules
 from strideguard.triage.knowledge_model import (
-    BASES,
     ALL_CONDITION_IDS,
+    BASES,
     FINDING_TYPES,
     LEVELS,
     MAX_DESIGN_LR,
