@@ -1,4 +1,5 @@
-"""Hip-pain triage wizard: the CLI's interview (`triage.interview.next_step`) as pages - grouped warning-sign
+"""Hip and knee triage wizard (the region is chosen on the first page, or by the pain-diary entry the check
+starts from): the CLI's interview (`triage.interview.next_step`) as pages - grouped warning-sign
 questions ("none of these" / "yes, one or more" / "don't know") and single questions, "don't know" and back
 everywhere; the result page leads with the triage level, then red flags, ranked conditions, advice, routines.
 
@@ -25,7 +26,7 @@ from strideguard.triage.interview import (
     next_step,
     replay,
 )
-from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge import REGION, REGIONS, default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
@@ -63,6 +64,12 @@ STAGES = (
     ("detail", "A few questions about the pain"),
 )
 STAGE_NOTE = "Warning signs first, then a few questions about the pain."
+REGION_LABELS = {"hip": "Hip, groin or thigh", "knee": "Knee"}
+
+
+def region_of(value: str | None) -> str:
+    """The region a request names, or the default (hip) for anything else."""
+    return value if value in REGIONS else REGION
 
 
 def parse_answers(text: str, kb: KnowledgeBase) -> list[tuple[str, Any]]:
@@ -181,6 +188,9 @@ def step_context(
     """Template variables for one wizard page: a single question or a grouped screen."""
     stage = step.phase if step.phase in dict(STAGES) else "detail"
     common = {
+        "region": kb.region,
+        "region_name": kb.region.capitalize(),
+        "regions": [(r, REGION_LABELS.get(r, r)) for r in REGIONS],
         "answers_json": json.dumps(answers),
         "step": len(answers) + 1,
         "stages": STAGES,
@@ -229,22 +239,22 @@ def render_step(
 
 
 @router.get("/triage", response_class=HTMLResponse)
-def triage_start(request: Request, session: DbSession) -> Response:
-    """The first question (basics first, then the warning-sign screen)."""
+def triage_start(request: Request, session: DbSession, region: str = REGION) -> Response:
+    """The first question (basics first, then the warning-sign screen) of the hip or knee check."""
     viewer = resolve_viewer(request, session)
-    kb = default_knowledge()
+    kb = default_knowledge(region_of(region))
     step = next_step({}, kb, frozenset())
     assert step is not None
     rows = session.execute(
-        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level)
+        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.region)
         .where(TriageRow.athlete_id == viewer.athlete_id)
         .order_by(TriageRow.id.desc())
         .limit(10)
     ).all()
     # Stored in UTC; shown in this computer's time zone, like the dashboard's "today".
     history = [
-        (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level)
-        for row_id, created, level in rows
+        (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level, row_region)
+        for row_id, created, level, row_region in rows
     ]
     return render_step(request, kb, [], step, history=history)
 
@@ -253,7 +263,7 @@ def triage_start(request: Request, session: DbSession) -> Response:
 def triage_step(request: Request, form: FormFields, session: DbSession) -> Response:
     """Record the answer (or "don't know", or go back) and show the next question or the result."""
     viewer = resolve_viewer(request, session)
-    kb = default_knowledge()
+    kb = default_knowledge(region_of(form.get("region")))
     answers = parse_answers(form.get("answers", "[]"), kb)
     action = form.get("action", "answer")
     revisit: tuple[str, Any] | None = None
@@ -310,6 +320,7 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
         findings=findings,
         triage_level=result.triage_level,
         result=result.to_json(),
+        region=kb.region,
     )
     session.add(row)
     session.commit()
@@ -349,6 +360,7 @@ def render_result(
         request,
         "triage_result.html",
         result=result,
+        region_name=result.region.capitalize(),
         headline=LEVEL_HEADLINES[result.triage_level],
         banner=banner[:3],
         row_id=row_id,
@@ -374,5 +386,5 @@ def triage_result(row_id: int, request: Request, session: DbSession) -> Response
     )
     if row is None:
         raise HTTPException(404, f"No triage result #{row_id}.")
-    kb = default_knowledge()
+    kb = default_knowledge(region_of(row.region))
     return render_result(request, kb, evaluate(row.findings, kb), row.id, findings=row.findings)
