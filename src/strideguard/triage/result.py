@@ -164,7 +164,6 @@ class TriageResult:
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract documented in docs/triage.md."""
         return {
-            "region": self.region,
             "triage_level": self.triage_level,
             "red_flags": [f.to_json() for f in self.red_flags],
             "conditions": [c.to_json() for c in self.conditions],
@@ -174,4 +173,5 @@ class TriageResult:
             "level_reasons": [r.to_json() for r in self.level_reasons],
             "disclaimer": self.disclaimer,
             "unchecked_red_flags": [u.to_json() for u in self.unchecked_red_flags],
+            "region": self.region,
         }

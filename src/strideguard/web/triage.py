@@ -17,7 +17,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from strideguard.storage import pain as pain_store
+from strideguard.storage.activities import NotFound
 from strideguard.storage.tables import TriageRow
+from strideguard.training.pain import pain_trends
+from strideguard.triage import from_diary
 from strideguard.triage.engine import evaluate
 from strideguard.triage.interview import (
     SCREEN_ANSWER_LABELS,
@@ -232,18 +236,50 @@ def render_step(
         "previous": None,
         "history": [],
         "headlines": LEVEL_HEADLINES,
+        "diary_note": None,
         **extra,
         **context,
     }
     return render(request, template, status_code=status_code, **values)
 
 
+def _diary_start(
+    session: Any, athlete_id: int, entry_id: int
+) -> tuple[str, list[tuple[str, Any]], str] | None:
+    """(region, answers, note) for a check started from one of this athlete's own pain-diary entries."""
+    try:
+        entry = pain_store.get_pain(session, athlete_id, entry_id)
+    except NotFound:
+        raise HTTPException(404, f"No pain entry #{entry_id}.") from None
+    region = from_diary.triage_region(entry.region)
+    if region is None:
+        return None
+    trend = next(
+        (t.direction for t in pain_trends(pain_store.list_pain(session, athlete_id), entry.day)
+         if (t.region, t.side) == (entry.region, entry.side)),
+        None,
+    )
+    answers = from_diary.prefill(entry.region, entry.side, trend)
+    note = f"Started from your diary entry of {entry.day.isoformat()}: {entry.label.lower()} ({entry.side})."
+    return region, answers, note
+
+
 @router.get("/triage", response_class=HTMLResponse)
-def triage_start(request: Request, session: DbSession, region: str = REGION) -> Response:
-    """The first question (basics first, then the warning-sign screen) of the hip or knee check."""
+def triage_start(
+    request: Request, session: DbSession, region: str = REGION, pain: int | None = None
+) -> Response:
+    """The first question (basics first, then the warning-sign screen) of the hip or knee check; with
+    `pain` (a diary entry id) the entry's region, and what the diary already knows, are filled in."""
     viewer = resolve_viewer(request, session)
+    answers: list[tuple[str, Any]] = []
+    note = None
+    if pain is not None:
+        started = _diary_start(session, viewer.athlete_id, pain)
+        if started is not None:
+            region, answers, note = started
     kb = default_knowledge(region_of(region))
-    step = next_step({}, kb, frozenset())
+    findings, asked = state_of(answers, kb)
+    step = next_step(findings, kb, asked)
     assert step is not None
     rows = session.execute(
         sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.region)
@@ -256,7 +292,7 @@ def triage_start(request: Request, session: DbSession, region: str = REGION) -> 
         (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level, row_region)
         for row_id, created, level, row_region in rows
     ]
-    return render_step(request, kb, [], step, history=history)
+    return render_step(request, kb, answers, step, history=history, diary_note=note)
 
 
 @router.post("/triage", response_class=HTMLResponse)
