@@ -148,7 +148,7 @@ def test_wizard_offers_the_region_and_walks_a_knee_check_to_a_saved_knee_result(
     again = soup(client.get(f"/triage/results/{row.id}"))
     assert again.select_one("#conditions ol > li.condition strong").get_text() == first
     history = soup(client.get("/triage")).select_one("ul.triage-history").get_text()
-    assert "(knee)" in history
+    assert "(knee check)" in history
 
 
 def test_knee_wizard_page_asks_where_in_the_knee(client):
@@ -211,3 +211,59 @@ def test_a_knee_diary_entry_links_to_the_knee_check_with_what_it_knows(client, s
     assert ["pain_location", "anterior_knee"] in answers and ["pain_bilateral", True] in answers
     assert page.select_one('input[name="question"]')["value"] == "age"
     assert client.get("/triage?pain=999999").status_code == 404
+
+
+# --- a real browser ---
+
+# The journey's fixtures (a real server, Chromium), under names that do not clash with the soups above.
+from test_browser import page as browser_page  # noqa: E402, F401
+from test_browser import server as browser_server  # noqa: E402, F401
+from test_browser import shot, shots_dir  # noqa: E402, F401
+from test_web_triage_routines import CONTRAST_JS  # noqa: E402
+
+
+def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, request):
+    server, page = (request.getfixturevalue(n) for n in ("browser_server", "browser_page"))
+    pain_store.add_pain(session, athlete_id, PainEntry(date.today(), "knee-front", "both", 4, "during"))
+    session.commit()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(server + "/pain")
+    with page.expect_navigation():
+        page.click("a[data-check='knee']")
+    assert page.locator("h1").first.inner_text() == "Knee check"
+    assert "diary entry" in page.locator("#diary-note").inner_text()
+    typed = {
+        "age": "26",
+        "sex": "female",
+        "pain_squatting": "yes",
+        "pain_stairs": "yes",
+        "pain_sitting": "yes",
+    }
+    for _ in range(60):
+        if page.locator("form#question").count() == 0:
+            break
+        step = page.locator('input[name="question"]').get_attribute("value")
+        if page.locator("form#question[data-kind='screen']").count():
+            action = "none"
+        elif step in typed and page.locator("#answer-number").count():
+            page.fill("#answer-number", typed[step])
+            action = "answer"
+        elif step in typed:
+            page.check(f'input[name="value"][value="{typed[step]}"]')
+            action = "answer"
+        else:
+            action = "dont_know"
+        with page.expect_navigation():
+            page.click(f'form#question button[value="{action}"]')
+    else:
+        raise AssertionError("the wizard did not finish")
+    assert page.title().startswith("Knee check result")
+    assert page.locator("main > *").first.get_attribute("class").startswith("level-banner")
+    assert "Patellofemoral pain" in page.locator("#conditions").inner_text()
+    assert page.locator("#routines a").count() >= 1  # warning signs answered, none fired: a routine
+    assert page.evaluate(CONTRAST_JS) == []
+    shot(page, "knee-result")
+    page.set_viewport_size({"width": 375, "height": 800})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375  # nothing wider than a phone
+    shot(page, "knee-result-375")
