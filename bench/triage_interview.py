@@ -211,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("directory", type=Path, nargs="+")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the cases that missed")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--region", default="hip", help="the body region of the cases (hip or knee)")
     args = parser.parse_args(argv)
-    kb = default_knowledge()
+    kb = default_knowledge(args.region)
     for directory in args.directory:
         figures = run(directory, kb, args.verbose)
         if args.json:

@@ -11,12 +11,18 @@ from pathlib import Path
 import pytest
 
 from strideguard.triage import routines as rt
+from strideguard.triage.knowledge_model import CONDITION_IDS, KNEE_CONDITION_IDS
 
 SHARED_VOCABULARY = (
     Path(__file__).resolve().parent.parent.parent / "shared" / "clinical" / "findings-vocabulary.md"
 )
 
 EXPECTED_IDS = {
+    # the knee's (knowledge/knee/routines/)
+    "knee_hip_strength",
+    "patellar_tendon_loading",
+    "itb_hip_abductor",
+    "thigh_foam_roll",
     "piriformis_foam_roll",
     "tfl_foam_roll",
     "hip_flexor_stretch",
@@ -28,6 +34,20 @@ EXPECTED_IDS = {
 }
 
 # Conditions whose advice is "stop and see a clinician" (clinical.md 0 and 1e): no routine may be offered.
+# a knee routine is never offered with a possible bone stress injury, clot, infection, tumour, slipped growth
+# plate, acute injury, hot joint, locked knee (meniscus, loose body) or a burst cyst (clinical-knee.md 1c)
+NEVER_WITH_KNEE = {
+    "knee_bone_stress_injury",
+    "vascular",
+    "septic_arthritis_infection",
+    "bone_tumour",
+    "scfe",
+    "acute_traumatic_knee_injury",
+    "gout_or_inflammatory_arthritis",
+    "meniscal_tear",
+    "osteochondritis_dissecans",
+    "bakers_cyst",
+}
 NEVER_WITH = {
     "femoral_neck_stress_fracture",
     "pelvic_or_femoral_shaft_bsi",
@@ -246,7 +266,10 @@ def test_condition_ids_are_the_20_of_the_vocabulary():
     section = SHARED_VOCABULARY.read_text(encoding="utf-8").split("## Findings")[0]
     ids = set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
     assert len(ids) == 20
-    assert ids == rt.CONDITION_IDS
+    assert ids == set(CONDITION_IDS)
+    # routines serve both regions: the hip's 20 ids and the knee's 22 (5 of them shared)
+    assert rt.CONDITION_IDS == set(CONDITION_IDS) | set(KNEE_CONDITION_IDS)
+    assert len(rt.CONDITION_IDS) == 37
 
 
 def test_routine_condition_ids_are_known_and_durations_positive(shipped):
@@ -259,8 +282,11 @@ def test_routine_condition_ids_are_known_and_durations_positive(shipped):
 
 
 def test_no_routine_is_offered_for_a_stop_running_condition(shipped):
+    knee = {p.stem for p in (rt.KNOWLEDGE_DIR / "knee" / "routines").glob("*.yaml")}
+    assert knee
     for routine in shipped.values():
-        assert set(routine.contraindicated_for) >= NEVER_WITH, routine.id
+        never = NEVER_WITH | NEVER_WITH_KNEE if routine.id in knee else NEVER_WITH
+        assert set(routine.contraindicated_for) >= never, routine.id
         assert not routine.allowed_for(["itb_tfl_lateral", "femoral_neck_stress_fracture"])
 
 

@@ -203,7 +203,7 @@ def test_interactive_answers_that_run_out_count_as_dont_know_and_are_named(run_c
 
 
 def test_history_lists_saved_checks_newest_first(run_cli, tmp_path):
-    assert "No saved hip checks" in run_cli("triage", "--history").stdout
+    assert "No saved checks" in run_cli("triage", "--history").stdout
     case = tmp_path / "case.json"
     for findings in (
         {"age": 29, "pain_location": "groin", "pain_on_hop": True},

@@ -65,15 +65,17 @@ def _side_label(side: str | None) -> str:
 
 
 def _condition_names(ids: tuple[str, ...]) -> list[str]:
-    """Conditions as the hip check names them ("Iliotibial band / TFL pain (outer hip and thigh)"), never
-    their knowledge-file ids; an id the knowledge does not know is shown in words."""
-    from strideguard.triage.knowledge import KnowledgeError, default_knowledge
+    """Conditions as the hip or knee check names them ("Iliotibial band / TFL pain (outer hip and thigh)"),
+    never their knowledge-file ids; an id the knowledge does not know is shown in words."""
+    from strideguard.triage.knowledge import REGIONS, KnowledgeError, default_knowledge
 
-    try:
-        conditions = default_knowledge().conditions
-    except KnowledgeError:
-        conditions = {}
-    return [conditions[c].name if c in conditions else c.replace("_", " ") for c in ids]
+    conditions: dict[str, object] = {}
+    for region in reversed(REGIONS):  # the hip's names win for the ids both regions share
+        try:
+            conditions.update(default_knowledge(region).conditions)
+        except KnowledgeError:
+            pass
+    return [getattr(conditions.get(c), "name", None) or c.replace("_", " ") for c in ids]
 
 
 @click.group("routine")

@@ -1,4 +1,5 @@
-"""`strideguard triage`: hip-pain triage from a findings file (`--findings FILE --json`) or by questions.
+"""`strideguard triage`: hip or knee triage (`--region`) from a findings file (`--findings FILE --json`) or by
+questions.
 
 A thin shell over `strideguard.triage`: question choice, scoring and red flags all live there.
 """
@@ -20,7 +21,7 @@ from strideguard.storage import triage as triage_store
 from strideguard.storage.tables import TriageRow
 from strideguard.triage.engine import evaluate
 from strideguard.triage.interview import item_choices, next_step, record
-from strideguard.triage.knowledge import check_knowledge, load_knowledge
+from strideguard.triage.knowledge import REGION, REGIONS, check_knowledge, load_knowledge
 from strideguard.triage.knowledge_model import (
     SCREEN_DONT_KNOW,
     SCREEN_NONE,
@@ -74,7 +75,15 @@ def register(group: click.Group) -> None:
     "--json", "as_json", is_flag=True, help="Print the result as JSON (the contract in docs/triage.md)."
 )
 @click.option("--save", is_flag=True, help="Store the result in your triage history (local athlete).")
-@click.option("--history", is_flag=True, help="List your saved hip checks (newest first) and exit.")
+@click.option(
+    "--history", is_flag=True, help="List your saved checks, hip and knee (newest first), and exit."
+)
+@click.option(
+    "--region",
+    type=click.Choice(REGIONS),
+    default=None,
+    help="Where it hurts: hip (the default) or knee. --check-knowledge without it checks every region.",
+)
 @click.option(
     "--knowledge",
     "knowledge_dir",
@@ -94,8 +103,9 @@ def triage_command(
     history: bool,
     knowledge_dir: Path | None,
     check_knowledge: bool,
+    region: str | None,
 ) -> None:
-    """Hip-pain triage: warning signs first, then the likely causes with their evidence.
+    """Hip or knee triage: warning signs first, then the likely causes with their evidence.
 
     Without --findings it asks questions: warning signs first, mostly grouped ("do any of these
     apply?": n = none of these, y = yes, ? = don't know - yes or ? then asks them one by one), then
@@ -108,6 +118,8 @@ def triage_command(
       echo '{"findings": {"pain_location": "lateral", "tender_greater_trochanter": true}}' > case.json
       strideguard triage --findings case.json --json
       strideguard triage --findings case.json --save
+      strideguard triage --region knee
+      strideguard triage --region knee --findings knee.json --json
       strideguard triage --history
       strideguard triage --check-knowledge
     """
@@ -115,9 +127,9 @@ def triage_command(
         _history(app, as_json)
         return
     if check_knowledge:
-        _check(knowledge_dir)
+        _check(knowledge_dir, (region,) if region else REGIONS)
         return
-    kb = _knowledge(knowledge_dir)
+    kb = _knowledge(knowledge_dir, region or REGION)
     if findings_file is not None:
         findings = _read_findings(findings_file, kb)
     else:
@@ -139,6 +151,7 @@ def triage_command(
                     findings=dict(findings),
                     triage_level=result.triage_level,
                     result=result.to_json(),
+                    region=kb.region,
                 )
             )
         (err_console if as_json else console).print("Saved to your triage history.")
@@ -159,15 +172,16 @@ def _history(app: AppContext, as_json: bool) -> None:
         click.echo(json.dumps({"checks": checks}, indent=2, ensure_ascii=False))
         return
     if not checks:
-        console.print("No saved hip checks. Run `strideguard triage --save` to keep one.")
+        console.print("No saved checks. Run `strideguard triage --save` to keep one.")
         return
-    table = Table(title="Your hip checks (newest first)", title_justify="left")
-    for header in ("#", "when", "level", "most likely", "warning signs"):
+    table = Table(title="Your hip and knee checks (newest first)", title_justify="left")
+    for header in ("#", "when", "region", "level", "most likely", "warning signs"):
         table.add_column(header, justify="right" if header in {"#", "warning signs"} else "left")
     for check in checks:
         table.add_row(
             str(check["id"]),
             str(check["time"]).replace("T", " ")[:16],
+            str(check.get("region") or REGION),
             LEVEL_WORDS.get(str(check["triage_level"]), str(check["triage_level"])),
             escape(str(check["top_condition"] or "")),
             str(check["red_flags"]),
@@ -176,26 +190,32 @@ def _history(app: AppContext, as_json: bool) -> None:
     console.print("[dim]Guidance, not a diagnosis.[/]")
 
 
-def _check(knowledge_dir: Path | None) -> None:
-    kb, errors = check_knowledge(knowledge_dir)
-    if errors:
+def _check(knowledge_dir: Path | None, regions: tuple[str, ...]) -> None:
+    """Validate each region's knowledge; every problem of every region is listed before exiting 1."""
+    failed = False
+    for region in regions:
+        kb, errors = check_knowledge(knowledge_dir, region=region)
         for error in errors:
-            err_console.print(f"Error: {error}", markup=False)
+            err_console.print(f"Error: {region}: {error}", markup=False)
+        if kb is None:
+            failed = True
+            continue
+        prefix = f"{region} " if len(regions) > 1 else ""
+        console.print(
+            f"{prefix}knowledge OK: {len(kb.findings)} findings, {len(kb.conditions)} conditions, "
+            f"{len(kb.red_flags)} red flags, {len(kb.questions)} questions, {len(kb.screens)} screens, "
+            f"{len(kb.routines)} routines, "
+            f"{len(kb.citations)} citations"
+        )
+        for warning in kb.warnings:
+            console.print(f"warning: {warning}", markup=False)
+    if failed:
         raise SystemExit(1)
-    assert kb is not None
-    console.print(
-        f"knowledge OK: {len(kb.findings)} findings, {len(kb.conditions)} conditions, "
-        f"{len(kb.red_flags)} red flags, {len(kb.questions)} questions, {len(kb.screens)} screens, "
-        f"{len(kb.routines)} routines, "
-        f"{len(kb.citations)} citations"
-    )
-    for warning in kb.warnings:
-        console.print(f"warning: {warning}", markup=False)
 
 
-def _knowledge(knowledge_dir: Path | None) -> KnowledgeBase:
+def _knowledge(knowledge_dir: Path | None, region: str = REGION) -> KnowledgeBase:
     try:
-        return load_knowledge(knowledge_dir)
+        return load_knowledge(knowledge_dir, region)
     except KnowledgeError as exc:
         first = exc.errors[0] if exc.errors else "unknown problem"
         more = f" (and {len(exc.errors) - 1} more; run with --check-knowledge)" if len(exc.errors) > 1 else ""

@@ -364,6 +364,8 @@ class TriageRow(Base):
     findings: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     triage_level: Mapped[str] = mapped_column(sa.String(20))
     result: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # the body region checked (revision 0013); checks saved before it are hip
+    region: Mapped[str] = mapped_column(sa.String(10), default="hip", server_default="hip")
 
 
 # --- aggregates (revision 0005): kept by triggers on `activities`, read by storage/aggregates.py ----------

@@ -1,4 +1,4 @@
-"""Saved hip checks (triage sessions) as the rest of the app needs them."""
+"""Saved triage checks (hip or knee; triage sessions) as the rest of the app needs them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from strideguard.storage.tables import TriageRow
 
 
 def latest_triage(session: Session, athlete_id: int, until: date | None = None) -> tuple[date, str] | None:
-    """(local date, triage level) of the athlete's latest saved hip check on or before `until`, or None."""
+    """(local date, triage level) of the athlete's latest saved check (any region) on or before `until`."""
     rows = session.execute(
         sa.select(TriageRow.created_at, TriageRow.triage_level)
         .where(TriageRow.athlete_id == athlete_id)
@@ -26,20 +26,23 @@ def latest_triage(session: Session, athlete_id: int, until: date | None = None) 
 
 
 def list_triage(session: Session, athlete_id: int, limit: int = 20) -> list[dict[str, object]]:
-    """The athlete's saved hip checks, newest first: id, local time, level, and the leading condition."""
+    """The athlete's saved checks, newest first: id, local time, region, level, and the leading condition."""
     rows = session.execute(
-        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.result)
+        sa.select(
+            TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.result, TriageRow.region
+        )
         .where(TriageRow.athlete_id == athlete_id)
         .order_by(TriageRow.created_at.desc(), TriageRow.id.desc())
         .limit(limit)
     ).all()
     out: list[dict[str, object]] = []
-    for row_id, created_at, level, result in rows:
+    for row_id, created_at, level, result, region in rows:
         conditions = (result or {}).get("conditions") or []
         out.append(
             {
                 "id": row_id,
                 "time": created_at.astimezone().isoformat(timespec="minutes"),
+                "region": region,
                 "triage_level": level,
                 "top_condition": conditions[0].get("name") if conditions else None,
                 "red_flags": len((result or {}).get("red_flags") or []),

@@ -1,4 +1,4 @@
-"""Hip-pain triage: `evaluate(findings, kb) -> TriageResult` and `next_question(findings, kb, asked)`.
+"""Triage for any body region (hip, knee; the knowledge base names it): `evaluate(findings, kb)`.
 
 Method (documented for users in docs/triage.md):
 1. Red flags (knowledge/red_flags.yaml) are evaluated first. Each one that fires sets a *minimum* level;
@@ -57,6 +57,10 @@ NO_FOAM_ROLLING_IF: tuple[str, ...] = (
     "groin_lump",
     "fever",
     "unable_to_bear_weight",
+    # knee findings (clinical-knee.md 1c): a possible clot, a hot knee, a lump on the bone
+    "calf_pain",
+    "knee_hot_red",
+    "bone_swelling_or_mass",
 )
 
 LEVEL_ADVICE: dict[str, str] = {
@@ -104,7 +108,15 @@ def evaluate(findings: Mapping[str, Any], kb: KnowledgeBase | None = None) -> Tr
     advice = _advice(level, flags, conditions, findings, kb)
     routines, withheld = _routines(level, flags, conditions, findings, kb, unchecked)
     return TriageResult(
-        level, flags, conditions, advice, routines, tuple(reasons), withheld, unchecked_red_flags=unchecked
+        level,
+        flags,
+        conditions,
+        advice,
+        routines,
+        tuple(reasons),
+        withheld,
+        unchecked_red_flags=unchecked,
+        region=kb.region,
     )
 
 

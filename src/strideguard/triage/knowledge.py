@@ -15,29 +15,32 @@ import functools
 from datetime import date
 from pathlib import Path
 
-from strideguard.triage.knowledge_model import KnowledgeBase, KnowledgeError
+from strideguard.triage.knowledge_model import REGION, REGIONS, KnowledgeBase, KnowledgeError
 from strideguard.triage.knowledge_validate import build_knowledge
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 
 
+__all__ = ["REGION", "REGIONS", "check_knowledge", "default_knowledge", "load_knowledge"]
+
+
 def check_knowledge(
-    directory: Path | None = None, today: date | None = None
+    directory: Path | None = None, today: date | None = None, region: str = REGION
 ) -> tuple[KnowledgeBase | None, list[str]]:
-    """Load `directory` (default: the packaged knowledge) and return (kb or None, every error found)."""
+    """Load `region` from `directory` (default: the packaged knowledge): (kb or None, every error found)."""
     today = today or date.today()  # noqa: DTZ011 - review dates are calendar dates
-    return build_knowledge(Path(directory or KNOWLEDGE_DIR), today)
+    return build_knowledge(Path(directory or KNOWLEDGE_DIR), today, region)
 
 
-def load_knowledge(directory: Path | None = None) -> KnowledgeBase:
-    """The validated knowledge base; raises `KnowledgeError` listing every problem."""
-    kb, errors = check_knowledge(directory)
+def load_knowledge(directory: Path | None = None, region: str = REGION) -> KnowledgeBase:
+    """The validated knowledge base of `region`; raises `KnowledgeError` listing every problem."""
+    kb, errors = check_knowledge(directory, region=region)
     if kb is None:
         raise KnowledgeError(errors)
     return kb
 
 
 @functools.cache
-def default_knowledge() -> KnowledgeBase:
-    """The packaged knowledge, loaded once per process."""
-    return load_knowledge(KNOWLEDGE_DIR)
+def default_knowledge(region: str = REGION) -> KnowledgeBase:
+    """The packaged knowledge of `region` (hip by default), loaded once per process."""
+    return load_knowledge(KNOWLEDGE_DIR, region)

@@ -11,9 +11,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-# The body region whose files live in knowledge/<REGION>/ (conditions, red flags, questions, screens);
-# findings, citations and routines are shared at the top of knowledge/.
+# The body regions; each one's files live in knowledge/<region>/ (conditions, red flags, questions, screens,
+# and optionally its own findings, citations and routines); the shared findings, citations and routines are at
+# the top of knowledge/. REGION is the default region (hip, for compatibility).
 REGION = "hip"
+REGIONS: tuple[str, ...] = ("hip", "knee")
 # Ordered from least to most urgent; a level can only be raised.
 LEVELS: tuple[str, ...] = ("self_care", "see_clinician", "urgent", "emergency")
 LEVEL_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
@@ -41,6 +43,35 @@ CONDITION_IDS: tuple[str, ...] = (
     "vascular",
     "nonspecific_muscle_soreness",
 )
+# The 22 knee condition ids fixed by clinical/knee/findings-vocabulary-knee.md: 17 knee-specific and 5 shared
+# with the hip (same id, same concept, knee site).
+KNEE_CONDITION_IDS: tuple[str, ...] = (
+    "patellofemoral_pain",
+    "iliotibial_band_syndrome",
+    "patellar_tendinopathy",
+    "quadriceps_tendinopathy",
+    "meniscal_tear",
+    "knee_osteoarthritis",
+    "pes_anserine_pain",
+    "popliteus_tendinopathy",
+    "fat_pad_impingement",
+    "plica_syndrome",
+    "knee_bone_stress_injury",
+    "osgood_schlatter",
+    "sinding_larsen_johansson",
+    "osteochondritis_dissecans",
+    "acute_traumatic_knee_injury",
+    "gout_or_inflammatory_arthritis",
+    "bakers_cyst",
+    "septic_arthritis_infection",
+    "bone_tumour",
+    "scfe",
+    "hip_osteoarthritis",
+    "vascular",
+)
+REGION_CONDITION_IDS: dict[str, tuple[str, ...]] = {"hip": CONDITION_IDS, "knee": KNEE_CONDITION_IDS}
+# Every condition id of every region (routines may serve conditions of more than one region).
+ALL_CONDITION_IDS: tuple[str, ...] = tuple(dict.fromkeys(CONDITION_IDS + KNEE_CONDITION_IDS))
 FINDING_TYPES = ("boolean", "enum", "number")
 QUESTION_PHASES = ("basics", "red_flag", "detail")
 # The three answers to a grouped screening question (a Screen).
@@ -276,6 +307,7 @@ class KnowledgeBase:
     directory: Path
     warnings: tuple[str, ...] = field(default=())
     screens: tuple[Screen, ...] = field(default=())
+    region: str = REGION
 
     def question(self, finding_id: str) -> Question | None:
         return next((q for q in self.questions if q.finding == finding_id), None)

@@ -16,8 +16,8 @@ import yaml
 
 from strideguard import rules
 from strideguard.triage.knowledge_model import (
+    ALL_CONDITION_IDS,
     BASES,
-    CONDITION_IDS,
     FINDING_TYPES,
     LEVELS,
     MAX_DESIGN_LR,
@@ -26,6 +26,8 @@ from strideguard.triage.knowledge_model import (
     NOT_LIKELIHOOD_RATIOS,
     QUESTION_PHASES,
     REGION,
+    REGION_CONDITION_IDS,
+    REGIONS,
     ROUTINE_KINDS,
     Advice,
     Citation,
@@ -111,19 +113,41 @@ def _citation_list(
     return tuple(value)
 
 
-def _load_findings(directory: Path, problem: _Problems) -> dict[str, Finding]:
-    data = _read_yaml(directory / "findings.yaml", problem, "findings.yaml")
+def _load_findings(directory: Path, problem: _Problems, region: str = REGION) -> dict[str, Finding]:
+    """The shared findings.yaml, plus the region's own findings.yaml if it has one: its `findings` are added
+    (never redefining a shared id) and its `extend_values` add values to shared enums (e.g. the knee's six
+    places for `pain_location`), so one "where does it hurt?" finding serves every region."""
     findings: dict[str, Finding] = {}
+    _read_findings_file(directory / "findings.yaml", "findings.yaml", problem, findings)
+    own = directory / region / "findings.yaml"
+    if own.exists():
+        data = _read_findings_file(own, f"{region}/findings.yaml", problem, findings)
+        extend = data.get("extend_values") if isinstance(data, Mapping) else None
+        for fid, extra in (extend or {}).items():
+            where = f"{region}/findings.yaml: extend_values: {fid}"
+            base = findings.get(fid)
+            if base is None or base.type != "enum":
+                problem(where, "only a shared enum finding can be extended")
+            elif not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
+                problem(where, "expected a list of new values")
+            else:
+                values = base.values + tuple(v for v in extra if v not in base.values)
+                findings[fid] = Finding(fid, "enum", base.meaning, values, unit=base.unit)
+    return findings
+
+
+def _read_findings_file(path: Path, name: str, problem: _Problems, findings: dict[str, Finding]) -> Any:
+    data = _read_yaml(path, problem, name)
     if not isinstance(data, Mapping) or not isinstance(data.get("findings"), list):
-        problem("findings.yaml", "expected a mapping with a 'findings' list")
-        return findings
+        problem(name, "expected a mapping with a 'findings' list")
+        return data
     for i, item in enumerate(data["findings"]):
-        where = f"findings.yaml: findings[{i}]"
+        where = f"{name}: findings[{i}]"
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             problem(where, "each finding needs an id")
             continue
         fid, ftype = item["id"], item.get("type")
-        where = f"findings.yaml: {fid}"
+        where = f"{name}: {fid}"
         if fid in findings:
             problem(where, "duplicate finding id")
         if ftype not in FINDING_TYPES:
@@ -143,15 +167,17 @@ def _load_findings(directory: Path, problem: _Problems) -> dict[str, Finding]:
                 problem(where, f"a number needs numeric min < max, got min={lo!r} max={hi!r}")
                 lo, hi = -math.inf, math.inf
         findings[fid] = Finding(fid, ftype, str(item.get("meaning", "")), values, lo, hi, item.get("unit"))
-    return findings
+    return data
 
 
-def _load_citations(directory: Path, problem: _Problems) -> dict[str, Citation]:
+def _load_citations(directory: Path, problem: _Problems, region: str = REGION) -> dict[str, Citation]:
+    """The shared citations*.yaml files and the region's own (knowledge/<region>/citations*.yaml)."""
     citations: dict[str, Citation] = {}
     origin: dict[str, str] = {}
     files = sorted(directory.glob("citations*.yaml"))
     if not files:
         problem(str(directory), "no citations*.yaml files")
+    files += sorted((directory / region).glob("citations*.yaml"))
     for path in files:
         data = _read_yaml(path, problem, path.name)
         if data is None:
@@ -322,18 +348,21 @@ def _load_conditions(
     citations: Mapping[str, Citation],
     today: date,
     rationales: Mapping[str, str] | None = None,
+    region: str = REGION,
 ) -> dict[str, Condition]:
     rationales = rationales or {}
+    condition_ids = REGION_CONDITION_IDS[region]
     conditions: dict[str, Condition] = {}
-    cdir = directory / REGION / "conditions"
+    cdir = directory / region / "conditions"
     paths = {p.stem: p for p in sorted(cdir.glob("*.yaml"))} if cdir.is_dir() else {}
     for stem in paths:
-        if stem not in CONDITION_IDS:
+        if stem not in condition_ids:
             problem(
-                f"{REGION}/conditions/{stem}.yaml", f"unknown condition id {stem!r} (the 20 ids are fixed)"
+                f"{region}/conditions/{stem}.yaml",
+                f"unknown condition id {stem!r} (the {len(condition_ids)} {region} ids are fixed)",
             )
-    for cid in CONDITION_IDS:
-        where = f"{REGION}/conditions/{cid}.yaml"
+    for cid in condition_ids:
+        where = f"{region}/conditions/{cid}.yaml"
         if cid not in paths:
             problem(where, "missing condition file")
             continue
@@ -438,19 +467,20 @@ def _load_red_flags(
     findings: Mapping[str, Finding],
     citations: Mapping[str, Citation],
     today: date,
+    region: str = REGION,
 ) -> tuple[RedFlag, ...]:
-    data = _read_yaml(directory / REGION / "red_flags.yaml", problem, f"{REGION}/red_flags.yaml")
+    data = _read_yaml(directory / region / "red_flags.yaml", problem, f"{region}/red_flags.yaml")
     if not isinstance(data, Mapping) or not isinstance(data.get("red_flags"), list):
-        problem(f"{REGION}/red_flags.yaml", "expected a mapping with a 'red_flags' list")
+        problem(f"{region}/red_flags.yaml", "expected a mapping with a 'red_flags' list")
         return ()
     flags: list[RedFlag] = []
     seen: set[str] = set()
     for i, item in enumerate(data["red_flags"]):
-        where = f"{REGION}/red_flags.yaml: red_flags[{i}]"
+        where = f"{region}/red_flags.yaml: red_flags[{i}]"
         if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
             problem(where, "each red flag needs an id")
             continue
-        where = f"{REGION}/red_flags.yaml: {item['id']}"
+        where = f"{region}/red_flags.yaml: {item['id']}"
         if item["id"] in seen:
             problem(where, "duplicate red flag id")
         seen.add(item["id"])
@@ -461,7 +491,7 @@ def _load_red_flags(
         _check_leaf_values(item.get("rule"), where, problem, findings)
         suggests = item.get("suggests") or []
         for cid in suggests:
-            if cid not in CONDITION_IDS:
+            if cid not in REGION_CONDITION_IDS[region]:
                 problem(where, f"suggests unknown condition {cid!r}")
         reviewed, due = _dates(item, where, problem, today)
         flags.append(
@@ -486,15 +516,16 @@ def _load_questions(
     citations: Mapping[str, Citation],
     red_flags: tuple[RedFlag, ...],
     today: date,
+    region: str = REGION,
 ) -> tuple[Question, ...]:
-    data = _read_yaml(directory / REGION / "questions.yaml", problem, f"{REGION}/questions.yaml")
+    data = _read_yaml(directory / region / "questions.yaml", problem, f"{region}/questions.yaml")
     if not isinstance(data, Mapping) or not isinstance(data.get("questions"), list):
-        problem(f"{REGION}/questions.yaml", "expected a mapping with a 'questions' list")
+        problem(f"{region}/questions.yaml", "expected a mapping with a 'questions' list")
         return ()
-    _dates(data, f"{REGION}/questions.yaml", problem, today)
+    _dates(data, f"{region}/questions.yaml", problem, today)
     questions: list[Question] = []
     for i, item in enumerate(data["questions"]):
-        where = f"{REGION}/questions.yaml: questions[{i}]"
+        where = f"{region}/questions.yaml: questions[{i}]"
         if not isinstance(item, Mapping):
             problem(where, "expected a mapping")
             continue
@@ -503,7 +534,7 @@ def _load_questions(
         if finding is None:
             problem(where, f"unknown finding {fid!r}")
             continue
-        where = f"{REGION}/questions.yaml: {fid}"
+        where = f"{region}/questions.yaml: {fid}"
         if any(q.finding == fid for q in questions):
             problem(where, "asked twice")
         if item.get("phase") not in QUESTION_PHASES:
@@ -538,18 +569,24 @@ def _load_questions(
     }
     for fid in sorted(needed - asked):
         if fid in findings:
-            problem(f"{REGION}/questions.yaml", f"no question for red-flag finding {fid!r}")
+            problem(f"{region}/questions.yaml", f"no question for red-flag finding {fid!r}")
     return tuple(questions)
 
 
 def _load_routines(
-    directory: Path, problem: _Problems, citations: Mapping[str, Citation], today: date
+    directory: Path, problem: _Problems, citations: Mapping[str, Citation], today: date, region: str = REGION
 ) -> dict[str, RoutineInfo]:
-    """Routine files (written by the routines feature) checked against the agreed schema."""
+    """Routine files (written by the routines feature) checked against the agreed schema: the shared ones in
+    knowledge/routines/ and the region's own in knowledge/<region>/routines/."""
     routines: dict[str, RoutineInfo] = {}
-    rdir = directory / "routines"
-    for path in sorted(rdir.glob("*.yaml")) if rdir.is_dir() else []:
-        where = f"routines/{path.name}"
+    paths = [
+        path
+        for rdir in (directory / "routines", directory / region / "routines")
+        if rdir.is_dir()
+        for path in sorted(rdir.glob("*.yaml"))
+    ]
+    for path in paths:
+        where = str(path.relative_to(directory))
         data = _read_yaml(path, problem, where)
         if not isinstance(data, Mapping):
             if data is not None:
@@ -567,7 +604,7 @@ def _load_routines(
                 problem(where, f"{key} must be a list of condition ids")
                 value = []
             for cid in value:
-                if cid not in CONDITION_IDS:
+                if cid not in ALL_CONDITION_IDS:
                     problem(where, f"{key}: unknown condition {cid!r}")
             lists[key] = tuple(value)
         overlap = set(lists["suitable_for"]) & set(lists["contraindicated_for"])
@@ -601,27 +638,28 @@ def _load_screens(
     citations: Mapping[str, Citation],
     questions: tuple[Question, ...],
     today: date,
+    region: str = REGION,
 ) -> tuple[Screen, ...]:
     """knowledge/screens.yaml: grouped screening questions over red-flag findings (optional file)."""
-    path = directory / REGION / "screens.yaml"
+    path = directory / region / "screens.yaml"
     if not path.exists():
         return ()
-    data = _read_yaml(path, problem, f"{REGION}/screens.yaml")
+    data = _read_yaml(path, problem, f"{region}/screens.yaml")
     if data is None:
         return ()
     if not isinstance(data, Mapping) or not isinstance(data.get("screens"), list):
-        problem(f"{REGION}/screens.yaml", "expected a mapping with a 'screens' list")
+        problem(f"{region}/screens.yaml", "expected a mapping with a 'screens' list")
         return ()
     asked = {q.finding for q in questions}
     owner: dict[str, str] = {}
     screens: list[Screen] = []
     for i, entry in enumerate(data["screens"]):
-        where = f"{REGION}/screens.yaml: screens[{i}]"
+        where = f"{region}/screens.yaml: screens[{i}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
             problem(where, "each screen needs an id")
             continue
         sid = entry["id"]
-        where = f"{REGION}/screens.yaml: {sid}"
+        where = f"{region}/screens.yaml: {sid}"
         if any(s.id == sid for s in screens):
             problem(where, "duplicate screen id")
         if sid in findings:
@@ -727,19 +765,23 @@ def _screen_item(
     )
 
 
-def build_knowledge(directory: Path, today: date) -> tuple[KnowledgeBase | None, list[str]]:
-    """Load and check every knowledge file in `directory`; (kb, []) or (None, every error found)."""
+def build_knowledge(
+    directory: Path, today: date, region: str = REGION
+) -> tuple[KnowledgeBase | None, list[str]]:
+    """Load and check every knowledge file of `region` in `directory`; (kb, []) or (None, every error)."""
     problem = _Problems()
+    if region not in REGIONS:
+        return None, [f"unknown body region {region!r} (one of {', '.join(REGIONS)})"]
     if not directory.is_dir():
         return None, [f"{directory}: knowledge directory not found"]
-    findings = _load_findings(directory, problem)
-    citations = _load_citations(directory, problem)
+    findings = _load_findings(directory, problem, region)
+    citations = _load_citations(directory, problem, region)
     rationales = _load_rationales(directory, problem)
-    conditions = _load_conditions(directory, problem, findings, citations, today, rationales)
-    red_flags = _load_red_flags(directory, problem, findings, citations, today)
-    questions = _load_questions(directory, problem, findings, citations, red_flags, today)
-    screens = _load_screens(directory, problem, findings, citations, questions, today)
-    routines = _load_routines(directory, problem, citations, today)
+    conditions = _load_conditions(directory, problem, findings, citations, today, rationales, region)
+    red_flags = _load_red_flags(directory, problem, findings, citations, today, region)
+    questions = _load_questions(directory, problem, findings, citations, red_flags, today, region)
+    screens = _load_screens(directory, problem, findings, citations, questions, today, region)
+    routines = _load_routines(directory, problem, citations, today, region)
     if problem.errors:
         return None, problem.errors
     kb = KnowledgeBase(
@@ -752,5 +794,6 @@ def build_knowledge(directory: Path, today: date) -> tuple[KnowledgeBase | None,
         directory,
         tuple(problem.warnings),
         screens,
+        region,
     )
     return kb, []

@@ -159,6 +159,7 @@ class TriageResult:
     routines_withheld: str | None
     disclaimer: str = DISCLAIMER
     unchecked_red_flags: tuple[UncheckedRedFlag, ...] = ()
+    region: str = "hip"  # the body region whose knowledge gave this result (hip or knee)
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON contract documented in docs/triage.md."""
@@ -172,4 +173,5 @@ class TriageResult:
             "level_reasons": [r.to_json() for r in self.level_reasons],
             "disclaimer": self.disclaimer,
             "unchecked_red_flags": [u.to_json() for u in self.unchecked_red_flags],
+            "region": self.region,
         }

@@ -16,18 +16,19 @@ from typing import Any, Literal
 
 import yaml
 
-from strideguard.triage.knowledge_model import CONDITION_IDS as KNOWLEDGE_CONDITION_IDS
-from strideguard.triage.knowledge_model import ROUTINE_KINDS
+from strideguard.triage.knowledge_model import ALL_CONDITION_IDS, REGIONS, ROUTINE_KINDS
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 ROUTINES_DIR = KNOWLEDGE_DIR / "routines"
+# the shared routines, then each region's own (knowledge/<region>/routines/, e.g. the knee's)
+ROUTINE_DIRS: tuple[Path, ...] = (ROUTINES_DIR, *(KNOWLEDGE_DIR / r / "routines" for r in REGIONS))
 
 KINDS = ROUTINE_KINDS
 SIDES = ("none", "each")
 SIDE_ORDER = ("left", "right")  # a step done on each side is done left first, then right
 
-# The 20 condition ids fixed in shared/clinical/findings-vocabulary.md (one list, kept in knowledge.py).
-CONDITION_IDS = frozenset(KNOWLEDGE_CONDITION_IDS)
+# The condition ids of every region (hip and knee vocabularies; one list each, kept in knowledge_model.py).
+CONDITION_IDS = frozenset(ALL_CONDITION_IDS)
 
 REQUIRED_KEYS = (
     "id",
@@ -267,7 +268,9 @@ def load_citations(directory: Path = KNOWLEDGE_DIR) -> dict[str, Citation]:
     citations: dict[str, Citation] = {}
     seen_in: dict[str, str] = {}
     problems: list[str] = []
-    for path in sorted(directory.glob("citations*.yaml")):
+    paths = sorted(directory.glob("citations*.yaml"))
+    paths += [p for region in REGIONS for p in sorted((directory / region).glob("citations*.yaml"))]
+    for path in paths:
         data, error = _read_yaml(path)
         if error:
             problems.append(error)
@@ -299,9 +302,10 @@ def load_citations(directory: Path = KNOWLEDGE_DIR) -> dict[str, Citation]:
 
 
 def load_routines(
-    directory: Path = ROUTINES_DIR, citations: Mapping[str, object] | None = None
+    directory: Path | None = None, citations: Mapping[str, object] | None = None
 ) -> dict[str, Routine]:
-    """All routines in `directory` by id, validated; raises RoutineError listing every problem in every file.
+    """All routines in `directory` (default: the shared ones and every region's) by id, validated; raises
+    RoutineError listing every problem in every file.
 
     `citations` defaults to the merged citations of the knowledge directory.
     """
@@ -309,9 +313,10 @@ def load_routines(
         citations = load_citations()
     routines: dict[str, Routine] = {}
     problems: list[str] = []
-    paths = sorted(directory.glob("*.yaml"))
+    dirs = ROUTINE_DIRS if directory is None else (directory,)
+    paths = [p for d in dirs if d.is_dir() for p in sorted(d.glob("*.yaml"))]
     if not paths:
-        raise RoutineError([f"{directory}: no routine files (*.yaml)"])
+        raise RoutineError([f"{directory or ROUTINES_DIR}: no routine files (*.yaml)"])
     for path in paths:
         data, error = _read_yaml(path)
         if error:

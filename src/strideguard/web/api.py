@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -393,18 +393,25 @@ def api_add_pain(entry: NewPain, request: Request, session: DbSession) -> dict[s
 # --- triage and routines ------------------------------------------------------------------------------------
 
 
+Region = Literal["hip", "knee"]
+REGION_FIELD = Field("hip", description="The body region checked: hip (the default) or knee")
+
+
 class TriageInput(BaseModel):
     """The triage contract's input (docs/triage.md): findings by id; absent means unknown."""
 
     findings: dict[str, Any]
+    region: Region = REGION_FIELD
 
 
 class NextQuestionInput(BaseModel):
     findings: dict[str, Any] = Field(default_factory=dict)
     asked: list[str] = Field(default_factory=list, description="Finding ids already asked (incl. don't know)")
+    region: Region = REGION_FIELD
 
 
 class InterviewInput(BaseModel):
+    region: Region = REGION_FIELD
     answers: list[tuple[str, Any]] = Field(
         default_factory=list,
         description='Answers so far, in order: [[question or screen id, value], ...]; null = "don\'t know"; '
@@ -417,13 +424,14 @@ class InterviewInput(BaseModel):
 def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
     """The wizard's interview: replay the answers, then the next step (a question or a grouped screen of
     warning signs), or null and the result when the interview is done."""
-    kb = default_knowledge()
+    kb = default_knowledge(body.region)
     try:
         findings, asked = replay(body.answers, kb)
     except AnswerError as exc:
         raise HTTPException(422, str(exc)) from None
     step = next_step(findings, kb, asked)
     return {
+        "region": kb.region,
         "findings": findings,
         "asked": sorted(asked),
         "step": step_json(step, kb) if step is not None else None,
@@ -434,7 +442,7 @@ def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
 @router.post("/triage", tags=["triage"])
 def api_triage(body: TriageInput) -> dict[str, Any]:
     """Evaluate findings: triage level, red flags, ranked conditions with evidence, advice, routines."""
-    kb = default_knowledge()
+    kb = default_knowledge(body.region)
     problems = validate_findings(body.findings, kb)
     if problems:
         raise HTTPException(422, problems)
@@ -445,7 +453,7 @@ def api_triage(body: TriageInput) -> dict[str, Any]:
 def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
     """The next question, one finding at a time (a warning-sign screen is asked item by item), or null when
     done. `/api/triage/interview` asks exactly what the wizard asks, screens included."""
-    kb = default_knowledge()
+    kb = default_knowledge(body.region)
     problems = validate_findings(body.findings, kb)
     if problems:
         raise HTTPException(422, problems)

@@ -17,6 +17,7 @@ from strideguard.storage import activities as store
 from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.training import charts, load, pain
+from strideguard.triage import from_diary
 from strideguard.web import pagecache
 from strideguard.web.common import (
     DbSession,
@@ -231,6 +232,8 @@ def pain_context(
         "form": form,
         "history": history,
         "recent": list(reversed(entries))[:15],
+        # body-map regions with a matching check ("Check this knee" next to a knee entry)
+        "check_regions": {r: c for r in pain.REGIONS if (c := from_diary.triage_region(r))},
         "trends": pain.pain_trends(entries, today),
         "today": today,
         "side_text": side_text,

@@ -1,4 +1,5 @@
-"""Hip-pain triage wizard: the CLI's interview (`triage.interview.next_step`) as pages - grouped warning-sign
+"""Hip and knee triage wizard (the region is chosen on the first page, or by the pain-diary entry the check
+starts from): the CLI's interview (`triage.interview.next_step`) as pages - grouped warning-sign
 questions ("none of these" / "yes, one or more" / "don't know") and single questions, "don't know" and back
 everywhere; the result page leads with the triage level, then red flags, ranked conditions, advice, routines.
 
@@ -16,7 +17,11 @@ import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from strideguard.storage import pain as pain_store
+from strideguard.storage.activities import NotFound
 from strideguard.storage.tables import TriageRow
+from strideguard.training.pain import pain_trends
+from strideguard.triage import from_diary
 from strideguard.triage.engine import evaluate
 from strideguard.triage.interview import (
     SCREEN_ANSWER_LABELS,
@@ -25,7 +30,7 @@ from strideguard.triage.interview import (
     next_step,
     replay,
 )
-from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge import REGION, REGIONS, default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
@@ -64,6 +69,12 @@ STAGES = (
     ("detail", "A few questions about the pain"),
 )
 STAGE_NOTE = "Warning signs first, then a few questions about the pain."
+REGION_LABELS = {"hip": "Hip, groin or thigh", "knee": "Knee"}
+
+
+def region_of(value: str | None) -> str:
+    """The region a request names, or the default (hip) for anything else."""
+    return value if value in REGIONS else REGION
 
 
 def parse_answers(text: str, kb: KnowledgeBase) -> list[tuple[str, Any]]:
@@ -182,6 +193,9 @@ def step_context(
     """Template variables for one wizard page: a single question or a grouped screen."""
     stage = step.phase if step.phase in dict(STAGES) else "detail"
     common = {
+        "region": kb.region,
+        "region_name": kb.region.capitalize(),
+        "regions": [(r, REGION_LABELS.get(r, r)) for r in REGIONS],
         "answers_json": json.dumps(answers),
         "step": len(answers) + 1,
         "stages": STAGES,
@@ -223,32 +237,67 @@ def render_step(
         "previous": None,
         "history": [],
         "headlines": LEVEL_HEADLINES,
+        "diary_note": None,
         **extra,
         **context,
     }
     return render(request, template, status_code=status_code, **values)
 
 
+def _diary_start(
+    session: Any, athlete_id: int, entry_id: int
+) -> tuple[str, list[tuple[str, Any]], str] | None:
+    """(region, answers, note) for a check started from one of this athlete's own pain-diary entries."""
+    try:
+        entry = pain_store.get_pain(session, athlete_id, entry_id)
+    except NotFound:
+        raise HTTPException(404, f"No pain entry #{entry_id}.") from None
+    region = from_diary.triage_region(entry.region)
+    if region is None:
+        return None
+    trend = next(
+        (
+            t.direction
+            for t in pain_trends(pain_store.list_pain(session, athlete_id), entry.day)
+            if (t.region, t.side) == (entry.region, entry.side)
+        ),
+        None,
+    )
+    answers = from_diary.prefill(entry.region, entry.side, trend)
+    note = f"Started from your diary entry of {entry.day.isoformat()}: {entry.label.lower()} ({entry.side})."
+    return region, answers, note
+
+
 @router.get("/triage", response_class=HTMLResponse)
-def triage_start(request: Request, session: DbSession) -> Response:
-    """The first question (basics first, then the warning-sign screen)."""
+def triage_start(
+    request: Request, session: DbSession, region: str = REGION, pain: int | None = None
+) -> Response:
+    """The first question (basics first, then the warning-sign screen) of the hip or knee check; with
+    `pain` (a diary entry id) the entry's region, and what the diary already knows, are filled in."""
     viewer = resolve_viewer(request, session)
     require_triage(viewer)
-    kb = default_knowledge()
-    step = next_step({}, kb, frozenset())
+    answers: list[tuple[str, Any]] = []
+    note = None
+    if pain is not None:
+        started = _diary_start(session, viewer.athlete_id, pain)
+        if started is not None:
+            region, answers, note = started
+    kb = default_knowledge(region_of(region))
+    findings, asked = state_of(answers, kb)
+    step = next_step(findings, kb, asked)
     assert step is not None
     rows = session.execute(
-        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level)
+        sa.select(TriageRow.id, TriageRow.created_at, TriageRow.triage_level, TriageRow.region)
         .where(TriageRow.athlete_id == viewer.athlete_id)
         .order_by(TriageRow.id.desc())
         .limit(10)
     ).all()
     # Stored in UTC; shown in this computer's time zone, like the dashboard's "today".
     history = [
-        (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level)
-        for row_id, created, level in rows
+        (row_id, (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(), level, row_region)
+        for row_id, created, level, row_region in rows
     ]
-    return render_step(request, kb, [], step, history=history)
+    return render_step(request, kb, answers, step, history=history, diary_note=note)
 
 
 @router.post("/triage", response_class=HTMLResponse)
@@ -256,7 +305,7 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
     """Record the answer (or "don't know", or go back) and show the next question or the result."""
     viewer = resolve_viewer(request, session)
     require_triage(viewer)
-    kb = default_knowledge()
+    kb = default_knowledge(region_of(form.get("region")))
     answers = parse_answers(form.get("answers", "[]"), kb)
     action = form.get("action", "answer")
     revisit: tuple[str, Any] | None = None
@@ -313,6 +362,7 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
         findings=findings,
         triage_level=result.triage_level,
         result=result.to_json(),
+        region=kb.region,
     )
     session.add(row)
     session.commit()
@@ -352,6 +402,7 @@ def render_result(
         request,
         "triage_result.html",
         result=result,
+        region_name=result.region.capitalize(),
         headline=LEVEL_HEADLINES[result.triage_level],
         banner=banner[:3],
         row_id=row_id,
@@ -378,5 +429,5 @@ def triage_result(row_id: int, request: Request, session: DbSession) -> Response
     )
     if row is None:
         raise HTTPException(404, f"No triage result #{row_id}.")
-    kb = default_knowledge()
+    kb = default_knowledge(region_of(row.region))
     return render_result(request, kb, evaluate(row.findings, kb), row.id, findings=row.findings)
