@@ -32,6 +32,7 @@ from strideguard.triage.knowledge_model import (
     KnowledgeBase,
     Question,
     Screen,
+    ScreenItem,
 )
 from strideguard.triage.scoring import (
     known_findings,
@@ -178,6 +179,7 @@ def answer_screen(
         )
     if ticked is None and answer != SCREEN_NONE:
         return new_findings, frozenset(new_asked)
+    left_open = False
     for item in items:
         for fid in item.findings:
             if fid not in open_ids:
@@ -189,11 +191,30 @@ def answer_screen(
                 # else: left open, its own question follows (e.g. one leg or both?)
             elif fid in item.none_values:
                 new_findings[fid] = item.none_values[fid]
+            elif _flag_needs_value(fid, item, new_findings, kb):
+                # e.g. "not underweight" from a 15-year-old: an overweight teenager's hip pain is a same-day
+                # check (SCFE), so the weight question follows on its own
+                left_open = True
             else:  # e.g. "not underweight": no single value to set, but do not ask it again
                 new_asked.add(fid)
-    if ticked is not None:
+    if ticked is not None or left_open:
         new_asked.add(f"{screen.id}:answered")  # no follow-up screen after a checklist
     return new_findings, frozenset(new_asked)
+
+
+def _flag_needs_value(fid: str, item: ScreenItem, findings: Mapping[str, Any], kb: KnowledgeBase) -> bool:
+    """Whether a red flag not yet raised would be raised by a value of `fid` that "none of these" leaves
+    possible (any value but the one the item ticks): then its own question must still be asked."""
+    known = known_findings(findings)
+    raised = {hit.id for hit in red_flags(known, kb)}
+    ticked_value = item.yes_values.get(fid)
+    values = [v for v in kb.findings[fid].values if v != ticked_value]
+    return any(
+        flag.id not in raised and rules.evaluate(flag.rule, {**known, fid: v}).fired
+        for flag in kb.red_flags
+        if any(leaf.get("finding") == fid for leaf in rules.leaves(flag.rule))
+        for v in values
+    )
 
 
 def record(
