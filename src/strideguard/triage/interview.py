@@ -6,9 +6,10 @@ Order (docs/triage.md, "The questions"):
    apply?" - "none of these" denies every item at once, "yes" or "don't know" asks the items one by one.
    Red-flag questions outside a screen (e.g. "is the lump tender?" after a lump) follow in file order.
    An emergency answer stops the interview at once;
-3. detail questions: first any whose answer could raise the level to urgent or above, then the leading
-   condition's escalations (e.g. how many weeks), then the most informative question, until the leading
-   condition is likely enough and no answer could change the level or the top three, or a cap is reached.
+3. detail questions: first any whose answer could raise the level to urgent or above, then the key
+   findings of the top three (most informative first), then the leading condition's escalations (e.g. how
+   many weeks), then the most informative question, until the leading condition is likely enough and no
+   answer could change the level or the top three, or a cap is reached.
 
 `asked` holds the ids already asked: finding ids (including "don't know" answers, which stay absent from
 `findings`) and screen ids. Unknown is never "no": only an explicit "none of these" sets findings to false.
@@ -508,22 +509,22 @@ def _next_detail(
         raising = [r for r in raising if r[0] >= MIN_ANSWER_PROBABILITY]
         if raising:
             return max(raising, key=lambda r: (r[0], r[1]))[2].question
-    # 2. The leading condition's own escalations (e.g. pain for 6 weeks or more -> see a clinician): they
-    # decide the level, so they are never cut by the cap either.
+    # 2. The questions that tell the top three apart: every key finding of each (docs/triage.md), the most
+    # informative first - an answer can reshuffle the top three, so fewer are needed than in file order.
+    by_finding = {o.question.finding: o for o in outlooks}
+    keys = [by_finding[f] for c in ranked[:3] for f in kb.conditions[c.id].key_findings if f in by_finding]
+    if keys:
+        return max(keys, key=lambda o: o.gain_bits).question
+    # 3. The leading condition's own escalations (e.g. pain for 6 weeks or more -> see a clinician): they
+    # decide the level, so they are never cut by the cap either; asked once the leader is settled by the
+    # questions above, so a condition that leads only for a moment costs no questions.
     top = kb.conditions[ranked[0].id]
     for escalation in top.escalations:
         if LEVEL_RANK[escalation.level] <= LEVEL_RANK[level]:
             continue
         for leaf in rules.leaves(escalation.when):
-            question = next((o.question for o in outlooks if o.question.finding == leaf["finding"]), None)
-            if question is not None:
-                return question
-    # 3. The questions that tell the top three apart: every key finding of each (docs/triage.md).
-    by_finding = {q.finding: q for q in candidates}
-    for c in ranked[:3]:
-        for fid in kb.conditions[c.id].key_findings:
-            if fid in by_finding:
-                return by_finding[fid]
+            if leaf["finding"] in by_finding:
+                return by_finding[leaf["finding"]].question
     if asked_details >= MAX_DETAIL_QUESTIONS:
         return None  # the runner has answered enough; only the questions above go beyond this
     # 4. Stop when the leader is clear and no likely answer changes the level or the top three.
