@@ -6,9 +6,10 @@ Order (docs/triage.md, "The questions"):
    apply?" - "none of these" denies every item at once, "yes" or "don't know" asks the items one by one.
    Red-flag questions outside a screen (e.g. "is the lump tender?" after a lump) follow in file order.
    An emergency answer stops the interview at once;
-3. detail questions: first any whose answer could raise the level to urgent or above, then the leading
-   condition's escalations (e.g. how many weeks), then the most informative question, until the leading
-   condition is likely enough and no answer could change the level or the top three, or a cap is reached.
+3. detail questions: first any whose answer could raise the level to urgent or above, then the key
+   findings of the top three (most informative first), then the leading condition's escalations (e.g. how
+   many weeks), then the most informative question, until the leading condition is likely enough and no
+   answer could change the level or the top three, or a cap is reached.
 
 `asked` holds the ids already asked: finding ids (including "don't know" answers, which stay absent from
 `findings`) and screen ids. Unknown is never "no": only an explicit "none of these" sets findings to false.
@@ -32,6 +33,7 @@ from strideguard.triage.knowledge_model import (
     KnowledgeBase,
     Question,
     Screen,
+    ScreenItem,
 )
 from strideguard.triage.scoring import (
     known_findings,
@@ -178,6 +180,7 @@ def answer_screen(
         )
     if ticked is None and answer != SCREEN_NONE:
         return new_findings, frozenset(new_asked)
+    left_open = False
     for item in items:
         for fid in item.findings:
             if fid not in open_ids:
@@ -189,11 +192,30 @@ def answer_screen(
                 # else: left open, its own question follows (e.g. one leg or both?)
             elif fid in item.none_values:
                 new_findings[fid] = item.none_values[fid]
+            elif _flag_needs_value(fid, item, new_findings, kb):
+                # e.g. "not underweight" from a 15-year-old: an overweight teenager's hip pain is a same-day
+                # check (SCFE), so the weight question follows on its own
+                left_open = True
             else:  # e.g. "not underweight": no single value to set, but do not ask it again
                 new_asked.add(fid)
-    if ticked is not None:
+    if ticked is not None or left_open:
         new_asked.add(f"{screen.id}:answered")  # no follow-up screen after a checklist
     return new_findings, frozenset(new_asked)
+
+
+def _flag_needs_value(fid: str, item: ScreenItem, findings: Mapping[str, Any], kb: KnowledgeBase) -> bool:
+    """Whether a red flag not yet raised would be raised by a value of `fid` that "none of these" leaves
+    possible (any value but the one the item ticks): then its own question must still be asked."""
+    known = known_findings(findings)
+    raised = {hit.id for hit in red_flags(known, kb)}
+    ticked_value = item.yes_values.get(fid)
+    values = [v for v in kb.findings[fid].values if v != ticked_value]
+    return any(
+        flag.id not in raised and rules.evaluate(flag.rule, {**known, fid: v}).fired
+        for flag in kb.red_flags
+        if any(leaf.get("finding") == fid for leaf in rules.leaves(flag.rule))
+        for v in values
+    )
 
 
 def record(
@@ -487,22 +509,22 @@ def _next_detail(
         raising = [r for r in raising if r[0] >= MIN_ANSWER_PROBABILITY]
         if raising:
             return max(raising, key=lambda r: (r[0], r[1]))[2].question
-    # 2. The leading condition's own escalations (e.g. pain for 6 weeks or more -> see a clinician): they
-    # decide the level, so they are never cut by the cap either.
+    # 2. The questions that tell the top three apart: every key finding of each (docs/triage.md), the most
+    # informative first - an answer can reshuffle the top three, so fewer are needed than in file order.
+    by_finding = {o.question.finding: o for o in outlooks}
+    keys = [by_finding[f] for c in ranked[:3] for f in kb.conditions[c.id].key_findings if f in by_finding]
+    if keys:
+        return max(keys, key=lambda o: o.gain_bits).question
+    # 3. The leading condition's own escalations (e.g. pain for 6 weeks or more -> see a clinician): they
+    # decide the level, so they are never cut by the cap either; asked once the leader is settled by the
+    # questions above, so a condition that leads only for a moment costs no questions.
     top = kb.conditions[ranked[0].id]
     for escalation in top.escalations:
         if LEVEL_RANK[escalation.level] <= LEVEL_RANK[level]:
             continue
         for leaf in rules.leaves(escalation.when):
-            question = next((o.question for o in outlooks if o.question.finding == leaf["finding"]), None)
-            if question is not None:
-                return question
-    # 3. The questions that tell the top three apart: every key finding of each (docs/triage.md).
-    by_finding = {q.finding: q for q in candidates}
-    for c in ranked[:3]:
-        for fid in kb.conditions[c.id].key_findings:
-            if fid in by_finding:
-                return by_finding[fid]
+            if leaf["finding"] in by_finding:
+                return by_finding[leaf["finding"]].question
     if asked_details >= MAX_DETAIL_QUESTIONS:
         return None  # the runner has answered enough; only the questions above go beyond this
     # 4. Stop when the leader is clear and no likely answer changes the level or the top three.

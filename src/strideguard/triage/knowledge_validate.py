@@ -718,7 +718,7 @@ def _screen_item(
         problem(where, "none must map finding ids to the value a 'none of these' answer gives them")
         none_raw = {}
     none_values: dict[str, Any] = {}
-    yes_raw = raw.get("yes") or {}
+    yes_raw = raw.get("yes", raw.get(True)) or {}  # YAML 1.1 reads an unquoted `yes:` key as true
     if not isinstance(yes_raw, Mapping):
         problem(where, "yes must map finding ids to the value a tick gives them")
         yes_raw = {}
