@@ -36,7 +36,7 @@ ACTORS = ("logged_out", "owner", "other", "coach_training", "coach_pain", "coach
 SECRET = b"m" * 32
 
 A, D = "allowed", "denied"
-F = "answered"  # login, registration and logout forms: any normal answer (200, 303, 401, 422), never 403/404
+F = "answered"  # login, registration, logout: 200, 303, 401, 422 or 429 (throttled), never 403/404
 
 
 def rule(
@@ -83,8 +83,6 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/account"): Rule(ACCOUNT, "one's own account"),
     ("POST", "/account/shares"): Rule(ACCOUNT, "share one's own log", form={"email": "nobody@example.org"}),
-    # Eve "deleting" Ann's share: denied is the target (issue 14 finding 7, acca); today it answers 303
-    # without changing anything, which the matrix counts as allowed: see OTHER_GAPS.
     ("POST", "/account/shares/{share_id}/delete"): Rule(OWN_SHARE_ID, "one's own share", destructive=True),
     ("GET", "/"): Rule(READ, "dashboard of the viewed athlete (redacted by share level)"),
     ("GET", "/activities"): Rule(READ, "activity list"),
@@ -161,14 +159,30 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/account/audit"): Rule(ACCOUNT, "one's own audit log"),
     ("GET", "/api/audit"): Rule(ACCOUNT, "one's own audit log"),
     ("GET", "/account/delete"): Rule(ACCOUNT, "delete-account form"),
+    ("GET", "/account/security"): Rule(ACCOUNT, "one's own password, sessions and invite page"),
+    ("POST", "/account/password"): Rule(
+        ACCOUNT,
+        "wrong current password: 422 for anyone logged in",
+        form={
+            "current_password": "wrong",
+            "new_password": "a-new-long-password",
+            "confirm": "a-new-long-password",
+        },
+    ),
+    ("POST", "/account/sessions/revoke"): Rule(
+        rule(D, F, F, F, F, F), "ends one's own sessions, back to the login page", form={}, destructive=True
+    ),
+    ("POST", "/account/invites"): Rule(
+        rule(D, D, D, D, D, D),
+        "invite links: admins and coaches only (nobody here is either)",
+        form={},
+    ),
+    ("POST", "/activities/{activity_id}/sport"): Rule(
+        WRITE_ID, "confirm an activity's sport", form={"sport": "run"}
+    ),
     ("POST", "/account/delete"): Rule(
         ACCOUNT, "wrong password: 422 for anyone logged in", form={"password": "wrong", "confirm": "delete"}
     ),
-}
-# Known gaps, each with the issue item that closes it: (method, path, actor) -> what happens today.
-OTHER_GAPS: dict[tuple[str, str, str], str] = {
-    ("POST", "/account/shares/{share_id}/delete", actor): "303 'unshared' with nothing changed (finding 7)"
-    for actor in ("other", "coach_training", "coach_pain", "coach_all")
 }
 
 
@@ -272,7 +286,9 @@ def world(tmp_path_factory) -> World:
 def _outcome(response, expected: str) -> str:
     location = response.headers.get("location", "")
     if expected == F:
-        return F if response.status_code in (200, 303, 401, 422) else f"unexpected {response.status_code}"
+        return (
+            F if response.status_code in (200, 303, 401, 422, 429) else f"unexpected {response.status_code}"
+        )
     if response.status_code in (401, 403, 404) or (response.is_redirect and location.startswith("/login")):
         return D
     # 400 and 422: the handler ran and judged the input (an empty upload, a missing field)
@@ -334,7 +350,7 @@ def test_access(method: str, path: str, world: World, tmp_path):
                     kwargs["data"] = {"csrf_token": token, **form}
             response = client.request(method, url, **kwargs)
             got = _outcome(response, spec.expect[actor])
-            if got != spec.expect[actor] and (method, path, actor) not in OTHER_GAPS:
+            if got != spec.expect[actor]:
                 wrong[actor] = f"{got} ({response.status_code}), rule says {spec.expect[actor]}"
     finally:
         app.state.engine.dispose()
