@@ -83,10 +83,15 @@ def session_user(
     return user
 
 
-def revoke_session(session: Session, token: str | None) -> None:
-    """Log out one browser (the caller commits)."""
-    if token:
-        session.execute(sa.delete(AuthSessionRow).where(AuthSessionRow.token_sha256 == digest(token)))
+def revoke_session(session: Session, token: str | None) -> int | None:
+    """Log out one browser (the caller commits); the user it belonged to, if it was live."""
+    if not token:
+        return None
+    user_id = session.scalar(
+        sa.select(AuthSessionRow.user_id).where(AuthSessionRow.token_sha256 == digest(token))
+    )
+    session.execute(sa.delete(AuthSessionRow).where(AuthSessionRow.token_sha256 == digest(token)))
+    return user_id
 
 
 def revoke_user_sessions(session: Session, user_id: int, keep_token: str | None = None) -> int:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strideguard.storage import auth as auth_store
+from strideguard.storage.audit import record_audit
 from strideguard.storage.tables import ShareRow, UserRow
 from strideguard.web import security
 from strideguard.web.common import (
@@ -133,7 +134,7 @@ def login(request: Request, form: FormFields, session: DbSession) -> Response:
             next=target,
         )
     auth_store.clear_failures(session, keys[0][0])
-    # audit: login
+    record_audit(session, user.id, "login")
     return _login_response(request, session, user.id, target)
 
 
@@ -215,9 +216,10 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
 def logout(request: Request, session: DbSession) -> Response:
     """End this browser's session (the row goes: a copy of the cookie no longer works)."""
     _server_mode(request)
-    auth_store.revoke_session(session, request.cookies.get(security.SESSION_COOKIE))
+    user_id = auth_store.revoke_session(session, request.cookies.get(security.SESSION_COOKIE))
+    if user_id is not None:
+        record_audit(session, user_id, "logout")
     session.commit()
-    # audit: logout
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE)
     response.delete_cookie(VIEW_COOKIE)
@@ -282,7 +284,7 @@ def change_password(request: Request, form: FormFields, session: DbSession) -> R
         return _security_page(request, session, viewer, status_code=422, errors=errors)
     user.password_hash = security.hash_password(new)
     auth_store.revoke_user_sessions(session, user.id)
-    # audit: password changed
+    record_audit(session, user.id, "password_changed")
     response = _login_response(request, session, user.id, "/account/security?done=password")
     response.delete_cookie(VIEW_COOKIE)
     return response
@@ -293,9 +295,9 @@ def log_out_everywhere(request: Request, session: DbSession) -> Response:
     """End every session of this account, this browser's too."""
     _server_mode(request)
     viewer = resolve_viewer(request, session)
-    auth_store.revoke_user_sessions(session, viewer.user_id or 0)
+    ended = auth_store.revoke_user_sessions(session, viewer.user_id or 0)
+    record_audit(session, viewer.user_id, "logout", f"everywhere: {ended} session(s) ended")
     session.commit()
-    # audit: logout everywhere
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE)
     response.delete_cookie(VIEW_COOKIE)
