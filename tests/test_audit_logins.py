@@ -9,6 +9,7 @@ from accounts_helpers import PASSWORD, csrf, register
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
 
+
 @pytest.fixture
 def app(db_url, engine, tmp_path):
     app = create_app(Settings(db_url=db_url, accounts=True, data_dir=tmp_path / "web", secret_key=b"a" * 32))
