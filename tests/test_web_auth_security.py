@@ -149,6 +149,10 @@ def test_many_accounts_guessed_from_one_address_are_slowed_by_address(app, sessi
     assert login(client, "user10@example.org", "guess guess").status_code == 401  # 11th: the address waits
     assert login(client, "user11@example.org", "guess guess").status_code == 429
     assert throttle(session, auth_store.account_key("user11@example.org")) is None  # refused unchecked
+    clock.advance(hours=25)  # a day later the count starts over, and the stale account rows are gone
+    assert login(client, "user12@example.org", "guess guess").status_code == 401
+    assert throttle(session, auth_store.address_key("testclient")).failures == 1
+    assert throttle(session, auth_store.account_key("user0@example.org")) is None
 
 
 # --- 2. server-side sessions --------------------------------------------------------------------------------
