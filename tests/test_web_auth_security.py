@@ -444,7 +444,7 @@ def test_a_read_only_coach_sees_no_write_control_on_a_shared_log(app, session):
     ann.post("/account/shares", data={"csrf_token": csrf(ann, "/"), "email": "coach@example.org"})
     options = {o.get_text(): o["value"] for o in soup(coach.get("/")).select("#view-athlete option")}
     coach.post("/view", data={"csrf_token": csrf(coach, "/"), "athlete_id": options["ann (shared)"]})
-    for path in ("/", "/activities", f"/activities/{run}", "/shoes", "/pain"):
+    for path in ("/", "/activities", f"/activities/{run}", "/shoes", "/pain", "/triage"):
         page = soup(coach.get(path))
         assert "read-only" in page.select_one("p.banner").get_text(), path
         assert "Log pain" not in page.get_text(), path
