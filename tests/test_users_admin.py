@@ -37,6 +37,10 @@ def test_users_add_list_disable_enable_and_reset_password(run_cli, db_url, engin
         ("ann@club.example", "runner", False),
         ("coach@club.example", "coach", False),
     ]
+    made = run_cli("users", "role", "ann@club.example", "admin")
+    assert made.stdout.strip() == "ann@club.example is now an admin."
+    assert run_cli("users", "role", "ann@club.example", "runner").returncode == 0
+
     app = make_app(db_url, tmp_path, Clock())
     try:
         ann = TestClient(app)

@@ -149,6 +149,10 @@ def test_many_accounts_guessed_from_one_address_are_slowed_by_address(app, sessi
     assert login(client, "user10@example.org", "guess guess").status_code == 401  # 11th: the address waits
     assert login(client, "user11@example.org", "guess guess").status_code == 429
     assert throttle(session, auth_store.account_key("user11@example.org")) is None  # refused unchecked
+    clock.advance(hours=25)  # a day later the count starts over, and the stale account rows are gone
+    assert login(client, "user12@example.org", "guess guess").status_code == 401
+    assert throttle(session, auth_store.address_key("testclient")).failures == 1
+    assert throttle(session, auth_store.account_key("user0@example.org")) is None
 
 
 # --- 2. server-side sessions --------------------------------------------------------------------------------
@@ -440,7 +444,7 @@ def test_a_read_only_coach_sees_no_write_control_on_a_shared_log(app, session):
     ann.post("/account/shares", data={"csrf_token": csrf(ann, "/"), "email": "coach@example.org"})
     options = {o.get_text(): o["value"] for o in soup(coach.get("/")).select("#view-athlete option")}
     coach.post("/view", data={"csrf_token": csrf(coach, "/"), "athlete_id": options["ann (shared)"]})
-    for path in ("/", "/activities", f"/activities/{run}", "/shoes", "/pain"):
+    for path in ("/", "/activities", f"/activities/{run}", "/shoes", "/pain", "/triage"):
         page = soup(coach.get(path))
         assert "read-only" in page.select_one("p.banner").get_text(), path
         assert "Log pain" not in page.get_text(), path

@@ -182,6 +182,26 @@ def enable_user(app: AppContext, email: str) -> None:
     _set_disabled(app, email, False)
 
 
+@users_group.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["runner", "coach", "admin"]))
+@pass_app
+def set_role(app: AppContext, email: str, role: str) -> None:
+    """Make an account a runner, a coach or an admin (coaches and admins may create invite links).
+
+    \b
+    Example:
+      strideguard users role sam@club.example coach
+    """
+    with _session(app) as session:
+        user = _user(session, email)
+        user.is_admin, user.is_coach = role == "admin", role == "coach"
+        session.commit()
+        shown = user.email
+    article = "an" if role == "admin" else "a"
+    console.print(f"{shown} is now {article} {role}.", highlight=False)
+
+
 @users_group.command("reset-password")
 @click.argument("email")
 @PASSWORD_STDIN

@@ -46,7 +46,13 @@ def digest(token: str) -> str:
 
 
 def create_session(session: Session, user_id: int, now: datetime, max_age: timedelta = SESSION_MAX) -> str:
-    """A new login for `user_id`: returns the random id for the cookie (the caller commits)."""
+    """A new login for `user_id`: returns the random id for the cookie (the caller commits). Sessions that
+    have ended, anyone's, are deleted on the way (a login is rare enough to pay for it)."""
+    session.execute(
+        sa.delete(AuthSessionRow).where(
+            sa.or_(AuthSessionRow.expires_at <= now, AuthSessionRow.last_seen_at <= now - SESSION_IDLE)
+        )
+    )
     token = secrets.token_urlsafe(32)
     session.add(
         AuthSessionRow(
@@ -203,6 +209,13 @@ def record_failure(session: Session, key: str, policy: ThrottlePolicy, now: date
     row = session.get(LoginThrottleRow, key, populate_existing=True)
     assert row is not None
     row.blocked_until = policy.blocked_until(row.failures, now)
+    # Counters nobody added to for a day are forgotten anyway: delete them, so the table stays small.
+    session.execute(
+        sa.delete(LoginThrottleRow).where(
+            LoginThrottleRow.last_failure_at < now - policy.forget,
+            sa.or_(LoginThrottleRow.blocked_until.is_(None), LoginThrottleRow.blocked_until < now),
+        )
+    )
     session.commit()
     return row
 
