@@ -55,6 +55,7 @@ def test_training_only_hides_pain_and_hip_checks_everywhere(ann_and_coach):
     assert coach.get("/api/pain").status_code == 403
     assert coach.get("/triage").status_code == 403
     dashboard = coach.get("/").text
+    assert "(training only)" in soup(coach.get("/")).select_one("p.banner").get_text()
     assert "sharp when climbing stairs" not in dashboard and "Groin / front of hip" not in dashboard
     assert "has not shared their pain diary" in dashboard
     warnings = _warnings(coach)
