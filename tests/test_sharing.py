@@ -4,6 +4,7 @@ every page and API route, the athlete sees what is shared with whom and revokes 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from accounts_helpers import (
@@ -55,6 +56,7 @@ def test_training_only_hides_pain_and_hip_checks_everywhere(ann_and_coach):
     assert coach.get("/api/pain").status_code == 403
     assert coach.get("/triage").status_code == 403
     dashboard = coach.get("/").text
+    assert "(training only)" in soup(coach.get("/")).select_one("p.banner").get_text()
     assert "sharp when climbing stairs" not in dashboard and "Groin / front of hip" not in dashboard
     assert "has not shared their pain diary" in dashboard
     warnings = _warnings(coach)
@@ -170,7 +172,11 @@ def test_shares_from_before_levels_keep_everything(session, athlete_id):
     user = UserRow(email="c@example.org", password_hash="x")
     session.add(user)
     session.flush()
-    session.add(ShareRow(athlete_id=athlete_id, user_id=user.id))
+    # as a row from before the migration: no level named, the database's default applies
+    session.execute(
+        sa.text("INSERT INTO shares (athlete_id, user_id, created_at) VALUES (:a, :u, CURRENT_TIMESTAMP)"),
+        {"a": athlete_id, "u": user.id},
+    )
     session.commit()
     (access,) = [a for _, _, a in sharing.shared_with(session, user.id)]
     assert access.level == "everything" and access.triage
@@ -182,3 +188,16 @@ def test_a_coach_sees_training_in_a_run_link(ann_and_coach, session):
     share(ann, "coach@example.org", "training")
     view(coach, ann_id)
     assert coach.get(f"/api/activities/{run}").json()["name"] == "Shakeout"
+
+
+def test_a_share_made_without_a_level_gets_the_least(ann_and_coach, session):
+    """The older /account share form names no level: the coach gets training only, not everything."""
+    ann, coach, ann_id = ann_and_coach
+    response = ann.post(
+        "/account/shares", data={"csrf_token": csrf(ann, "/account"), "email": "coach@example.org"}
+    )
+    assert response.status_code == 200
+    view(coach, ann_id)
+    assert coach.get("/api/activities").status_code == 200
+    assert coach.get("/pain").status_code == 403
+    assert ann.get("/api/sharing").json()[0]["level"] == "training"

@@ -26,7 +26,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import struct
 import zipfile
 from collections.abc import Iterable
@@ -150,35 +149,30 @@ def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def _stream_csv(streams: Streams) -> str:
-    columns = streams.columns()
-    names = list(columns)
-    # repr of the stored value (float32 columns through float64): reads back to the same bits.
-    lists = [
-        [None if math.isnan(v) else repr(v) for v in col.astype(np.float64).tolist()]
-        for col in columns.values()
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
-    for i in range(len(streams)):
-        writer.writerow(["" if col[i] is None else col[i] for col in lists])
-    return out.getvalue()
+    """One row per sample. numpy writes each value's shortest text that reads back to the same float32 or
+    float64 (its own dtype), so the samples restore bit for bit; a missing sample is an empty cell."""
+    names, texts = [], []
+    for name, col in streams.columns().items():
+        text = col.astype(str)
+        text[np.isnan(col)] = ""
+        names.append(name)
+        texts.append(text.tolist())
+    return "\n".join([",".join(names), *(",".join(row) for row in zip(*texts, strict=True))]) + "\n"
 
 
 def _stream_from_csv(text: str) -> Streams:
-    reader = csv.reader(io.StringIO(text))
-    names = next(reader)
+    lines = text.splitlines()
+    names = lines[0].split(",") if lines else []
     unknown = [n for n in names if n not in Streams.COLUMNS]
     if unknown or "time_s" not in names:
         raise ExportError(f"unknown sample column {unknown[0] if unknown else 'no time_s'}")
-    values: list[list[float]] = [[] for _ in names]
-    for row in reader:
-        for i, cell in enumerate(row):
-            values[i].append(float(cell) if cell else math.nan)
+    cells = [line.split(",") for line in lines[1:]]
+    if any(len(row) != len(names) for row in cells):
+        raise ExportError("a sample row has the wrong number of cells")
     columns = {}
-    for name, col in zip(names, values, strict=True):
+    for i, name in enumerate(names):
         dtype = np.float64 if name in stream_codec._FLOAT64_COLUMNS else np.float32
-        columns[name] = np.asarray(col, dtype=dtype)
+        columns[name] = np.array([row[i] or "nan" for row in cells], dtype=dtype)
     return Streams(**columns)
 
 
@@ -213,7 +207,7 @@ def export_athlete(
         "files": {},
     }
 
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
 
         def put(name: str, data: str | bytes) -> None:
             raw = data.encode() if isinstance(data, str) else data

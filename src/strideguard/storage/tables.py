@@ -127,9 +127,10 @@ class ShareRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # What the other user sees (storage/sharing.py, migration 0012): "training", "training_pain" or
     # "everything"; with "training" only, show_flags lets them see the plain "pain over limits" and
-    # "urgent hip check" flags without any detail.
-    level: Mapped[str] = mapped_column(sa.String(20), server_default="everything")
-    show_flags: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.true())
+    # "urgent hip check" flags without any detail. A new share that names no level gets the least
+    # ("training"); rows from before 0012 got "everything" (the server default), which they showed.
+    level: Mapped[str] = mapped_column(sa.String(20), default="training", server_default="everything")
+    show_flags: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
 class AuditRow(Base):

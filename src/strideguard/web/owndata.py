@@ -23,20 +23,20 @@ from strideguard.web import security
 from strideguard.web.common import VIEW_COOKIE, DbSession, FormFields, render, resolve_viewer
 from strideguard.web.sharing import own_athlete, server_mode
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
 CHUNK = 1 << 16
 CONFIRM_WORD = "delete"
 
 
-@router.get("/data", response_class=HTMLResponse)
+@router.get("/data", response_class=HTMLResponse, include_in_schema=False)
 def data_page(request: Request, session: DbSession) -> Response:
     """Your data: export everything, the audit log, delete the account."""
     resolve_viewer(request, session)
     return render(request, "data.html", not_exported=athlete_export.NOT_EXPORTED)
 
 
-@router.post("/data/export")
+@router.post("/data/export", include_in_schema=False)
 def export(request: Request, session: DbSession) -> Response:
     """Everything of your own athlete as one ZIP (docs/cli.md, "Export and restore")."""
     viewer = resolve_viewer(request, session)
@@ -68,7 +68,7 @@ def export(request: Request, session: DbSession) -> Response:
     )
 
 
-@router.get("/account/audit", response_class=HTMLResponse)
+@router.get("/account/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, session: DbSession) -> Response:
     """The account's audit log: logins, shares, exports, deletions."""
     server_mode(request)
@@ -87,14 +87,14 @@ def api_audit(request: Request, session: DbSession) -> list[dict[str, str]]:
     ]
 
 
-@router.get("/account/delete", response_class=HTMLResponse)
+@router.get("/account/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete_page(request: Request, session: DbSession) -> Response:
     server_mode(request)
     resolve_viewer(request, session)
     return render(request, "delete_account.html", errors=[], word=CONFIRM_WORD)
 
 
-@router.post("/account/delete", response_class=HTMLResponse)
+@router.post("/account/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete(request: Request, form: FormFields, session: DbSession) -> Response:
     """Delete the account after the password is given again and the word typed."""
     server_mode(request)

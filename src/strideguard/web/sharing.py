@@ -14,7 +14,7 @@ from strideguard.storage.audit import record_audit
 from strideguard.storage.tables import UserRow
 from strideguard.web.common import DbSession, FormFields, Viewer, render, resolve_viewer
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
 DONE = {
     "shared": "Shared.",
@@ -57,14 +57,14 @@ def _level(form: dict[str, str]) -> tuple[str, bool, list[str]]:
     return level, form.get("show_flags") == "1", errors
 
 
-@router.get("/account/sharing", response_class=HTMLResponse)
+@router.get("/account/sharing", response_class=HTMLResponse, include_in_schema=False)
 def sharing_page(request: Request, session: DbSession) -> Response:
     """Who sees your log and exactly what; add, change or stop a share."""
     server_mode(request)
     return _page(request, session, resolve_viewer(request, session), [])
 
 
-@router.post("/account/sharing", response_class=HTMLResponse)
+@router.post("/account/sharing", response_class=HTMLResponse, include_in_schema=False)
 def add_share(request: Request, form: FormFields, session: DbSession) -> Response:
     """Share with an account at a level. The answer is the same whether or not the address has an account,
     so the form cannot be used to learn who is registered."""
@@ -87,7 +87,7 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
     return RedirectResponse("/account/sharing?done=shared", status_code=303)
 
 
-@router.post("/account/sharing/{share_id}", response_class=HTMLResponse)
+@router.post("/account/sharing/{share_id}", response_class=HTMLResponse, include_in_schema=False)
 def change_share(share_id: int, request: Request, form: FormFields, session: DbSession) -> Response:
     server_mode(request)
     viewer = resolve_viewer(request, session)
@@ -102,7 +102,7 @@ def change_share(share_id: int, request: Request, form: FormFields, session: DbS
     return RedirectResponse("/account/sharing?done=changed", status_code=303)
 
 
-@router.post("/account/sharing/{share_id}/revoke")
+@router.post("/account/sharing/{share_id}/revoke", include_in_schema=False)
 def revoke_share(share_id: int, request: Request, session: DbSession) -> Response:
     server_mode(request)
     viewer = resolve_viewer(request, session)
