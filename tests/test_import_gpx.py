@@ -183,7 +183,7 @@ def test_files_without_a_recording_are_skipped_with_a_reason(data_dir: Path, nam
 
 
 def test_timestamps_from_1901_are_rejected_as_implausible(data_dir: Path) -> None:
-    with pytest.raises(CorruptFile, match=r"implausible timestamps: the track starts on 1901-12-13"):
+    with pytest.raises(CorruptFile, match=r"implausible date: starts on 1901-12-13"):
         read_gpx((data_dir / "gpx" / "gpxpy__Mojstrovka.gpx").read_bytes())
 
 

@@ -451,3 +451,18 @@ def test_cli_start_dates_a_fit_file_with_only_device_relative_times(run_cli, dat
     assert "future" in bad.stderr
     both = run_cli("import", str(path), str(path), "--start", "2026-05-01 07:30")
     assert both.returncode != 0 and "exactly one" in both.stderr
+
+
+def test_tcx_laps_that_stop_before_the_track_get_a_lap_for_the_rest(data_dir: Path) -> None:
+    """sports-lib's movescount sample: two 1 km laps, then another ~900 m of trackpoints. The second lap
+    used to stretch over the rest (1 km in 593 s); now the rest is a lap of its own and the laps add up to the
+    run."""
+    path = data_dir / "tcx" / "sportslib__movescount.tcx"
+    (activity,) = read_bytes(path.read_bytes(), path.name)
+    assert len(activity.laps) == 3
+    assert sum(lap.distance_m for lap in activity.laps) == pytest.approx(activity.distance_m, rel=0.01)
+    second = activity.laps[1]
+    assert second.elapsed_time_s == pytest.approx(second.moving_time_s, abs=2)
+    last = activity.laps[-1]
+    end = last.start_utc.timestamp() + last.elapsed_time_s
+    assert end == pytest.approx(activity.start_utc.timestamp() + activity.elapsed_time_s, abs=2)

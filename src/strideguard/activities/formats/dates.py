@@ -7,8 +7,9 @@ and time zones; 2099 is a broken clock). A refused activity gets one line saying
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from strideguard import config
 from strideguard.activities.formats.errors import CorruptFile
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -18,13 +19,19 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 def date_problem(start: datetime, end: datetime | None = None, *, now: datetime | None = None) -> str | None:
     """Why these activity times are implausible, or None when they are fine."""
-    now = now or datetime.now(UTC)
+    now = now or _now()
     end = end or start
     if start < EARLIEST_PLAUSIBLE:
         return f"implausible date: starts on {start:%Y-%m-%d}, before 1990 (a device clock that was not set?)"
     if end > now + FUTURE_TOLERANCE:
         return f"implausible date: {end:%Y-%m-%d} is in the future (a device clock that was not set?)"
     return None
+
+
+def _now() -> datetime:
+    """Now, or the end of the pretended day when STRIDEGUARD_TODAY moves "today" later (a demo's future)."""
+    pretended = datetime.combine(config.today_local(), time.max, tzinfo=UTC)
+    return max(datetime.now(UTC), pretended)
 
 
 def check_dates(start: datetime, end: datetime | None = None, *, now: datetime | None = None) -> None:

@@ -279,6 +279,22 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     else:
         distance_m = track_distance
     moving_time_s = lap_time_sum if lap_time_sum is not None and laps_cover_track else track_moving
+    tail = None
+    if not laps_cover_track and lap_end is not None and distance_stream is not None:
+        # The laps stop before the track does: the rest of the track becomes one more lap, so the lap table
+        # covers the whole recording (as for FIT).
+        after = time_s >= lap_end - start_s
+        rest = float(
+            np.nanmax(distance_stream) - np.nanmax(distance_stream[~after]) if (~after).any() else 0.0
+        )
+        tail = _TailLap(
+            start_s=lap_end,
+            elapsed_s=float(seconds[-1]) - lap_end,
+            distance_m=max(rest, 0.0),
+            avg_hr=track.time_weighted_mean(hr[after], time_s[after]) if after.sum() else None,
+            max_hr=track.finite_max(hr[after]) if after.sum() else None,
+        )
+        fixes.append(f"the laps stop {tail.elapsed_s:.0f} s before the track ends: added a lap for the rest")
     if moving_time_s is not None and moving_time_s > end_s - start_s + 1.0:
         # Timer time cannot exceed the wall-clock span (laps that overlap or count a pause twice): the track's
         # own moving time when it fits, else the span (the FIT importer's check).
@@ -326,7 +342,7 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         avg_heart_rate_bpm=avg_hr,
         max_heart_rate_bpm=max_hr,
         avg_cadence_spm=avg_cadence,
-        laps=_laps(builder.laps, lap_starts, end_s, factor if foot else 1.0),
+        laps=_laps(builder.laps, lap_starts, end_s, factor if foot else 1.0, tail),
         streams=streams,
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
@@ -404,14 +420,27 @@ def _lap_averages(
     return avg_hr, max_hr, cadence
 
 
-def _laps(laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, factor: float) -> tuple[Lap, ...]:
+@dataclass(frozen=True, slots=True)
+class _TailLap:
+    """The part of the track after the device's last lap ended."""
+
+    start_s: float
+    elapsed_s: float
+    distance_m: float
+    avg_hr: float | None
+    max_hr: float | None
+
+
+def _laps(
+    laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, factor: float, tail: _TailLap | None = None
+) -> tuple[Lap, ...]:
     result: list[Lap] = []
     for i, lap in enumerate(laps):
         start = lap_starts[i]
         if not np.isfinite(start):
             continue
         following = [s for s in lap_starts[i + 1 :].tolist() if np.isfinite(s)]
-        elapsed = (following[0] if following else end_s) - start
+        elapsed = (following[0] if following else (tail.start_s if tail is not None else end_s)) - start
         cadence = lap.cadence * factor
         result.append(
             Lap(
@@ -422,6 +451,17 @@ def _laps(laps: list[_LapSummary], lap_starts: np.ndarray, end_s: float, factor:
                 avg_heart_rate_bpm=_or_none(lap.avg_hr),
                 max_heart_rate_bpm=_or_none(lap.max_hr),
                 avg_cadence_spm=_or_none(cadence),
+            )
+        )
+    if tail is not None and result:
+        result.append(
+            Lap(
+                start_utc=track.utc_datetime(tail.start_s),
+                elapsed_time_s=tail.elapsed_s,
+                moving_time_s=tail.elapsed_s,
+                distance_m=tail.distance_m,
+                avg_heart_rate_bpm=tail.avg_hr,
+                max_heart_rate_bpm=tail.max_hr,
             )
         )
     return tuple(result)
