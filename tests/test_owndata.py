@@ -160,7 +160,7 @@ def test_export_button_downloads_own_data_and_is_audited(app, session):
     assert actions[:2] == ["export", "share_added"]
     assert [e["action"] for e in ann.get("/api/audit").json()][:1] == ["export"]
     user_id = session.scalar(sa.select(UserRow.id).where(UserRow.email == "coach@example.org"))
-    assert [e.action for e in list_audit(session, user_id)] == ["export"]
+    assert [e.action for e in list_audit(session, user_id)] == ["export", "login"]
 
 
 def test_export_works_in_local_mode(client):

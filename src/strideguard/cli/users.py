@@ -240,14 +240,17 @@ def delete_user(app: AppContext, email: str, yes: bool) -> None:
       strideguard users delete ann@club.example
       strideguard users delete ann@club.example --yes
     """
-    from strideguard.storage import auth as store
+    from strideguard.storage.accounts_delete import delete_account
+    from strideguard.storage.audit import record_audit
 
     with _session(app) as session:
         user = _user(session, email)
         shown, user_id = user.email, user.id
         if not yes:
             click.confirm(f"Delete {shown} and all of its data? This cannot be undone", abort=True)
-        store.delete_account(session, user_id)
+        delete_account(session, user_id)
+        record_audit(session, None, "account_deleted", f"account #{user_id}, by an admin")
+        session.commit()
     console.print(f"Deleted {shown} and all of its data.", highlight=False)
 
 

@@ -61,6 +61,8 @@ def delete_account(session: Session, user_id: int, remove_files: bool = True) ->
             conditions.append(table.c.athlete_id.in_(out.athletes))
         if "user_id" in table.c:
             conditions.append(table.c.user_id == user_id)
+        if "created_by" in table.c:  # invite links the account made
+            conditions.append(table.c.created_by == user_id)
         if conditions:
             _delete(session, table, sa.or_(*conditions), out)
     _delete(session, tables["athletes"], tables["athletes"].c.id.in_(out.athletes), out)

@@ -73,6 +73,9 @@ NOT_EXPORTED: dict[str, str] = {
     "import_jobs": "uploads waiting for the import worker: transient, they name folders on the server",
     "shares": "who else may read the log: links between accounts of one server",
     "users": "the login (email and password hash) belongs to the server, not to the athlete's data",
+    "auth_sessions": "logged-in browsers: they belong to the server and end with the account",
+    "login_throttles": "failed-login counters of the server, by account and address",
+    "invites": "registration links of the server",
 }
 SPREADSHEETS = ("activities", "laps", "shoes", "pain_entries", "triage_sessions", "athlete_settings")
 

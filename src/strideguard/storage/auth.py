@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -22,7 +20,6 @@ from sqlalchemy.orm import Session
 from strideguard.storage.tables import (
     AthleteRow,
     AuthSessionRow,
-    ImportJobRow,
     InviteRow,
     LoginThrottleRow,
     UserRow,
@@ -270,34 +267,6 @@ def use_invite(session: Session, token: str | None, now: datetime) -> bool:
 
 
 # --- deleting an account ------------------------------------------------------------------------------------
-
-
-def delete_account(session: Session, user_id: int) -> bool:
-    """Delete the account `user_id` and everything of its athletes: every row (the foreign keys cascade from
-    the user to its athletes, and from them to activities, laps, streams, shoes, pain, hip checks,
-    settings, imports, aggregates, shares and sessions) and the uploaded files still waiting to be
-    imported. Other accounts are untouched. Commits; False when there is no such user.
-
-    One place for it, so what else an account owns later (exports, audit records) is deleted here too.
-    """
-    if session.get(UserRow, user_id) is None:
-        return False
-    athlete_ids = sa.select(AthleteRow.id).where(AthleteRow.user_id == user_id)
-    folders = [
-        Path(f)
-        for f in session.scalars(
-            sa.select(ImportJobRow.folder).where(ImportJobRow.athlete_id.in_(athlete_ids))
-        )
-    ]
-    # Explicit deletes, so the result does not depend on a backend enforcing ON DELETE CASCADE.
-    session.execute(sa.delete(AuthSessionRow).where(AuthSessionRow.user_id == user_id))
-    session.execute(sa.delete(InviteRow).where(InviteRow.created_by == user_id))
-    session.execute(sa.delete(AthleteRow).where(AthleteRow.user_id == user_id))
-    session.execute(sa.delete(UserRow).where(UserRow.id == user_id))
-    session.commit()
-    for folder in folders:  # after the commit: a failed delete leaves the files with their rows
-        shutil.rmtree(folder, ignore_errors=True)
-    return True
 
 
 def find_user(session: Session, email: str) -> UserRow | None:
