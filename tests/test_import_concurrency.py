@@ -268,3 +268,59 @@ def test_killed_folder_import_counts_what_is_stored_and_resumes(
     assert _count(engine, ImportRow) == 1
     (listed,) = json.loads(run_cli("imports", "--json").stdout)
     assert (listed["status"], listed["imported"], listed["duplicates"]) == ("finished", n, 0)
+
+
+def test_database_error_during_an_import_does_not_say_cannot_open(
+    db_url, athlete_id, run_cli, tmp_path
+) -> None:
+    """The database opened fine; a write during the import failed (here: locked by another program for
+    longer than the busy timeout). The message says what failed, not "cannot open"."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's busy timeout gives up on a lock; PostgreSQL waits for it")
+    import sqlite3
+
+    folder = _folder(tmp_path, "watch", 0, n=1)
+    holder = sqlite3.connect(db.sqlite_file(db_url), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        done = run_cli("import", str(folder))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Error: during import: SQLite database ") and "database is locked" in line
+    assert "cannot open" not in line
+
+
+def test_local_athlete_is_one_row_whoever_asks_first(db_url, engine) -> None:
+    """Eight connections ask for the local athlete of an empty (migrated) database at the same moment:
+    one row, and every caller gets its id."""
+    import threading
+
+    from strideguard.storage import activities as store
+
+    barrier = threading.Barrier(8)
+    got: list[int] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        own = db.make_engine(db_url)
+        try:
+            with db.session_factory(own)() as session:
+                barrier.wait(timeout=60)
+                got.append(store.local_athlete(session))
+                session.commit()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT_S)
+    assert errors == []
+    assert _count(engine, AthleteRow) == 1
+    assert len(got) == 8 and len(set(got)) == 1

@@ -199,3 +199,20 @@ def test_job_of_another_athlete_is_not_found(client, session, athlete_id, tmp_pa
     session.commit()
     assert client.get("/import/jobs/" + "x" * 24).status_code == 404
     assert client.get("/api/import-jobs/" + "x" * 24).status_code == 404
+
+
+def test_failed_import_record_page_says_why(client, session, athlete_id):
+    from strideguard.importing.saving import fail_import
+    from strideguard.storage.tables import ImportRow
+
+    session.add(
+        ImportRow(athlete_id=athlete_id, source="uploaded files", source_sha256="k" * 64, kind="files")
+    )
+    session.commit()
+    reason = "the import stopped: its worker stopped responding 3 times (out of memory or killed?)"
+    import_id = fail_import(session, athlete_id, "k" * 64, reason)
+    session.commit()
+    page = client.get(f"/imports/{import_id}")
+    assert page.status_code == 200
+    text = " ".join(BeautifulSoup(page.text, "html.parser").get_text().split())
+    assert f"This import failed: {reason}. 0 imported before it stopped" in text

@@ -103,6 +103,21 @@ def held_upload(base: str, port: int, fit: bytes):
     return sock
 
 
+def wait_until_refused(port: int) -> None:
+    """Until the server has closed its listening socket: it has begun to shut down."""
+    import socket
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+        except OSError:
+            return
+        assert time.monotonic() < deadline, "the server never began to shut down"
+        time.sleep(0.05)
+
+
 def wait_for_file(folder: Path, name: str) -> None:
     deadline = time.monotonic() + 120
     while not list(folder.glob(f"*/{name}")):
@@ -155,7 +170,7 @@ def test_second_signal_stops_at_once_without_tracebacks(cli_env, data_dir, stop_
         sock = held_upload(base, port, (data_dir / RUN_FIT).read_bytes())
         wait_for_file(uploads, "cut.fit")
         server.send_signal(stop_signal)
-        time.sleep(0.5)
+        wait_until_refused(port)  # the first signal was handled (two at once could merge into one)
         server.send_signal(stop_signal)
         out, err = server.communicate(timeout=GRACE_S + 20)
     finally:
@@ -200,8 +215,8 @@ def test_stalled_upload_kept_without_traceback_when_queueing_it_outlasts_the_gra
     cli_env, data_dir, db_url, engine
 ):
     """The files received whole are queued after the grace period, while the server is closing: a busy
-    database makes that take a while, and the request is cancelled again meanwhile (as the event loop
-    closes). Once printed a CancelledError traceback on PostgreSQL; now the files are queued, quietly."""
+    database makes that take a while, and the request is cancelled again meanwhile (a second SIGTERM).
+    Once printed a CancelledError traceback on PostgreSQL; now the files are queued, quietly."""
     import threading
 
     port = free_port()
@@ -223,6 +238,7 @@ def test_stalled_upload_kept_without_traceback_when_queueing_it_outlasts_the_gra
         while not any("timeout graceful shutdown exceeded" in line for line in lines):
             assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
             time.sleep(0.05)
+        server.send_signal(signal.SIGTERM)  # impatient: cancels the request again while it queues the files
         time.sleep(3)  # the files are being queued against the lock while the server closes around them
         release()
         release = None

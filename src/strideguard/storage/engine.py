@@ -118,8 +118,13 @@ def _migration_lock(engine: Engine) -> Iterator[sa.Connection]:
     the second died with "UNIQUE constraint failed" or "table already exists". SQLite: the write lock
     (BEGIN IMMEDIATE; DDL is transactional there); PostgreSQL: a transaction-scoped advisory lock.
     """
+    sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
+        if sqlite:
+            # As SQLite's own ALTER procedure asks: foreign keys off while tables are rebuilt (batch mode
+            # drops and recreates a table; with them on, that DROP would cascade to the rows referring to it).
+            # The pragma is a no-op inside a transaction, so it is set before BEGIN.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             deadline = time.monotonic() + _MIGRATION_LOCK_WAIT_S
             while True:
                 try:
@@ -133,10 +138,14 @@ def _migration_lock(engine: Engine) -> Iterator[sa.Connection]:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         try:
             yield connection
+            connection.commit()
         except BaseException:
             connection.rollback()
             raise
-        connection.commit()
+        finally:
+            if sqlite:  # outside the transaction again: the pragma takes effect
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -242,7 +251,13 @@ def source_lock(engine: Engine, key: str, on_wait: Any = None) -> Iterator[bool]
     `on_wait()` is called once when another process holds the lock.
     """
     waited = False
-    digest = hashlib.sha256(f"{engine.url.render_as_string(hide_password=False)}\n{key}".encode()).digest()
+    path = (
+        sqlite_file(engine.url.render_as_string(hide_password=False))
+        if engine.dialect.name == "sqlite"
+        else None
+    )
+    where = str(path.resolve()) if path is not None else engine.url.render_as_string(hide_password=False)
+    digest = hashlib.sha256(f"{where}\n{key}".encode()).digest()
     if engine.dialect.name == "postgresql":
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         own = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)

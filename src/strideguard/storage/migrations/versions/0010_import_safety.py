@@ -25,6 +25,15 @@ depends_on = None
 
 # Tables whose rows belong to an athlete and can simply move to another one.
 _MOVABLE = ("activities", "shoes", "imports", "import_jobs", "pain_entries", "triage_sessions")
+# Per-athlete rows that stay with the athlete removed (the aggregates follow the moved activities by trigger).
+_LEFT_BEHIND = (
+    "shoe_defaults",
+    "athlete_settings",
+    "shares",
+    "shoe_totals",
+    "activity_days",
+    "activity_weeks",
+)
 
 
 def _merge_local_athletes(bind: sa.Connection) -> None:
@@ -40,7 +49,10 @@ def _merge_local_athletes(bind: sa.Connection) -> None:
                 sa.text(f"UPDATE {table} SET athlete_id = :keeper WHERE athlete_id = :other"),
                 {"keeper": keeper, "other": other},
             )
-        # Defaults and settings are per athlete: the oldest athlete's win; the rest go with the athlete.
+        # Defaults and settings are per athlete: the oldest athlete's win; the rest go with the athlete
+        # (deleted by name: SQLite runs migrations with foreign keys off, so nothing cascades).
+        for table in _LEFT_BEHIND:
+            bind.execute(sa.text(f"DELETE FROM {table} WHERE athlete_id = :other"), {"other": other})
         bind.execute(sa.text("DELETE FROM athletes WHERE id = :other"), {"other": other})
 
 
@@ -67,6 +79,7 @@ def _merge_duplicate_shoes(bind: sa.Connection) -> None:
             params = {"keeper": keeper, "other": other}
             bind.execute(sa.text("UPDATE activities SET shoe_id = :keeper WHERE shoe_id = :other"), params)
             bind.execute(sa.text("UPDATE shoe_defaults SET shoe_id = :keeper WHERE shoe_id = :other"), params)
+            bind.execute(sa.text("DELETE FROM shoe_totals WHERE shoe_id = :other"), {"other": other})
             bind.execute(sa.text("DELETE FROM shoes WHERE id = :other"), {"other": other})
 
 
