@@ -201,3 +201,21 @@ def test_a_share_made_without_a_level_gets_the_least(ann_and_coach, session):
     assert coach.get("/api/activities").status_code == 200
     assert coach.get("/pain").status_code == 403
     assert ann.get("/api/sharing").json()[0]["level"] == "training"
+
+
+@pytest.mark.parametrize(
+    ("level", "pain_link", "checks_link"),
+    [("training", False, False), ("training_pain", True, False), ("everything", True, True)],
+)
+def test_a_coachs_navigation_offers_only_the_pages_the_share_opens(
+    ann_and_coach, level, pain_link, checks_link
+):
+    ann, coach, ann_id = ann_and_coach
+    share(ann, "coach@example.org", level)
+    view(coach, ann_id)
+    links = {a["href"]: a for a in soup(coach.get("/")).select('nav[aria-label="Main"] a')}
+    assert ("/pain" in links) is pain_link
+    assert ("/triage" in links) is checks_link
+    assert "/import" not in links and "/routines" not in links  # read-only: nothing to change
+    for href in links:  # every link offered opens
+        assert coach.get(href).status_code == 200, href
