@@ -370,3 +370,44 @@ def test_the_interview_with_unmentioned_symptoms_denied_meets_the_targets(folder
         == 0
     )
     assert figures["findings"]["top3_pct"] >= 95
+
+
+# --- the review pack is generated from the knowledge files (issue 16)
+
+
+def test_the_clinical_review_pack_is_up_to_date():
+    from strideguard.triage.review import render
+
+    doc = Path(__file__).parents[1] / "docs" / "clinical-review.md"
+    assert doc.read_text(encoding="utf-8") == render(KB), (
+        "docs/clinical-review.md is stale: run `python -m strideguard.triage.review`"
+    )
+
+
+def test_the_review_pack_follows_a_changed_value_and_the_check_fails_when_stale(tmp_path):
+    import dataclasses
+
+    from strideguard.triage.review import render
+
+    scfe = KB.conditions["scfe"]
+    changed = dataclasses.replace(scfe.evidence[0], lr=7.5)
+    kb = dataclasses.replace(
+        KB,
+        conditions={
+            **KB.conditions,
+            "scfe": dataclasses.replace(scfe, evidence=(changed, *scfe.evidence[1:])),
+        },
+    )
+    assert "| `age` | between [8, 16] | 7.5 |" in render(kb)
+    assert render(kb) != render(KB)
+    bases = [i.basis for c in KB.conditions.values() for i in c.evidence]
+    counts = ", ".join(f"{bases.count(b)} {b}" for b in ("sourced", "derived", "design"))
+    assert f"Counts: {counts} evidence items" in render(KB)  # the counts come from the files
+    stale = tmp_path / "clinical-review.md"
+    stale.write_text(render(kb), encoding="utf-8")
+    command = [sys.executable, "-m", "strideguard.triage.review", "--check", str(stale)]
+    failed = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "out of date" in failed.stderr
+    written = subprocess.run([*command[:-2], str(stale)], capture_output=True, text=True, check=False)
+    assert written.returncode == 0, written.stderr
+    assert subprocess.run(command, capture_output=True, text=True, check=False).returncode == 0
