@@ -79,7 +79,7 @@ class Citation:
     id: str
     text: str
     url: str
-    year: int
+    year: int | None  # None: an undated source (e.g. a conference abstract whose copy gives no year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,9 +292,11 @@ def load_citations(directory: Path = KNOWLEDGE_DIR) -> dict[str, Citation]:
                 problems.append(f"{where}: missing text")
             if not isinstance(url, str):  # other files may leave it empty for offline sources
                 problems.append(f"{where}: url must be text")
-            if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2100:
+            if year is not None and (
+                not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2100
+            ):
                 problems.append(f"{where}: year must be a year such as 2019, not {year!r}")
-            if isinstance(text, str) and isinstance(url, str) and isinstance(year, int):
+            if isinstance(text, str) and isinstance(url, str) and (year is None or isinstance(year, int)):
                 citations[str(cid)] = Citation(str(cid), text.strip(), url, year)
     if problems:
         raise RoutineError(problems)
