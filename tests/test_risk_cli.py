@@ -133,7 +133,8 @@ def test_rate_refuses_bad_input_in_one_line(run_cli, session, athlete_id, args, 
 
 
 def test_status_shows_weeks_flags_safe_run_shoes_and_pain_trend(run_cli, session, athlete_id):
-    shoe = shoe_store.add_shoe(session, athlete_id, "Daily", start_distance_m=380_000)
+    # In use from the first run: a run gets the shoe in use on its date (issue 11).
+    shoe = shoe_store.add_shoe(session, athlete_id, "Daily", start_distance_m=380_000, in_use_from=d(0))
     shoe_store.set_default(session, athlete_id, shoe.id, "run")
     for n, km in ((0, 10), (7, 10), (14, 12), (17, 8), (20, 18)):
         save_run(session, athlete_id, d(n), km, rpe=5)

@@ -60,7 +60,9 @@ def test_the_rule_picks_the_default_in_use_then_the_one_older_pair_else_none():
 def test_a_2015_run_does_not_go_on_todays_default_shoe(run_cli, data_dir):
     assert run_cli("shoes", "add", "Daily", "--default-for", "run").returncode == 0
     old_run = data_dir / "tcx" / "goldencheetah__10kUNLP2014-Garmin15.tcx"  # a 10 km race in 2014
-    assert run_cli("import", str(old_run)).returncode == 0
+    imported = run_cli("import", str(old_run))
+    assert imported.returncode == 0, imported.stderr
+    assert "1 activity got no shoe: no pair was in use on their dates" in imported.stdout.replace("\n", " ")
     (row,) = json.loads(run_cli("runs", "--json").stdout)
     assert row["date"].startswith("2014") or row["start_utc"].startswith("2014")
     assert row["shoe_id"] is None and row["shoe_auto"] is True
@@ -207,3 +209,32 @@ def test_migration_keeps_stored_shoes_and_marks_unassigned_runs_automatic(db_url
         assert [tuple(r) for r in rows] == [(1, 1, False), (2, None, True)]
     finally:
         engine.dispose()
+
+
+def test_add_form_and_api_take_the_dates(client, session, athlete_id):
+    save(session, athlete_id, date(2023, 5, 1))
+    session.commit()
+    page = BeautifulSoup(client.get("/shoes").text, "html.parser")
+    token = page.select_one('meta[name="csrf-token"]')["content"]
+    form = {"csrf_token": token, "name": "Racer", "start_km": "0", "retire_km": "450"}
+    added = client.post("/shoes", data={**form, "in_use_from": "2023-01-01"}, follow_redirects=False)
+    assert added.status_code == 303
+    racer = shoe_store.find_shoe(session, athlete_id, "Racer")
+    assert racer.in_use_from == date(2023, 1, 1)
+    future = client.post("/shoes", data={**form, "name": "Later", "in_use_from": "2999-01-01"})
+    assert future.status_code == 422 and "not between 1990 and today" in future.text
+    # The API: dates in, the automatic run moved when the pair becomes the default.
+    created = client.post("/api/shoes", json={"name": "Trail", "in_use_from": "2022-01-01"})
+    assert created.status_code == 201
+    trail_id = created.json()["id"]
+    shoe_store.set_default(session, athlete_id, trail_id, "run")
+    session.commit()
+    (run,) = store.list_activities(session, athlete_id)
+    assert (run.shoe_id, run.shoe_auto) == (trail_id, True)
+    patched = client.patch(f"/api/shoes/{trail_id}", json={"in_use_from": "2024-01-01"})
+    assert patched.status_code == 200 and patched.json()["in_use_from"] == "2024-01-01"
+    session.expire_all()
+    (run,) = store.list_activities(session, athlete_id)
+    assert run.shoe_id == racer.id  # the one pair in use then that is no other sport's default
+    wrong = client.patch(f"/api/shoes/{trail_id}", json={"in_use_until": "2023-01-01"})
+    assert wrong.status_code == 422 and "before in use from" in wrong.text

@@ -115,6 +115,7 @@ def _list_runs(
             )
         return
     table = Table(title=plural(len(activities), "activity"), title_justify="left")
+    with_shoes = any(a.shoe_id for a in activities)  # no shoe column for a log without shoes
     for header, justify in (
         ("id", "right"),
         ("date", "left"),
@@ -124,11 +125,14 @@ def _list_runs(
         ("pace or speed", "right"),
         ("HR", "right"),
         ("RPE", "right"),
-        ("shoe", "left"),
+        *([("shoe", "left")] if with_shoes else []),
         ("name", "left"),
     ):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for a in activities:
+        shoe = Text(shoes.get(a.shoe_id, "") if a.shoe_id else "").append(
+            " (auto)" if a.shoe_auto and a.shoe_id else "", style="dim"
+        )
         table.add_row(
             str(a.id),
             a.local_date.isoformat(),
@@ -138,9 +142,7 @@ def _list_runs(
             _rate(a, unit),
             f"{a.avg_heart_rate_bpm:.0f}" if a.avg_heart_rate_bpm else "",
             f"{a.rpe:g}" if a.rpe is not None else "",
-            Text(shoes.get(a.shoe_id, "") if a.shoe_id else "").append(
-                " (auto)" if a.shoe_auto and a.shoe_id else "", style="dim"
-            ),
+            *([shoe] if with_shoes else []),
             # Names come from files and users: plain Text, never read as rich markup.
             Text(a.name or a.source_name or "").append(" [damaged]" if a.damaged else "", style="yellow"),
         )

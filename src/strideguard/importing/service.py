@@ -72,6 +72,7 @@ from strideguard.importing.workers import (
 )
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
+from strideguard.storage import shoe_use
 from strideguard.storage.engine import is_disk_full, session_factory, source_lock
 from strideguard.storage.tables import ActivityRow, ImportRow
 
@@ -445,7 +446,19 @@ class _Run:
             if problem.name not in finished:
                 batch.add(Done(problem.name, "failed", reason=problem.reason))
         batch.flush()
+        self._note_runs_without_shoe(summary)
         self.records.finish(summary)
+
+    def _note_runs_without_shoe(self, summary: SourceSummary) -> None:
+        """Say so when runs got no shoe because no pair was in use on their dates (shoes by date)."""
+        assert summary.import_id is not None
+        with self.sessions() as session:
+            count = shoe_use.runs_without_shoe(session, self.athlete_id, summary.import_id)
+        if count:
+            summary.notes.append(
+                f"{count} {'activity' if count == 1 else 'activities'} got no shoe: no pair was in use on "
+                "their dates; give a shoe the date you bought it: strideguard shoes edit SHOE --from DATE"
+            )
 
     def _without_stored_start(self, items: list[ArchiveItem]) -> list[ArchiveItem]:
         """The summary-only items whose start no stored activity shares (within each item's tolerance)."""

@@ -98,3 +98,19 @@ def reassign(
             session.execute(sa.update(ActivityRow).where(ActivityRow.id.in_(chunk)).values(shoe_id=shoe_id))
     session.flush()
     return sum(len(ids) for ids in changes.values())
+
+
+def runs_without_shoe(session: Session, athlete_id: int, import_id: int) -> int:
+    """Runs of one import that got no shoe by date although their sport has a default shoe (they are before,
+    or after, the dates of every pair): worth telling the runner, who may give the shoes' dates."""
+    sports = sorted(defaults(session, athlete_id))
+    if not sports:
+        return 0
+    query = sa.select(sa.func.count()).where(
+        ActivityRow.athlete_id == athlete_id,
+        ActivityRow.import_id == import_id,
+        ActivityRow.shoe_id.is_(None),
+        ActivityRow.shoe_auto.is_(True),
+        ActivityRow.sport.in_(sports),
+    )
+    return int(session.scalar(query) or 0)
