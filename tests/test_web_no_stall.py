@@ -1,0 +1,55 @@
+"""Edits while others browse never stall (issue 13): on the club, each view after an edit waited in steps
+of the pool's 3 s time-out. FastAPI turns a sync handler's result into JSON in a handler thread, after the
+handler and before the session's teardown; a finished edit still held its connection while every handler
+thread waited for one. In-process with one handler thread, so the order is fixed: no timing involved (a
+stall shows as 503 after the pool's time-out)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import anyio.to_thread
+import httpx
+
+from strideguard.storage import activities as store
+from strideguard.web.app import WORKER_CONNECTIONS, create_app
+from strideguard.web.common import Settings
+
+
+def test_more_edits_at_once_than_connections_all_succeed(db_url, engine, session, athlete_id, tmp_path):
+    start = datetime.now(UTC) - timedelta(days=1)
+    activity_id = store.save_activity(
+        session, athlete_id, store.manual_activity(start, 8000.0, 2700.0, name="Easy")
+    ).activity_id
+    session.commit()
+    app = create_app(
+        Settings(
+            db_url=db_url,
+            data_dir=tmp_path / "web",
+            secret_key=b"k" * 32,
+            run_worker=False,
+            threads=1,
+            pool_timeout_s=20.0,
+        )
+    )
+    edits = 1 + WORKER_CONNECTIONS + 4  # more than the pool holds
+
+    async def edit_all() -> list[int]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 1
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as http:
+            responses = await asyncio.gather(
+                *(
+                    http.patch(f"/api/activities/{activity_id}", json={"rpe": float(2 + k % 7)})
+                    for k in range(edits)
+                )
+            )
+            page = await http.get("/")
+        return [r.status_code for r in responses] + [page.status_code]
+
+    try:
+        statuses = asyncio.run(edit_all())
+    finally:
+        app.state.engine.dispose()
+    assert statuses == [200] * (edits + 1)
