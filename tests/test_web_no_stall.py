@@ -7,14 +7,18 @@ stall shows as 503 after the pool's time-out)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 import httpx
 
+import test_web_upload_stream
 from strideguard.storage import activities as store
 from strideguard.web.app import WORKER_CONNECTIONS, create_app
 from strideguard.web.common import Settings
+
+served = test_web_upload_stream.served  # the real `strideguard serve` with one stored run
 
 
 def test_more_edits_at_once_than_connections_all_succeed(db_url, engine, session, athlete_id, tmp_path):
@@ -53,3 +57,55 @@ def test_more_edits_at_once_than_connections_all_succeed(db_url, engine, session
     finally:
         app.state.engine.dispose()
     assert statuses == [200] * (edits + 1)
+
+
+def test_edits_and_pages_answer_while_uploads_are_held_open(served, data_dir):
+    """The real `strideguard serve`: uploads held mid-file (more than the pool's connections) while a
+    burst of edits, more than the handler threads, and page views run; every one answers 200."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_web_upload_stream import RUN_FIT, csrf, open_upload, part
+
+    _server, base, port, uploads = served
+    cookie, token = csrf(base)
+    fit = (data_dir / RUN_FIT).read_bytes()
+    held = [
+        open_upload(
+            port,
+            cookie,
+            10_000_000,
+            part("csrf_token", token.encode()) + part("files", b"", f"held{i}.fit")[:-2],
+        )
+        for i in range(Settings(db_url="").threads + WORKER_CONNECTIONS + 2)
+    ]
+    try:
+        for sock in held:
+            sock.sendall(fit[:4096])
+        deadline = time.monotonic() + 120
+        while len(list(uploads.glob("*/held*.fit"))) < len(held):  # each upload's file is open
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (activity_id,) = [
+            a["id"] for a in httpx.get(base + "/api/activities", timeout=60).json()["activities"]
+        ]
+
+        def edit(k: int) -> int:
+            response = httpx.patch(
+                f"{base}/api/activities/{activity_id}", json={"rpe": float(2 + k % 7)}, timeout=120
+            )
+            return response.status_code
+
+        def view(path: str) -> int:
+            return httpx.get(base + path, timeout=120).status_code
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            edits = list(pool.map(edit, range(3 * Settings(db_url="").threads)))
+            pages = list(
+                pool.map(view, ["/", "/shoes", "/activities", f"/activities/{activity_id}", "/pain"] * 3)
+            )
+        assert edits == [200] * len(edits)
+        assert pages == [200] * len(pages)
+        assert len(list(uploads.glob("*/held*.fit"))) == len(held)  # still held: nothing finished them
+    finally:
+        for sock in held:
+            sock.close()
