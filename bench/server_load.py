@@ -64,6 +64,8 @@ class Stats:
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     requests: int = 0
+    cpu_s: float | None = None  # CPU used by the server's processes during the phase
+    load: float | None = None  # the machine's load average during the phase
 
     def add(self, label: str, ms: float) -> None:
         self.times[label].append(ms)
@@ -108,6 +110,18 @@ def rss_peaks(root_pid: int) -> list[tuple[int, str, float]]:
         out.append((pid, role, int(peak.group(1)) / 1024 if peak else 0.0))
         todo.extend(children.get(pid, []))
     return out
+
+
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by the server process and every process below it."""
+    total = 0.0
+    for pid, _role, _peak in rss_peaks(root_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def upload_files(count: int, seed: int) -> list[tuple[str, bytes]]:
@@ -296,6 +310,12 @@ def print_stats(title: str, stats: Stats, elapsed: float, peaks: list[tuple[int,
     every = [t for label, v in stats.times.items() for t in v if not label.startswith("upload")]
     print(f"\n## {title}")
     print(f"{ok / elapsed:.1f} req/s ({ok} answered in {elapsed:.0f} s), errors {errors}")
+    if stats.cpu_s is not None:
+        print(
+            f"server CPU {stats.cpu_s:.1f} s in {elapsed:.0f} s ({stats.cpu_s / elapsed:.2f} cores), "
+            f"{stats.cpu_s * 1000 / max(ok, 1):.1f} ms per answer (uploads' imports included); "
+            f"load average {stats.load:.1f}"
+        )
     if every:
         p95 = pct(every, 0.95)
         verdict = (
@@ -339,9 +359,13 @@ def run_setup(
             results = []
             for uncached in (False, True):
                 label = "uncached (each view after an edit)" if uncached else "warm"
+                cpu_before, load_before = cpu_seconds(server.process.pid), os.getloadavg()[0]
                 stats, elapsed = asyncio.run(
                     phase(server.base, clients, uploads, args.duration, uncached, emails, args.timeout, files)
                 )
+                # The server's own CPU against the wall time: latency far above it is the machine's queue.
+                stats.cpu_s = cpu_seconds(server.process.pid) - cpu_before
+                stats.load = (load_before + os.getloadavg()[0]) / 2
                 results.append((label, stats, elapsed))
         finally:
             peaks = server.stop()

@@ -30,6 +30,7 @@ from strideguard.cli.common import (
 from strideguard.cli.load import resolve_activity
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
+from strideguard.storage import aggregates
 from strideguard.storage import engine as db
 from strideguard.storage import shoes as shoe_store
 from strideguard.training import load
@@ -227,28 +228,25 @@ def weeks_command(
     )
     with app.session() as (session, athlete_id):
         unit = display_unit(session, athlete_id)
-        if show_all:
-            activities = store.list_activities(session, athlete_id, sports=RUNNING_SPORTS, until=until)
-        else:
-            activities = store.list_activities(
-                session, athlete_id, since=first_monday, until=until, sports=RUNNING_SPORTS
-            )
+        # From the week and day totals the database keeps (revision 0005), not by reading every run.
+        found = aggregates.weeks_until(session, athlete_id, None if show_all else first_monday, until)
+        any_runs = any(w.runs for w in found)
         first_run = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
         last_run = (
             None
-            if activities
+            if any_runs
             else next(
                 iter(store.list_activities(session, athlete_id, until=until, sports=RUNNING_SPORTS, limit=1)),
                 None,
             )
         )
     if show_all:
-        weeks = load.weekly_volume(activities)
+        weeks = found
     else:
         # Weeks before the log began are not "weeks without running": start at the first run's week.
         if first_run is not None and first_run > first_monday:
             first_monday = first_run - timedelta(days=first_run.weekday())
-        weeks = load.calendar_weeks(activities, first_monday, last_monday)
+        weeks = load.fill_weeks(found, first_monday, last_monday)
     if as_json:
         click.echo(
             json.dumps(
@@ -274,7 +272,7 @@ def weeks_command(
         if show_all or first_monday <= first_run
         else f"Earlier weeks: --since DATE, or --all (your log starts on {first_run})."
     )
-    if not activities:
+    if not any_runs:
         when = f"since {first_monday}" if since is not None else f"in the last {DEFAULT_WEEKS} weeks"
         last = f"; your last run was on {last_run.local_date}" if last_run is not None else ""
         console.print(f"No runs {when} ({first_monday} to {until}){last}.")

@@ -25,9 +25,9 @@ from strideguard.cli.common import (
 from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
-from strideguard.storage import shoe_use
+from strideguard.storage import aggregates, shoe_use
 from strideguard.storage import shoes as shoe_store
-from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, WEAR_LABELS, Shoe, progress_bar, shoe_wear
+from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, WEAR_LABELS, Shoe, progress_bar
 from strideguard.units import sport_list
 
 
@@ -263,10 +263,10 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
     with app.session() as (session, athlete_id):
         shoes = shoe_store.list_shoes(session, athlete_id, include_retired=not active)
         defaults = shoe_store.defaults(session, athlete_id)
-        activities = store.list_activities(session, athlete_id)
+        # From the shoe totals the database keeps (revision 0005), not by reading every activity.
+        wears = aggregates.shoe_wears(session, athlete_id, shoes)
         unit = display_unit(session, athlete_id)
         spans = shoe_store.in_use(session, athlete_id)
-    wears = shoe_wear(shoes, activities)
     if as_json:
         click.echo(
             json.dumps(

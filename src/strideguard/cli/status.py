@@ -7,25 +7,68 @@ when that run was. The longest-run figure and a hold-back never appear together.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from strideguard import units
 from strideguard.cli import risk_text
 from strideguard.cli.common import DATE, AppContext, console, display_unit, pass_app, today_local
 from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.storage import activities as store
+from strideguard.storage import aggregates
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import load, risk
 from strideguard.training.pain import REGIONS, PainEntry, pain_trends
-from strideguard.training.shoes import Shoe, progress_bar, shoe_wear
+from strideguard.training.shoes import Shoe, ShoeWear, progress_bar, shoe_wear
 
 STATUS_WEEKS = 5  # this calendar week and the four before
+# What status reads one by one and as day totals: the dashboard's spans (web/dashboard.py), so the two
+# screens agree; far more than the risk rules' 30 + 7 days and the 42-day fitness need.
+HISTORY_DAYS = 400
+RUNS_DAYS = 7 * 16 + 6 + 31
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """What `status` reads from the totals the database keeps instead of from every activity."""
+
+    weeks: list[load.WeekVolume]  # at least the STATUS_WEEKS weeks ending the status date's week
+    daily: list[load.DayLoad]  # the running load series ending the status date
+    wears: list[ShoeWear] | None  # None: count the activities given
+    log_start: date | None
+    last_run: date | None = None  # the last run on or before the status date, when none is recent
+
+
+def read_totals(session: Session, athlete_id: int, day: date) -> tuple[list[Activity], Totals]:
+    """The recent runs and the totals `build_status` needs for `day`, without reading the whole history."""
+    recent = aggregates.recent_runs(session, athlete_id, day, RUNS_DAYS, HISTORY_DAYS)
+    monday = day - timedelta(days=day.weekday())
+    weeks = aggregates.weeks_until(session, athlete_id, monday - timedelta(weeks=STATUS_WEEKS - 1), day)
+    daily = aggregates.day_loads(session, athlete_id, day - timedelta(days=HISTORY_DAYS), day)
+    shoes = shoe_store.list_shoes(session, athlete_id)
+    later = store.list_activities(session, athlete_id, since=day + timedelta(days=1), limit=1)
+    # The shoe totals count every run; a status of a past date counts the runs up to it.
+    wears = None if later else aggregates.shoe_wears(session, athlete_id, shoes)
+    latest = store.list_activities(session, athlete_id, until=day, sports=RUNNING_SPORTS, limit=1)
+    first = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
+    totals = Totals(
+        weeks,
+        daily,
+        wears,
+        first if first is not None and first <= day else None,
+        latest[0].local_date if latest else None,
+    )
+    if wears is None:
+        recent = store.list_activities(session, athlete_id, until=day, newest_first=False)
+    return recent, totals
 
 
 def build_status(
@@ -37,22 +80,31 @@ def build_status(
     shoe_defaults: dict[str, int] | None = None,
     triage: tuple[date, str] | None = None,
     unit: str = "km",
+    totals: Totals | None = None,
 ) -> dict[str, Any]:
-    """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level)."""
+    """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level).
+
+    `activities` is the whole history up to `day`, or, with `totals` (what the database keeps), the
+    recent runs that `dashboard.recent_runs` reads: the result is the same."""
     runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
     monday = day - timedelta(days=day.weekday())
-    weeks = load.calendar_weeks(runs, monday - timedelta(weeks=STATUS_WEEKS - 1), monday)
-    daily = load.daily_series(runs, end=day)
+    first_monday = monday - timedelta(weeks=STATUS_WEEKS - 1)
+    if totals is None:
+        totals = Totals(
+            load.weekly_volume(runs), load.daily_series(runs, end=day), None, risk_text.log_start(activities)
+        )
+    weeks = load.fill_weeks(totals.weeks, first_monday, monday)
+    daily = totals.daily
     change = load.weekly_change(daily, day, int(rules.number("weekly_increase", "baseline_weeks")))
-    flags = risk.evaluate(activities, day, None, shoes, entries, rules, risk_text.log_start(activities), unit)
+    wears = totals.wears if totals.wears is not None else shoe_wear(shoes, activities)
+    flags = risk.evaluate(activities, day, None, shoes, entries, rules, totals.log_start, unit, wears=wears)
     tomorrow = day + timedelta(days=1)
     safe = risk.plan(activities, 0.0, tomorrow, rules, unit)
     held = risk.hold_back(flags, day, rules, triage, for_day=tomorrow)
-    info = risk.load_info(activities, day, rules)
-    wears = shoe_wear(shoes, activities)
+    info = risk.load_info(activities, day, rules, daily=daily)
     defaults = shoe_defaults or {}
     trends = pain_trends(entries, day)
-    last_run = runs[-1].local_date if runs else None
+    last_run = runs[-1].local_date if runs else totals.last_run
     return {
         "date": day.isoformat(),
         "unit": unit,
@@ -224,13 +276,13 @@ def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
     day = day or today_local()
     rules = risk_text.rules()
     with app.session() as (session, athlete_id):
-        activities = risk_text.history(session, athlete_id, day)
+        activities, totals = read_totals(session, athlete_id, day)
         shoes = shoe_store.list_shoes(session, athlete_id)
         defaults = shoe_store.defaults(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=day)
         triage = triage_store.latest_triage(session, athlete_id, until=day)
         unit = display_unit(session, athlete_id)
-    data = build_status(activities, shoes, entries, day, rules, defaults, triage, unit)
+    data = build_status(activities, shoes, entries, day, rules, defaults, triage, unit, totals)
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -17,7 +17,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from strideguard.model import RUNNING_SPORTS
+from strideguard.model import RUNNING_SPORTS, Activity
+from strideguard.storage import activities as activity_store
 from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeTotalRow
 from strideguard.training import load
 from strideguard.training import shoes as shoe_wear_model
@@ -105,6 +106,43 @@ def week_volumes(
     return weeks
 
 
+def weeks_until(
+    session: Session,
+    athlete_id: int,
+    since: date | None,
+    until: date,
+    sports: frozenset[str] = RUNNING_SPORTS,
+) -> list[load.WeekVolume]:
+    """`load.weekly_volume(activities of sports dated since..until)` for `since` a Monday (or None: from
+    the first): whole weeks from the week totals, the last week only up to `until` from the day totals."""
+    last_monday = until - timedelta(days=until.weekday())
+    found = {
+        w.monday: w
+        for w in week_volumes(session, athlete_id, since, last_monday - timedelta(weeks=1), sports)
+        if w.runs
+    }
+    count, distance, duration = session.execute(
+        sa.select(
+            sa.func.sum(ActivityDayRow.activities),
+            sa.func.sum(ActivityDayRow.distance_m),
+            sa.func.sum(ActivityDayRow.duration_s),
+        ).where(
+            ActivityDayRow.athlete_id == athlete_id,
+            ActivityDayRow.local_date >= max(last_monday, since or last_monday),
+            ActivityDayRow.local_date <= until,
+            ActivityDayRow.sport.in_(sorted(sports)),
+        )
+    ).one()
+    if count:
+        year, week, _ = last_monday.isocalendar()
+        found[last_monday] = load.WeekVolume(
+            year, week, last_monday, float(distance), float(duration), int(count)
+        )
+    if not found:
+        return []
+    return load.fill_weeks(found.values(), min(found), max(found))
+
+
 def shoe_wears(
     session: Session,
     athlete_id: int,
@@ -125,3 +163,22 @@ def shoe_wears(
         shoe_wear_model.wear_of(shoe, *totals.get(shoe.id, (0.0, 0, None)), check_at, replace_at)
         for shoe in shoes
     ]
+
+
+def recent_runs(
+    session: Session, athlete_id: int, today: date, days: int, history_days: int
+) -> list[Activity]:
+    """Activities of the last `days` days, oldest first, and the last run before them (within
+    `history_days`), so the first of them knows how many days it came after a break: what the risk rules
+    read besides the day totals."""
+    since = today - timedelta(days=days)
+    recent = activity_store.list_activities(session, athlete_id, since=since, until=today, newest_first=False)
+    before = activity_store.list_activities(
+        session,
+        athlete_id,
+        since=today - timedelta(days=history_days),
+        until=since - timedelta(days=1),
+        sports=RUNNING_SPORTS,
+        limit=1,
+    )
+    return before + recent

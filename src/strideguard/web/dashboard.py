@@ -68,17 +68,7 @@ class DashboardData:
 def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
     """Activities of the last RUNS_DAYS days, oldest first, and the last run before them (within
     HISTORY_DAYS), so the first of them knows how many days it came after a break."""
-    since = today - timedelta(days=RUNS_DAYS)
-    recent = store.list_activities(session, athlete_id, since=since, until=today, newest_first=False)
-    before = store.list_activities(
-        session,
-        athlete_id,
-        since=today - timedelta(days=HISTORY_DAYS),
-        until=since - timedelta(days=1),
-        sports=RUNNING_SPORTS,
-        limit=1,
-    )
-    return before + recent
+    return aggregates.recent_runs(session, athlete_id, today, RUNS_DAYS, HISTORY_DAYS)
 
 
 def dashboard_data(session: Session, athlete_id: int, today: date, rules: risk.RiskRules) -> DashboardData:

@@ -1,0 +1,175 @@
+"""The page cache (web/pagecache.py): keyed by the athlete's data version that revision 0014's triggers
+raise on every change, so a page never outlives a change made by any writer (another server process, the
+CLI); one computation per key while other requests wait; each browser gets its own CSRF token."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from strideguard.model import Activity
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
+from strideguard.storage import pain as pain_store
+from strideguard.storage import settings as settings_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.storage.tables import ActivityRow, AthleteRow
+from strideguard.training.pain import PainEntry
+from strideguard.web import pagecache
+
+START = datetime(2026, 11, 2, 7, 0, tzinfo=UTC)
+
+
+def run(start: datetime = START, name: str = "Morning run") -> Activity:
+    return Activity(
+        sport="run",
+        start_utc=start,
+        source_format="fit",
+        distance_m=10_000.0,
+        moving_time_s=3000.0,
+        elapsed_time_s=3000.0,
+        name=name,
+    )
+
+
+def test_data_version_rises_on_every_change_to_what_pages_show(session):
+    me = store.local_athlete(session)
+    other = AthleteRow(name="Other")
+    session.add(other)
+    session.commit()
+    seen = [pagecache.data_version(session, me)]
+
+    def changed() -> None:
+        session.commit()
+        seen.append(pagecache.data_version(session, me))
+        assert seen[-1] > seen[-2], seen
+
+    activity_id = store.save_activity(session, me, run()).activity_id
+    changed()
+    store.update_activity(session, me, activity_id, rpe=6.0)
+    changed()
+    shoe = shoe_store.add_shoe(session, me, "Pegasus")
+    changed()
+    shoe_store.set_default(session, me, shoe.id, "run")
+    changed()
+    pain_store.add_pain(session, me, PainEntry(date(2026, 11, 2), "knee-front", "left", 3, "during"))
+    changed()
+    settings_store.set_distance_unit(session, me, "mi")
+    changed()
+    session.execute(sa.delete(ActivityRow).where(ActivityRow.id == activity_id))
+    changed()
+    # Another athlete's version is not touched by any of it.
+    assert pagecache.data_version(session, other.id) == 0
+    # Deleting an athlete with data still works (the triggers find no row to raise).
+    store.save_activity(session, other.id, run(name="Theirs"))
+    session.commit()
+    session.execute(sa.delete(AthleteRow).where(AthleteRow.id == other.id))
+    session.commit()
+
+
+def test_a_page_follows_a_change_made_outside_this_process(client, engine):
+    """The CLI (or a second server process) writes to the database; the cached page shows it next time."""
+    with db.session_factory(engine)() as outside:
+        me = store.local_athlete(outside)
+        activity_id = store.save_activity(outside, me, run(name="First name")).activity_id
+        outside.commit()
+    cache = client.app.state.page_cache
+    assert "First name" in client.get("/activities").text
+    computed = cache.computed
+    assert "First name" in client.get("/activities").text
+    assert cache.computed == computed  # nothing changed: served from the cache
+    with db.session_factory(engine)() as outside:
+        store.update_activity(outside, me, activity_id, name="Second name")
+        outside.commit()
+    page = client.get("/activities").text
+    assert "Second name" in page and "First name" not in page
+    assert cache.computed == computed + 1
+    detail = client.get(f"/activities/{activity_id}").text
+    assert "Second name" in detail
+
+
+def test_each_browser_gets_its_own_csrf_token_from_one_rendering(client):
+    first = client.get("/shoes")
+    computed = client.app.state.page_cache.computed
+    with TestClient(client.app) as other_browser:
+        second = other_browser.get("/shoes")
+        tokens = [
+            BeautifulSoup(page.text, "html.parser").select_one('meta[name="csrf-token"]')["content"]
+            for page in (first, second)
+        ]
+        assert tokens[0] == client.cookies.get("sg_csrf")
+        assert tokens[1] == other_browser.cookies.get("sg_csrf")
+        assert tokens[0] != tokens[1]
+        assert pagecache.TOKEN_PLACEHOLDER not in second.text
+    assert client.app.state.page_cache.computed == computed  # the second browser's page came from the cache
+    # A form posted with the token from the cached page is accepted.
+    response = client.post("/shoes", data={"name": "Ghost", "csrf_token": tokens[0]}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_one_computation_per_key_while_others_wait():
+    cache = pagecache.PageCache()
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def compute() -> bytes:
+        calls.append(1)
+        entered.set()
+        assert release.wait(120)
+        return b"<html>page</html>"
+
+    results: list[bytes | None] = []
+    start = threading.Barrier(8)
+
+    def request() -> None:
+        start.wait(120)
+        results.append(cache.get_or_compute(("key",), compute))
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    assert entered.wait(120)
+    release.set()
+    for thread in threads:
+        thread.join(120)
+    # Whether a request arrived while the first computed (it waited) or after (the page was stored),
+    # the page was computed once.
+    assert len(calls) == 1
+    assert results == [b"<html>page</html>"] * 8
+
+
+def test_a_failed_computation_does_not_leave_the_others_waiting():
+    cache = pagecache.PageCache()
+
+    def fails() -> bytes:
+        raise RuntimeError("database gone")
+
+    try:
+        cache.get_or_compute(("key",), fails)
+    except RuntimeError:
+        pass
+    assert cache.get_or_compute(("key",), lambda: b"ok") == b"ok"
+
+
+def test_the_cache_is_bounded_in_bytes():
+    cache = pagecache.PageCache(max_bytes=4000)
+    for k in range(10):
+        cache.get_or_compute((k,), lambda: b"x" * 900)
+    assert sum(len(body) for body in cache._pages.values()) <= 4000
+    assert (9,) in cache._pages and (0,) not in cache._pages
+
+
+def test_pages_of_one_day_are_not_served_the_next(client, monkeypatch):
+    """Today is part of the key: the dashboard's 'this week' moves on at midnight without any change."""
+    from strideguard import config
+
+    client.get("/")
+    computed = client.app.state.page_cache.computed
+    tomorrow = config.today_local() + timedelta(days=1)
+    monkeypatch.setattr(config, "today_local", lambda: tomorrow)
+    client.get("/")
+    assert client.app.state.page_cache.computed == computed + 1
