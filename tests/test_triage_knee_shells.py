@@ -251,8 +251,11 @@ def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, reques
         elif step in typed:
             page.check(f'input[name="value"][value="{typed[step]}"]')
             action = "answer"
-        else:
-            action = "dont_know"
+        else:  # "no" to anything else the runner was not told about, else "don't know"
+            denied = [v for v in ("no", "none") if page.locator(f'input[name="value"][value="{v}"]').count()]
+            if denied:
+                page.check(f'input[name="value"][value="{denied[0]}"]')
+            action = "answer" if denied else "dont_know"
         with page.expect_navigation():
             page.click(f'form#question button[value="{action}"]')
     else:
