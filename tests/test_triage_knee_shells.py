@@ -270,3 +270,37 @@ def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, reques
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375  # nothing wider than a phone
     shot(page, "knee-result-375")
+
+
+# --- migration 0013 ---
+
+
+def test_migration_0013_marks_existing_checks_as_hip(db_url):
+    from alembic import command
+
+    from strideguard.storage import activities as store
+    from strideguard.storage import engine as db
+
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        with db.session_factory(engine)() as s:
+            athlete = store.local_athlete(s)
+            s.commit()
+        command.downgrade(db.alembic_config(engine), "0012")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("triage_sessions")}
+        assert "region" not in columns
+        with engine.begin() as connection:  # a check saved before the knee existed
+            connection.execute(
+                sa.text(
+                    "INSERT INTO triage_sessions (athlete_id, created_at, findings, triage_level, result) "
+                    "VALUES (:a, :t, :f, 'urgent', :r)"
+                ),
+                {"a": athlete, "t": "2026-01-05 10:00:00", "f": '{"pain_on_hop": true}', "r": "{}"},
+            )
+        db.upgrade(engine)
+        with engine.connect() as connection:
+            regions = connection.execute(sa.text("SELECT region FROM triage_sessions")).scalars().all()
+        assert regions == ["hip"]
+    finally:
+        engine.dispose()
