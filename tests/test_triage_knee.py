@@ -251,11 +251,12 @@ def test_public_knee_vignettes_meet_the_targets_in_every_answer_mode(vignettes, 
 @pytest.mark.parametrize("mode", [None, *MODES])
 def test_own_knee_cases_from_case_reports(mode):
     cases = [_load(p) for p in OWN_KNEE]
-    assert len(cases) >= 12 and all(c["source"] for c in cases)
+    assert len(cases) >= 30 and all(c["source"] for c in cases)
     figures = _figures(cases, mode)
-    # measured: first 10/12 and top 3 11/12 in every mode
-    assert figures["first"] >= 0.75, figures
-    assert figures["top3"] >= 0.9, figures
+    # measured: first 26/30 and top 3 29/30 in every mode (cases 13-30 were written after the knowledge and
+    # not used to tune it; cases 1-12 were, see docs/triage.md)
+    assert figures["first"] >= 0.8, figures
+    assert figures["top3"] >= 0.95, figures
     assert set(figures["under"]) <= KNOWN_UNDER_TRIAGE, figures
     assert figures["routines"] == [], figures
 
