@@ -304,3 +304,19 @@ def test_migration_0013_marks_existing_checks_as_hip(db_url):
         assert regions == ["hip"]
     finally:
         engine.dispose()
+
+
+# --- the pain-monitoring warning points to the knee check ---
+
+
+def test_a_knee_pain_warning_points_to_the_knee_check(run_cli, client, session, athlete_id):
+    today = date.today()
+    pain_store.add_pain(session, athlete_id, PainEntry(today, "knee-side", "left", 6, "during"))
+    session.commit()
+    text = run_cli("status", "--date", today.isoformat())
+    assert text.returncode == 0, text.stderr
+    assert "Knee pain: check it for warning signs with `strideguard triage --region knee`." in text.stdout
+    assert "Hip or groin pain" not in text.stdout
+    dashboard = soup(client.get("/"))
+    hints = [a["href"] for a in dashboard.select("p.triage-hint a")]
+    assert hints == ["/triage?region=knee"]

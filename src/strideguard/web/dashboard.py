@@ -25,6 +25,7 @@ from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import charts, load, pain, risk, shoes
+from strideguard.triage import from_diary
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -267,6 +268,8 @@ def dashboard_context(session: Session, athlete_id: int, today: date, unit: str 
         "week_chart": svg(week_chart),
         "last_run": data.last_run,
         "flags": [{"flag": f, "sources": _sources(f.citations, rules)} for f in flags],
+        # body-map regions whose pain warnings link to the knee check (hip ones carry details.triage)
+        "knee_regions": [r for r in pain.REGIONS if from_diary.triage_region(r) == "knee"],
         "safe": safe,
         "info": info,
         "info_sources": {k: _sources(v, rules) for k, v in info.citations.items()},
