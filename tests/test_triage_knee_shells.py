@@ -320,3 +320,14 @@ def test_a_knee_pain_warning_points_to_the_knee_check(run_cli, client, session, 
     dashboard = soup(client.get("/"))
     hints = [a["href"] for a in dashboard.select("p.triage-hint a")]
     assert hints == ["/triage?region=knee"]
+
+
+def test_an_urgent_knee_check_holds_back_and_says_it_was_the_knee():
+    from strideguard.training import risk
+
+    today = date.today()
+    held = risk.hold_back([], today, triage=(today, "urgent", "knee"))
+    assert held is not None and held.reason == "triage"
+    assert f"your knee check on {today.isoformat()} said urgent" in held.message
+    hip = risk.hold_back([], today, triage=(today, "urgent"))  # hip when the region is not given
+    assert hip is not None and f"your hip check on {today.isoformat()}" in hip.message

@@ -35,7 +35,7 @@ def build_status(
     day: date,
     rules: risk.RiskRules,
     shoe_defaults: dict[str, int] | None = None,
-    triage: tuple[date, str] | None = None,
+    triage: tuple[date, str] | tuple[date, str, str] | None = None,
     unit: str = "km",
 ) -> dict[str, Any]:
     """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level)."""

@@ -61,7 +61,7 @@ class DashboardData:
     pain_entries: list[pain.PainEntry]
     log_start: date | None
     last_run: date | None
-    triage: tuple[date, str] | None
+    triage: tuple[date, str, str] | None
 
 
 def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
