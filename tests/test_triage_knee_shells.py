@@ -331,3 +331,21 @@ def test_an_urgent_knee_check_holds_back_and_says_it_was_the_knee():
     assert f"your knee check on {today.isoformat()} said urgent" in held.message
     hip = risk.hold_back([], today, triage=(today, "urgent"))  # hip when the region is not given
     assert hip is not None and f"your hip check on {today.isoformat()}" in hip.message
+
+
+def test_the_knee_wizard_and_the_api_ask_the_same_steps(client):
+    truth = {"age": 45, "sex": "male", "pain_location": "diffuse_knee", "knee_hot_red": True}
+    _page, wizard_steps = walk_knee(client, truth)
+    given: list[list[object]] = []
+    for _ in range(80):
+        data = client.post("/api/triage/interview", json={"region": "knee", "answers": given}).json()
+        step = data["step"]
+        if step is None:
+            break
+        if step["kind"] == "screen":
+            shown = [f for i in step["items"] for f in i["findings"]]
+            given.append([step["id"], [f for f in shown if truth.get(f) is True] or "none"])
+        else:
+            given.append([step["id"], truth.get(step["id"])])
+    assert [a[0] for a in given] == wizard_steps
+    assert data["result"]["region"] == "knee" and data["result"]["triage_level"] == "urgent"
