@@ -264,6 +264,10 @@ def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, reques
     assert page.locator("main > *").first.get_attribute("class").startswith("level-banner")
     assert "Patellofemoral pain" in page.locator("#conditions").inner_text()
     assert page.locator("#routines a").count() >= 1  # warning signs answered, none fired: a routine
+    # the knee view shows where it hurts (the diary's "front of knee": around the kneecap)
+    assert page.locator("#knee-map svg ellipse.selected").count() == 1
+    label = page.locator("#knee-map svg").get_attribute("aria-label") or ""
+    assert "around, behind or on the kneecap" in label.lower()
     assert page.evaluate(CONTRAST_JS) == []
     shot(page, "knee-result")
     page.set_viewport_size({"width": 375, "height": 800})

@@ -50,7 +50,9 @@ from strideguard.web.common import (
     render,
     require_writable,
     resolve_viewer,
+    svg,
 )
+from strideguard.web.knee_map import knee_map_svg
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -255,8 +257,11 @@ def _diary_start(
     if region is None:
         return None
     trend = next(
-        (t.direction for t in pain_trends(pain_store.list_pain(session, athlete_id), entry.day)
-         if (t.region, t.side) == (entry.region, entry.side)),
+        (
+            t.direction
+            for t in pain_trends(pain_store.list_pain(session, athlete_id), entry.day)
+            if (t.region, t.side) == (entry.region, entry.side)
+        ),
         None,
     )
     answers = from_diary.prefill(entry.region, entry.side, trend)
@@ -397,6 +402,7 @@ def render_result(
         "triage_result.html",
         result=result,
         region_name=result.region.capitalize(),
+        knee_map=_knee_map(result, findings or {}, kb),
         headline=LEVEL_HEADLINES[result.triage_level],
         banner=banner[:3],
         row_id=row_id,
@@ -411,6 +417,15 @@ def render_result(
         citations=kb.citations,
         answers_json=json.dumps(answers or []),
     )
+
+
+def _knee_map(result: TriageResult, findings: dict[str, Any], kb: KnowledgeBase) -> Any:
+    """The knee view of where it hurts, for a knee result whose answers name a knee place."""
+    location = findings.get("pain_location")
+    if result.region != "knee" or location is None:
+        return None
+    drawing = knee_map_svg(location, describe("pain_location", location, kb).split(": ", 1)[-1])
+    return svg(drawing) if drawing else None
 
 
 @router.get("/triage/results/{row_id}", response_class=HTMLResponse)
