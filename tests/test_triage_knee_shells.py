@@ -353,3 +353,33 @@ def test_the_knee_wizard_and_the_api_ask_the_same_steps(client):
             given.append([step["id"], truth.get(step["id"])])
     assert [a[0] for a in given] == wizard_steps
     assert data["result"]["region"] == "knee" and data["result"]["triage_level"] == "urgent"
+
+
+# --- "where does it hurt?" chooses the region ---
+
+
+def test_a_knee_check_whose_pain_is_in_the_groin_goes_on_as_the_hip_check(run_cli, client):
+    from strideguard.triage.regions import region_for
+
+    assert region_for("knee", {"pain_location": "groin"}) == "hip"
+    assert region_for("knee", {"pain_location": "anterior_knee"}) == "knee"
+    assert region_for("hip", {"pain_location": "knee"}) == "hip"  # the hip's SCFE rule needs it
+    # CLI: the hip's warning-sign groups follow, and the result is a hip result
+    out = run_cli("triage", "--region", "knee", "--json", input="30\nmale\ngroin\n" + "n\n" * 60)
+    assert out.returncode == 0, out.stderr
+    assert "the hip check goes on from here" in out.stderr
+    assert json.loads(out.stdout)["region"] == "hip"
+    # API: the same answers give the hip's next step and say so
+    data = client.post(
+        "/api/triage/interview",
+        json={"region": "knee", "answers": [["age", 30], ["sex", "male"], ["pain_location", "groin"]]},
+    ).json()
+    assert data["region"] == "hip" and data["step"]["id"] == "emergency_signs"
+    assert "saddle_numbness" in [f for i in data["step"]["items"] for f in i["findings"]]
+    # web: the wizard's next page belongs to the hip check, with the answers kept
+    page = soup(client.get("/triage?region=knee"))
+    for value in ("30", "male", "groin"):
+        page = soup(submit(client, page, extra={"value": value}))
+    assert page.select_one("h1").get_text() == "Hip check"
+    assert page.select_one('input[name="region"]')["value"] == "hip"
+    assert len(json.loads(page.select_one('input[name="answers"]')["value"])) == 3

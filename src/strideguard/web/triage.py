@@ -32,6 +32,7 @@ from strideguard.triage.interview import (
 )
 from strideguard.triage.knowledge import REGION, REGIONS, default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
+from strideguard.triage.regions import region_for
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
 from strideguard.triage.text import (
@@ -335,6 +336,11 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
                 )
             answers.append((current.finding, value))
     findings, asked = state_of(answers, kb)
+    region = region_for(kb.region, findings)
+    if region != kb.region:  # "not the knee": the hip check goes on with the answers so far
+        kb = default_knowledge(region)
+        answers = parse_answers(json.dumps(answers), kb)
+        findings, asked = state_of(answers, kb)
     step = next_step(findings, kb, asked)
     if step is not None:
         if revisit is not None and revisit[0] == step.id:
