@@ -172,6 +172,14 @@ def test_a_possible_bone_stress_injury_or_septic_knee_is_never_sent_to_a_routine
     assert bare.routines == () and "warning-sign questions" in (bare.routines_withheld or "")
 
 
+def test_no_routine_for_under_16s_without_a_clinician():
+    base = {"pain_location": "anterior_knee", "pain_squatting": True, "pain_stairs": True, **SCREENED_NONE}
+    assert evaluate({**base, "age": 17}, KB).routines
+    young = evaluate({**base, "age": 14}, KB)
+    assert young.routines == () and "under-16s" in (young.routines_withheld or "")
+    assert young.triage_level == "self_care"  # the level itself is not raised by age
+
+
 def test_the_hip_rule_that_reaches_the_knee_keeps_working():
     # an adolescent with knee-only pain and a limp is an SCFE check, in both regions
     for region, where in (("hip", "knee"), ("knee", "diffuse_knee")):
