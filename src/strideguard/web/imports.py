@@ -234,9 +234,7 @@ async def upload(request: Request) -> Response:
     except asyncio.CancelledError:
         # The server is stopping and its grace period is over: keep the complete files, say what was
         # dropped, and answer (the request ends here, so the server logs no "exception in application").
-        await _finish_despite_cancel(
-            asyncio.to_thread(_keep_on_shutdown, request, viewer, job, folder, received)
-        )
+        await asyncio.shield(_keep_on_shutdown(request, viewer, job, folder, received))
         return Response(
             "The server stopped while receiving your upload; the files received whole will be imported.",
             status_code=503,
@@ -301,33 +299,10 @@ def _enqueue(
         worker.wake()
 
 
-KEEP_ON_SHUTDOWN_S = 10.0  # at most this long is waited for the files to be queued (a locked database)
-
-
-async def _finish_despite_cancel(work: Any) -> None:
-    """Await `work` (a thread's) to the end, or KEEP_ON_SHUTDOWN_S, even when the request is cancelled
-    again meanwhile: the server cancels it at the end of its grace period, then the event loop once more
-    as it closes (or a second Ctrl+C does). A CancelledError raised out of here would be logged with a
-    traceback; the thread itself always finishes (the loop waits for its threads before the process ends).
-    """
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + KEEP_ON_SHUTDOWN_S
-    while not task.done() and loop.time() < deadline:
-        try:
-            await asyncio.wait({task}, timeout=deadline - loop.time())  # waiting never cancels the task
-        except asyncio.CancelledError:
-            continue  # cancelled again: the files are being kept, finish that first
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        log.warning("Stopped while receiving an upload: %s", task.exception())
-
-
-def _keep_on_shutdown(
+async def _keep_on_shutdown(
     request: Request, viewer: Viewer, job: str, folder: Path, received: uploads.Received
 ) -> None:
-    """The server stopped mid-upload: queue the files that arrived whole, drop the one cut off, say so.
-
-    Runs in a thread, start to end: nothing in it can be cancelled half-way."""
+    """The server stopped mid-upload: queue the files that arrived whole, drop the one cut off, say so."""
     partial = received.partial
     dropped = (
         f"dropped {partial.sent_name!r} ({uploads.size_text(partial.size)} of it had arrived)"
@@ -335,14 +310,14 @@ def _keep_on_shutdown(
         else "nothing was cut off"
     )
     if partial is not None:
-        (folder / partial.stored_name).unlink(missing_ok=True)
+        await asyncio.to_thread((folder / partial.stored_name).unlink, True)
     names = [f.sent_name for f in received.files]
     if not names:
-        shutil.rmtree(folder, True)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
         log.warning("Stopped while receiving an upload: no file had arrived whole, %s.", dropped)
         return
     try:
-        _enqueue(request, job, viewer.athlete_id, folder, names, None)
+        await asyncio.to_thread(_enqueue, request, job, viewer.athlete_id, folder, names, None)
     except Exception as exc:  # the database is going away too: the files stay on disk, unqueued
         log.warning(
             "Stopped while receiving an upload: could not queue %d complete files (%s).", len(names), exc
