@@ -1,4 +1,8 @@
-"""The hip check as a runner takes it: `python bench/triage_interview.py DIR [DIR ...] [-v] [--json]`.
+"""The hip or knee check as a runner takes it: `python bench/triage_interview.py DIR [DIR ...] [-v] [--json]`.
+
+Each folder is run with its own region's knowledge (found from its cases, or `--region hip|knee`), so the hip
+and knee benchmarks run side by side: `python bench/triage_interview.py ../shared/clinical/vignettes
+../shared/clinical/knee/vignettes tests/cases tests/cases/knee`.
 
 A simulated honest patient answers the real interview (`triage.interview.next_step`, the steps the CLI, the
 web wizard and `POST /api/triage/interview` all ask) from each case file (the vignette format:
@@ -30,6 +34,7 @@ from strideguard.triage import interview as iv
 from strideguard.triage.engine import evaluate
 from strideguard.triage.knowledge import default_knowledge
 from strideguard.triage.knowledge_model import LEVEL_RANK, LEVELS, KnowledgeBase, Screen
+from strideguard.triage.scoring import validate_findings
 
 MODES = ("denied", "dont_know")
 LIMIT = 120
@@ -206,15 +211,29 @@ def run(directory: Path, kb: KnowledgeBase, verbose: bool = False) -> dict[str, 
     return figures
 
 
+def _region_of(directory: Path) -> str:
+    """hip when every case's findings fit the hip's knowledge, else knee (its findings extend the hip's)."""
+    hip = default_knowledge("hip")
+    for path in sorted(directory.glob("*.json")):
+        if validate_findings(json.loads(path.read_text())["findings"], hip):
+            return "knee"
+    return "hip"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, nargs="+")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the cases that missed")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument("--region", default="hip", help="the body region of the cases (hip or knee)")
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="the body region of the cases (hip or knee); default: each folder's own, found from its cases",
+    )
     args = parser.parse_args(argv)
-    kb = default_knowledge(args.region)
     for directory in args.directory:
+        kb = default_knowledge(args.region or _region_of(directory))
+        print(f"[{kb.region}]", end=" ")
         figures = run(directory, kb, args.verbose)
         if args.json:
             print(json.dumps(figures))

@@ -172,6 +172,14 @@ def test_a_possible_bone_stress_injury_or_septic_knee_is_never_sent_to_a_routine
     assert bare.routines == () and "warning-sign questions" in (bare.routines_withheld or "")
 
 
+def test_no_routine_for_under_16s_without_a_clinician():
+    base = {"pain_location": "anterior_knee", "pain_squatting": True, "pain_stairs": True, **SCREENED_NONE}
+    assert evaluate({**base, "age": 17}, KB).routines
+    young = evaluate({**base, "age": 14}, KB)
+    assert young.routines == () and "under-16s" in (young.routines_withheld or "")
+    assert young.triage_level == "self_care"  # the level itself is not raised by age
+
+
 def test_the_hip_rule_that_reaches_the_knee_keeps_working():
     # an adolescent with knee-only pain and a limp is an SCFE check, in both regions
     for region, where in (("hip", "knee"), ("knee", "diffuse_knee")):
@@ -251,11 +259,12 @@ def test_public_knee_vignettes_meet_the_targets_in_every_answer_mode(vignettes, 
 @pytest.mark.parametrize("mode", [None, *MODES])
 def test_own_knee_cases_from_case_reports(mode):
     cases = [_load(p) for p in OWN_KNEE]
-    assert len(cases) >= 12 and all(c["source"] for c in cases)
+    assert len(cases) >= 30 and all(c["source"] for c in cases)
     figures = _figures(cases, mode)
-    # measured: first 10/12 and top 3 11/12 in every mode
-    assert figures["first"] >= 0.75, figures
-    assert figures["top3"] >= 0.9, figures
+    # measured: first 26/30 and top 3 29/30 in every mode (cases 13-30 were written after the knowledge and
+    # not used to tune it; cases 1-12 were, see docs/triage.md)
+    assert figures["first"] >= 0.8, figures
+    assert figures["top3"] >= 0.95, figures
     assert set(figures["under"]) <= KNOWN_UNDER_TRIAGE, figures
     assert figures["routines"] == [], figures
 

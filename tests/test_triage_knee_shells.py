@@ -251,8 +251,11 @@ def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, reques
         elif step in typed:
             page.check(f'input[name="value"][value="{typed[step]}"]')
             action = "answer"
-        else:
-            action = "dont_know"
+        else:  # "no" to anything else the runner was not told about, else "don't know"
+            denied = [v for v in ("no", "none") if page.locator(f'input[name="value"][value="{v}"]').count()]
+            if denied:
+                page.check(f'input[name="value"][value="{denied[0]}"]')
+            action = "answer" if denied else "dont_know"
         with page.expect_navigation():
             page.click(f'form#question button[value="{action}"]')
     else:
@@ -261,9 +264,122 @@ def test_knee_check_from_the_diary_in_a_real_browser(session, athlete_id, reques
     assert page.locator("main > *").first.get_attribute("class").startswith("level-banner")
     assert "Patellofemoral pain" in page.locator("#conditions").inner_text()
     assert page.locator("#routines a").count() >= 1  # warning signs answered, none fired: a routine
+    # the knee view shows where it hurts (the diary's "front of knee": around the kneecap)
+    assert page.locator("#knee-map svg ellipse.selected").count() == 1
+    label = page.locator("#knee-map svg").get_attribute("aria-label") or ""
+    assert "around, behind or on the kneecap" in label.lower()
     assert page.evaluate(CONTRAST_JS) == []
     shot(page, "knee-result")
     page.set_viewport_size({"width": 375, "height": 800})
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375  # nothing wider than a phone
     shot(page, "knee-result-375")
+
+
+# --- migration 0013 ---
+
+
+def test_migration_0013_marks_existing_checks_as_hip(db_url):
+    from alembic import command
+
+    from strideguard.storage import activities as store
+    from strideguard.storage import engine as db
+
+    engine = db.make_engine(db_url)
+    try:
+        db.upgrade(engine)
+        with db.session_factory(engine)() as s:
+            athlete = store.local_athlete(s)
+            s.commit()
+        command.downgrade(db.alembic_config(engine), "0012")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("triage_sessions")}
+        assert "region" not in columns
+        with engine.begin() as connection:  # a check saved before the knee existed
+            connection.execute(
+                sa.text(
+                    "INSERT INTO triage_sessions (athlete_id, created_at, findings, triage_level, result) "
+                    "VALUES (:a, :t, :f, 'urgent', :r)"
+                ),
+                {"a": athlete, "t": "2026-01-05 10:00:00", "f": '{"pain_on_hop": true}', "r": "{}"},
+            )
+        db.upgrade(engine)
+        with engine.connect() as connection:
+            regions = connection.execute(sa.text("SELECT region FROM triage_sessions")).scalars().all()
+        assert regions == ["hip"]
+    finally:
+        engine.dispose()
+
+
+# --- the pain-monitoring warning points to the knee check ---
+
+
+def test_a_knee_pain_warning_points_to_the_knee_check(run_cli, client, session, athlete_id):
+    today = date.today()
+    pain_store.add_pain(session, athlete_id, PainEntry(today, "knee-side", "left", 6, "during"))
+    session.commit()
+    text = run_cli("status", "--date", today.isoformat())
+    assert text.returncode == 0, text.stderr
+    assert "Knee pain: check it for warning signs with `strideguard triage --region knee`." in text.stdout
+    assert "Hip or groin pain" not in text.stdout
+    dashboard = soup(client.get("/"))
+    hints = [a["href"] for a in dashboard.select("p.triage-hint a")]
+    assert hints == ["/triage?region=knee"]
+
+
+def test_an_urgent_knee_check_holds_back_and_says_it_was_the_knee():
+    from strideguard.training import risk
+
+    today = date.today()
+    held = risk.hold_back([], today, triage=(today, "urgent", "knee"))
+    assert held is not None and held.reason == "triage"
+    assert f"your knee check on {today.isoformat()} said urgent" in held.message
+    hip = risk.hold_back([], today, triage=(today, "urgent"))  # hip when the region is not given
+    assert hip is not None and f"your hip check on {today.isoformat()}" in hip.message
+
+
+def test_the_knee_wizard_and_the_api_ask_the_same_steps(client):
+    truth = {"age": 45, "sex": "male", "pain_location": "diffuse_knee", "knee_hot_red": True}
+    _page, wizard_steps = walk_knee(client, truth)
+    given: list[list[object]] = []
+    for _ in range(80):
+        data = client.post("/api/triage/interview", json={"region": "knee", "answers": given}).json()
+        step = data["step"]
+        if step is None:
+            break
+        if step["kind"] == "screen":
+            shown = [f for i in step["items"] for f in i["findings"]]
+            given.append([step["id"], [f for f in shown if truth.get(f) is True] or "none"])
+        else:
+            given.append([step["id"], truth.get(step["id"])])
+    assert [a[0] for a in given] == wizard_steps
+    assert data["result"]["region"] == "knee" and data["result"]["triage_level"] == "urgent"
+
+
+# --- "where does it hurt?" chooses the region ---
+
+
+def test_a_knee_check_whose_pain_is_in_the_groin_goes_on_as_the_hip_check(run_cli, client):
+    from strideguard.triage.regions import region_for
+
+    assert region_for("knee", {"pain_location": "groin"}) == "hip"
+    assert region_for("knee", {"pain_location": "anterior_knee"}) == "knee"
+    assert region_for("hip", {"pain_location": "knee"}) == "hip"  # the hip's SCFE rule needs it
+    # CLI: the hip's warning-sign groups follow, and the result is a hip result
+    out = run_cli("triage", "--region", "knee", "--json", input="30\nmale\ngroin\n" + "n\n" * 60)
+    assert out.returncode == 0, out.stderr
+    assert "the hip check goes on from here" in out.stderr
+    assert json.loads(out.stdout)["region"] == "hip"
+    # API: the same answers give the hip's next step and say so
+    data = client.post(
+        "/api/triage/interview",
+        json={"region": "knee", "answers": [["age", 30], ["sex", "male"], ["pain_location", "groin"]]},
+    ).json()
+    assert data["region"] == "hip" and data["step"]["id"] == "emergency_signs"
+    assert "saddle_numbness" in [f for i in data["step"]["items"] for f in i["findings"]]
+    # web: the wizard's next page belongs to the hip check, with the answers kept
+    page = soup(client.get("/triage?region=knee"))
+    for value in ("30", "male", "groin"):
+        page = soup(submit(client, page, extra={"value": value}))
+    assert page.select_one("h1").get_text() == "Hip check"
+    assert page.select_one('input[name="region"]')["value"] == "hip"
+    assert len(json.loads(page.select_one('input[name="answers"]')["value"])) == 3

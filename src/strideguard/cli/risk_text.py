@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.training import risk
+from strideguard.triage.from_diary import triage_region
 
 SEVERITY_STYLE = {"warning": "bold red", "watch": "yellow", "info": "cyan"}
 # The terminal's way to the hip check, added under a hip or groin pain warning (the web links to it).
 TRIAGE_HINT = "Hip or groin pain: check it for warning signs with `strideguard triage`."
+KNEE_TRIAGE_HINT = "Knee pain: check it for warning signs with `strideguard triage --region knee`."
 
 
 def rules() -> risk.RiskRules:
@@ -41,8 +43,11 @@ def flag_parts(flag: Mapping[str, Any] | risk.Flag) -> tuple[str, str, str, list
     """(severity, title, date, message lines, citations) of a flag or its JSON."""
     data = flag.to_json() if isinstance(flag, risk.Flag) else flag
     lines = [data["message"]]
-    if (data.get("details") or {}).get("triage"):
+    details = data.get("details") or {}
+    if details.get("triage"):
         lines.append(TRIAGE_HINT)
+    elif triage_region(str(details.get("region") or "")) == "knee":
+        lines.append(KNEE_TRIAGE_HINT)
     return data["severity"], data["title"], data["date"], lines, tuple(data["citations"])
 
 

@@ -78,7 +78,7 @@ def build_status(
     day: date,
     rules: risk.RiskRules,
     shoe_defaults: dict[str, int] | None = None,
-    triage: tuple[date, str] | None = None,
+    triage: tuple[date, str] | tuple[date, str, str] | None = None,
     unit: str = "km",
     totals: Totals | None = None,
 ) -> dict[str, Any]:

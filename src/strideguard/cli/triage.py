@@ -31,6 +31,7 @@ from strideguard.triage.knowledge_model import (
     Question,
     Screen,
 )
+from strideguard.triage.regions import region_for
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import FindingsError, validate_findings
 from strideguard.triage.text import (
@@ -134,7 +135,7 @@ def triage_command(
         findings = _read_findings(findings_file, kb)
     else:
         out = err_console if as_json else console
-        findings = interview(kb, sys.stdin, out.print)
+        findings, kb = interview(kb, sys.stdin, out.print)
     try:
         result = evaluate(findings, kb)
     except FindingsError as exc:  # already validated for files; answers are parsed to valid values
@@ -250,14 +251,18 @@ def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
 # interactive
 
 
-def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> dict[str, Any]:
+def interview(
+    kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]
+) -> tuple[dict[str, Any], KnowledgeBase]:
     """Ask the steps chosen by `triage.interview.next_step` (single or grouped questions) until it returns
     None or input ends. Questions answered "don't know" come back as explicit nulls (docs/triage.md), so the
     result can name the warning signs they left unchecked; when input ends, every remaining question counts
-    as "don't know" the same way."""
+    as "don't know" the same way. Returns the findings and the knowledge of the region checked (a knee check
+    whose pain is in the groin, outer hip or buttock goes on as the hip check, keeping its answers)."""
     say(
-        "[bold]Hip pain check[/bold]. I'll ask about warning signs first, then questions that help tell the "
-        "likely causes apart. Answer y or n, a number or a choice; type ? if you don't know.\n"
+        f"[bold]{kb.region.capitalize()} pain check[/bold]. I'll ask about warning signs first, then "
+        "questions that help tell the likely causes apart. Answer y or n, a number or a choice; "
+        "type ? if you don't know.\n"
     )
     findings: dict[str, Any] = {}
     asked: frozenset[str] = frozenset()
@@ -272,11 +277,15 @@ def interview(kb: KnowledgeBase, stream: TextIO, say: Callable[..., None]) -> di
             else:
                 answer = None if ended else ask(step, kb, stream, say)
             findings, asked = record(step.id, answer, findings, asked, kb)
+            region = region_for(kb.region, findings)
+            if region != kb.region:
+                kb = _knowledge(kb.directory, region)
+                say(f"\nThat is the {region}: the {region} check goes on from here, with your answers.")
         except _EndOfInput:
             say('\n(No more answers: the remaining questions count as "don\'t know".)')
             ended = True  # go on silently, so the unanswered warning signs are named in the result
     say("")
-    return findings  # "don't know" answers are explicit nulls (docs/triage.md)
+    return findings, kb  # "don't know" answers are explicit nulls (docs/triage.md)
 
 
 def ask_screen(screen: Screen, stream: TextIO, say: Callable[..., None]) -> Any:

@@ -10,18 +10,21 @@ from sqlalchemy.orm import Session
 from strideguard.storage.tables import TriageRow
 
 
-def latest_triage(session: Session, athlete_id: int, until: date | None = None) -> tuple[date, str] | None:
-    """(local date, triage level) of the athlete's latest saved check (any region) on or before `until`."""
+def latest_triage(
+    session: Session, athlete_id: int, until: date | None = None
+) -> tuple[date, str, str] | None:
+    """(local date, triage level, region) of the athlete's latest saved check (hip or knee) on or before
+    `until`, or None."""
     rows = session.execute(
-        sa.select(TriageRow.created_at, TriageRow.triage_level)
+        sa.select(TriageRow.created_at, TriageRow.triage_level, TriageRow.region)
         .where(TriageRow.athlete_id == athlete_id)
         .order_by(TriageRow.created_at.desc(), TriageRow.id.desc())
         .limit(20)
     ).all()
-    for created_at, level in rows:
+    for created_at, level, region in rows:
         day = created_at.astimezone().date()  # the runner's local day, as the rest of the app shows it
         if until is None or day <= until:
-            return day, level
+            return day, level, region
     return None
 
 

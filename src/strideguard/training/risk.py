@@ -528,13 +528,13 @@ def hold_back(
     flags: Iterable[Flag],
     today: date,
     rules: RiskRules | None = None,
-    triage: tuple[date, str] | None = None,
+    triage: tuple[date, str] | tuple[date, str, str] | None = None,
     for_day: date | None = None,
     when: str | None = None,
 ) -> HoldBack | None:
-    """Whether to withhold the longest-run figure: a hip check of the last two weeks (to `today`) at urgent
-    or emergency (`triage` = (its date, level)) comes first, then any pain_rising warning of the 7 days
-    ending `today` (the flags were evaluated to `today`).
+    """Whether to withhold the longest-run figure: a hip or knee check of the last two weeks (to `today`) at
+    urgent or emergency (`triage` = (its date, level[, region]); hip without one) comes first, then any
+    pain_rising warning of the 7 days ending `today` (the flags were evaluated to `today`).
 
     `for_day` (default the day after `today`) is the day the figure was for; `when` how the message names
     it (default "tomorrow (DATE)"; `plan` says "your run on DATE"). A longest-run figure next to "cut your
@@ -551,10 +551,12 @@ def hold_back(
         )
     title = rules.title("hold_back")
     if triage is not None:
-        triage_day, level = triage
+        triage_day, level, *region = triage
         recent_check = 0 <= (today - triage_day).days < rules.number("hold_back", "triage_days")
         if level in URGENT_LEVELS and recent_check:
-            reason = rule.extra["reasons"]["triage"].format(date=triage_day.isoformat(), level=level)
+            reason = rule.extra["reasons"]["triage"].format(
+                date=triage_day.isoformat(), level=level, region=region[0] if region else "hip"
+            )
             message = rule.text(when=when, reason=reason, advice=rule.extra["advice"]["triage"].strip())
             return HoldBack("triage", triage_day, message, rule.citations, for_day, title)
     recent = active_pain_flags(flags, today, rules)

@@ -49,6 +49,9 @@ from strideguard.triage.scoring import (
 from strideguard.triage.text import describe
 
 MAX_ROUTINES = 3
+# Under this age a clinician chooses any exercises (clinical-knee.md 1c; the hip's child_under_16 red flag
+# says the same for the hip, so this changes nothing there). A design choice (strideguard_design_nv).
+MIN_ROUTINE_AGE = 16
 # Findings that rule out foam rolling whatever the condition (Bartsch et al. 2021 Delphi; clinical.md 1e).
 NO_FOAM_ROLLING_IF: tuple[str, ...] = (
     "low_bone_density_known",
@@ -161,6 +164,12 @@ def _routines(
         return (), "No exercises or foam rolling are suggested while a warning sign is present."
     if LEVEL_RANK[level] >= LEVEL_RANK["urgent"]:
         return (), "No exercises or foam rolling are suggested until a clinician has checked you."
+    age = findings.get("age")
+    if isinstance(age, int | float) and not isinstance(age, bool) and age < MIN_ROUTINE_AGE:
+        return (), (
+            "No exercises or foam rolling are suggested for under-16s: a physiotherapist or doctor should "
+            "choose them."
+        )
     # Danger first: a routine is offered only once the serious warning signs are ruled out, not while
     # they are unknown (e.g. a possible stress fracture nobody asked about is never sent to foam rolling).
     screened = {f for screen in kb.screens for f in screen.findings}

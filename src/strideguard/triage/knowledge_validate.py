@@ -547,7 +547,7 @@ def _load_questions(
             if not isinstance(raw, Mapping) or set(raw) != set(finding.values):
                 problem(where, f"choices must label exactly the values {', '.join(finding.values)}")
             else:
-                choices = tuple((v, str(raw[v])) for v in finding.values)
+                choices = tuple((v, str(raw[v])) for v in raw)  # in the file's order (knee places first)
         for key in ("ask_if", "skip_if"):
             if item.get(key) is not None:
                 _check_leaf_values(item[key], f"{where}: {key}", problem, findings)

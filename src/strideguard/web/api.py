@@ -21,6 +21,7 @@ from strideguard.training import pain
 from strideguard.triage.engine import evaluate
 from strideguard.triage.interview import AnswerError, next_question, next_step, replay, step_json
 from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.regions import region_for
 from strideguard.triage.scoring import validate_findings
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
@@ -425,10 +426,15 @@ def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
     """The wizard's interview: replay the answers, then the next step (a question or a grouped screen of
     warning signs), or null and the result when the interview is done."""
     kb = default_knowledge(body.region)
-    try:
-        findings, asked = replay(body.answers, kb)
-    except AnswerError as exc:
-        raise HTTPException(422, str(exc)) from None
+    for _ in range(2):  # a knee check whose pain is in the groin, outer hip or buttock goes on as the hip's
+        try:
+            findings, asked = replay(body.answers, kb)
+        except AnswerError as exc:
+            raise HTTPException(422, str(exc)) from None
+        region = region_for(kb.region, findings)
+        if region == kb.region:
+            break
+        kb = default_knowledge(region)
     step = next_step(findings, kb, asked)
     return {
         "region": kb.region,

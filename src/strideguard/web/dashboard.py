@@ -25,6 +25,7 @@ from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import charts, load, pain, risk, shoes
+from strideguard.triage import from_diary
 from strideguard.web import pagecache
 from strideguard.web.common import DbSession, render, resolve_viewer, svg
 from strideguard.web.shared_view import redact_dashboard
@@ -62,7 +63,7 @@ class DashboardData:
     pain_entries: list[pain.PainEntry]
     log_start: date | None
     last_run: date | None
-    triage: tuple[date, str] | None
+    triage: tuple[date, str, str] | None
 
 
 def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
@@ -259,6 +260,8 @@ def dashboard_context(session: Session, athlete_id: int, today: date, unit: str 
         "week_chart": svg(week_chart),
         "last_run": data.last_run,
         "flags": [{"flag": f, "sources": _sources(f.citations, rules)} for f in flags],
+        # body-map regions whose pain warnings link to the knee check (hip ones carry details.triage)
+        "knee_regions": [r for r in pain.REGIONS if from_diary.triage_region(r) == "knee"],
         "safe": safe,
         "info": info,
         "info_sources": {k: _sources(v, rules) for k, v in info.citations.items()},

@@ -32,6 +32,7 @@ from strideguard.triage.interview import (
 )
 from strideguard.triage.knowledge import REGION, REGIONS, default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
+from strideguard.triage.regions import region_for
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
 from strideguard.triage.text import (
@@ -51,7 +52,9 @@ from strideguard.web.common import (
     require_triage,
     require_writable,
     resolve_viewer,
+    svg,
 )
+from strideguard.web.knee_map import knee_map_svg
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -336,6 +339,11 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
                 )
             answers.append((current.finding, value))
     findings, asked = state_of(answers, kb)
+    region = region_for(kb.region, findings)
+    if region != kb.region:  # "not the knee": the hip check goes on with the answers so far
+        kb = default_knowledge(region)
+        answers = parse_answers(json.dumps(answers), kb)
+        findings, asked = state_of(answers, kb)
     step = next_step(findings, kb, asked)
     if step is not None:
         if revisit is not None and revisit[0] == step.id:
@@ -403,6 +411,7 @@ def render_result(
         "triage_result.html",
         result=result,
         region_name=result.region.capitalize(),
+        knee_map=_knee_map(result, findings or {}, kb),
         headline=LEVEL_HEADLINES[result.triage_level],
         banner=banner[:3],
         row_id=row_id,
@@ -417,6 +426,15 @@ def render_result(
         citations=kb.citations,
         answers_json=json.dumps(answers or []),
     )
+
+
+def _knee_map(result: TriageResult, findings: dict[str, Any], kb: KnowledgeBase) -> Any:
+    """The knee view of where it hurts, for a knee result whose answers name a knee place."""
+    location = findings.get("pain_location")
+    if result.region != "knee" or location is None:
+        return None
+    drawing = knee_map_svg(location, describe("pain_location", location, kb).split(": ", 1)[-1])
+    return svg(drawing) if drawing else None
 
 
 @router.get("/triage/results/{row_id}", response_class=HTMLResponse)
