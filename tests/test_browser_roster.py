@@ -140,9 +140,9 @@ def test_coach_reads_the_roster_and_opens_an_athlete(club, browser, shots_dir):
         assert rows.count() == 8
         first = rows.first.locator("td.name a").inner_text()
         assert first == "Ana"  # the urgent hip check the athlete let the coach see
-        assert "Urgent hip check" in rows.first.inner_text()
+        assert "Urgent hip or knee check" in rows.first.inner_text()
         eli = page.locator(f'tr.roster-row[data-athlete="{ids["Eli"]}"]')
-        assert "Urgent hip check" not in eli.inner_text()  # Eli turned the plain flags off
+        assert "Urgent hip or knee check" not in eli.inner_text()  # Eli turned the plain flags off
         if width < 400:  # on a phone each row is a card: no sideways scrolling
             assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
         page.screenshot(path=str(shots_dir / f"{name}.png"), full_page=False)

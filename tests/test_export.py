@@ -164,7 +164,7 @@ def test_export_then_import_restores_every_athlete_table(
                         expected[column] = ids[target_table][value]
                 if name == "athletes":
                     expected["id"], expected["user_id"] = a["id"], a["user_id"]
-                    # A counter of changes for the page cache, not the athlete's data: the restore counts anew.
+                    # A change counter for the page cache, not the athlete's data: the restore counts anew.
                     expected["data_version"] = a.get("data_version")
                 if name == "activity_streams":
                     assert (

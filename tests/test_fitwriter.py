@@ -18,7 +18,9 @@ from strideguard.model import Activity, Lap, Streams
 START = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
 
 
-def hour_run(sport: str = "run", gps: bool = True, power: bool = True, seconds: int = 3600) -> Activity:
+def hour_run(
+    sport: str = "run", gps: bool = True, power: bool = True, seconds: int = 3600, cadence: float = 172.0
+) -> Activity:
     t = np.arange(seconds, dtype=float)
     rng = np.random.default_rng(3)
     speed = 3.0 + 0.3 * np.sin(t / 120)
@@ -31,7 +33,7 @@ def hour_run(sport: str = "run", gps: bool = True, power: bool = True, seconds: 
         distance_m=distance,
         speed_m_s=speed,
         heart_rate_bpm=np.round(145 + 8 * np.sin(t / 700)),
-        cadence_spm=np.round(172 + rng.normal(0, 2, seconds)) + (t % 2) * 0.5,
+        cadence_spm=np.round(cadence + rng.normal(0, 2, seconds)) + (t % 2) * 0.5,
         power_w=np.round(250 + rng.normal(0, 6, seconds)) if power else None,
     )
     half = seconds // 2
@@ -61,7 +63,7 @@ def hour_run(sport: str = "run", gps: bool = True, power: bool = True, seconds: 
         descent_m=51.0,
         avg_heart_rate_bpm=145.0,
         max_heart_rate_bpm=153.0,
-        avg_cadence_spm=172.5,
+        avg_cadence_spm=cadence + 0.5,
         laps=laps,
         streams=streams,
     )
@@ -117,7 +119,10 @@ def test_fitdecode_reads_back_the_written_records() -> None:
 
 @pytest.mark.parametrize("sport", ["run", "trail_run", "treadmill", "walk", "hike", "other"])
 def test_read_fit_reads_back_what_was_written(sport: str) -> None:
-    activity = hour_run(sport=sport, gps=sport != "treadmill", seconds=900)
+    # A walker's cadence for walks and hikes: a file's typical per-foot value decides whether it counts one
+    # foot (formats/cadence.py), and 86 per foot would be a runner's.
+    cadence = 116.0 if sport in ("walk", "hike") else 172.0
+    activity = hour_run(sport=sport, gps=sport != "treadmill", seconds=900, cadence=cadence)
     [back] = read_fit(encode_activity(activity))
     assert back.sport == sport
     assert back.start_utc == activity.start_utc
@@ -129,7 +134,7 @@ def test_read_fit_reads_back_what_was_written(sport: str) -> None:
     assert back.avg_heart_rate_bpm == 145.0 and back.max_heart_rate_bpm == 153.0
     # 172.5 spm = 86.25 strides/min: the 1/128 fraction keeps it exact for step sports; other sports store
     # whole rpm + fraction, also exact here.
-    assert back.avg_cadence_spm == pytest.approx(172.5)
+    assert back.avg_cadence_spm == pytest.approx(cadence + 0.5)
     assert [lap.distance_m for lap in back.laps] == pytest.approx(
         [lap.distance_m for lap in activity.laps], abs=0.005
     )

@@ -26,6 +26,11 @@ def test_list_shows_every_routine_with_kind_and_total_time(run_cli):
         "hip_mobility_flow",
         "piriformis_foam_roll",
         "tfl_foam_roll",
+        # the knee's (knowledge/knee/routines)
+        "knee_hip_strength",
+        "itb_hip_abductor",
+        "patellar_tendon_loading",
+        "thigh_foam_roll",
     }
     assert "foam rolling" in lines["piriformis_foam_roll"] and "2:15" in lines["piriformis_foam_roll"]
     assert "mobility" in lines["hip_mobility_flow"] and "4:00" in lines["hip_mobility_flow"]

@@ -128,7 +128,7 @@ def test_the_athlete_sees_who_sees_what_changes_it_and_revokes_at_once(ann_and_c
     assert session.query(ShareRow).count() == 0
     user_id = session.query(UserRow).filter_by(email="ann@example.org").one().id
     actions = [e.action for e in audit.list_audit(session, user_id)]
-    assert actions == ["share_revoked", "share_changed", "share_added"]
+    assert actions == ["share_revoked", "share_changed", "share_added", "login"]
 
 
 def test_another_users_share_cannot_be_changed_or_revoked(ann_and_coach, app, session):

@@ -357,6 +357,8 @@ def command_seconds() -> float:
         return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError, AttributeError):
         return time.perf_counter() - _LOADED
+
+
 def _parse_start(text: str, paths: tuple[Path, ...]) -> datetime:
     """`--start`: a local (or offset) date and time, plausible by the importers' date rule, for one file."""
     if len(paths) != 1 or paths[0].is_dir() or paths[0].suffix.lower() == ".zip":

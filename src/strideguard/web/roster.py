@@ -50,7 +50,7 @@ WEIGHT = {
     "shoe_check": 5,
 }
 TITLES = {
-    "urgent_hip_check": "Urgent hip check",
+    "urgent_hip_check": "Urgent hip or knee check",
     "pain": "Pain over limits",
     "spike": "Long-run spike",
     "ramp": "Weekly ramp",

@@ -3,8 +3,8 @@
 The owner sees everything. Without pain access the pain warnings, the pain trend and a pain reason for
 holding the longest run back are removed; without hip-check access so is a hip check's level and date. In
 their place, when the athlete allowed the plain flags, come two warnings with no detail: "Pain over limits"
-and "Urgent hip check". The longest-run figure stays held back either way (the hold is a safety signal), with
-a reason that says only that the athlete has not shared it.
+and "Urgent hip or knee check". The longest-run figure stays held back either way (the hold is a safety
+signal), with a reason that says only that the athlete has not shared it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from strideguard.storage.sharing import Access
 from strideguard.training import risk
 
 PAIN_FLAG_TITLE = "Pain over limits"
-TRIAGE_FLAG_TITLE = "Urgent hip check"
+TRIAGE_FLAG_TITLE = "Urgent hip or knee check"
 PAIN_FLAG_TEXT = (
     "Pain logged in the last 7 days was outside the pain-monitoring limits. The athlete has not shared "
     "the details with you: ask them how they are."
@@ -35,12 +35,13 @@ def plain_flag(rule: str, title: str, message: str, day: date) -> risk.Flag:
     return risk.Flag(rule, "warning", None, day, None, None, None, message, (), {}, title)
 
 
-def urgent_triage_day(latest: tuple[date, str] | None, today: date) -> date | None:
-    """The date of a hip check of the last two weeks that said urgent or emergency, else None."""
+def urgent_triage_day(latest: tuple[date, str, str] | None, today: date) -> date | None:
+    """The date of a hip or knee check of the last two weeks that said urgent or emergency, else None
+    (`latest`: storage.triage.latest_triage's date, level and region)."""
     if latest is None:
         return None
     days = risk.default_rules().number("hold_back", "triage_days")
-    day, level = latest
+    day, level = latest[0], latest[1]
     return day if level in risk.URGENT_LEVELS and 0 <= (today - day).days < days else None
 
 
