@@ -190,6 +190,7 @@ def _server_class() -> type:
             super().handle_exit(sig, frame)  # type: ignore[arg-type]
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            _STOPPING.set()
             await super().shutdown(sockets)
             if self.force_exit:  # uvicorn skips the rest: end the requests and the app ourselves, quietly
                 import asyncio
@@ -198,7 +199,10 @@ def _server_class() -> type:
                 for task in tasks:
                     task.cancel()
                 if tasks:
-                    await asyncio.wait(tasks, timeout=2)
+                    from strideguard.web.imports import KEEP_ON_SHUTDOWN_S
+
+                    # An upload cut off by the stop keeps queueing its whole files up to KEEP_ON_SHUTDOWN_S.
+                    await asyncio.wait(tasks, timeout=KEEP_ON_SHUTDOWN_S + 1)
                 await self.lifespan.shutdown()
 
     return Server
@@ -243,6 +247,9 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
+_STOPPING = threading.Event()  # set once the server has begun to shut down
+
+
 def _exit_quietly_on_sigterm() -> None:
     """Make SIGTERM (a service manager, `kill`) end the process with status 0, as Ctrl+C does.
 
@@ -253,6 +260,11 @@ def _exit_quietly_on_sigterm() -> None:
         return  # signal handlers can only be set from the main thread (e.g. not inside a test runner)
 
     def stop(_signum: int, _frame: object) -> None:
+        if _STOPPING.is_set():
+            # The server has stopped taking requests and is ending the last ones: an upload cut off by the
+            # stop still queues its whole files (bounded by web/imports.py's KEEP_ON_SHUTDOWN_S), and the
+            # process exits with status 0 once that is done. Raising here would cut it short.
+            return
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)

@@ -10,11 +10,13 @@ prints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import secrets
 import shutil
+import threading
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -234,9 +236,7 @@ async def upload(request: Request) -> Response:
     except asyncio.CancelledError:
         # The server is stopping and its grace period is over: keep the complete files, say what was
         # dropped, and answer (the request ends here, so the server logs no "exception in application").
-        await _finish_despite_cancel(
-            asyncio.to_thread(_keep_on_shutdown, request, viewer, job, folder, received)
-        )
+        await _finish_despite_cancel(_keep_on_shutdown, request, viewer, job, folder, received)
         return Response(
             "The server stopped while receiving your upload; the files received whole will be imported.",
             status_code=503,
@@ -304,22 +304,34 @@ def _enqueue(
 KEEP_ON_SHUTDOWN_S = 10.0  # at most this long is waited for the files to be queued (a locked database)
 
 
-async def _finish_despite_cancel(work: Any) -> None:
-    """Await `work` (a thread's) to the end, or KEEP_ON_SHUTDOWN_S, even when the request is cancelled
-    again meanwhile: the server cancels it at the end of its grace period, then the event loop once more
-    as it closes (or a second Ctrl+C does). A CancelledError raised out of here would be logged with a
-    traceback; the thread itself always finishes (the loop waits for its threads before the process ends).
+async def _finish_despite_cancel(function: Any, *args: Any) -> None:
+    """Run `function(*args)` to the end in a thread of its own, waiting for it up to KEEP_ON_SHUTDOWN_S even
+    when the request is cancelled again meanwhile: the server cancels it at the end of its grace period, then
+    asyncio once more as its loop closes (or a second signal does). A CancelledError raised out of here would
+    be logged with a traceback. The thread is no daemon and no asyncio task (which the closing loop would
+    cancel), so the process waits for it before it exits: the files are queued even if the loop ends first.
     """
-    task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + KEEP_ON_SHUTDOWN_S
-    while not task.done() and loop.time() < deadline:
+    finished = asyncio.Event()
+
+    def run() -> None:
         try:
-            await asyncio.wait({task}, timeout=deadline - loop.time())  # waiting never cancels the task
+            function(*args)
+        except Exception as exc:  # the server is stopping: say it, never raise into nothing
+            log.warning("Stopped while receiving an upload: %s", exc)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+                loop.call_soon_threadsafe(finished.set)
+
+    threading.Thread(target=run, name="strideguard-keep-upload", daemon=False).start()
+    deadline = loop.time() + KEEP_ON_SHUTDOWN_S
+    while not finished.is_set() and loop.time() < deadline:
+        try:
+            await asyncio.wait_for(finished.wait(), deadline - loop.time())
+        except TimeoutError:
+            break
         except asyncio.CancelledError:
             continue  # cancelled again: the files are being kept, finish that first
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        log.warning("Stopped while receiving an upload: %s", task.exception())
 
 
 def _keep_on_shutdown(
