@@ -375,13 +375,65 @@ def test_the_interview_with_unmentioned_symptoms_denied_meets_the_targets(folder
 # --- the review pack is generated from the knowledge files (issue 16)
 
 
-def test_the_clinical_review_pack_is_up_to_date():
+@pytest.mark.parametrize(
+    ("region", "name"), [("hip", "clinical-review.md"), ("knee", "clinical-review-knee.md")]
+)
+def test_the_clinical_review_pack_is_up_to_date(region, name):
     from strideguard.triage.review import render
 
-    doc = Path(__file__).parents[1] / "docs" / "clinical-review.md"
-    assert doc.read_text(encoding="utf-8") == render(KB), (
-        "docs/clinical-review.md is stale: run `python -m strideguard.triage.review`"
+    doc = Path(__file__).parents[1] / "docs" / name
+    text = render(default_knowledge(region))
+    assert doc.read_text(encoding="utf-8") == text, (
+        f"docs/{name} is stale: run `python -m strideguard.triage.review`"
     )
+    assert f"in the {region} triage" in text and "Do not edit it by hand" in text
+
+
+def test_the_knee_pack_lists_the_knee_knowledge_and_its_check_covers_both_packs(tmp_path):
+    """The knee's pack comes from the knee files (its red flags, conditions and escalations, none of the
+    hip's), and the no-argument `--check` fails when either pack is stale, naming the stale one."""
+    import dataclasses
+
+    from strideguard.triage.review import render
+
+    knee = default_knowledge("knee")
+    text = render(knee)
+    for flag in knee.red_flags:
+        assert f"| `{flag.id}` | {flag.level} |" in text
+    for condition in knee.conditions.values():
+        assert f"(`{condition.id}`), prior" in text or not any(
+            i.basis == "design" for i in condition.evidence
+        )
+    assert "`femoral_neck_stress_fracture`" not in text  # a hip-only condition
+    assert "## Escalations" in text and "`bench/triage_interview.py --region knee`" in text
+    bone = knee.conditions["knee_bone_stress_injury"]
+    changed = dataclasses.replace(bone.evidence[0], lr=bone.evidence[0].lr + 0.5)
+    stale_kb = dataclasses.replace(
+        knee,
+        conditions={
+            **knee.conditions,
+            bone.id: dataclasses.replace(bone, evidence=(changed, *bone.evidence[1:])),
+        },
+    )
+    assert render(stale_kb) != text
+    # a copy of the repository's docs folder, the knee's pack stale: the whole check fails on it alone
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    repo_docs = Path(__file__).parents[1] / "docs"
+    shutil.copy(repo_docs / "clinical-review.md", docs / "clinical-review.md")
+    (docs / "clinical-review-knee.md").write_text(render(stale_kb), encoding="utf-8")
+    command = [sys.executable, "-m", "strideguard.triage.review", "--check"]
+    failed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "clinical-review-knee.md is out of date" in failed.stderr and "--region knee" in failed.stderr
+    assert "clinical-review.md is out of date" not in failed.stderr
+    hip_only = subprocess.run([*command, "--region", "hip"], capture_output=True, text=True, cwd=tmp_path)
+    assert hip_only.returncode == 0, hip_only.stderr
+    written = subprocess.run(command[:-1], capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert written.returncode == 0 and "clinical-review-knee.md" in written.stdout
+    assert (docs / "clinical-review-knee.md").read_text(encoding="utf-8") == text
+    assert (docs / "clinical-review.md").read_bytes() == (repo_docs / "clinical-review.md").read_bytes()
+    assert subprocess.run(command, capture_output=True, text=True, cwd=tmp_path).returncode == 0
 
 
 def test_the_review_pack_follows_a_changed_value_and_the_check_fails_when_stale(tmp_path):

@@ -172,6 +172,30 @@ def test_a_possible_bone_stress_injury_or_septic_knee_is_never_sent_to_a_routine
     assert bare.routines == () and "warning-sign questions" in (bare.routines_withheld or "")
 
 
+def test_hop_pain_after_a_load_rise_warns_of_bone_stress_behind_the_knee_too():
+    """A femoral condyle stress fracture presented as back-outer knee pain (Luba 2024): the load-rise warning
+    holds for every place around the knee, and the interview asks what it needs."""
+    runner = {
+        "age": 62,
+        "sex": "male",
+        "pain_location": "posterior_knee",
+        "onset": "gradual",
+        "trauma": False,
+        "pain_on_hop": True,
+        "recent_training_change": "race_or_marathon_block",
+    }
+    result = evaluate({**SCREENED_NONE, **runner}, KB)
+    assert "bone_stress_after_load_rise" in [f.id for f in result.red_flags]
+    assert result.triage_level == "urgent" and result.routines == ()
+    findings, _steps = iv.simulate_interview(runner, KB)
+    assert evaluate(findings, KB).triage_level == "urgent"
+    # the same back of the knee without hop, walking or night pain is not a bone-stress warning
+    calm = {**runner, "pain_on_hop": False, "pain_walking": False, "night_pain": False}
+    assert "bone_stress_after_load_rise" not in [
+        f.id for f in evaluate({**SCREENED_NONE, **calm}, KB).red_flags
+    ]
+
+
 def test_no_routine_for_under_16s_without_a_clinician():
     base = {"pain_location": "anterior_knee", "pain_squatting": True, "pain_stairs": True, **SCREENED_NONE}
     assert evaluate({**base, "age": 17}, KB).routines

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
@@ -383,3 +384,60 @@ def test_a_knee_check_whose_pain_is_in_the_groin_goes_on_as_the_hip_check(run_cl
     assert page.select_one("h1").get_text() == "Hip check"
     assert page.select_one('input[name="region"]')["value"] == "hip"
     assert len(json.loads(page.select_one('input[name="answers"]')["value"])) == 3
+
+
+def _next_walk(client, region: str, findings: dict) -> tuple[str, dict, list[str]]:
+    """Answer POST /api/triage/next to the end: the case's value, else "no" to a yes/no, else "don't know"."""
+    given = dict(findings)
+    asked = list(findings)
+    for _ in range(80):
+        data = client.post("/api/triage/next", json={"region": region, "findings": given, "asked": asked})
+        assert data.status_code == 200, data.text
+        question = data.json()["question"]
+        if question is None:
+            return data.json()["region"], given, asked[len(findings) :]
+        given[question["finding"]] = False if question["type"] == "boolean" else None
+        asked.append(question["finding"])
+    raise AssertionError("the interview did not finish")
+
+
+@pytest.mark.parametrize("place", ["groin", "lateral", "buttock"])
+def test_api_next_moves_a_knee_check_to_the_hip_like_the_interview(client, place):
+    """POST /api/triage/next applies the knee -> hip switch of the wizard, the CLI and /api/triage/interview:
+    after "groin" (or the outside of the hip, or the buttock) it asks the hip's questions and says so."""
+    start = {"age": 30, "sex": "male", "pain_location": place}
+    interview = client.post(
+        "/api/triage/interview", json={"region": "knee", "answers": [[k, v] for k, v in start.items()]}
+    ).json()
+    nxt = client.post("/api/triage/next", json={"region": "knee", "findings": start, "asked": list(start)})
+    assert nxt.status_code == 200, nxt.text
+    as_hip = client.post("/api/triage/next", json={"findings": start, "asked": list(start)}).json()
+    assert interview["region"] == nxt.json()["region"] == "hip"
+    assert nxt.json()["question"] == as_hip["question"]  # the hip's next question, not the knee's
+    shown = [f for item in interview["step"]["items"] for f in item["findings"]]
+    assert nxt.json()["question"]["finding"] in shown  # the first item of the interview's hip screen
+    # to the end: every question is the hip's (its cauda equina screen included, which the knee lacks)
+    region, findings, asked = _next_walk(client, "knee", start)
+    hip = default_knowledge("hip")
+    assert region == "hip" and set(asked) <= set(hip.findings) and "saddle_numbness" in asked
+    knee_asks = {q.finding for q in KB.questions} | {f for screen in KB.screens for f in screen.findings}
+    assert "saddle_numbness" not in knee_asks and "knee_locking" not in asked
+    assert (region, findings) == _next_walk(client, "hip", start)[:2]  # identical to a hip check
+    result = client.post("/api/triage", json={"findings": findings, "region": region}).json()
+    assert result["region"] == "hip"
+
+
+def test_api_next_keeps_a_knee_check_on_the_knee_and_refuses_knee_answers_taken_to_the_hip(client):
+    start = {"age": 30, "sex": "male", "pain_location": "anterior_knee"}
+    data = client.post("/api/triage/next", json={"region": "knee", "findings": start, "asked": list(start)})
+    assert data.json()["region"] == "knee" and data.json()["question"]["finding"] in KB.findings
+    hip_check = client.post("/api/triage/next", json={"findings": {**start, "pain_location": "knee"}})
+    assert hip_check.json()["region"] == "hip"  # the hip check never moves
+    # a knee-only answer cannot go on into the hip check: 422 naming it, as the interview does
+    knee_only = {"age": 30, "knee_locking": "none", "pain_location": "groin"}
+    refused = client.post("/api/triage/next", json={"region": "knee", "findings": knee_only})
+    assert refused.status_code == 422 and "knee_locking" in refused.text
+    replayed = client.post(
+        "/api/triage/interview", json={"region": "knee", "answers": [[k, v] for k, v in knee_only.items()]}
+    )
+    assert replayed.status_code == 422 and "knee_locking" in replayed.text

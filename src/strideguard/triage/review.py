@@ -1,6 +1,8 @@
-"""The clinical review pack (docs/clinical-review.md), written from the knowledge files so it never drifts
-from what the app uses: `python -m strideguard.triage.review [PATH]` writes it, `--check` fails when the file
-on disk is stale (tests/test_triage_honest.py runs the same comparison).
+"""The clinical review packs (docs/clinical-review.md for the hip, docs/clinical-review-knee.md for the
+knee), written from the knowledge files so they never drift from what the app uses:
+`python -m strideguard.triage.review` writes both, `--region knee` one, `--check` fails when a file on
+disk is stale (tests/test_triage_honest.py runs the same comparison). A PATH writes one region's pack there
+(the hip unless `--region` says otherwise).
 
 One page a reviewing physiotherapist or sports physician can work through outside the code: every threshold
 of the engine and interview, every red flag and escalation, every StrideGuard estimate (basis design) with
@@ -24,11 +26,18 @@ from strideguard.triage.knowledge_model import (
     BASES,
     MAX_DESIGN_LR,
     MIN_UNSOURCED_LR,
+    REGION,
+    REGIONS,
     EvidenceItem,
     KnowledgeBase,
 )
 
-DEFAULT_PATH = Path("docs") / "clinical-review.md"
+# region -> its pack; the hip keeps the name it had before there were regions
+DEFAULT_PATHS: dict[str, Path] = {
+    region: Path("docs") / ("clinical-review.md" if region == REGION else f"clinical-review-{region}.md")
+    for region in REGIONS
+}
+DEFAULT_PATH = DEFAULT_PATHS[REGION]
 DESIGN_CITATION = "strideguard_design_nv"
 
 
@@ -38,6 +47,11 @@ def _rationale_ids(directory: Path) -> dict[str, str]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
     rationales = (raw or {}).get("rationales") or {}
     return {" ".join(str(text).split()): rid for rid, text in rationales.items()}
+
+
+def _command(region: str) -> str:
+    """The command that rewrites `region`'s pack."""
+    return "python -m strideguard.triage.review" + ("" if region == REGION else f" --region {region}")
 
 
 def _cell(text: Any) -> str:
@@ -71,8 +85,10 @@ def _sources(ids: tuple[str, ...], kb: KnowledgeBase) -> str:
     return ", ".join(f"{c} ({kb.citations[c].grade or 'ungraded'})" for c in ids)
 
 
-def render(kb: KnowledgeBase, region: str = "hip", directory: Path = KNOWLEDGE_DIR) -> str:
-    """The review pack for `kb` as Markdown."""
+def render(kb: KnowledgeBase, region: str | None = None, directory: Path = KNOWLEDGE_DIR) -> str:
+    """The review pack for `kb` (of `region`, default the knowledge's own) as Markdown."""
+    region = region or kb.region
+    bench_region = "" if region == REGION else f" --region {region}"
     items = [(c, i) for c in kb.conditions.values() for i in c.evidence]
     counts = Counter(i.basis for _, i in items)
     rationale_of = _rationale_ids(directory)
@@ -80,12 +96,15 @@ def render(kb: KnowledgeBase, region: str = "hip", directory: Path = KNOWLEDGE_D
         f"# Clinical review pack: every StrideGuard estimate and threshold in the {region} triage",
         "",
         "For a reviewing physiotherapist or sports physician. Everything here is read by the app from "
-        "`src/strideguard/triage/knowledge/`; this page lists what is **not** measured in a study, so that "
+        f"`src/strideguard/triage/knowledge/` (shared files at the top, the {region}'s in `{region}/`); "
+        "this page lists what is **not** measured in a study, so that "
         "review can happen outside the code. Mark each line agree / change to … / remove, and send it back; "
-        "the engineers edit the YAML and re-run `bench/triage_accuracy.py` and `bench/triage_interview.py`.",
+        "the engineers edit the YAML and re-run `bench/triage_accuracy.py` and "
+        f"`bench/triage_interview.py{bench_region}`.",
         "",
-        "This file is generated: `python -m strideguard.triage.review` rewrites it from the knowledge files, "
-        "and a test fails when it is out of date. Do not edit it by hand.",
+        "This file is generated from the knowledge files: `python -m strideguard.triage.review` rewrites "
+        f"every region's pack (`--region {region}` only this one), and a test fails when it is out of date. "
+        "Do not edit it by hand.",
         "",
         "## How values were obtained",
         "",
@@ -191,20 +210,27 @@ def render(kb: KnowledgeBase, region: str = "hip", directory: Path = KNOWLEDGE_D
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("path", type=Path, nargs="?", default=DEFAULT_PATH)
-    parser.add_argument("--check", action="store_true", help="fail if the file differs, write nothing")
+    parser.add_argument("path", type=Path, nargs="?", help="one region's pack here (default: docs/)")
+    parser.add_argument("--region", choices=REGIONS, help="only this region (default: every region)")
+    parser.add_argument("--check", action="store_true", help="fail if a file differs, write nothing")
     args = parser.parse_args(argv)
-    text = render(default_knowledge())
-    if args.check:
-        current = args.path.read_text(encoding="utf-8") if args.path.is_file() else ""
-        if current != text:
-            stale = f"error: {args.path} is out of date; run python -m strideguard.triage.review"
-            print(stale, file=sys.stderr)
-            return 1
-        return 0
-    args.path.write_text(text, encoding="utf-8")
-    print(f"wrote {args.path}")
-    return 0
+    if args.path is not None:
+        targets = {args.region or REGION: args.path}
+    else:
+        regions = (args.region,) if args.region else REGIONS
+        targets = {region: DEFAULT_PATHS[region] for region in regions}
+    stale = 0
+    for region, path in targets.items():
+        text = render(default_knowledge(region), region)
+        if args.check:
+            current = path.read_text(encoding="utf-8") if path.is_file() else ""
+            if current != text:
+                print(f"error: {path} is out of date; run {_command(region)}", file=sys.stderr)
+                stale += 1
+            continue
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

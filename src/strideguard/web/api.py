@@ -458,16 +458,23 @@ def api_triage(body: TriageInput) -> dict[str, Any]:
 @router.post("/triage/next", tags=["triage"])
 def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
     """The next question, one finding at a time (a warning-sign screen is asked item by item), or null when
-    done. `/api/triage/interview` asks exactly what the wizard asks, screens included."""
+    done; `region` names the check it belongs to (a knee check whose pain is in the groin, outer hip or
+    buttock goes on as the hip's, as in the wizard). `/api/triage/interview` asks exactly what the wizard
+    asks, screens included."""
     kb = default_knowledge(body.region)
     problems = validate_findings(body.findings, kb)
+    region = region_for(kb.region, body.findings) if not problems else kb.region
+    if region != kb.region:  # the answers so far must fit the check that goes on, as replayed answers must
+        kb = default_knowledge(region)
+        problems = validate_findings(body.findings, kb)
     if problems:
         raise HTTPException(422, problems)
     question = next_question(body.findings, kb, frozenset(body.asked))
     if question is None:
-        return {"question": None}
+        return {"region": kb.region, "question": None}
     finding = kb.findings[question.finding]
     return {
+        "region": kb.region,
         "question": {
             "finding": question.finding,
             "phase": question.phase,
@@ -477,7 +484,7 @@ def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
             "min": finding.min,
             "max": finding.max,
             "unit": finding.unit,
-        }
+        },
     }
 
 
