@@ -75,8 +75,8 @@ def test_a_file_that_fails_while_saving_leaves_nothing(
         (tmp_path / f"{i}.fit").write_bytes(exportgen.fit_bytes(run))
     real_save = store.save_activity
 
-    def save_then_fail(session: Session, athlete_id: int, activity, import_id=None, streams_blob=None):  # type: ignore[no-untyped-def]
-        outcome = real_save(session, athlete_id, activity, import_id, streams_blob)
+    def save_then_fail(session: Session, athlete_id: int, activity, import_id=None, **kw):  # type: ignore[no-untyped-def]
+        outcome = real_save(session, athlete_id, activity, import_id, **kw)
         if (
             activity.source_name == "1.fit"
         ):  # activity and laps are already flushed: the savepoint must undo them
@@ -91,6 +91,7 @@ def test_a_file_that_fails_while_saving_leaves_nothing(
     names = set(session.scalars(sa.select(ActivityRow.source_name)))
     assert names == {"0.fit", "2.fit"}
     assert session.scalar(sa.select(sa.func.count()).select_from(StreamRow)) == 2
+    assert set(session.scalars(sa.select(SourceFileRow.name))) == {"0.fit", "2.fit"}
     lap_owners = set(session.scalars(sa.select(LapRow.activity_id)))
     assert lap_owners == set(session.scalars(sa.select(ActivityRow.id)))
 
