@@ -125,7 +125,9 @@ def parse_file(
         if not data:
             return Parsed("failed", reason="empty file")
         inner_name = name[:-3] if name.lower().endswith(".gz") else name
+        gzipped = None
         if name.lower().endswith(".gz") or data[:2] == b"\x1f\x8b":
+            gzipped = data
             if len(data) > limits.max_compressed_bytes:
                 raise LimitExceeded(f"file larger than {limits.max_compressed_bytes // (1024 * 1024)} MB")
             data = gunzip(data, name, limits)
@@ -141,7 +143,7 @@ def parse_file(
             activities = read_bytes(data, inner_name, limits, start_utc=start_utc)
         base = Path(name).name
         packed, blobs = pack_streams(replace(_profiled(a), source_name=base) for a in activities)
-        original = originals.pack(Path(inner_name).name, fmt, data, activities[0].source_sha256)
+        original = originals.pack(Path(inner_name).name, fmt, data, activities[0].source_sha256, gzipped)
         return Parsed("ok", activities=packed, streams=blobs, original=original)
     except NotAnActivity as exc:
         return Parsed("skipped", reason=str(exc))
