@@ -215,7 +215,7 @@ def main() -> None:
             f"database: {sizes['file']:.1f} MB with the original files, {sizes['without_originals']:.1f} MB "
             f"without (+{grown:.1f} MB, +{100 * grown / sizes['without_originals']:.0f} %); "
             f"{sizes['originals_n']:.0f} originals of {sizes['originals']:.1f} MB kept as "
-            f"{sizes['originals_compressed']:.1f} MB (zlib, "
+            f"{sizes['originals_compressed']:.1f} MB (compressed, "
             f"{sizes['originals'] / max(sizes['originals_compressed'], 1e-9):.1f}x); "
             f"samples {sizes['samples']:.1f} MB"
         )

@@ -229,6 +229,9 @@ def test_each_activity_keeps_its_original_file_once_and_reimport_adds_none(
         assert data == expected[row.name], row.name
         assert row.sha256 == activity_sha == hashlib.sha256(data).hexdigest() and row.size == len(data)
         assert row.format == Path(row.name).suffix[1:]
+        gzipped = folder / f"{row.name}.gz"
+        if gzipped.exists():  # arrived gzipped: that gzip stream is kept as it is, not compressed again
+            assert row.blob == gzipped.read_bytes()
     # One multisport file, seven activities: kept with each, so deleting one loses no other's original.
     multi = [row.activity_id for row, _ in rows if row.name == multisport.name]
     assert len(multi) == 7
