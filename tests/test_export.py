@@ -4,6 +4,7 @@ neither exported nor listed as deliberately left out fails the suite."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 import zipfile
@@ -256,3 +257,29 @@ def test_import_refuses_an_athlete_that_already_has_data(run_cli, session, athle
     assert result.returncode == 1 and "restore into an empty database" in result.stderr
     session.expire_all()
     assert store.count_activities(session, athlete_id) == 1
+
+
+def test_an_original_file_that_differs_from_its_row_is_refused(run_cli, data_dir, tmp_path, second_db_url):
+    """Even with the manifest's SHA-256 made to match, an original must be the file its row describes."""
+    gpx = data_dir / "gpx" / "fittrackee__test.gpx"
+    assert run_cli("import", str(gpx), "--no-progress").returncode == 0
+    good = tmp_path / "good.zip"
+    assert run_cli("export", "--out", str(good)).returncode == 0
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        manifest = json.loads(src.read("manifest.json"))
+        (member,) = [n for n in src.namelist() if n.startswith("originals/")]
+        assert member.endswith(".gpx") and src.read(member) == gpx.read_bytes()
+        changed = src.read(member).replace(b"<gpx", b"<gpx ", 1)
+        manifest["files"][member] = hashlib.sha256(changed).hexdigest()
+        for item in src.infolist():
+            if item.filename == member:
+                dst.writestr(item, changed)
+            elif item.filename == "manifest.json":
+                dst.writestr(item, json.dumps(manifest))
+            else:
+                dst.writestr(item, src.read(item))
+    result = run_cli("--db", second_db_url, "import", str(bad))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert f"{member} is not the file its source_files row describes" in line
