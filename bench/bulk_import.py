@@ -9,7 +9,8 @@ Generates a realistic Strava bulk export (activities.csv + activities/<n>.fit.gz
 (`strideguard.importing.run_import`: worker processes, batched transactions) into a fresh SQLite file, in a
 child process so that its peak memory is measured alone. Prints activities/s, MB/s (archive bytes), peak
 RSS of the importing process and of its worker processes (resource.getrusage), and, in the same run, the
-same pipeline with fitdecode as the FIT reader on a subset, with the ratio.
+same pipeline with fitdecode as the FIT reader on a subset, with the ratio; and the database's size with
+the original files it keeps (table `source_files`) against the same database without them.
 
 Targets (issue 3): 1,000 runs in under 30 s on 2 cores, at least 20x the fitdecode pipeline, peak memory
 under 500 MB whatever the archive size. Both pipelines do the same work except the FIT reader (the same
@@ -111,6 +112,42 @@ def run_child(archive: Path, workdir: Path, reader: str, workers: int, tag: str)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def database_sizes(workdir: Path, tag: str) -> dict[str, float]:
+    """Sizes in MB of the imported database: the file (vacuumed), what its original files take (the table
+    `source_files`: compressed bytes, and the files' own size), the samples, and the same file vacuumed
+    without the originals: the peer that says what keeping them costs."""
+    import sqlite3
+
+    db_path = workdir / f"bench-{tag}.sqlite"
+    copy = workdir / f"bench-{tag}-without-originals.sqlite"
+    copy.unlink(missing_ok=True)
+    mb = 1e6
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("VACUUM")
+        originals, compressed, n = connection.execute(
+            "SELECT coalesce(sum(size), 0), coalesce(sum(length(blob)), 0), count(*) FROM source_files"
+        ).fetchone()
+        samples = connection.execute(
+            "SELECT coalesce(sum(length(blob)), 0) FROM activity_streams"
+        ).fetchone()[0]
+        with sqlite3.connect(copy) as target:
+            connection.backup(target)
+    with sqlite3.connect(copy) as target:
+        target.execute("DELETE FROM source_files")
+        target.commit()
+        target.execute("VACUUM")
+    sizes = {
+        "file": db_path.stat().st_size / mb,
+        "without_originals": copy.stat().st_size / mb,
+        "originals": originals / mb,
+        "originals_compressed": compressed / mb,
+        "originals_n": n,
+        "samples": samples / mb,
+    }
+    copy.unlink()
+    return sizes
+
+
 def decoder_in_use(archive: Path) -> str:
     """Which FIT decoder the pipeline's reader used on a sample file."""
     import gzip
@@ -170,6 +207,17 @@ def main() -> None:
             f"{size_mb / full['elapsed_s']:.1f} MB/s; peak RSS main {full['self_kb'] / 1024:.0f} MB, "
             f"largest worker {full['children_kb'] / 1024:.0f} MB "
             f"(bound for all: {(full['self_kb'] + args.workers * full['children_kb']) / 1024:.0f} MB)"
+        )
+
+        sizes = database_sizes(workdir, "full")
+        grown = sizes["file"] - sizes["without_originals"]
+        print(
+            f"database: {sizes['file']:.1f} MB with the original files, {sizes['without_originals']:.1f} MB "
+            f"without (+{grown:.1f} MB, +{100 * grown / sizes['without_originals']:.0f} %); "
+            f"{sizes['originals_n']:.0f} originals of {sizes['originals']:.1f} MB kept as "
+            f"{sizes['originals_compressed']:.1f} MB (compressed, "
+            f"{sizes['originals'] / max(sizes['originals_compressed'], 1e-9):.1f}x); "
+            f"samples {sizes['samples']:.1f} MB"
         )
 
         subset = min(args.subset, args.n)

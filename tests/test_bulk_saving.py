@@ -16,14 +16,14 @@ from fitdecode.utils import compute_crc
 from sqlalchemy.orm import Session
 
 import exportgen
-from strideguard.activities import streams
+from strideguard.activities import originals, streams
 from strideguard.activities.formats import read_bytes
 from strideguard.activities.formats.fit_crc import check_parts, crc16
 from strideguard.importing.saving import BatchPolicy, Done, _Batch
 from strideguard.model import Activity, Lap, Streams
 from strideguard.storage import activities as store
 from strideguard.storage.engine import session_factory
-from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, SourceFileRow, StreamRow
 
 T0 = datetime(2026, 5, 1, 6, 30, tzinfo=UTC)
 
@@ -149,15 +149,20 @@ def test_a_discarded_item_is_forgotten_with_its_rows(session: Session, athlete_i
     with store.bulk_saving(session, athlete_id, runs) as bulk:
         bulk.begin_item()
         savepoint = session.begin_nested()
-        store.save_activity(session, athlete_id, runs[0])
+        store.save_activity(session, athlete_id, runs[0], source_file=originals.pack("a.fit", "fit", b"A"))
         savepoint.rollback()
         bulk.discard_item()
         bulk.begin_item()
-        again = store.save_activity(session, athlete_id, runs[1])
+        again = store.save_activity(
+            session, athlete_id, runs[1], source_file=originals.pack("b.fit", "fit", b"B" * 1000)
+        )
     session.commit()
     assert again.status == "imported"  # not a duplicate of the rolled-back activity
     assert session.scalar(sa.select(sa.func.count()).select_from(LapRow)) == 2
     assert set(session.scalars(sa.select(StreamRow.activity_id))) == {again.activity_id}
+    (kept,) = session.scalars(sa.select(SourceFileRow)).all()
+    assert (kept.activity_id, kept.name, kept.size) == (again.activity_id, "b.fit", 1000)
+    assert originals.unpack(kept.blob) == b"B" * 1000 and len(kept.blob) < 100
 
 
 # ---------------------------------------------------------------------------------------------- batches
@@ -173,7 +178,10 @@ def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engin
     blob = (300, streams.encode(_run(T0, None).streams))  # type: ignore[arg-type]
 
     def item(key: str, activity: Activity) -> Done:
-        return Done(key, "ok", activities=(replace(activity, streams=None),), streams=(blob,))
+        original = originals.pack(key, "fit", key.encode() * 100)
+        return Done(
+            key, "ok", activities=(replace(activity, streams=None),), streams=(blob,), original=original
+        )
 
     bad = _run(T0 + timedelta(days=1), "b" * 64, shoe_id=999_999)  # no such shoe: the database refuses it
     batch = _Batch(sessions, athlete_id, import_id, frozenset({"run"}), {}, set(), BatchPolicy())
@@ -191,5 +199,11 @@ def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engin
         assert set(session.scalars(sa.select(ActivityRow.source_sha256))) == {"a" * 64, "c" * 64}
         assert session.scalar(sa.select(sa.func.count()).select_from(LapRow)) == 4
         assert session.scalar(sa.select(sa.func.count()).select_from(StreamRow)) == 2
+        # The failed file's original went with its savepoint; the others keep theirs.
+        kept = session.execute(sa.select(SourceFileRow.name, SourceFileRow.blob)).all()
+        assert {(name, originals.unpack(blob)) for name, blob in kept} == {
+            ("a.fit", b"a.fit" * 100),
+            ("c.fit", b"c.fit" * 100),
+        }
         local_dates = set(session.scalars(sa.select(ActivityRow.local_date)))
         assert local_dates == {date(2026, 5, 1), date(2026, 5, 3)}

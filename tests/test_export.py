@@ -4,6 +4,7 @@ neither exported nor listed as deliberately left out fails the suite."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 import zipfile
@@ -15,7 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import PG_URL
+from strideguard.activities import originals
 from strideguard.activities import streams as stream_codec
+from strideguard.activities.formats import gunzip
+from strideguard.model import Activity
 from strideguard.storage import activities as store
 from strideguard.storage import athlete_export
 from strideguard.storage import engine as db
@@ -30,6 +34,7 @@ FILES = (
     "fit/fitdecode__garmin-fr935-cr.fit",
     "gpx/fittrackee__test.gpx",
     "tcx/sportslib__movescount.tcx",
+    "fit/goldencheetah__14582164182.fit.gz",  # kept unpacked
 )
 DERIVED = ("activity_days", "activity_weeks", "shoe_totals")
 
@@ -105,6 +110,14 @@ def _rich_athlete(run_cli, data_dir, session, athlete_id) -> None:
         )
     )
     settings_store.set_distance_unit(session, athlete_id, "mi")
+    # Entered by hand: no original file, so the export writes a FIT from the stored data for it.
+    store.save_activity(
+        session,
+        athlete_id,
+        Activity(
+            "run", datetime(2026, 1, 5, 7, tzinfo=UTC), "manual", distance_m=5000.0, elapsed_time_s=1500.0
+        ),
+    )
     session.commit()
 
 
@@ -132,8 +145,25 @@ def test_export_then_import_restores_every_athlete_table(
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
     assert {"manifest.json", "csv/activities.csv", "tables/pain_entries.json", "audit.csv"} <= names
-    assert any(n.startswith("fit/") for n in names) and any(n.startswith("streams/") for n in names)
+    assert any(n.startswith("streams/") for n in names)
     assert set(manifest["not_exported"]) == set(athlete_export.NOT_EXPORTED)
+    # Each imported activity's original file, byte for byte as imported (a .gz unpacked), with its SHA-256;
+    # a FIT written from the stored data only for the activity entered by hand.
+    session.expire_all()
+    runs = store.list_activities(session, athlete_id, newest_first=False)
+    imported = [r for r in runs if r.source_format != "manual"]
+    assert len(imported) >= len(FILES)
+    by_name = {Path(f).name.removesuffix(".gz"): data_dir / f for f in FILES}
+    with zipfile.ZipFile(out) as archive:
+        for run in imported:
+            member = f"originals/{run.id}.{run.source_format}"
+            data = archive.read(member)
+            raw = by_name[run.source_name.removesuffix(".gz")].read_bytes()
+            assert data == (gunzip(raw, "x.gz") if raw[:2] == b"\x1f\x8b" else raw), member
+            assert manifest["files"][member] == run.source_sha256
+    manual = [r.id for r in runs if r.source_format == "manual"]
+    assert {n for n in names if n.startswith("fit/")} == {f"fit/{i}.fit" for i in manual}
+    assert manifest["originals"]["files"] == len(imported)
 
     restored = run_cli("--db", second_db_url, "import", str(out))
     assert restored.returncode == 0, restored.stderr
@@ -174,6 +204,9 @@ def test_export_then_import_restores_every_athlete_table(
                     for key, column in stream_codec.decode(b["blob"]).columns().items():
                         other = stream_codec.decode(a["blob"]).columns()[key]
                         assert column.dtype == other.dtype and column.tobytes() == other.tobytes(), key
+                    expected["blob"] = a["blob"]
+                if name == "source_files":
+                    assert originals.unpack(b["blob"]) == originals.unpack(a["blob"])
                     expected["blob"] = a["blob"]
                 assert expected == a, name
     finally:
@@ -224,3 +257,29 @@ def test_import_refuses_an_athlete_that_already_has_data(run_cli, session, athle
     assert result.returncode == 1 and "restore into an empty database" in result.stderr
     session.expire_all()
     assert store.count_activities(session, athlete_id) == 1
+
+
+def test_an_original_file_that_differs_from_its_row_is_refused(run_cli, data_dir, tmp_path, second_db_url):
+    """Even with the manifest's SHA-256 made to match, an original must be the file its row describes."""
+    gpx = data_dir / "gpx" / "fittrackee__test.gpx"
+    assert run_cli("import", str(gpx), "--no-progress").returncode == 0
+    good = tmp_path / "good.zip"
+    assert run_cli("export", "--out", str(good)).returncode == 0
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        manifest = json.loads(src.read("manifest.json"))
+        (member,) = [n for n in src.namelist() if n.startswith("originals/")]
+        assert member.endswith(".gpx") and src.read(member) == gpx.read_bytes()
+        changed = src.read(member).replace(b"<gpx", b"<gpx ", 1)
+        manifest["files"][member] = hashlib.sha256(changed).hexdigest()
+        for item in src.infolist():
+            if item.filename == member:
+                dst.writestr(item, changed)
+            elif item.filename == "manifest.json":
+                dst.writestr(item, json.dumps(manifest))
+            else:
+                dst.writestr(item, src.read(item))
+    result = run_cli("--db", second_db_url, "import", str(bad))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert f"{member} is not the file its source_files row describes" in line

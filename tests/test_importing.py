@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -11,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 import exportgen
+from strideguard.activities import originals
 from strideguard.importing import service as importing
 from strideguard.importing.service import ImportOptions, parse_file, run_import
 from strideguard.storage import activities as store
-from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, StreamRow
+from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, SourceFileRow, StreamRow
 
 
 def _folder(tmp_path: Path, data_dir: Path) -> Path:
@@ -73,8 +75,8 @@ def test_a_file_that_fails_while_saving_leaves_nothing(
         (tmp_path / f"{i}.fit").write_bytes(exportgen.fit_bytes(run))
     real_save = store.save_activity
 
-    def save_then_fail(session: Session, athlete_id: int, activity, import_id=None, streams_blob=None):  # type: ignore[no-untyped-def]
-        outcome = real_save(session, athlete_id, activity, import_id, streams_blob)
+    def save_then_fail(session: Session, athlete_id: int, activity, import_id=None, **kw):  # type: ignore[no-untyped-def]
+        outcome = real_save(session, athlete_id, activity, import_id, **kw)
         if (
             activity.source_name == "1.fit"
         ):  # activity and laps are already flushed: the savepoint must undo them
@@ -89,6 +91,7 @@ def test_a_file_that_fails_while_saving_leaves_nothing(
     names = set(session.scalars(sa.select(ActivityRow.source_name)))
     assert names == {"0.fit", "2.fit"}
     assert session.scalar(sa.select(sa.func.count()).select_from(StreamRow)) == 2
+    assert set(session.scalars(sa.select(SourceFileRow.name))) == {"0.fit", "2.fit"}
     lap_owners = set(session.scalars(sa.select(LapRow.activity_id)))
     assert lap_owners == set(session.scalars(sa.select(ActivityRow.id)))
 
@@ -191,3 +194,53 @@ def test_a_run_at_car_speed_is_stored_as_other_with_a_note(
     assert row.sport == "other" and row.distance_m > 150_000 and "world record" in row.sport_note
     # and it is not a run to the load analytics
     assert store.list_activities(session, athlete_id, sports={"run"}) == []
+
+
+def test_each_activity_keeps_its_original_file_once_and_reimport_adds_none(
+    engine: sa.Engine, session: Session, athlete_id: int, tmp_path: Path, data_dir: Path
+) -> None:
+    """The file as read (a .gz unpacked) is kept, compressed, with each activity it gave (parsed in worker
+    processes); importing it again adds no activity and no original; deleting an activity deletes its
+    original only."""
+    folder = tmp_path / "watch"
+    folder.mkdir()
+    runs = exportgen.simulated_runs(12, minutes=3)
+    expected: dict[str, bytes] = {}
+    for i, run in enumerate(runs):
+        data = exportgen.fit_bytes(run) if i % 2 else exportgen.gpx_bytes(run)
+        name = f"run{i}.fit.gz" if i % 2 else f"run{i}.gpx"
+        (folder / name).write_bytes(gzip.compress(data) if i % 2 else data)
+        expected[name.removesuffix(".gz")] = data
+    multisport = data_dir / "fit" / "fitparse__activity-large-fenxi2-multisport.fit"
+    shutil.copy(multisport, folder / multisport.name)
+    expected[multisport.name] = multisport.read_bytes()
+    options = ImportOptions(workers=2, sports=frozenset({"run", "other"}))
+
+    first = run_import(engine, [folder], options)
+    assert first.sources[0].imported == 12 + 7  # the multisport file holds seven sessions
+    rows = session.execute(
+        sa.select(SourceFileRow, ActivityRow.source_sha256).join(
+            ActivityRow, ActivityRow.id == SourceFileRow.activity_id
+        )
+    ).all()
+    assert len(rows) == store.count_activities(session, athlete_id) == 19
+    for row, activity_sha in rows:
+        data = originals.unpack(row.blob)
+        assert data == expected[row.name], row.name
+        assert row.sha256 == activity_sha == hashlib.sha256(data).hexdigest() and row.size == len(data)
+        assert row.format == Path(row.name).suffix[1:]
+        gzipped = folder / f"{row.name}.gz"
+        if gzipped.exists():  # arrived gzipped: that gzip stream is kept as it is, not compressed again
+            assert row.blob == gzipped.read_bytes()
+    # One multisport file, seven activities: kept with each, so deleting one loses no other's original.
+    multi = [row.activity_id for row, _ in rows if row.name == multisport.name]
+    assert len(multi) == 7
+
+    again = run_import(engine, [folder], options)
+    assert again.sources[0].imported == 0 and again.sources[0].n_duplicates == 13
+    assert session.scalar(sa.select(sa.func.count()).select_from(SourceFileRow)) == 19
+
+    session.execute(sa.delete(ActivityRow).where(ActivityRow.id == multi[0]))
+    session.commit()
+    left = set(session.scalars(sa.select(SourceFileRow.activity_id)))
+    assert multi[0] not in left and set(multi[1:]) <= left and len(left) == 18

@@ -22,13 +22,19 @@ from accounts_helpers import (
     steady_weeks,
     view,
 )
+from conftest import DATA
+from strideguard.activities import originals
+from strideguard.activities.formats import read_file
 from strideguard.importing import jobs as import_jobs
+from strideguard.storage import activities as store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage.accounts_delete import delete_account
 from strideguard.storage.audit import list_audit, record_audit
 from strideguard.storage.tables import Base, UserRow
 from strideguard.web.app import create_app
 from strideguard.web.common import Settings
+
+GPX = DATA / "gpx" / "fittrackee__test.gpx"
 
 
 @pytest.fixture
@@ -44,6 +50,10 @@ def _populate(session, athlete_id: int, folder) -> None:
     add_urgent_triage(session, athlete_id)
     shoe = shoe_store.add_shoe(session, athlete_id, "Pair")
     shoe_store.set_default(session, athlete_id, shoe.id, "run")
+    # An imported run with its original file (table source_files), laps and samples.
+    (run,) = read_file(GPX).activities
+    kept = originals.pack(GPX.name, "gpx", GPX.read_bytes())
+    assert store.save_activity(session, athlete_id, run, source_file=kept).status == "imported"
     folder.mkdir(parents=True)
     (folder / "upload.gpx").write_text("<gpx/>")
     import_jobs.enqueue(session, f"job-{athlete_id}-{'x' * 20}", athlete_id, folder, ["upload.gpx"])
@@ -57,11 +67,19 @@ def _counts(session) -> dict[str, int]:
     }
 
 
-def _rows_of(session, user_id: int, athlete_ids: list[int]) -> dict[str, int]:
-    """Rows anywhere that still name the user or one of their athletes."""
+def _activity_ids(session, athlete_id: int) -> list[int]:
+    table = Base.metadata.tables["activities"]
+    return list(session.scalars(sa.select(table.c.id).where(table.c.athlete_id == athlete_id)))
+
+
+def _rows_of(session, user_id: int, athlete_ids: list[int], activity_ids: list[int]) -> dict[str, int]:
+    """Rows anywhere that still name the user, one of their athletes or one of their activities (laps,
+    samples, original files)."""
     left = {}
     for name, table in Base.metadata.tables.items():
         conditions = []
+        if "activity_id" in table.c:
+            conditions.append(table.c.activity_id.in_(activity_ids))
         if "user_id" in table.c:
             conditions.append(table.c.user_id == user_id)
         if "athlete_id" in table.c:
@@ -88,15 +106,19 @@ def test_delete_account_removes_every_row_and_upload_and_nothing_else(app, sessi
     bob_user = session.scalar(sa.select(UserRow.id).where(UserRow.email == "bob@example.org"))
     record_audit(session, ann_user, "login", "")
     session.commit()
-    bob_before = _rows_of(session, bob_user, [bob_id])
-    assert _rows_of(session, ann_user, [ann_id])["activities"] > 0
+    ann_runs, bob_runs = _activity_ids(session, ann_id), _activity_ids(session, bob_id)
+    bob_before = _rows_of(session, bob_user, [bob_id], bob_runs)
+    ann_before = _rows_of(session, ann_user, [ann_id], ann_runs)
+    assert ann_before["activities"] > 0 and ann_before["activity_streams"] > 0
+    assert ann_before["source_files"] == 1
 
     deleted = delete_account(session, ann_user)
     session.commit()
     assert deleted.athletes == [ann_id]
-    assert _rows_of(session, ann_user, [ann_id]) == {}
+    assert _rows_of(session, ann_user, [ann_id], ann_runs) == {}
     # Bob keeps everything except the share Ann gave him (it was hers) and his share to her (she is gone)
-    bob_after = _rows_of(session, bob_user, [bob_id])
+    bob_after = _rows_of(session, bob_user, [bob_id], bob_runs)
+    assert bob_after["source_files"] == 1
     assert {k: v for k, v in bob_before.items() if k != "shares"} == {
         k: v for k, v in bob_after.items() if k != "shares"
     }

@@ -40,14 +40,19 @@ def _athlete_for(session, email: str | None) -> tuple[int, int | None]:  # type:
 @click.command("export")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="The ZIP file to write.")
 @click.option("--user", "email", metavar="EMAIL", help="On a club server: the account whose data to export.")
-@click.option("--no-fit", is_flag=True, help="Leave out the FIT file of each activity (smaller, faster).")
+@click.option(
+    "--no-fit",
+    is_flag=True,
+    help="Leave out the FIT files written for activities with no original file (smaller, faster).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest's counts as JSON.")
 @pass_app
 def export_command(app: AppContext, out: Path, email: str | None, no_fit: bool, as_json: bool) -> None:
     """Export everything of one athlete to a ZIP of open formats.
 
     Activities, laps, samples, shoes, pain diary, RPE and feel, hip checks and settings, as JSON (what
-    `strideguard import FILE.zip` restores from) and CSV, each activity as a FIT file, and a manifest.json
+    `strideguard import FILE.zip` restores from) and CSV; each imported activity's original FIT, GPX or
+    TCX file as it was imported (a FIT written from the stored data for the others), and a manifest.json
     listing every file with its SHA-256. See docs/cli.md, "Export and restore".
 
     \b
@@ -81,11 +86,13 @@ def export_command(app: AppContext, out: Path, email: str | None, no_fit: bool, 
     partial.replace(out)
     counts = {name: entry["rows"] for name, entry in manifest["tables"].items()}
     if as_json:
-        click.echo(json.dumps({"file": str(out), "rows": counts, "fit_files": manifest["fit"]["files"]}))
+        files = {"fit_files": manifest["fit"]["files"], "original_files": manifest["originals"]["files"]}
+        click.echo(json.dumps({"file": str(out), "rows": counts, **files}))
         return
     console.print(
         f"Exported {counts['activities']:,} activities, {counts['laps']:,} laps, "
-        f"{counts['activity_streams']:,} sample files, {counts['shoes']:,} shoes, "
+        f"{counts['activity_streams']:,} sample files, {counts['source_files']:,} original files, "
+        f"{counts['shoes']:,} shoes, "
         f"{counts['pain_entries']:,} pain entries and {counts['triage_sessions']:,} hip checks to {out}",
         markup=False,
         highlight=False,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strideguard.activities.formats.archives import ShoeSpec
 from strideguard.activities.formats.strava import gear_key
+from strideguard.activities.originals import SourceFile
 from strideguard.importing.summaries import SourceSummary
 from strideguard.importing.workers import one_line
 from strideguard.model import Activity
@@ -51,6 +52,7 @@ class Done:
     sport: tuple[str, str] | None = None
     streams: tuple[tuple[int, bytes] | None, ...] = ()
     enrich: Callable[[Activity], Activity] | None = None
+    original: SourceFile | None = None  # the file as read, compressed: stored with each activity it gave
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -414,7 +416,9 @@ class _Batch:
         for activity, blob in wanted:
             activity = self._with_shoe(activity)
             # Streams were encoded by the worker (see workers.pack_streams).
-            outcome = store.save_activity(session, athlete_id, activity, self.import_id, streams_blob=blob)
+            outcome = store.save_activity(
+                session, athlete_id, activity, self.import_id, streams_blob=blob, source_file=done.original
+            )
             if outcome.status == "imported":
                 imported_id = imported_id or outcome.activity_id
                 damaged = damaged or activity.damaged

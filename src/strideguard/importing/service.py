@@ -501,7 +501,7 @@ class _Run:
             if problem is not None:
                 return Done(item.key, "failed", sha256=parsed.sha256, reason=problem, enrich=item.enrich)
         activities = tuple(self._plausible(item, a) for a in activities)
-        return Done(item.key, "ok", activities=activities, streams=blobs)
+        return Done(item.key, "ok", activities=activities, streams=blobs, original=parsed.original)
 
     def _plausible(self, item: ArchiveItem, activity: Activity) -> Activity:
         """A "run" the file shows was not one (a ride, a car trip, a walk) is stored as what it shows, with a

@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from strideguard.activities import sport_check
+from strideguard.activities import originals, sport_check
 from strideguard.activities import streams as stream_codec
 from strideguard.activities.formats import format_of, gunzip, read_bytes
 from strideguard.activities.formats.errors import FileRejected, LimitExceeded, NotAnActivity
+from strideguard.activities.originals import SourceFile
 from strideguard.config import DEFAULT_LIMITS, Limits
 from strideguard.model import Activity, Streams
 
@@ -35,6 +36,7 @@ class Parsed:
     sha256: str | None = None
     reason: str | None = None
     streams: tuple[tuple[int, bytes] | None, ...] = ()  # (samples, encoded blob) per activity
+    original: SourceFile | None = None  # the file as read (unpacked), compressed: kept with its activities
 
 
 def pack_streams(
@@ -123,7 +125,9 @@ def parse_file(
         if not data:
             return Parsed("failed", reason="empty file")
         inner_name = name[:-3] if name.lower().endswith(".gz") else name
+        gzipped = None
         if name.lower().endswith(".gz") or data[:2] == b"\x1f\x8b":
+            gzipped = data
             if len(data) > limits.max_compressed_bytes:
                 raise LimitExceeded(f"file larger than {limits.max_compressed_bytes // (1024 * 1024)} MB")
             data = gunzip(data, name, limits)
@@ -139,7 +143,8 @@ def parse_file(
             activities = read_bytes(data, inner_name, limits, start_utc=start_utc)
         base = Path(name).name
         packed, blobs = pack_streams(replace(_profiled(a), source_name=base) for a in activities)
-        return Parsed("ok", activities=packed, streams=blobs)
+        original = originals.pack(Path(inner_name).name, fmt, data, activities[0].source_sha256, gzipped)
+        return Parsed("ok", activities=packed, streams=blobs, original=original)
     except NotAnActivity as exc:
         return Parsed("skipped", reason=str(exc))
     except FileRejected as exc:

@@ -13,10 +13,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from strideguard.activities.originals import SourceFile
 from strideguard.model import SPORTS, Activity, Lap
 from strideguard.storage import bulk as store_bulk
 from strideguard.storage import shoe_use
-from strideguard.storage.tables import ActivityRow, AthleteRow, LapRow, ShoeDefaultRow, StreamRow
+from strideguard.storage.tables import (
+    ActivityRow,
+    AthleteRow,
+    LapRow,
+    ShoeDefaultRow,
+    SourceFileRow,
+    StreamRow,
+)
 
 LOCAL_ATHLETE_NAME = "Me"
 LOCAL_KEY = "local"  # athletes.local_key of the local athlete (unique)
@@ -126,6 +134,7 @@ def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
 _ACTIVITIES = ActivityRow.__table__
 _LAPS = LapRow.__table__
 _STREAMS = StreamRow.__table__
+_SOURCES = SourceFileRow.__table__
 
 
 def save_activity(
@@ -134,6 +143,7 @@ def save_activity(
     activity: Activity,
     import_id: int | None = None,
     streams_blob: tuple[int, bytes] | None = None,
+    source_file: SourceFile | None = None,
 ) -> SaveOutcome:
     """Insert one activity (summary, laps, streams) unless it duplicates a stored one.
 
@@ -141,6 +151,7 @@ def save_activity(
     Rows are written with Core INSERTs: the ORM's unit of work cost more than the database did in bulk
     imports. Inside `store_bulk.bulk_saving` the duplicate check and default shoe come from the batch's
     prefetch, and the laps and streams rows are queued for one executemany per batch.
+    `source_file` is the original file the activity was read from (kept in `source_files`).
     """
     bulk = store_bulk.current(session, athlete_id)
     if bulk is not None and bulk.covers(activity):
@@ -216,14 +227,26 @@ def save_activity(
         if streams_blob is None
         else {"activity_id": activity_id, "n_samples": streams_blob[0], "blob": streams_blob[1]}
     )
+    source = None
+    if source_file is not None:
+        source = {
+            "activity_id": activity_id,
+            "name": source_file.name[:1000],
+            "format": source_file.format,
+            "sha256": source_file.sha256,
+            "size": source_file.size,
+            "blob": source_file.blob,
+        }
     if bulk is not None:
-        bulk.queue(laps, stream)
+        bulk.queue(laps, stream, source)
         bulk.saved(activity_id, activity)
     else:
         if laps:  # one executemany: a run has tens of laps
             connection.execute(_LAPS.insert(), laps)
         if stream is not None:
             connection.execute(_STREAMS.insert(), stream)
+        if source is not None:
+            connection.execute(_SOURCES.insert(), source)
     return SaveOutcome("imported", activity_id)
 
 

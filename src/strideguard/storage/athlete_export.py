@@ -9,9 +9,12 @@ The archive (format "strideguard-export", version 1; docs/cli.md "Export and res
 - csv/<table>.csv: the same rows for a spreadsheet (empty cell for no value).
 - streams/<activity id>.csv: the samples of each activity, one column per stream (time_s, lat_deg, ...),
   an empty cell for a missing sample; values print exactly as stored (restored bit for bit).
-- fit/<activity id>.fit: each activity as a FIT file (activities/fit_writer.py), for other programs. The
-  uploaded files themselves are not kept by StrideGuard after import, so these are written from the stored
-  activity, laps and samples.
+- originals/<activity id>.<fit|gpx|tcx>: the original file of each imported activity, byte for byte as it
+  was read (after unpacking .gz or a ZIP member; table `source_files`); tables/source_files.json lists
+  them (name as imported, format, SHA-256, size) and the manifest holds each file's SHA-256.
+- fit/<activity id>.fit: a FIT file written from the stored activity, laps and samples
+  (activities/fit_writer.py), only for activities with no original (entered by hand, or imported before
+  originals were kept).
 - audit.csv: the account's audit log, to read (not restored: the new server keeps its own).
 
 Import restores into an athlete with no data yet (a new database, or a new account), giving every row a new
@@ -38,6 +41,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from strideguard.activities import originals
 from strideguard.activities import streams as stream_codec
 from strideguard.model import Streams
 from strideguard.storage import activities as store
@@ -58,6 +62,7 @@ EXPORTED: tuple[str, ...] = (
     "import_items",
     "laps",
     "activity_streams",
+    "source_files",
     "pain_entries",
     "triage_sessions",
 )
@@ -200,10 +205,15 @@ def export_athlete(
         "athlete": None,
         "tables": {},
         "streams": {"folder": "streams/", "files": 0, "columns": list(Streams.COLUMNS)},
+        "originals": {
+            "folder": "originals/",
+            "files": 0,
+            "note": "each imported activity's file as it was read: originals/<activity id>.<format>",
+        },
         "fit": {
             "folder": "fit/",
             "files": 0,
-            "note": "written from the stored activity; uploads are not kept",
+            "note": "written from the stored activity, only for activities with no original file",
         },
         "export_only": EXPORT_ONLY,
         "not_exported": NOT_EXPORTED,
@@ -237,6 +247,16 @@ def export_athlete(
                 manifest["streams"]["files"] = count
                 manifest["tables"][name] = {"folder": "streams/", "rows": count}
                 continue
+            if name == "source_files":
+                rows = _write_originals(session, athlete_id, put)
+                put(f"tables/{name}.json", json.dumps(rows, ensure_ascii=False, indent=1))
+                manifest["originals"]["files"] = len(rows)
+                manifest["tables"][name] = {
+                    "file": f"tables/{name}.json",
+                    "folder": "originals/",
+                    "rows": len(rows),
+                }
+                continue
             rows = [
                 {c: _to_json(v) for c, v in row._mapping.items()}
                 for row in session.execute(_scope(name, athlete_id))
@@ -262,14 +282,49 @@ def export_athlete(
     return manifest
 
 
+def _original_member(activity_id: Any, fmt: str) -> str:
+    if fmt not in ("fit", "gpx", "tcx"):
+        raise ExportError(f"original file of activity {activity_id} has an unknown format {fmt!r}")
+    return f"originals/{activity_id}.{fmt}"
+
+
+def _write_originals(session: Session, athlete_id: int, put: Any) -> list[dict[str, Any]]:
+    """Write each original file (uncompressed) and return the rows of source_files without the blobs.
+
+    One blob at a time: a ten-year history holds hundreds of megabytes of files."""
+    table = _table("source_files")
+    activities = _table("activities")
+    rows = [
+        dict(row._mapping)
+        for row in session.execute(
+            sa.select(*(c for c in table.columns if c.name != "blob"))
+            .where(
+                table.c.activity_id.in_(
+                    sa.select(activities.c.id).where(activities.c.athlete_id == athlete_id)
+                )
+            )
+            .order_by(table.c.activity_id)
+        )
+    ]
+    for row in rows:
+        blob = session.scalar(sa.select(table.c.blob).where(table.c.activity_id == row["activity_id"]))
+        put(_original_member(row["activity_id"], row["format"]), originals.unpack(blob))
+    return rows
+
+
 def _write_fit(session: Session, athlete_id: int, put: Any) -> int:
+    """A FIT file written from the stored data of each activity that has no original file."""
     from strideguard.activities.fit_writer import encode_activity
 
     count = 0
+    activities = _table("activities")
     ids = session.scalars(
-        sa.select(_table("activities").c.id)
-        .where(_table("activities").c.athlete_id == athlete_id)
-        .order_by(_table("activities").c.id)
+        sa.select(activities.c.id)
+        .where(
+            activities.c.athlete_id == athlete_id,
+            activities.c.id.not_in(sa.select(_table("source_files").c.activity_id)),
+        )
+        .order_by(activities.c.id)
     ).all()
     for activity_id in ids:
         activity = store.get_activity(session, athlete_id, activity_id, with_streams=True)
@@ -376,6 +431,9 @@ def _restore(session: Session, manifest: dict[str, Any], read: Any, athlete_id: 
                 restored += 1
             result.rows[name] = restored
             continue
+        if name == "source_files":
+            result.rows[name] = _restore_originals(session, manifest, read, result)
+            continue
         entry = manifest["tables"].get(name)
         rows: list[dict[str, Any]] = json.loads(read(entry["file"])) if entry else []
         if name == "athletes":
@@ -414,6 +472,28 @@ def _restore(session: Session, manifest: dict[str, Any], read: Any, athlete_id: 
         result.rows[name] = len(rows)
     session.flush()
     return result
+
+
+def _restore_originals(session: Session, manifest: dict[str, Any], read: Any, result: RestoreResult) -> int:
+    """Put each original file back (compressed again), checked against its SHA-256; one at a time."""
+    entry = manifest["tables"].get("source_files")
+    if not entry:  # an export made before originals were kept
+        return 0
+    table = _table("source_files")
+    activity_ids = result.ids.get("activities", {})
+    rows: list[dict[str, Any]] = json.loads(read(entry["file"]))
+    for row in rows:
+        new_id = activity_ids.get(row.get("activity_id"))
+        if new_id is None:
+            raise ExportError("source_files: row points at a missing activities row")
+        member = _original_member(row["activity_id"], row.get("format"))
+        data = read(member)
+        if hashlib.sha256(data).hexdigest() != row.get("sha256") or len(data) != row.get("size"):
+            raise ExportError(f"{member} is not the file its source_files row describes (SHA-256 or size)")
+        packed = originals.pack(str(row.get("name") or member), row["format"], data, row["sha256"])
+        values = {c.name: row[c.name] for c in table.columns if c.name in row and c.name != "activity_id"}
+        session.execute(sa.insert(table).values(**values, activity_id=new_id, blob=packed.blob))
+    return len(rows)
 
 
 def tables_in(names: Iterable[str]) -> dict[str, str]:

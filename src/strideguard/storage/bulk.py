@@ -6,7 +6,8 @@ block. Inside it, `store.save_activity` keeps its rules and its per-activity cal
   SAME_START_TOLERANCE_S in the same sport family): everything a batch could repeat is fetched in two
   queries (by content hash, by start windows) instead of two SELECTs per activity, and every activity
   saved in the block is added, so two copies inside one batch are still caught;
-- it queues the activity's laps and streams rows, written with one executemany each by `write_pending()`
+- it queues the activity's laps, streams and original-file rows, written with one executemany each by
+  `write_pending()`
   (at the end of the block, or by a caller that commits item by item, before each item's savepoint ends).
 A caller that rolls back one item's savepoint calls `discard_item()` so the index forgets the item's
 activities and its queued rows; `begin_item()` marks where an item starts.
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import shoe_use
-from strideguard.storage.tables import ActivityRow, LapRow, StreamRow
+from strideguard.storage.tables import ActivityRow, LapRow, SourceFileRow, StreamRow
 
 # Two recordings that start within this many seconds of each other, in the same sport family, are the same
 # activity (e.g. the watch's FIT and the GPX a phone app exported of the same run).
@@ -46,6 +47,7 @@ _COLUMNS = (
 )
 _LAPS = LapRow.__table__
 _STREAMS = StreamRow.__table__
+_SOURCES = SourceFileRow.__table__
 
 
 def sport_family(sport: str) -> str:
@@ -82,7 +84,8 @@ class BulkSave:
         self._added: list[tuple[tuple[str, int] | None, int, Stored]] = []
         self._laps: list[dict[str, Any]] = []
         self._streams: list[dict[str, Any]] = []
-        self._item_marks = (0, 0)
+        self._sources: list[dict[str, Any]] = []
+        self._item_marks = (0, 0, 0)
 
     @classmethod
     def fetch(cls, session: Session, athlete_id: int, activities: Iterable[Activity]) -> BulkSave:
@@ -173,25 +176,31 @@ class BulkSave:
 
     # -------------------------------------------------------------------------------- rows
 
-    def queue(self, laps: list[dict[str, Any]], stream: dict[str, Any] | None) -> None:
+    def queue(
+        self, laps: list[dict[str, Any]], stream: dict[str, Any] | None, source: dict[str, Any] | None = None
+    ) -> None:
         self._laps.extend(laps)
         if stream is not None:
             self._streams.append(stream)
+        if source is not None:
+            self._sources.append(source)
 
     def write_pending(self, connection: Connection) -> None:
-        """Write the queued laps and streams rows (one executemany each)."""
+        """Write the queued laps, streams and original files rows (one executemany each)."""
         if self._laps:
             connection.execute(_LAPS.insert(), self._laps)
         if self._streams:
             connection.execute(_STREAMS.insert(), self._streams)
-        self._laps, self._streams = [], []
-        self._item_marks = (0, 0)
+        if self._sources:
+            connection.execute(_SOURCES.insert(), self._sources)
+        self._laps, self._streams, self._sources = [], [], []
+        self._item_marks = (0, 0, 0)
 
     # -------------------------------------------------------------------------------- items
 
     def begin_item(self) -> None:
         self._added.clear()
-        self._item_marks = (len(self._laps), len(self._streams))
+        self._item_marks = (len(self._laps), len(self._streams), len(self._sources))
 
     def discard_item(self) -> None:
         """Forget what the item begun last added (its savepoint was rolled back)."""
@@ -202,6 +211,7 @@ class BulkSave:
         self._added.clear()
         del self._laps[self._item_marks[0] :]
         del self._streams[self._item_marks[1] :]
+        del self._sources[self._item_marks[2] :]
 
 
 def _merged_windows(starts: Iterable[datetime]) -> list[tuple[datetime, datetime]]:

@@ -336,6 +336,22 @@ class StreamRow(Base):
     blob: Mapped[bytes] = mapped_column(sa.LargeBinary)
 
 
+class SourceFileRow(Base):
+    """The original file an activity was imported from (activities/originals.py, revision 0015): the FIT,
+    GPX or TCX as read (after unpacking .gz or a ZIP member), zlib-compressed. A file that gave several
+    activities is kept once per activity, so deleting one of them never loses another's original."""
+
+    __tablename__ = "source_files"
+    activity_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(sa.Text)  # the file's name as imported (no folder)
+    format: Mapped[str] = mapped_column(sa.String(10))  # fit | gpx | tcx
+    sha256: Mapped[str] = mapped_column(sa.String(64))  # of the uncompressed bytes
+    size: Mapped[int] = mapped_column(sa.BigInteger)  # uncompressed bytes
+    blob: Mapped[bytes] = mapped_column(sa.LargeBinary)  # zlib
+
+
 class PainRow(Base):
     """A pain-diary entry: where, how much (0-10), when relative to running, optionally linked to a run."""
 
