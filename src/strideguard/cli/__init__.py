@@ -6,6 +6,7 @@ Feature modules are imported only when one of their commands runs (or for the fu
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -67,6 +68,8 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loaded: set[str] = set()
+        # Set by strideguard.__main__.run, the program's own start (never by tests that call `main`).
+        self.freeze_imports = False
 
     def load_feature(self, feature: str) -> None:
         if feature not in self._loaded:
@@ -84,6 +87,18 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands:
             self.load_all()  # a command missing from the map still works, only slower
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        found = super().resolve_command(ctx, args)
+        if self.freeze_imports:
+            # What was imported so far lives until the process ends: keep the cyclic garbage collector off
+            # it, while the command runs and at exit (strideguard.__main__.run says why).
+            self.freeze_imports = False
+            gc.freeze()
+            gc.enable()
+        return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_all()

@@ -25,9 +25,9 @@ from strideguard.cli.common import (
     parse_duration_s,
     pass_app,
     plural,
+    resolve_activity,
     today_local,
 )
-from strideguard.cli.load import resolve_activity
 from strideguard.model import RUNNING_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage import aggregates

@@ -125,6 +125,28 @@ def display_unit(session: Session, athlete_id: int) -> str:
     return settings.distance_unit(session, athlete_id)
 
 
+def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
+    """An activity id from 'ID', '#ID' or 'last' (the most recent activity); a one-line error otherwise."""
+    from strideguard.storage import activities as store
+
+    text = ref.strip().lstrip("#").lower()
+    if text == "last":
+        latest = store.latest_activity_id(session, athlete_id)
+        if latest is None:
+            raise click.ClickException("no activities yet, so there is no 'last' one")
+        return latest
+    if not text.isdigit():
+        raise click.BadParameter(
+            f"{ref!r} is not an activity id; use a number from `strideguard runs` or 'last'"
+        )
+    activity_id = int(text)
+    try:
+        store.get_activity(session, athlete_id, activity_id, with_streams=False)
+    except store.NotFound as exc:
+        raise InputError(f"{exc}; see `strideguard runs`") from None
+    return activity_id
+
+
 def check_database_url(url: str) -> None:
     """Refuse a --db that would silently lose or misplace data: empty, in-memory SQLite, or an SQLite
     file in a folder that does not exist (a typo would otherwise create folders and an empty log)."""

@@ -10,19 +10,18 @@ from typing import Any
 import click
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from strideguard.cli import risk_text
 from strideguard.cli.common import (
     DATE,
     AppContext,
-    InputError,
     console,
     display_unit,
     err_console,
     parse_distance_m,
     pass_app,
     plural,
+    resolve_activity,
     today_local,
 )
 from strideguard.model import RUNNING_SPORTS
@@ -33,26 +32,6 @@ from strideguard.storage import triage as triage_store
 from strideguard.training import load, risk
 
 REPORT_WEEKS = 26  # report.DEFAULT_WEEKS, kept here so that loading this module does not load the report
-
-
-def resolve_activity(session: Session, athlete_id: int, ref: str) -> int:
-    """An activity id from 'ID', '#ID' or 'last' (the most recent activity); a one-line error otherwise."""
-    text = ref.strip().lstrip("#").lower()
-    if text == "last":
-        latest = store.latest_activity_id(session, athlete_id)
-        if latest is None:
-            raise click.ClickException("no activities yet, so there is no 'last' one")
-        return latest
-    if not text.isdigit():
-        raise click.BadParameter(
-            f"{ref!r} is not an activity id; use a number from `strideguard runs` or 'last'"
-        )
-    activity_id = int(text)
-    try:
-        store.get_activity(session, athlete_id, activity_id, with_streams=False)
-    except store.NotFound as exc:
-        raise InputError(f"{exc}; see `strideguard runs`") from None
-    return activity_id
 
 
 def _flag_table(flags: list[risk.Flag], title: str, rules: risk.RiskRules) -> Table:

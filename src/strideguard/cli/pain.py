@@ -18,9 +18,9 @@ from strideguard.cli.common import (
     console,
     pass_app,
     plural,
+    resolve_activity,
     today_local,
 )
-from strideguard.cli.load import resolve_activity
 from strideguard.storage import activities as store
 from strideguard.storage import pain as pain_store
 from strideguard.training import risk

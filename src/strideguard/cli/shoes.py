@@ -21,8 +21,8 @@ from strideguard.cli.common import (
     parse_distance_m,
     pass_app,
     plural,
+    resolve_activity,
 )
-from strideguard.cli.load import resolve_activity
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage import aggregates, shoe_use
