@@ -307,7 +307,20 @@ def source_lock(engine: Engine, key: str, on_wait: Any = None) -> Iterator[bool]
 
 def is_disk_full(exc: BaseException) -> bool:
     """The database could not write because its disk (or SQLite's size limit) is full. SQLite then rolls
-    the whole transaction back, so later savepoint errors ("no such savepoint") are only a consequence."""
+    the whole transaction back, so later savepoint errors ("no such savepoint") are only a consequence: the
+    exceptions `exc` was raised while handling count too (a savepoint's rollback on the way out of a
+    `with` block replaces the disk-full error with its own)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _says_disk_full(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _says_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno == errno.ENOSPC
     orig = getattr(exc, "orig", None)  # only what the database driver said
