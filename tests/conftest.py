@@ -3,6 +3,7 @@ STRIDEGUARD_TEST_DATABASE_URL is set), the shared sample files, and the CLI as a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -44,10 +45,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def db_url(tmp_path: Path) -> Iterator[str]:
     """URL of an empty database that only this test uses."""
+    with empty_database(tmp_path / "strideguard.sqlite") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def empty_database(sqlite_file: Path, prefix: str = "t") -> Iterator[str]:
+    """URL of a new empty database: `sqlite_file`, or a new schema on the test PostgreSQL server (dropped
+    afterwards) when STRIDEGUARD_TEST_DATABASE_URL is set."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'strideguard.sqlite'}"
+        yield f"sqlite:///{sqlite_file}"
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = db.make_engine(PG_URL)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))

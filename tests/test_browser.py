@@ -6,10 +6,12 @@ working tree clean), and into docs/screenshots/ for the README when STRIDEGUARD_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,11 +30,29 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free loopback port (waits until it answers); its base URL."""
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+        app.state.engine.dispose()
+
+
 @pytest.fixture
 def server(db_url, engine, session, athlete_id, tmp_path):
     """The app on a free loopback port, with a few weeks of demo runs so the dashboard has charts."""
-    import uvicorn
-
     from strideguard.demo import athlete as demo
     from strideguard.storage import activities as store
     from strideguard.web.app import create_app
@@ -43,18 +63,8 @@ def server(db_url, engine, session, athlete_id, tmp_path):
         store.save_activity(session, athlete_id, activity)
     session.commit()
     app = create_app(Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"b" * 32))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=30)
-    app.state.engine.dispose()
+    with live_server(app) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -4,36 +4,22 @@ password, and log out so that a copied cookie stops working."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import httpx
 import pytest
 
-from test_browser import CHROMIUM, _free_port, page, shot, shots_dir  # noqa: F401 (fixtures)
+from test_browser import CHROMIUM, live_server, page, shot, shots_dir  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def club(db_url, engine, tmp_path):
-    import uvicorn
-
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
     app = create_app(Settings(db_url=db_url, accounts=True, data_dir=tmp_path / "web", secret_key=b"b" * 32))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=30)
-    app.state.engine.dispose()
+    with live_server(app) as base:
+        yield base
 
 
 def test_register_login_change_password_and_logout_in_a_real_browser(club, page):  # noqa: F811

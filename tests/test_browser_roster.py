@@ -4,12 +4,7 @@ and 375 px go to docs/screenshots/ when STRIDEGUARD_SCREENSHOTS=1 (roster.png, r
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,18 +13,11 @@ from strideguard.storage import sharing
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage.tables import AthleteRow, UserRow
 from strideguard.web import security
+from test_browser import CHROMIUM, live_server, shots_dir  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 WAIT_MS = 120_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _user(session, email: str, name: str) -> tuple[int, int]:
@@ -45,8 +33,6 @@ def _user(session, email: str, name: str) -> tuple[int, int]:
 @pytest.fixture
 def club(db_url, engine, session, tmp_path):
     """A coach and eight athletes who share with them at various levels; the app on a loopback port."""
-    import uvicorn
-
     from strideguard.web.app import create_app
     from strideguard.web.common import Settings
 
@@ -81,25 +67,8 @@ def club(db_url, engine, session, tmp_path):
             for back in range(1, 7):
                 add_run(session, athlete_id, today() - timedelta(days=back), 9.0)
     app = create_app(Settings(db_url=db_url, accounts=True, data_dir=tmp_path / "web", secret_key=b"r" * 32))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ids
-    srv.should_exit = True
-    thread.join(timeout=30)
-    app.state.engine.dispose()
-
-
-@pytest.fixture
-def shots_dir(tmp_path) -> Path:
-    if os.environ.get("STRIDEGUARD_SCREENSHOTS") == "1":
-        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-        return DOCS_SHOTS
-    return tmp_path
+    with live_server(app) as base:
+        yield base, ids
 
 
 @pytest.fixture
@@ -125,7 +94,7 @@ def _login(page, base: str) -> None:
         page.click("form button[type=submit]")
 
 
-def test_coach_reads_the_roster_and_opens_an_athlete(club, browser, shots_dir):
+def test_coach_reads_the_roster_and_opens_an_athlete(club, browser, shots_dir):  # noqa: F811
     base, ids = club
     for width, height, name in ((1280, 900, "roster"), (375, 812, "roster-phone")):
         context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import PG_URL
+from conftest import empty_database
 from strideguard.activities import originals
 from strideguard.activities import streams as stream_codec
 from strideguard.activities.formats import gunzip
@@ -66,20 +65,8 @@ def test_every_column_of_an_exported_table_is_in_the_export(tmp_path, session, a
 @pytest.fixture
 def second_db_url(tmp_path: Path) -> Iterator[str]:
     """Another empty database (a second SQLite file, or a second PostgreSQL schema)."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'restored.sqlite'}"
-        return
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = db.make_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with empty_database(tmp_path / "restored.sqlite", prefix="r") as url:
+        yield url
 
 
 def _rich_athlete(run_cli, data_dir, session, athlete_id) -> None:
