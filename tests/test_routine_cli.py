@@ -190,3 +190,33 @@ def test_show_names_conditions_in_plain_words(run_cli):
     assert result.returncode == 0, result.stderr
     assert "itb tfl lateral" not in result.stdout and "itb_tfl_lateral" not in result.stdout
     assert "Can help with:" in result.stdout
+
+
+def test_a_stall_still_announces_every_step():
+    """A busy machine or a laptop waking up can stall the player for longer than several steps: each step
+    passed is still announced in order, none jumped over (the clock here leaps 10 minutes at once)."""
+    import io
+
+    from rich.console import Console
+
+    from strideguard.cli.routine import run_player
+    from strideguard.triage.routines import load_routines
+
+    routine = load_routines()["hip_mobility_flow"]
+    times = iter([0.0, 600.0])
+
+    class NoKeys:
+        def read(self, timeout_s: float) -> None:
+            return None
+
+    buffer = io.StringIO()
+    out = Console(file=buffer, force_terminal=False, width=200)
+    state, quit_early = run_player(
+        routine, speed=1.0, bell=False, out=out, keys=NoKeys(), clock=lambda: next(times, 600.0)
+    )
+    assert state.done and not quit_early
+    announced = [line.split("]")[0] + "]" for line in buffer.getvalue().splitlines() if line.startswith("[")]
+    steps = len(routine.steps)
+    numbers = [int(a[1:].split("/")[0]) for a in announced]
+    assert numbers == sorted(numbers) and set(numbers) == set(range(1, steps + 1))
+    assert f"[{steps}/{steps}]" in buffer.getvalue()

@@ -341,6 +341,12 @@ def run_player(
         if not live_mode:
             out.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    def announce(events: tuple[str, ...]) -> None:
+        for event in events:
+            ring()
+            if event == "switch" and state.current is not None:
+                say(_entry_line(state, len(routine.steps)))
+
     if live_mode:
         live = Live(_render(routine, state), console=out, auto_refresh=False, transient=False)
         live.start()
@@ -352,8 +358,17 @@ def run_player(
             wait_real_s = _TICK_S if state.paused else min(_TICK_S, state.remaining_s / speed)
             key = keys.read(max(0.001, wait_real_s))
             now = clock()
-            state, events = state.tick((now - last) * speed)
-            last = now
+            # Time is handed over one step at a time, so a step passed during a stall (a busy machine, a
+            # laptop waking up) is still announced, not jumped over in one tick.
+            elapsed, last = (now - last) * speed, now
+            while True:
+                chunk = elapsed if state.paused or state.remaining_s <= 0 else min(elapsed, state.remaining_s)
+                state, passed = state.tick(chunk)
+                elapsed -= chunk
+                if elapsed <= 1e-9 or state.done or chunk <= 0:
+                    break
+                announce(passed)
+            events = passed
             if key is not None and not state.done:
                 if key.lower() == "q":
                     quit_early = True
@@ -365,10 +380,7 @@ def run_player(
                     say("Skipped")
                     state, more = state.skip()
                     events += more
-            for event in events:
-                ring()
-                if event == "switch" and state.current is not None:
-                    say(_entry_line(state, len(routine.steps)))
+            announce(events)
             if live is not None:
                 live.update(_render(routine, state), refresh=True)
     finally:
