@@ -222,6 +222,35 @@ def test_sessions_end_when_idle_and_at_their_absolute_limit(app, clock):
     assert bob.get("/api/activities").status_code == 401
 
 
+def test_registrations_from_one_address_are_throttled_before_any_hash_work(app, session, clock, monkeypatch):
+    """A script creating accounts (or burning CPU: every registration costs a password hash) is slowed, then
+    locked, per client address; the blocked attempts cost no hash and create nothing."""
+    calls = count_hashes(monkeypatch)
+    client = TestClient(app)
+
+    def attempt(i: int):
+        data = {
+            "csrf_token": csrf(client, "/register"),
+            "email": f"bot{i}@example.org",
+            "password": PASSWORD,
+            "password2": PASSWORD,
+        }
+        return client.post("/register", data=data, follow_redirects=False)
+
+    free = auth_store.REGISTRATION_POLICY.free
+    for i in range(free + 1):
+        assert attempt(i).status_code == 303
+    assert calls[0] == free + 1
+    blocked = attempt(99)
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+    assert "Too many registrations from your address" in errors(blocked)
+    assert calls[0] == free + 1  # no hash work while blocked
+    users = session.execute(sa.text("SELECT count(*) FROM users")).scalar()
+    assert users == free + 1
+    clock.advance(hours=2)  # an hour without attempts starts over
+    assert attempt(100).status_code == 303
+
+
 # --- 3. no email enumeration --------------------------------------------------------------------------------
 
 

@@ -196,6 +196,25 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
         errors.append("Password: the two passwords differ.")
     if errors:
         return _register_page(request, 422, errors=errors, email=email, invite=invite or "")
+    # Throttled per address before the hash work: a script cannot create accounts or burn the CPU at will.
+    now = _now(request)
+    key = auth_store.registration_key(request.client.host if request.client else None)
+    block = auth_store.login_block(session, [(key, auth_store.REGISTRATION_POLICY)], now)
+    if block is not None:
+        seconds = block.seconds(now)
+        response = _register_page(
+            request,
+            429,
+            errors=[
+                f"Too many registrations from your address: wait {seconds} "
+                f"second{'' if seconds == 1 else 's'}, then try again."
+            ],
+            email=email,
+            invite=invite or "",
+        )
+        response.headers["retry-after"] = str(seconds)
+        return response
+    auth_store.record_failure(session, key, auth_store.REGISTRATION_POLICY, now)  # counts every attempt
     password_hash = security.hash_password(password)  # before the lookup: the same work either way
     if invite and not auth_store.use_invite(session, invite, _now(request)):
         session.rollback()
