@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 
 from bs4 import BeautifulSoup
@@ -26,7 +27,9 @@ def csrf(client: TestClient, path: str = "/login") -> str:
 
 
 def register(app, email: str, name: str = "") -> TestClient:
-    client = TestClient(app)
+    # Each person registers from their own device (address): registrations are throttled per address.
+    digest = hashlib.sha256(email.encode()).digest()
+    client = TestClient(app, client=(f"10.{digest[0]}.{digest[1]}.{digest[2]}", 50000))
     response = client.post(
         "/register",
         data={

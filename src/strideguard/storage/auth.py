@@ -145,9 +145,9 @@ ACCOUNT_POLICY = ThrottlePolicy(free=3, lock_after=10)
 ADDRESS_POLICY = ThrottlePolicy(free=10, lock_after=50)
 
 
-# Registrations from one address (each costs a password hash): a club night signing up its members from one
-# address gets 10 an hour before it slows down; a script creating accounts or burning CPU is locked at 30.
-REGISTRATION_POLICY = ThrottlePolicy(free=10, lock_after=30, forget=timedelta(hours=1))
+# Registrations from one address (each costs a password hash): a club night signing up its members on the
+# club's wifi gets 30 an hour before it slows down; a script creating accounts or burning CPU locks at 100.
+REGISTRATION_POLICY = ThrottlePolicy(free=30, lock_after=100, forget=timedelta(hours=1))
 
 
 def registration_key(address: str | None) -> str:
