@@ -524,6 +524,18 @@ def active_pain_flags(flags: Iterable[Flag], today: date, rules: RiskRules | Non
     return [f for f in flags if f.rule == "pain_rising" and 0 <= (today - f.day).days < days]
 
 
+def recent_urgent_check(
+    triage: tuple[Any, ...] | None, today: date, rules: RiskRules | None = None
+) -> date | None:
+    """The day of a saved hip or knee check (`(day, level, *region)`) that said urgent or emergency within
+    the hold-back's `triage_days` before `today`, else None."""
+    if triage is None:
+        return None
+    day, level = triage[0], triage[1]
+    days = (rules or default_rules()).number("hold_back", "triage_days")
+    return day if level in URGENT_LEVELS and 0 <= (today - day).days < days else None
+
+
 def hold_back(
     flags: Iterable[Flag],
     today: date,
@@ -550,15 +562,13 @@ def hold_back(
             else f"your run on {for_day.isoformat()}"
         )
     title = rules.title("hold_back")
-    if triage is not None:
+    if triage is not None and recent_urgent_check(triage, today, rules) is not None:
         triage_day, level, *region = triage
-        recent_check = 0 <= (today - triage_day).days < rules.number("hold_back", "triage_days")
-        if level in URGENT_LEVELS and recent_check:
-            reason = rule.extra["reasons"]["triage"].format(
-                date=triage_day.isoformat(), level=level, region=region[0] if region else "hip"
-            )
-            message = rule.text(when=when, reason=reason, advice=rule.extra["advice"]["triage"].strip())
-            return HoldBack("triage", triage_day, message, rule.citations, for_day, title)
+        reason = rule.extra["reasons"]["triage"].format(
+            date=triage_day.isoformat(), level=level, region=region[0] if region else "hip"
+        )
+        message = rule.text(when=when, reason=reason, advice=rule.extra["advice"]["triage"].strip())
+        return HoldBack("triage", triage_day, message, rule.citations, for_day, title)
     recent = active_pain_flags(flags, today, rules)
     if recent:
         latest = max(recent, key=lambda f: f.day)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strideguard.storage import auth as auth_store
+from strideguard.storage import sharing
 from strideguard.storage.audit import record_audit
 from strideguard.storage.tables import ShareRow, UserRow
 from strideguard.web import security
@@ -360,12 +361,7 @@ def account(request: Request, session: DbSession) -> Response:
     """Your account: who can see your log, and sharing it read-only with another user (e.g. a coach)."""
     _server_mode(request)
     viewer = resolve_viewer(request, session)
-    own_id = viewer.athletes[0][0]
-    shares = session.execute(
-        sa.select(ShareRow.id, UserRow.email)
-        .join(UserRow, UserRow.id == ShareRow.user_id)
-        .where(ShareRow.athlete_id == own_id)
-    ).all()
+    shares = sharing.shares_of_athlete(session, viewer.athletes[0][0])
     done = request.query_params.get("done")
     message = {
         "shared": SHARED.format(email=request.query_params.get("email", "")),
@@ -387,11 +383,7 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
     elif other is not None and other.id == viewer.user_id:
         errors.append("That is your own account.")
     if errors:
-        shares = session.execute(
-            sa.select(ShareRow.id, UserRow.email)
-            .join(UserRow, UserRow.id == ShareRow.user_id)
-            .where(ShareRow.athlete_id == own_id)
-        ).all()
+        shares = sharing.shares_of_athlete(session, own_id)
         return render(request, "account.html", status_code=422, shares=shares, errors=errors, message=None)
     # Unknown address, or already shared: the same answer as a new share (no way to learn who has an account).
     if other is not None and not session.scalar(
@@ -406,11 +398,8 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
 def remove_share(share_id: int, request: Request, session: DbSession) -> Response:
     _server_mode(request)
     viewer = resolve_viewer(request, session)
-    removed = session.execute(
-        sa.delete(ShareRow).where(ShareRow.id == share_id, ShareRow.athlete_id == viewer.athletes[0][0])
-    )
-    if not removed.rowcount:  # someone else's share, or none: nothing changed, so do not say it did
-        session.rollback()
+    if sharing.revoke(session, viewer.athletes[0][0], share_id) is None:
+        # someone else's share, or none: nothing changed, so do not say it did
         raise HTTPException(404, "No such share of your log.")
     session.commit()
     return RedirectResponse("/account?done=unshared", status_code=303)

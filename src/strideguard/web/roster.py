@@ -31,7 +31,6 @@ from strideguard.storage import triage as triage_store
 from strideguard.training import risk
 from strideguard.web.common import VIEW_COOKIE, DbSession, render, resolve_viewer
 from strideguard.web.dashboard import today_local
-from strideguard.web.shared_view import urgent_triage_day
 from strideguard.web.sharing import server_mode
 
 router = APIRouter(include_in_schema=True)
@@ -128,7 +127,7 @@ def roster_row(
             0, Warning("pain", TITLES["pain"], newest.day, newest.message if access.pain else None)
         )
     if access.flags:
-        urgent = urgent_triage_day(triage_store.latest_triage(session, athlete_id, until=today), today)
+        urgent = risk.recent_urgent_check(triage_store.latest_triage(session, athlete_id, until=today), today)
         if urgent is not None:
             detail = "A hip check advised seeing a clinician soon." if access.triage else None
             row.warnings.insert(0, Warning("urgent_hip_check", TITLES["urgent_hip_check"], urgent, detail))

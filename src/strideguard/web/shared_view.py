@@ -35,16 +35,6 @@ def plain_flag(rule: str, title: str, message: str, day: date) -> risk.Flag:
     return risk.Flag(rule, "warning", None, day, None, None, None, message, (), {}, title)
 
 
-def urgent_triage_day(latest: tuple[date, str, str] | None, today: date) -> date | None:
-    """The date of a hip or knee check of the last two weeks that said urgent or emergency, else None
-    (`latest`: storage.triage.latest_triage's date, level and region)."""
-    if latest is None:
-        return None
-    days = risk.default_rules().number("hold_back", "triage_days")
-    day, level = latest[0], latest[1]
-    return day if level in risk.URGENT_LEVELS and 0 <= (today - day).days < days else None
-
-
 def redact_dashboard(context: dict[str, Any], access: Access) -> dict[str, Any]:
     """The dashboard context as `access` may see it (a new dict; the cached one is never changed)."""
     out = {**context, "access": access}
@@ -52,7 +42,7 @@ def redact_dashboard(context: dict[str, Any], access: Access) -> dict[str, Any]:
         return out
     today: date = context["today"]
     flags = list(context["flags"])
-    urgent_day = urgent_triage_day(context.get("latest_triage"), today)
+    urgent_day = risk.recent_urgent_check(context.get("latest_triage"), today)
     if not access.pain:
         pain_flags = risk.active_pain_flags([i["flag"] for i in flags], today)
         flags = [i for i in flags if i["flag"].rule != "pain_rising"]
