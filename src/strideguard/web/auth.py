@@ -25,8 +25,11 @@ from strideguard.web.common import (
     DbSession,
     FormFields,
     Viewer,
+    own_athlete,
     render,
+    require_server_mode,
     resolve_viewer,
+    view_athlete_response,
 )
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -38,11 +41,6 @@ WRONG_LOGIN = "Wrong email or password."
 # The same answer whether or not the address already had an account (no way to learn who is registered).
 REGISTERED = "Registration received: log in with your email and password."
 SHARED = "If {email} has an account here, your log is now shared with it read-only."
-
-
-def _server_mode(request: Request) -> None:
-    if not request.app.state.settings.accounts:
-        raise HTTPException(404, "This StrideGuard runs in local mode: there are no accounts.")
 
 
 def _now(request: Request) -> datetime:
@@ -82,7 +80,7 @@ def _login_page(request: Request, status_code: int = 200, **values: object) -> R
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    _server_mode(request)
+    require_server_mode(request)
     message = REGISTERED if request.query_params.get("registered") else None
     return _login_page(request, next=request.query_params.get("next", "/"), message=message)
 
@@ -110,7 +108,7 @@ def _blocked_message(block: auth_store.Block, now: datetime) -> str:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, form: FormFields, session: DbSession) -> Response:
     """Check the password (throttled per account and per address; the same hash work for any email)."""
-    _server_mode(request)
+    require_server_mode(request)
     email = form.get("email", "").strip().lower()[:320]
     target = form.get("next", "/")
     now = _now(request)
@@ -167,7 +165,7 @@ def _register_page(request: Request, status_code: int = 200, **values: object) -
 
 @router.get("/register", response_class=HTMLResponse)
 def register_page(request: Request, session: DbSession) -> Response:
-    _server_mode(request)
+    require_server_mode(request)
     refusal = _registration_refusal(request, session, request.query_params.get("invite"))
     if refusal:
         return render(request, "error.html", status_code=403, status=403, message=refusal)
@@ -181,7 +179,7 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
     An address that already has an account gets exactly the same answer (and the same hash work), and
     nothing changes for that account: whether an address is registered cannot be learnt here.
     """
-    _server_mode(request)
+    require_server_mode(request)
     invite = form.get("invite") or None
     refusal = _registration_refusal(request, session, invite)
     if refusal:
@@ -235,7 +233,7 @@ def register(request: Request, form: FormFields, session: DbSession) -> Response
 @router.post("/logout")
 def logout(request: Request, session: DbSession) -> Response:
     """End this browser's session (the row goes: a copy of the cookie no longer works)."""
-    _server_mode(request)
+    require_server_mode(request)
     user_id = auth_store.revoke_session(session, request.cookies.get(security.SESSION_COOKIE))
     if user_id is not None:
         record_audit(session, user_id, "logout")
@@ -279,7 +277,7 @@ def _security_page(
 @router.get("/account/security", response_class=HTMLResponse)
 def security_page(request: Request, session: DbSession) -> Response:
     """Change the password, log out everywhere, and (admins, coaches) create invite links."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     done = {"password": "Password changed; every other session was logged out."}
     return _security_page(request, session, viewer, message=done.get(request.query_params.get("done", "")))
@@ -288,7 +286,7 @@ def security_page(request: Request, session: DbSession) -> Response:
 @router.post("/account/password", response_class=HTMLResponse)
 def change_password(request: Request, form: FormFields, session: DbSession) -> Response:
     """A new password (the current one is asked again); every session ends, this browser gets a new one."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     user = session.get(UserRow, viewer.user_id)
     assert user is not None
@@ -313,7 +311,7 @@ def change_password(request: Request, form: FormFields, session: DbSession) -> R
 @router.post("/account/sessions/revoke")
 def log_out_everywhere(request: Request, session: DbSession) -> Response:
     """End every session of this account, this browser's too."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     ended = auth_store.revoke_user_sessions(session, viewer.user_id or 0)
     record_audit(session, viewer.user_id, "logout", f"everywhere: {ended} session(s) ended")
@@ -327,7 +325,7 @@ def log_out_everywhere(request: Request, session: DbSession) -> Response:
 @router.post("/account/invites", response_class=HTMLResponse)
 def create_invite(request: Request, session: DbSession) -> Response:
     """A single-use registration link, valid 7 days (admins and coaches, registration policy `invite`)."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     if not _may_invite(session, viewer):
         raise HTTPException(403, "Only an admin or a coach can create invite links.")
@@ -340,28 +338,20 @@ def create_invite(request: Request, session: DbSession) -> Response:
 @router.post("/view")
 def switch_athlete(request: Request, form: FormFields, session: DbSession) -> Response:
     """Look at another athlete's log (only one shared with you) or back at your own."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     wanted = form.get("athlete_id", "")
     if not any(str(aid) == wanted for aid, _ in viewer.athletes):
         raise HTTPException(403, "That athlete's log is not shared with you.")
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(
-        VIEW_COOKIE,
-        wanted,
-        httponly=True,
-        samesite="lax",
-        secure=security.is_secure(request.scope, request.app.state.settings.secure_cookies),
-    )
-    return response
+    return view_athlete_response(request, int(wanted))
 
 
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, session: DbSession) -> Response:
     """Your account: who can see your log, and sharing it read-only with another user (e.g. a coach)."""
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
-    shares = sharing.shares_of_athlete(session, viewer.athletes[0][0])
+    shares = sharing.shares_of_athlete(session, own_athlete(viewer))
     done = request.query_params.get("done")
     message = {
         "shared": SHARED.format(email=request.query_params.get("email", "")),
@@ -372,9 +362,9 @@ def account(request: Request, session: DbSession) -> Response:
 
 @router.post("/account/shares", response_class=HTMLResponse)
 def add_share(request: Request, form: FormFields, session: DbSession) -> Response:
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
-    own_id = viewer.athletes[0][0]
+    own_id = own_athlete(viewer)
     email = form.get("email", "").strip().lower()
     other = session.scalar(sa.select(UserRow).where(UserRow.email == email))
     errors = []
@@ -396,9 +386,9 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
 
 @router.post("/account/shares/{share_id}/delete")
 def remove_share(share_id: int, request: Request, session: DbSession) -> Response:
-    _server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
-    if sharing.revoke(session, viewer.athletes[0][0], share_id) is None:
+    if sharing.revoke(session, own_athlete(viewer), share_id) is None:
         # someone else's share, or none: nothing changed, so do not say it did
         raise HTTPException(404, "No such share of your log.")
     session.commit()

@@ -17,7 +17,7 @@ import anyio.to_thread
 import jinja2
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from markupsafe import Markup
 from sqlalchemy.orm import Session, sessionmaker
@@ -346,3 +346,27 @@ def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 
 FormFields = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def require_server_mode(request: Request) -> None:
+    """Accounts, sharing and the roster exist only on a server with accounts (`serve --accounts`)."""
+    if not request.app.state.settings.accounts:
+        raise HTTPException(404, "This StrideGuard runs in local mode: there are no accounts.")
+
+
+def own_athlete(viewer: Viewer) -> int:
+    """The viewer's own athlete, also while they look at a log shared with them."""
+    return viewer.athletes[0][0] if viewer.athletes else viewer.athlete_id
+
+
+def view_athlete_response(request: Request, athlete_id: int) -> RedirectResponse:
+    """To the dashboard of `athlete_id` (the caller checked it is the viewer's or shared with them)."""
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        VIEW_COOKIE,
+        str(athlete_id),
+        httponly=True,
+        samesite="lax",
+        secure=security.is_secure(request.scope, request.app.state.settings.secure_cookies),
+    )
+    return response

@@ -20,8 +20,15 @@ from strideguard.storage.accounts_delete import delete_account
 from strideguard.storage.audit import list_audit, record_audit
 from strideguard.storage.tables import UserRow
 from strideguard.web import security
-from strideguard.web.common import VIEW_COOKIE, DbSession, FormFields, render, resolve_viewer
-from strideguard.web.sharing import own_athlete, server_mode
+from strideguard.web.common import (
+    VIEW_COOKIE,
+    DbSession,
+    FormFields,
+    own_athlete,
+    render,
+    require_server_mode,
+    resolve_viewer,
+)
 
 router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
@@ -71,7 +78,7 @@ def export(request: Request, session: DbSession) -> Response:
 @router.get("/account/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, session: DbSession) -> Response:
     """The account's audit log: logins, shares, exports, deletions."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     return render(request, "audit.html", entries=list_audit(session, viewer.user_id))
 
@@ -79,7 +86,7 @@ def audit_page(request: Request, session: DbSession) -> Response:
 @router.get("/api/audit", tags=["account"])
 def api_audit(request: Request, session: DbSession) -> list[dict[str, str]]:
     """The account's audit log, newest first (server mode)."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     return [
         {"at": e.at.isoformat(), "action": e.action, "label": e.label, "detail": e.detail}
@@ -89,7 +96,7 @@ def api_audit(request: Request, session: DbSession) -> list[dict[str, str]]:
 
 @router.get("/account/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete_page(request: Request, session: DbSession) -> Response:
-    server_mode(request)
+    require_server_mode(request)
     resolve_viewer(request, session)
     return render(request, "delete_account.html", errors=[], word=CONFIRM_WORD)
 
@@ -97,7 +104,7 @@ def delete_page(request: Request, session: DbSession) -> Response:
 @router.post("/account/delete", response_class=HTMLResponse, include_in_schema=False)
 def delete(request: Request, form: FormFields, session: DbSession) -> Response:
     """Delete the account after the password is given again and the word typed."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     user = session.get(UserRow, viewer.user_id)
     errors = []

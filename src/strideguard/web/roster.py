@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from strideguard import units
@@ -29,9 +29,14 @@ from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import risk
-from strideguard.web.common import VIEW_COOKIE, DbSession, render, resolve_viewer
+from strideguard.web.common import (
+    DbSession,
+    render,
+    require_server_mode,
+    resolve_viewer,
+    view_athlete_response,
+)
 from strideguard.web.dashboard import today_local
-from strideguard.web.sharing import server_mode
 
 router = APIRouter(include_in_schema=True)
 
@@ -173,7 +178,7 @@ def row_json(row: RosterRow, unit: str) -> dict[str, Any]:
 @router.get("/coach", response_class=HTMLResponse, include_in_schema=False)
 def roster_page(request: Request, session: DbSession) -> Response:
     """The roster of athletes who share with you, who needs attention first."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     today = today_local()
     rows = roster(session, viewer.user_id or 0, today, viewer.unit)
@@ -183,7 +188,7 @@ def roster_page(request: Request, session: DbSession) -> Response:
 @router.get("/api/roster", tags=["sharing"])
 def api_roster(request: Request, session: DbSession) -> dict[str, Any]:
     """The roster as JSON: distances in metres, `display` in the viewer's unit; most urgent first."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     today = today_local()
     rows = roster(session, viewer.user_id or 0, today, viewer.unit)
@@ -197,10 +202,8 @@ def api_roster(request: Request, session: DbSession) -> dict[str, Any]:
 @router.get("/coach/athletes/{athlete_id}", include_in_schema=False)
 def open_athlete(athlete_id: int, request: Request, session: DbSession) -> Response:
     """Open a shared athlete's read-only dashboard (switches the athlete viewed, as the header's menu)."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     if not any(a == athlete_id for a, _ in viewer.athletes[1:]):
         raise HTTPException(404, "No athlete shares their log with you under that number.")
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(VIEW_COOKIE, str(athlete_id), httponly=True, samesite="lax")
-    return response
+    return view_athlete_response(request, athlete_id)

@@ -20,6 +20,7 @@ from strideguard.web.common import (
     FormFields,
     ReleasingRoute,
     Viewer,
+    own_athlete,
     render,
     resolve_viewer,
     viewer_default_unit,
@@ -29,13 +30,8 @@ router = APIRouter(tags=["settings"], route_class=ReleasingRoute)
 CHOICES = ("km", "mi", "auto")
 
 
-def _own_athlete(viewer: Viewer) -> int:
-    """The viewer's own athlete (whose settings these are), also while looking at a shared log."""
-    return viewer.athletes[0][0] if viewer.athletes else viewer.athlete_id
-
-
 def _state(request: Request, session: Any, viewer: Viewer) -> dict[str, Any]:
-    chosen = store.stored_unit(session, _own_athlete(viewer))
+    chosen = store.stored_unit(session, own_athlete(viewer))
     default = viewer_default_unit(request)
     return {"distance_unit": chosen or default, "chosen": chosen, "default": default}
 
@@ -69,7 +65,7 @@ def save_settings(request: Request, form: FormFields, session: DbSession) -> Res
             unit_names=units.UNIT_NAMES,
             **_state(request, session, viewer),
         )
-    store.set_distance_unit(session, _own_athlete(viewer), None if choice == "auto" else choice)
+    store.set_distance_unit(session, own_athlete(viewer), None if choice == "auto" else choice)
     session.commit()
     return RedirectResponse("/settings?saved=1", status_code=303)
 
@@ -93,6 +89,6 @@ def api_change_settings(changes: SettingsChanges, request: Request, session: DbS
     viewer = resolve_viewer(request, session)
     if changes.distance_unit not in (None, *units.UNITS):
         raise HTTPException(422, "distance_unit: km, mi or null")
-    store.set_distance_unit(session, _own_athlete(viewer), changes.distance_unit)
+    store.set_distance_unit(session, own_athlete(viewer), changes.distance_unit)
     session.commit()
     return _state(request, session, viewer)

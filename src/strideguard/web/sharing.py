@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from strideguard.storage import sharing
 from strideguard.storage.audit import record_audit
 from strideguard.storage.tables import UserRow
-from strideguard.web.common import DbSession, FormFields, Viewer, render, resolve_viewer
+from strideguard.web.common import (
+    DbSession,
+    FormFields,
+    Viewer,
+    own_athlete,
+    render,
+    require_server_mode,
+    resolve_viewer,
+)
 
 router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
@@ -21,15 +29,6 @@ DONE = {
     "changed": "What that share shows is changed.",
     "revoked": "Sharing stopped: they no longer see any of your log.",
 }
-
-
-def server_mode(request: Request) -> None:
-    if not request.app.state.settings.accounts:
-        raise HTTPException(404, "This StrideGuard runs in local mode: there are no accounts.")
-
-
-def own_athlete(viewer: Viewer) -> int:
-    return viewer.athletes[0][0] if viewer.athletes else viewer.athlete_id
 
 
 def _page(
@@ -60,7 +59,7 @@ def _level(form: dict[str, str]) -> tuple[str, bool, list[str]]:
 @router.get("/account/sharing", response_class=HTMLResponse, include_in_schema=False)
 def sharing_page(request: Request, session: DbSession) -> Response:
     """Who sees your log and exactly what; add, change or stop a share."""
-    server_mode(request)
+    require_server_mode(request)
     return _page(request, session, resolve_viewer(request, session), [])
 
 
@@ -68,7 +67,7 @@ def sharing_page(request: Request, session: DbSession) -> Response:
 def add_share(request: Request, form: FormFields, session: DbSession) -> Response:
     """Share with an account at a level. The answer is the same whether or not the address has an account,
     so the form cannot be used to learn who is registered."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     email = form.get("email", "").strip().lower()
     level, show_flags, errors = _level(form)
@@ -89,7 +88,7 @@ def add_share(request: Request, form: FormFields, session: DbSession) -> Respons
 
 @router.post("/account/sharing/{share_id}", response_class=HTMLResponse, include_in_schema=False)
 def change_share(share_id: int, request: Request, form: FormFields, session: DbSession) -> Response:
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     level, show_flags, errors = _level(form)
     if errors:
@@ -104,7 +103,7 @@ def change_share(share_id: int, request: Request, form: FormFields, session: DbS
 
 @router.post("/account/sharing/{share_id}/revoke", include_in_schema=False)
 def revoke_share(share_id: int, request: Request, session: DbSession) -> Response:
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     email = sharing.revoke(session, own_athlete(viewer), share_id)
     if email is None:
@@ -117,7 +116,7 @@ def revoke_share(share_id: int, request: Request, session: DbSession) -> Respons
 @router.get("/api/sharing", tags=["sharing"])
 def api_sharing(request: Request, session: DbSession) -> list[dict[str, object]]:
     """Who sees your log and what (server mode)."""
-    server_mode(request)
+    require_server_mode(request)
     viewer = resolve_viewer(request, session)
     return [
         {
