@@ -70,9 +70,11 @@ def _condition_names(ids: tuple[str, ...]) -> list[str]:
     from strideguard.triage.knowledge import REGIONS, KnowledgeError, default_knowledge
 
     conditions: dict[str, object] = {}
-    for region in reversed(REGIONS):  # the hip's names win for the ids both regions share
+    for region in REGIONS:  # the hip's names win for the ids both regions share
+        if region != REGIONS[0] and all(c in conditions for c in ids):
+            break  # every id named already: the other region's knowledge is not built for nothing
         try:
-            conditions.update(default_knowledge(region).conditions)
+            conditions = {**default_knowledge(region).conditions, **conditions}
         except KnowledgeError:
             pass
     return [getattr(conditions.get(c), "name", None) or c.replace("_", " ") for c in ids]
