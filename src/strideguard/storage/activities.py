@@ -21,7 +21,6 @@ from strideguard.storage.tables import (
     ActivityRow,
     AthleteRow,
     LapRow,
-    ShoeDefaultRow,
     SourceFileRow,
     StreamRow,
 )
@@ -123,14 +122,6 @@ def start_times(session: Session, athlete_id: int, since: datetime, until: datet
     return sorted(r.timestamp() for r in rows)
 
 
-def default_shoe(session: Session, athlete_id: int, sport: str) -> int | None:
-    return session.scalar(
-        sa.select(ShoeDefaultRow.shoe_id).where(
-            ShoeDefaultRow.athlete_id == athlete_id, ShoeDefaultRow.sport == sport
-        )
-    )
-
-
 _ACTIVITIES = ActivityRow.__table__
 _LAPS = LapRow.__table__
 _STREAMS = StreamRow.__table__
@@ -163,10 +154,15 @@ def save_activity(
         existing = find_duplicate(session, athlete_id, activity)
         if existing is not None:
             return SaveOutcome("duplicate", existing.id, describe(existing))
-        auto_shoe = shoe_use.Picker(session, athlete_id).pick
+        auto_shoe = None  # read the shoes only if this run needs one picked
     # A shoe named by the export's gear or the runner wins; else the one in use on the run's date.
     shoe_auto = activity.shoe_id is None
-    shoe_id = auto_shoe(activity.sport, activity.local_date) if shoe_auto else activity.shoe_id
+    if not shoe_auto:
+        shoe_id = activity.shoe_id
+    elif auto_shoe is not None:
+        shoe_id = auto_shoe(activity.sport, activity.local_date)
+    else:
+        shoe_id = shoe_use.Picker(session, athlete_id).pick(activity.sport, activity.local_date)
     connection = session.connection()
     result = connection.execute(
         _ACTIVITIES.insert(),

@@ -237,10 +237,7 @@ def set_default(session: Session, athlete_id: int, shoe_id: int, sport: str) -> 
     return shoe_use.reassign(session, athlete_id, span.start, span.end)
 
 
-def defaults(session: Session, athlete_id: int) -> dict[str, int]:
-    """sport -> default shoe id."""
-    rows = session.scalars(sa.select(ShoeDefaultRow).where(ShoeDefaultRow.athlete_id == athlete_id))
-    return {row.sport: row.shoe_id for row in rows}
+defaults = shoe_use.defaults  # sport -> default shoe id (one query, shared with the date rule)
 
 
 def default_sports(session: Session, athlete_id: int, shoe_id: int) -> list[str]:
