@@ -35,8 +35,9 @@ def serve_app(
 ) -> None:
     """Run the dashboard on `host:port` against `db_url` until interrupted (Ctrl+C, SIGTERM).
 
-    With `run_worker` (the default) the app imports browser uploads itself; without, uploads wait in the
-    queue for `strideguard worker` processes. `workers` > 1 runs that many server processes (uvicorn's
+    With `run_worker` (the default) browser uploads are imported by one `strideguard worker` child
+    process started here (cli/worker_process.py); without, they wait in the queue for `strideguard worker`
+    processes started elsewhere. `workers` > 1 runs that many server processes (uvicorn's
     process manager) on one socket; each is stateless apart from caches keyed by the data they cache.
     `behind_proxy`: a TLS proxy in front (its X-Forwarded-For/-Proto trusted from `forwarded_allow_ips`),
     so cookies are Secure and HSTS is sent. `registration` (server mode): open, invite or closed; by
@@ -58,7 +59,7 @@ def serve_app(
         db_url=db_url,
         accounts=accounts,
         data_dir=data_dir,
-        run_worker=run_worker,
+        run_worker=False,  # never in the server's own process: see cli/worker_process.py
         secure_cookies=behind_proxy,
         registration=registration,
     )
@@ -92,9 +93,13 @@ def serve_app(
         console.print(f"Registration: {REGISTRATION_TEXT[registration]}")
     if not run_worker:
         console.print("Uploads are queued for `strideguard worker` (--no-worker).")
-    if workers > 1 and db_url.startswith("sqlite") and run_worker:
-        console.print("Each process runs an import worker; SQLite lets one of them write at a time.")
     _exit_quietly_on_sigterm()
+    import_worker = None
+    if run_worker:
+        from strideguard.cli.worker_process import ImportWorkerProcess
+
+        import_worker = ImportWorkerProcess(db_url)
+        import_worker.start()
     common = {
         "host": host,
         "port": port,
@@ -122,6 +127,8 @@ def serve_app(
         if exc.code not in (0, None):  # uvicorn exits 1 when it cannot bind (it logged the reason)
             raise click.ClickException(f"could not listen on {host}:{port}; is the port in use?") from None
     finally:
+        if import_worker is not None:
+            import_worker.stop()
         if app is not None:
             app.state.engine.dispose()
     console.print("StrideGuard dashboard stopped.")
@@ -285,7 +292,7 @@ def _exit_quietly_on_sigterm() -> None:
 @click.option(
     "--no-worker",
     is_flag=True,
-    help="Do not import uploads in this process; leave them queued for `strideguard worker` processes.",
+    help="Start no import worker; leave uploads queued for `strideguard worker` processes.",
 )
 @click.option(
     "--workers",
@@ -327,8 +334,9 @@ def serve_command(
 
     Local mode (the default) shows the one local athlete without a login and listens only on this
     computer. With --accounts, people register and log in, and each sees only their own data unless
-    they share it read-only (e.g. with a coach). Uploaded files are imported by a worker inside this
-    process, unless --no-worker leaves them to `strideguard worker` (e.g. on other machines).
+    they share it read-only (e.g. with a coach). Uploaded files are imported by a worker process that
+    serve starts beside itself at a lower priority, unless --no-worker leaves them to `strideguard worker`
+    (e.g. on other machines).
 
     \b
     Example:

@@ -9,6 +9,7 @@ import threading
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from strideguard.cli import worker_process
 from strideguard.cli.common import AppContext, console, err_console, pass_app, plural
 from strideguard.importing import jobs as import_jobs
 from strideguard.importing.workers import one_line
@@ -46,15 +47,16 @@ def _stop_on_sigterm(stop: threading.Event) -> None:
     help="How often to look for new jobs when the queue is empty.",
 )
 @click.option("--once", is_flag=True, help="Run the queued jobs, then exit when none remain.")
+@click.option("--child-of", type=int, default=None, hidden=True)  # set by `serve` for its own worker
 @pass_app
-def worker_command(app: AppContext, poll: float, once: bool) -> None:
+def worker_command(app: AppContext, poll: float, once: bool, child_of: int | None) -> None:
     """Import the files uploaded in the browser: claim queued jobs and run them, one at a time.
 
-    `strideguard serve` runs a worker inside the web app by default. A club server can instead start
-    `serve --no-worker` and one or more workers, on this or other machines, with the same --db; the
-    uploads folder must then be shared storage mounted at the same path. A job whose worker stopped
-    responding for 2 minutes is queued again and resumed (finished files are not redone); after 3
-    tries it is marked failed. Ctrl+C or SIGTERM puts the running job back in the queue.
+    `strideguard serve` starts one worker process beside the web server by default. A club server can
+    instead start `serve --no-worker` and one or more workers, on this or other machines, with the same
+    --db; the uploads folder must then be shared storage mounted at the same path. A job whose worker
+    stopped responding for 2 minutes is queued again and resumed (finished files are not redone); after
+    3 tries it is marked failed. Ctrl+C or SIGTERM puts the running job back in the queue.
 
     \b
     Example:
@@ -67,10 +69,15 @@ def worker_command(app: AppContext, poll: float, once: bool) -> None:
     stop = threading.Event()
     _stop_on_sigterm(stop)
     ident = import_jobs.worker_id()
-    if not once:
+    on_job = _report
+    if child_of is not None:  # `serve`'s own worker: quiet, nice, and gone with its parent
+        worker_process.lower_priority()
+        worker_process.watch_parent(child_of, stop)
+        on_job = None
+    elif not once:
         console.print(f"Import worker {ident} waiting for jobs (every {poll:g} s). Press Ctrl+C to stop.")
     try:
-        ran = import_jobs.work(engine, stop, poll, once=once, on_job=_report, worker=ident)
+        ran = import_jobs.work(engine, stop, poll, once=once, on_job=on_job, worker=ident)
     except KeyboardInterrupt:
         console.print("Import worker stopped.")
         return
@@ -81,7 +88,7 @@ def worker_command(app: AppContext, poll: float, once: bool) -> None:
         engine.dispose()
     if once:
         console.print(f"No more queued import jobs ({ran} run).")
-    else:
+    elif child_of is None:
         console.print("Import worker stopped.")
 
 

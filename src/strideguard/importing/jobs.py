@@ -47,6 +47,7 @@ HEARTBEAT_EVERY_S = 15.0  # well inside STALE_AFTER, also while an archive is ha
 PROGRESS_WRITE_EVERY_S = 0.5
 KEEP_ENDED = timedelta(days=30)  # finished or failed job rows are kept this long (the import records stay)
 PURGE_EVERY_S = 3600.0
+STALE_CHECK_EVERY_S = 10.0  # a dead worker's job waits STALE_AFTER anyway
 _CLAIM_TRIES = 20  # SQLite: candidates tried when other workers keep winning the race
 
 
@@ -396,13 +397,17 @@ def work(
     sessions = session_factory(engine)
     ran = 0
     purged_at = -PURGE_EVERY_S
+    checked_at = -STALE_CHECK_EVERY_S
     while not stop_event.is_set():
         try:
-            with sessions() as session:
-                requeue_stale(session)
-                if time.monotonic() - purged_at >= PURGE_EVERY_S:
-                    purge_ended(session)
-                    purged_at = time.monotonic()
+            # Housekeeping writes, kept off the short poll (a write takes SQLite's lock, however brief).
+            if time.monotonic() - checked_at >= STALE_CHECK_EVERY_S:
+                with sessions() as session:
+                    requeue_stale(session)
+                    if time.monotonic() - purged_at >= PURGE_EVERY_S:
+                        purge_ended(session)
+                        purged_at = time.monotonic()
+                checked_at = time.monotonic()
             job = claim(engine, worker)
         except Exception as exc:
             if once:

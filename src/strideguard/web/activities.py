@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -279,6 +281,49 @@ def _load(session: Session, athlete_id: int, activity_id: int, with_streams: boo
         raise HTTPException(404, f"No activity #{activity_id}.") from None
 
 
+class _StreamViews:
+    """The route drawing and stream charts of recently shown activities, per process.
+
+    A recorded activity's streams never change, but drawing them is most of an activity page's work, and
+    every change to the athlete's data (an import, an RPE edit) makes the page cache render the page
+    again. The key holds what identifies the recording (an id SQLite may give again after a delete comes
+    with its file's hash and start) and what the drawing depends on (unit, pace or speed).
+    """
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._views: OrderedDict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, activity: Activity, unit: str, kind: str) -> tuple[Any, list[dict[str, Any]]]:
+        streams = activity.streams
+        if streams is None:
+            return route_drawing(None, None), []
+        key = (
+            activity.id,
+            activity.start_utc,
+            activity.source_sha256,
+            activity.source_part,
+            len(streams),
+            unit,
+            kind,
+        )
+        with self._lock:
+            views = self._views.get(key)
+            if views is not None:
+                self._views.move_to_end(key)
+                return views
+        views = (route_drawing(streams.lat_deg, streams.lon_deg), stream_charts(streams, unit, kind))
+        with self._lock:
+            self._views[key] = views
+            while len(self._views) > self.max_entries:
+                self._views.popitem(last=False)
+        return views
+
+
+stream_views = _StreamViews().get
+
+
 def detail_context(
     session: Session,
     athlete_id: int,
@@ -286,15 +331,12 @@ def detail_context(
     form: dict[str, str] | None = None,
     unit: str = "km",
 ) -> dict[str, Any]:
-    streams = activity.streams
     kind = units.rate_kind(activity.sport, activity.name or activity.source_name)
-    route = route_drawing(
-        streams.lat_deg if streams is not None else None, streams.lon_deg if streams is not None else None
-    )
+    route, charts = stream_views(activity, unit, kind)
     return {
         "activity": activity,
         "route": route,
-        "charts": stream_charts(streams, unit, kind),
+        "charts": charts,
         "kind": kind,
         "shoes": queries.active_shoes(session, athlete_id),
         "shoe_names": queries.shoe_names(session, athlete_id),
