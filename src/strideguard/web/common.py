@@ -132,6 +132,7 @@ def make_templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates ship with the package; checking their files costs every page
     )
     env.filters.update(
         dist=fmt_distance,
