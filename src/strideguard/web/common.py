@@ -189,7 +189,10 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await anyio.to_thread.run_sync(session.close, limiter=_closers(request))
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(session.close, limiter=_closers(request))
+        else:  # closed by ReleasingRoute, or never used: no connection, no I/O, no thread needed
+            session.close()
 
 
 def _closers(request: Request) -> anyio.CapacityLimiter:
@@ -213,8 +216,16 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     """Local mode: the single local athlete. Server mode: the user's own athlete, or one shared with them."""
     settings: Settings = request.app.state.settings
     if not settings.accounts:
-        athlete_id = store.local_athlete(session)
-        session.commit()
+        local = session.execute(
+            sa.select(AthleteRow.id, AthleteRow.data_version).where(AthleteRow.local_key == store.LOCAL_KEY)
+        ).first()
+        if local is None:  # a new database: create the local athlete (race-free), then read it back
+            store.local_athlete(session)
+            session.commit()
+            return resolve_viewer(request, session)
+        athlete_id = local[0]
+        # The page cache's key (web/pagecache.py), read with the athlete instead of by a query of its own.
+        request.state.data_versions = {athlete_id: int(local[1] or 0)}
         unit = settings_store.stored_unit(session, athlete_id) or viewer_default_unit(request)
         viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME, unit=unit)
         request.state.viewer = viewer
@@ -225,13 +236,16 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     if user is None:
         raise LoginRequired
     own = session.execute(
-        sa.select(AthleteRow.id, AthleteRow.name).where(AthleteRow.user_id == user.id).order_by(AthleteRow.id)
+        sa.select(AthleteRow.id, AthleteRow.name, AthleteRow.data_version)
+        .where(AthleteRow.user_id == user.id)
+        .order_by(AthleteRow.id)
     ).first()
     if own is None:  # every account gets its athlete at registration; repair if one was deleted
         row = AthleteRow(name=user.email.split("@")[0], user_id=user.id)
         session.add(row)
         session.commit()
-        own = (row.id, row.name)
+        own = (row.id, row.name, row.data_version)
+    request.state.data_versions = {own[0]: int(own[2] or 0)}  # for the page cache, as above
     shared = sharing.shared_with(session, user.id)
     athletes = ((own[0], own[1]), *((a, n) for a, n, _ in shared))
     wanted = request.cookies.get(VIEW_COOKIE, "")

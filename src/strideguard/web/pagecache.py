@@ -104,9 +104,10 @@ def cached_page(
     token = state.get("csrf_token", "")
     if cache is None or not token:
         return build()
+    version = getattr(request.state, "data_versions", {}).get(viewer.athlete_id)
     key = (
         viewer,
-        data_version(session, viewer.athlete_id),
+        data_version(session, viewer.athlete_id) if version is None else version,
         request.url.path,
         tuple(sorted(request.query_params.multi_items())),
         config.today_local(),
