@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from fitdecode.utils import compute_crc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import exportgen
 from strideguard.activities import originals, streams
@@ -170,13 +170,17 @@ def test_a_discarded_item_is_forgotten_with_its_rows(session: Session, athlete_i
 # ---------------------------------------------------------------------------------------------- batches
 
 
-def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engine, athlete_id: int) -> None:
-    sessions = session_factory(engine)
+def _new_import(sessions: sessionmaker[Session], athlete_id: int) -> int:
     with sessions() as session, session.begin():
         record = ImportRow(athlete_id=athlete_id, source="test", kind="files")
         session.add(record)
         session.flush()
-        import_id = record.id
+        return record.id
+
+
+def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engine, athlete_id: int) -> None:
+    sessions = session_factory(engine)
+    import_id = _new_import(sessions, athlete_id)
     blob = (300, streams.encode(_run(T0, None).streams))  # type: ignore[arg-type]
 
     def item(key: str, activity: Activity) -> Done:
@@ -233,11 +237,7 @@ def test_the_record_counts_what_each_batch_stored_as_a_full_recount_does(
     after every flush of a mixed import (new, duplicate, known, skipped, failed, unsavable, other sport,
     and an other-sport item done again when a later run selects its sport) they equal the recount."""
     sessions = session_factory(engine)
-    with sessions() as session, session.begin():
-        record = ImportRow(athlete_id=athlete_id, source="test", kind="files")
-        session.add(record)
-        session.flush()
-        import_id = record.id
+    import_id = _new_import(sessions, athlete_id)
 
     def ok(key: str, *activities: Activity) -> Done:
         return Done(key, "ok", activities=activities, streams=(None,) * len(activities))
@@ -294,13 +294,6 @@ def test_a_flush_reads_no_more_when_much_was_stored_before(tmp_path: Path) -> No
     with sessions() as session, session.begin():
         athlete_id = store.local_athlete(session)
 
-    def new_import() -> int:
-        with sessions() as session, session.begin():
-            record = ImportRow(athlete_id=athlete_id, source="test", kind="files")
-            session.add(record)
-            session.flush()
-            return record.id
-
     def flush_steps(import_id: int, n: int, prefix: str) -> int:
         nonlocal steps
         batch = _Batch(sessions, athlete_id, import_id, frozenset({"run"}), {}, set())
@@ -310,10 +303,10 @@ def test_a_flush_reads_no_more_when_much_was_stored_before(tmp_path: Path) -> No
         batch.flush()
         return steps
 
-    small = new_import()
+    small = _new_import(sessions, athlete_id)
     flush_steps(small, 20, "warm")
     after_little = flush_steps(small, 20, "next")
-    big = new_import()
+    big = _new_import(sessions, athlete_id)
     flush_steps(big, 5000, "many")
     after_much = flush_steps(big, 20, "next")
     try:
