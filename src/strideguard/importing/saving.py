@@ -89,6 +89,9 @@ class ImportRecords:
             else:
                 row.status = "running"
                 row.finished_at = None
+                # Batches add to the counts from here: start from what is stored (a finished record's
+                # counts may say more, e.g. a refused archive's failure or activities deleted since).
+                store_counts(session, row.id)
             done = dict(
                 session.execute(
                     sa.select(ImportItemRow.member, ImportItemRow.message).where(
@@ -178,7 +181,7 @@ class ImportRecords:
 
 def store_counts(session: Session, import_id: int) -> None:
     """Set the import record's counts from its stored items and activities (as `finish` counts them), in the
-    caller's transaction: a failed import then shows what it has saved, not zeros."""
+    caller's transaction: once when an import is resumed or fails; batches then add their own."""
     sport_skip = ImportItemRow.message.like(f"{SPORT_PREFIX}%")
     counts: Counter[str] = Counter()
     for status, by_sport, n in session.execute(
