@@ -8,20 +8,22 @@ import struct
 import zlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
 from fitdecode.utils import compute_crc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import exportgen
 from strideguard.activities import originals, streams
 from strideguard.activities.formats import read_bytes
 from strideguard.activities.formats.fit_crc import check_parts, crc16
-from strideguard.importing.saving import BatchPolicy, Done, _Batch
+from strideguard.importing.saving import BatchPolicy, Done, _Batch, store_counts
 from strideguard.model import Activity, Lap, Streams
 from strideguard.storage import activities as store
+from strideguard.storage import engine as db
 from strideguard.storage.engine import session_factory
 from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, SourceFileRow, StreamRow
 
@@ -168,13 +170,17 @@ def test_a_discarded_item_is_forgotten_with_its_rows(session: Session, athlete_i
 # ---------------------------------------------------------------------------------------------- batches
 
 
-def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engine, athlete_id: int) -> None:
-    sessions = session_factory(engine)
+def _new_import(sessions: sessionmaker[Session], athlete_id: int) -> int:
     with sessions() as session, session.begin():
         record = ImportRow(athlete_id=athlete_id, source="test", kind="files")
         session.add(record)
         session.flush()
-        import_id = record.id
+        return record.id
+
+
+def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engine, athlete_id: int) -> None:
+    sessions = session_factory(engine)
+    import_id = _new_import(sessions, athlete_id)
     blob = (300, streams.encode(_run(T0, None).streams))  # type: ignore[arg-type]
 
     def item(key: str, activity: Activity) -> Done:
@@ -207,3 +213,105 @@ def test_a_batch_with_one_unsavable_file_saves_the_others_whole(engine: sa.Engin
         }
         local_dates = set(session.scalars(sa.select(ActivityRow.local_date)))
         assert local_dates == {date(2026, 5, 1), date(2026, 5, 3)}
+
+
+def _counts(session: Session, import_id: int) -> tuple[int, ...]:
+    row = session.get(ImportRow, import_id, populate_existing=True)
+    assert row is not None
+    return (row.n_total, row.n_imported, row.n_duplicates, row.n_skipped, row.n_failed)
+
+
+def _recount(engine: sa.Engine, import_id: int) -> tuple[int, ...]:
+    """The counts a full recount of the stored items and activities gives (as `finish` counts them)."""
+    with Session(engine) as session:
+        store_counts(session, import_id)
+        counted = _counts(session, import_id)
+        session.rollback()
+    return counted
+
+
+def test_the_record_counts_what_each_batch_stored_as_a_full_recount_does(
+    engine: sa.Engine, athlete_id: int
+) -> None:
+    """Each flush adds its batch's counts to the import record instead of recounting the whole import;
+    after every flush of a mixed import (new, duplicate, known, skipped, failed, unsavable, other sport,
+    and an other-sport item done again when a later run selects its sport) they equal the recount."""
+    sessions = session_factory(engine)
+    import_id = _new_import(sessions, athlete_id)
+
+    def ok(key: str, *activities: Activity) -> Done:
+        return Done(key, "ok", activities=activities, streams=(None,) * len(activities))
+
+    day = timedelta(days=1)
+    first = _Batch(sessions, athlete_id, import_id, frozenset({"run"}), {}, set(), BatchPolicy())
+    batches = [
+        [
+            ok("a.fit", _run(T0, "a" * 64)),
+            ok("two.fit", _run(T0 + day, "t" * 64), _run(T0 + 2 * day, "t" * 64, 1)),
+        ],
+        [
+            ok("a-copy.fit", _run(T0, "d" * 64)),  # the same run as a.fit: a duplicate
+            Done("a-again.fit", "known", sha256="a" * 64),
+            Done("settings.fit", "skipped", reason="settings file, not an activity"),
+            Done("empty.tcx", "failed", reason="empty file"),
+        ],
+        [
+            ok("bad.fit", _run(T0 + 3 * day, "b" * 64, shoe_id=999_999)),  # the database refuses it
+            ok("c.fit", _run(T0 + 4 * day, "c" * 64)),
+            Done("walk.fit", "sport", sport=("walk", "Walk")),
+        ],
+    ]
+    with sessions() as session:
+        for items in batches:
+            for done in items:
+                first.add(done)
+            first.flush()
+            assert _counts(session, import_id) == _recount(engine, import_id)
+        assert _counts(session, import_id) == (9, 4, 2, 1, 2)
+
+        # A later run selects walks: the walk's earlier record is replaced, not counted twice.
+        again = _Batch(sessions, athlete_id, import_id, frozenset({"run", "walk"}), {}, {"walk.fit"})
+        again.add(ok("walk.fit", _run(T0 + 5 * day, "w" * 64, sport="walk")))
+        again.flush()
+        assert _counts(session, import_id) == _recount(engine, import_id) == (9, 5, 2, 1, 2)
+
+
+def test_a_flush_reads_no_more_when_much_was_stored_before(tmp_path: Path) -> None:
+    """The work of writing a batch (SQLite's virtual-machine steps, counted by its progress handler) does
+    not grow with what the import stored before: a recount of the whole import made imports quadratic."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'steps.sqlite'}")
+    db.upgrade(engine)
+    steps = 0
+
+    def tick() -> int:
+        nonlocal steps
+        steps += 1
+        return 0  # go on
+
+    sa.event.listen(engine, "connect", lambda connection, _record: connection.set_progress_handler(tick, 10))
+    engine.dispose()  # connections opened from now on count
+    sessions = session_factory(engine)
+    with sessions() as session, session.begin():
+        athlete_id = store.local_athlete(session)
+
+    def flush_steps(import_id: int, n: int, prefix: str) -> int:
+        nonlocal steps
+        batch = _Batch(sessions, athlete_id, import_id, frozenset({"run"}), {}, set())
+        for i in range(n):
+            batch.add(Done(f"{prefix}{i}.fit", "skipped", reason="settings file, not an activity"))
+        steps = 0
+        batch.flush()
+        return steps
+
+    small = _new_import(sessions, athlete_id)
+    flush_steps(small, 20, "warm")
+    after_little = flush_steps(small, 20, "next")
+    big = _new_import(sessions, athlete_id)
+    flush_steps(big, 5000, "many")
+    after_much = flush_steps(big, 20, "next")
+    try:
+        assert after_much <= 1.2 * after_little
+        with Session(engine) as session:
+            assert _counts(session, big)[0] == 5020
+    finally:
+        engine.dispose()

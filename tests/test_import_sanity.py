@@ -466,3 +466,18 @@ def test_tcx_laps_that_stop_before_the_track_get_a_lap_for_the_rest(data_dir: Pa
     last = activity.laps[-1]
     end = last.start_utc.timestamp() + last.elapsed_time_s
     assert end == pytest.approx(activity.start_utc.timestamp() + activity.elapsed_time_s, abs=2)
+
+
+def test_an_activity_whose_length_ends_it_after_tomorrow_is_refused_by_its_end() -> None:
+    """The date rule for summaries and manual entries (Garmin, Strava, the import service): the start and
+    the start plus the elapsed time; an unknown length counts as none."""
+    from strideguard.activities.formats.dates import span_problem
+
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    start = datetime(2026, 5, 2, 6, 0, tzinfo=UTC)  # tomorrow: still fine
+    assert span_problem(start, None, now=now) is None
+    assert span_problem(start, 3600.0, now=now) is None
+    problem = span_problem(start, 2 * 86_400.0, now=now)
+    assert problem == "implausible date: 2026-05-04 is in the future (a device clock that was not set?)"
+    early = span_problem(datetime(1989, 12, 31, 23, 0, tzinfo=UTC), 7200.0, now=now)
+    assert early is not None and "before 1990" in early

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from sqlalchemy.orm import Session
 import exportgen
 from strideguard.activities import originals
 from strideguard.importing import service as importing
+from strideguard.importing.saving import ImportRecords
 from strideguard.importing.service import ImportOptions, parse_file, run_import
+from strideguard.importing.summaries import SourceSummary
 from strideguard.storage import activities as store
+from strideguard.storage.engine import session_factory
 from strideguard.storage.tables import ActivityRow, ImportItemRow, ImportRow, LapRow, SourceFileRow, StreamRow
 
 
@@ -130,6 +134,42 @@ def test_interrupted_archive_import_resumes_without_redoing_or_duplicating(
     assert source.imported == 12
     assert session.scalar(sa.select(sa.func.count()).select_from(ActivityRow)) == 12
     assert session.scalar(sa.select(sa.func.count()).select_from(ImportRow)) == 1
+
+
+def test_the_import_record_counts_what_is_stored_at_every_commit_of_a_multi_batch_import(
+    engine: sa.Engine, athlete_id: int, tmp_path: Path, data_dir: Path
+) -> None:
+    """Batches add their counts to the import record; after every commit of a real import in many batches
+    (imported, duplicate, skipped and failed files) the record says what a full recount of it says."""
+    folder = _folder(tmp_path, data_dir)
+    for i, run in enumerate(exportgen.simulated_runs(6, minutes=2, first_day=date(2024, 3, 4))):
+        (folder / f"more{i}.fit").write_bytes(exportgen.fit_bytes(run))
+    shutil.copy(folder / "more0.fit", folder / "more0-copy.fit")  # the same file again: a duplicate
+    checked: list[tuple[int, ...]] = []
+
+    def compare(_session: Session) -> None:
+        with Session(engine) as session:
+            row = session.scalar(sa.select(ImportRow))
+            if row is None:
+                return
+            stored = (row.n_total, row.n_imported, row.n_duplicates, row.n_skipped, row.n_failed)
+        recount = SourceSummary(row.source, row.kind, import_id=row.id)
+        ImportRecords(session_factory(engine), athlete_id).fill(recount)  # what `finish` counts
+        n = recount.items_total, recount.imported, recount.n_duplicates, recount.n_skipped, recount.n_failed
+        assert stored == n
+        checked.append(stored)
+
+    sa.event.listen(Session, "after_commit", compare)
+    try:
+        summary = run_import(
+            engine, [folder], ImportOptions(workers=0, batch_activities=2, commit_interval_s=60)
+        )
+    finally:
+        sa.event.remove(Session, "after_commit", compare)
+    (source,) = summary.sources
+    assert (source.imported, source.n_duplicates, source.n_skipped, source.n_failed) == (9, 1, 1, 1)
+    assert len(set(checked)) >= 5  # the counts were compared after several batches, not only at the end
+    assert checked[-1] == (12, 9, 1, 1, 1)
 
 
 def test_many_files_are_parsed_in_worker_processes(

@@ -188,3 +188,22 @@ def test_invalid_yaml_names_the_file_and_line(kb_copy: Path):
     (kb_copy / "hip" / "questions.yaml").write_text("questions: [\n  - {finding: age\n")
     _, errors = check_knowledge(kb_copy)
     assert any(e.startswith("hip/questions.yaml: not valid YAML (line") for e in errors)
+
+
+def test_shared_citations_are_required_even_when_a_region_has_its_own(kb_copy: Path):
+    for path in kb_copy.glob("citations*.yaml"):
+        path.unlink()
+    assert list((kb_copy / "knee").glob("citations*.yaml"))  # the knee's own are still there
+    _, errors = check_knowledge(kb_copy, region="knee")
+    assert f"{kb_copy}: no citations*.yaml files" in errors
+
+
+def test_the_knowledge_carries_the_design_rationales_the_review_pack_names(kb_copy: Path):
+    path = kb_copy / "design_rationales.yaml"
+    _edit_yaml(
+        path, lambda data: data["rationales"].update(test_reason="A reason   written\n for this test only.")
+    )
+    kb, errors = check_knowledge(kb_copy)
+    assert errors == [] and kb is not None
+    assert kb.rationales["test_reason"] == "A reason written for this test only."
+    assert set(kb.rationales) == set(yaml.safe_load(path.read_text())["rationales"])

@@ -21,7 +21,7 @@ from strideguard.cli import risk_text
 from strideguard.cli.common import DATE, AppContext, console, display_unit, pass_app, today_local
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
-from strideguard.storage import aggregates
+from strideguard.storage import aggregates, overview
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
@@ -30,10 +30,6 @@ from strideguard.training.pain import REGIONS, PainEntry, pain_trends
 from strideguard.training.shoes import Shoe, ShoeWear, progress_bar, shoe_wear
 
 STATUS_WEEKS = 5  # this calendar week and the four before
-# What status reads one by one and as day totals: the dashboard's spans (web/dashboard.py), so the two
-# screens agree; far more than the risk rules' 30 + 7 days and the 42-day fitness need.
-HISTORY_DAYS = 400
-RUNS_DAYS = 7 * 16 + 6 + 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,28 +43,18 @@ class Totals:
     last_run: date | None = None  # the last run on or before the status date, when none is recent
 
 
-def read_totals(session: Session, athlete_id: int, day: date) -> tuple[list[Activity], Totals]:
-    """The recent runs and the totals `build_status` needs for `day`, without reading the whole history."""
-    recent = aggregates.recent_runs(session, athlete_id, day, RUNS_DAYS, HISTORY_DAYS)
+def read_totals(
+    session: Session, athlete_id: int, day: date, rules: risk.RiskRules
+) -> tuple[list[Activity], list[Shoe], Totals]:
+    """The recent runs, the shoes and the totals `build_status` needs for `day`: what the dashboard reads
+    (storage.overview), without reading the whole history unless `day` is in the past."""
+    # The shoe totals count every run; a status of a past date counts the runs up to it.
+    later = store.list_activities(session, athlete_id, since=day + timedelta(days=1), limit=1)
+    read = overview.read(session, athlete_id, day, rules, whole_history=bool(later))
     monday = day - timedelta(days=day.weekday())
     weeks = aggregates.weeks_until(session, athlete_id, monday - timedelta(weeks=STATUS_WEEKS - 1), day)
-    daily = aggregates.day_loads(session, athlete_id, day - timedelta(days=HISTORY_DAYS), day)
-    shoes = shoe_store.list_shoes(session, athlete_id)
-    later = store.list_activities(session, athlete_id, since=day + timedelta(days=1), limit=1)
-    # The shoe totals count every run; a status of a past date counts the runs up to it.
-    wears = None if later else aggregates.shoe_wears(session, athlete_id, shoes)
-    latest = store.list_activities(session, athlete_id, until=day, sports=RUNNING_SPORTS, limit=1)
-    first = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
-    totals = Totals(
-        weeks,
-        daily,
-        wears,
-        first if first is not None and first <= day else None,
-        latest[0].local_date if latest else None,
-    )
-    if wears is None:
-        recent = store.list_activities(session, athlete_id, until=day, newest_first=False)
-    return recent, totals
+    log_start = read.log_start if read.log_start is not None and read.log_start <= day else None
+    return read.recent, read.shoes, Totals(weeks, read.daily, read.wears, log_start, read.last_run)
 
 
 def build_status(
@@ -85,7 +71,7 @@ def build_status(
     """Everything `status` shows, as JSON-ready data (`triage`: the latest hip check's date and level).
 
     `activities` is the whole history up to `day`, or, with `totals` (what the database keeps), the
-    recent runs that `dashboard.recent_runs` reads: the result is the same."""
+    recent runs that `overview.recent_runs` reads: the result is the same."""
     runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
     monday = day - timedelta(days=day.weekday())
     first_monday = monday - timedelta(weeks=STATUS_WEEKS - 1)
@@ -276,8 +262,7 @@ def status_command(app: AppContext, day: date | None, as_json: bool) -> None:
     day = day or today_local()
     rules = risk_text.rules()
     with app.session() as (session, athlete_id):
-        activities, totals = read_totals(session, athlete_id, day)
-        shoes = shoe_store.list_shoes(session, athlete_id)
+        activities, shoes, totals = read_totals(session, athlete_id, day, rules)
         defaults = shoe_store.defaults(session, athlete_id)
         entries = pain_store.list_pain(session, athlete_id, until=day)
         triage = triage_store.latest_triage(session, athlete_id, until=day)

@@ -89,6 +89,9 @@ class ImportRecords:
             else:
                 row.status = "running"
                 row.finished_at = None
+                # Batches add to the counts from here: start from what is stored (a finished record's
+                # counts may say more, e.g. a refused archive's failure or activities deleted since).
+                store_counts(session, row.id)
             done = dict(
                 session.execute(
                     sa.select(ImportItemRow.member, ImportItemRow.message).where(
@@ -178,7 +181,7 @@ class ImportRecords:
 
 def store_counts(session: Session, import_id: int) -> None:
     """Set the import record's counts from its stored items and activities (as `finish` counts them), in the
-    caller's transaction: an unfinished import then shows what it has saved, not zeros."""
+    caller's transaction: once when an import is resumed or fails; batches then add their own."""
     sport_skip = ImportItemRow.message.like(f"{SPORT_PREFIX}%")
     counts: Counter[str] = Counter()
     for status, by_sport, n in session.execute(
@@ -202,6 +205,29 @@ def store_counts(session: Session, import_id: int) -> None:
             n_failed=counts["failed"],
         )
     )
+
+
+def add_counts(session: Session, import_id: int, counts: Counter[str]) -> None:
+    """Add what one batch stored (`counts`, from `_Batch._write`) to the import record's counts, in the
+    batch's transaction: an unfinished import shows what it has saved, and a batch costs the same however
+    much was stored before it (a recount of the whole import grew with it)."""
+    session.execute(
+        sa.update(ImportRow)
+        .where(ImportRow.id == import_id)
+        .values(
+            n_total=ImportRow.n_total + counts["items"],
+            n_imported=ImportRow.n_imported + counts["activities"],
+            n_duplicates=ImportRow.n_duplicates + counts["duplicate"],
+            n_skipped=ImportRow.n_skipped + counts["skipped"],
+            n_failed=ImportRow.n_failed + counts["failed"],
+        )
+    )
+
+
+def _count_item(counts: Counter[str], status: str, message: str | None, sign: int = 1) -> None:
+    """Count one item row written (`sign` 1) or deleted (-1) the way `store_counts` counts them."""
+    counts["items"] += sign
+    counts["sport" if status == "skipped" and (message or "").startswith(SPORT_PREFIX) else status] += sign
 
 
 def fail_import(session: Session, athlete_id: int, key: str, reason: str) -> int | None:
@@ -312,57 +338,74 @@ class _Batch:
             )
             try:
                 with session.begin_nested():  # the common case: every item saves, rows go in bulk
-                    self._write(session, item_by_item=False)
+                    counts = self._write(session, item_by_item=False)
             except _SAVE_ERRORS as exc:
                 if is_disk_full(exc):  # no item is at fault, and the transaction is gone: stop the import
                     raise
                 # One item could not be saved: the batch's savepoint is rolled back; redo it with a
                 # savepoint per item, so only that item fails.
-                self._write(session, item_by_item=True)
-            store_counts(session, self.import_id)  # the record's counts are what is stored, also mid-way
+                counts = self._write(session, item_by_item=True)
+            add_counts(session, self.import_id, counts)  # the record counts what is stored, also mid-way
         self.items = []
         self.n_activities = 0
         self.last_flush = time.monotonic()
 
-    def _write(self, session: Session, item_by_item: bool) -> None:
+    def _write(self, session: Session, item_by_item: bool) -> Counter[str]:
+        """Write the batch's rows; returns what they add to the import record's counts (an item rolled
+        back with its savepoint adds nothing)."""
         new = [a for done in self.items if done.status == "ok" for a in done.activities]
         records: list[dict[str, Any]] = []
+        counts: Counter[str] = Counter()
         with store.bulk_saving(session, self.athlete_id, new) as bulk:
             for done in self.items:
                 if not item_by_item:
-                    self._forget_earlier_record(session, done)
-                    records.append(self._record(done.key, *self._save(session, done)))
+                    self._forget_earlier_record(session, done, counts)
+                    records.append(self._record(done.key, *self._save(session, done, counts), counts=counts))
                     continue
                 bulk.begin_item()
                 savepoint = session.begin_nested()
+                item: Counter[str] = Counter()
                 try:
-                    self._forget_earlier_record(session, done)
-                    record = self._record(done.key, *self._save(session, done))
+                    self._forget_earlier_record(session, done, item)
+                    record = self._record(done.key, *self._save(session, done, item), counts=item)
                     bulk.write_pending(session.connection())
                     session.connection().execute(_ITEMS.insert(), record)
                     savepoint.commit()
+                    counts.update(item)
                 except _SAVE_ERRORS as exc:
                     if is_disk_full(exc):
                         raise
                     savepoint.rollback()
                     bulk.discard_item()
-                    self._forget_earlier_record(session, done)
+                    self._forget_earlier_record(session, done, counts)
                     message = f"could not save ({one_line(exc)})"[:2000]
-                    session.connection().execute(_ITEMS.insert(), self._record(done.key, "failed", message))
+                    failed = self._record(done.key, "failed", message, counts=counts)
+                    session.connection().execute(_ITEMS.insert(), failed)
         if records:
             session.connection().execute(_ITEMS.insert(), records)
+        return counts
 
-    def _forget_earlier_record(self, session: Session, done: Done) -> None:
+    def _forget_earlier_record(self, session: Session, done: Done, counts: Counter[str]) -> None:
         if done.key in self.redo:
-            session.execute(
-                sa.delete(ImportItemRow).where(
-                    ImportItemRow.import_id == self.import_id, ImportItemRow.member == done.key
-                )
+            forgotten = session.execute(
+                sa.delete(ImportItemRow)
+                .where(ImportItemRow.import_id == self.import_id, ImportItemRow.member == done.key)
+                .returning(ImportItemRow.status, ImportItemRow.message)
             )
+            for status, message in forgotten:
+                _count_item(counts, status, message, -1)
 
     def _record(
-        self, key: str, status: str, message: str | None, activity_id: int | None = None
+        self,
+        key: str,
+        status: str,
+        message: str | None,
+        activity_id: int | None = None,
+        *,
+        counts: Counter[str],
     ) -> dict[str, Any]:
+        """The item row to insert, counted in `counts`."""
+        _count_item(counts, status, message)
         return {
             "import_id": self.import_id,
             "member": key,
@@ -385,7 +428,9 @@ class _Batch:
                 return replace(activity, shoe_id=shoe_id, shoe_auto=False)
         return activity
 
-    def _save(self, session: Session, done: Done) -> tuple[str, str | None, int | None]:
+    def _save(self, session: Session, done: Done, counts: Counter[str]) -> tuple[str, str | None, int | None]:
+        """Save the item's activities (each new one counted in `counts`); its item row's status, message
+        and activity."""
         athlete_id = self.athlete_id
         if done.status == "sport" and done.sport is not None:
             sport, label = done.sport
@@ -420,6 +465,7 @@ class _Batch:
                 session, athlete_id, activity, self.import_id, streams_blob=blob, source_file=done.original
             )
             if outcome.status == "imported":
+                counts["activities"] += 1
                 imported_id = imported_id or outcome.activity_id
                 damaged = damaged or activity.damaged
             else:

@@ -40,7 +40,7 @@ from strideguard.activities.formats.archives import (
     ExportPlan,
     SafeZip,
 )
-from strideguard.activities.formats.dates import date_problem, seconds_to_datetime
+from strideguard.activities.formats.dates import span_problem
 from strideguard.activities.formats.errors import FileRejected
 from strideguard.config import DEFAULT_LIMITS, Limits
 from strideguard.importing.saving import (
@@ -496,8 +496,7 @@ class _Run:
         # The one date rule (dates.py), whatever the source: the readers apply it too, this also covers
         # export metadata and entries that never went through a reader.
         for activity in activities:
-            end = seconds_to_datetime(activity.start_utc.timestamp() + (activity.elapsed_time_s or 0.0))
-            problem = date_problem(activity.start_utc, end)
+            problem = span_problem(activity.start_utc, activity.elapsed_time_s)
             if problem is not None:
                 return Done(item.key, "failed", sha256=parsed.sha256, reason=problem, enrich=item.enrich)
         activities = tuple(self._plausible(item, a) for a in activities)

@@ -16,7 +16,6 @@ from strideguard.storage.tables import AuditRow
 
 ACTIONS = {
     "login": "Logged in",
-    "login_failed": "Failed login",
     "logout": "Logged out",
     "password_changed": "Password changed",
     "share_added": "Shared your log",

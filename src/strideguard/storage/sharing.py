@@ -86,19 +86,6 @@ def shares_of_athlete(session: Session, athlete_id: int) -> list[Share]:
     ]
 
 
-def access_of(session: Session, user_id: int, athlete_id: int) -> Access | None:
-    """What `user_id` may see of `athlete_id`: OWNER for their own, the share's level, or None (nothing)."""
-    owner = session.scalar(sa.select(AthleteRow.user_id).where(AthleteRow.id == athlete_id))
-    if owner is not None and owner == user_id:
-        return OWNER
-    row = session.execute(
-        sa.select(ShareRow.level, ShareRow.show_flags).where(
-            ShareRow.athlete_id == athlete_id, ShareRow.user_id == user_id
-        )
-    ).first()
-    return None if row is None else Access(row[0] if row[0] in LEVELS else "training", bool(row[1]))
-
-
 def shared_with(session: Session, user_id: int) -> list[tuple[int, str, Access]]:
     """(athlete id, name, access) of every athlete who shares with `user_id`, by name."""
     rows = session.execute(

@@ -5,7 +5,7 @@ and its checks: knowledge.py and knowledge_validate.py."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -72,6 +72,15 @@ KNEE_CONDITION_IDS: tuple[str, ...] = (
 REGION_CONDITION_IDS: dict[str, tuple[str, ...]] = {"hip": CONDITION_IDS, "knee": KNEE_CONDITION_IDS}
 # Every condition id of every region (routines may serve conditions of more than one region).
 ALL_CONDITION_IDS: tuple[str, ...] = tuple(dict.fromkeys(CONDITION_IDS + KNEE_CONDITION_IDS))
+
+
+def knowledge_files(directory: Path, pattern: str, regions: Iterable[str], folder: str = "") -> list[Path]:
+    """The files matching `pattern` in the shared `directory/folder`, then in each region's own
+    `directory/<region>/folder` (knowledge/hip, knowledge/knee), each folder's sorted by name."""
+    folders = [directory / folder, *(directory / region / folder for region in regions)]
+    return [path for f in folders if f.is_dir() for path in sorted(f.glob(pattern))]
+
+
 FINDING_TYPES = ("boolean", "enum", "number")
 QUESTION_PHASES = ("basics", "red_flag", "detail")
 # The three answers to a grouped screening question (a Screen).
@@ -308,6 +317,7 @@ class KnowledgeBase:
     warnings: tuple[str, ...] = field(default=())
     screens: tuple[Screen, ...] = field(default=())
     region: str = REGION
+    rationales: Mapping[str, str] = field(default_factory=dict)  # design_rationales.yaml: id -> reasoning
 
     def question(self, finding_id: str) -> Question | None:
         return next((q for q in self.questions if q.finding == finding_id), None)

@@ -41,6 +41,7 @@ from strideguard.triage.knowledge_model import (
     RoutineInfo,
     Screen,
     ScreenItem,
+    knowledge_files,
 )
 
 # clinical.md marks: V seen in the source, S seen only in a secondary source, NV not verified (a design
@@ -174,10 +175,9 @@ def _load_citations(directory: Path, problem: _Problems, region: str = REGION) -
     """The shared citations*.yaml files and the region's own (knowledge/<region>/citations*.yaml)."""
     citations: dict[str, Citation] = {}
     origin: dict[str, str] = {}
-    files = sorted(directory.glob("citations*.yaml"))
-    if not files:
+    files = knowledge_files(directory, "citations*.yaml", (region,))
+    if not any(path.parent == directory for path in files):
         problem(str(directory), "no citations*.yaml files")
-    files += sorted((directory / region).glob("citations*.yaml"))
     for path in files:
         data = _read_yaml(path, problem, path.name)
         if data is None:
@@ -579,13 +579,7 @@ def _load_routines(
     """Routine files (written by the routines feature) checked against the agreed schema: the shared ones in
     knowledge/routines/ and the region's own in knowledge/<region>/routines/."""
     routines: dict[str, RoutineInfo] = {}
-    paths = [
-        path
-        for rdir in (directory / "routines", directory / region / "routines")
-        if rdir.is_dir()
-        for path in sorted(rdir.glob("*.yaml"))
-    ]
-    for path in paths:
+    for path in knowledge_files(directory, "*.yaml", (region,), "routines"):
         where = str(path.relative_to(directory))
         data = _read_yaml(path, problem, where)
         if not isinstance(data, Mapping):
@@ -795,5 +789,6 @@ def build_knowledge(
         tuple(problem.warnings),
         screens,
         region,
+        rationales,
     )
     return kb, []

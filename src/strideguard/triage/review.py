@@ -18,10 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from strideguard.triage import interview, scoring
-from strideguard.triage.knowledge import KNOWLEDGE_DIR, default_knowledge
+from strideguard.triage.knowledge import default_knowledge
 from strideguard.triage.knowledge_model import (
     BASES,
     MAX_DESIGN_LR,
@@ -39,14 +37,6 @@ DEFAULT_PATHS: dict[str, Path] = {
 }
 DEFAULT_PATH = DEFAULT_PATHS[REGION]
 DESIGN_CITATION = "strideguard_design_nv"
-
-
-def _rationale_ids(directory: Path) -> dict[str, str]:
-    """Rationale text -> id (design_rationales.yaml), so the tables name the shared reason once."""
-    path = directory / "design_rationales.yaml"
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    rationales = (raw or {}).get("rationales") or {}
-    return {" ".join(str(text).split()): rid for rid, text in rationales.items()}
 
 
 def _command(region: str) -> str:
@@ -85,13 +75,13 @@ def _sources(ids: tuple[str, ...], kb: KnowledgeBase) -> str:
     return ", ".join(f"{c} ({kb.citations[c].grade or 'ungraded'})" for c in ids)
 
 
-def render(kb: KnowledgeBase, region: str | None = None, directory: Path = KNOWLEDGE_DIR) -> str:
+def render(kb: KnowledgeBase, region: str | None = None) -> str:
     """The review pack for `kb` (of `region`, default the knowledge's own) as Markdown."""
     region = region or kb.region
     bench_region = "" if region == REGION else f" --region {region}"
     items = [(c, i) for c in kb.conditions.values() for i in c.evidence]
     counts = Counter(i.basis for _, i in items)
-    rationale_of = _rationale_ids(directory)
+    rationale_of = {text: rid for rid, text in kb.rationales.items()}  # the tables name a shared reason once
     out: list[str] = [
         f"# Clinical review pack: every StrideGuard estimate and threshold in the {region} triage",
         "",

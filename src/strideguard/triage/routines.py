@@ -16,12 +16,11 @@ from typing import Any, Literal
 
 import yaml
 
-from strideguard.triage.knowledge_model import ALL_CONDITION_IDS, REGIONS, ROUTINE_KINDS
+from strideguard.triage.knowledge_model import ALL_CONDITION_IDS, REGIONS, ROUTINE_KINDS, knowledge_files
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 ROUTINES_DIR = KNOWLEDGE_DIR / "routines"
 # the shared routines, then each region's own (knowledge/<region>/routines/, e.g. the knee's)
-ROUTINE_DIRS: tuple[Path, ...] = (ROUTINES_DIR, *(KNOWLEDGE_DIR / r / "routines" for r in REGIONS))
 
 KINDS = ROUTINE_KINDS
 SIDES = ("none", "each")
@@ -268,9 +267,7 @@ def load_citations(directory: Path = KNOWLEDGE_DIR) -> dict[str, Citation]:
     citations: dict[str, Citation] = {}
     seen_in: dict[str, str] = {}
     problems: list[str] = []
-    paths = sorted(directory.glob("citations*.yaml"))
-    paths += [p for region in REGIONS for p in sorted((directory / region).glob("citations*.yaml"))]
-    for path in paths:
+    for path in knowledge_files(directory, "citations*.yaml", REGIONS):
         data, error = _read_yaml(path)
         if error:
             problems.append(error)
@@ -315,8 +312,10 @@ def load_routines(
         citations = load_citations()
     routines: dict[str, Routine] = {}
     problems: list[str] = []
-    dirs = ROUTINE_DIRS if directory is None else (directory,)
-    paths = [p for d in dirs if d.is_dir() for p in sorted(d.glob("*.yaml"))]
+    if directory is None:
+        paths = knowledge_files(KNOWLEDGE_DIR, "*.yaml", REGIONS, "routines")
+    else:
+        paths = knowledge_files(directory, "*.yaml", ())
     if not paths:
         raise RoutineError([f"{directory or ROUTINES_DIR}: no routine files (*.yaml)"])
     for path in paths:

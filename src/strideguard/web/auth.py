@@ -36,7 +36,6 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 EMAIL = auth_store.EMAIL
 MIN_PASSWORD = auth_store.MIN_PASSWORD
-REGISTRATION_POLICIES = ("open", "invite", "closed")
 WRONG_LOGIN = "Wrong email or password."
 # The same answer whether or not the address already had an account (no way to learn who is registered).
 REGISTERED = "Registration received: log in with your email and password."

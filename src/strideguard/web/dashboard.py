@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from strideguard import config, units
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
-from strideguard.storage import aggregates
+from strideguard.storage import aggregates, overview
 from strideguard.storage import pain as pain_store
-from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
+from strideguard.storage.overview import HISTORY_DAYS, LOAD_CHART_DAYS, RECENT_WEEKS
 from strideguard.training import charts, load, pain, risk, shoes
 from strideguard.triage import from_diary
 from strideguard.web import pagecache
@@ -31,15 +31,6 @@ from strideguard.web.common import DbSession, render, resolve_viewer, svg
 from strideguard.web.shared_view import redact_dashboard
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-RECENT_WEEKS = 16
-# History of the load series: enough for 42-day fitness (CTL) to settle several times over. It comes from
-# the day totals the database keeps; single runs are read only for the last RUNS_DAYS.
-HISTORY_DAYS = 400
-LOAD_CHART_DAYS = 112
-# Runs read one by one: the spike marks of the weekly and load charts (RECENT_WEEKS weeks, LOAD_CHART_DAYS
-# days) and the 30 days each spike is compared with.
-RUNS_DAYS = max(7 * RECENT_WEEKS + 6, LOAD_CHART_DAYS) + 31
 
 
 def today_local() -> date:
@@ -66,36 +57,26 @@ class DashboardData:
     triage: tuple[date, str, str] | None
 
 
-def recent_runs(session: Session, athlete_id: int, today: date) -> list[Activity]:
-    """Activities of the last RUNS_DAYS days, oldest first, and the last run before them (within
-    HISTORY_DAYS), so the first of them knows how many days it came after a break."""
-    return aggregates.recent_runs(session, athlete_id, today, RUNS_DAYS, HISTORY_DAYS)
-
-
 def dashboard_data(session: Session, athlete_id: int, today: date, rules: risk.RiskRules) -> DashboardData:
     """Everything the dashboard reads, athlete-scoped."""
     since = today - timedelta(days=HISTORY_DAYS)
-    recent = recent_runs(session, athlete_id, today)
-    daily = aggregates.day_loads(session, athlete_id, since, today)
+    read = overview.read(session, athlete_id, today, rules)
     monday = today - timedelta(days=today.weekday())
     week_list = aggregates.week_volumes(
         session, athlete_id, since=monday - timedelta(weeks=RECENT_WEEKS + 4), until=monday
     )
-    shoe_list = shoe_store.list_shoes(session, athlete_id)
-    check_at = rules.number("shoe_retirement", "check_at_fraction")
-    replace_at = rules.number("shoe_retirement", "replace_at_fraction")
-    wears = aggregates.shoe_wears(session, athlete_id, shoe_list, check_at, replace_at)
     pain_entries = pain_store.list_pain(session, athlete_id, since=since, until=today)
-    log_start = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
-    runs_recent = [a for a in recent if a.sport in RUNNING_SPORTS]
-    if runs_recent:
-        last_run: date | None = runs_recent[-1].local_date
-    else:
-        latest = store.list_activities(session, athlete_id, until=today, sports=RUNNING_SPORTS, limit=1)
-        last_run = latest[0].local_date if latest else None
     triage = triage_store.latest_triage(session, athlete_id, until=today)
     return DashboardData(
-        recent, daily, week_list, shoe_list, wears, pain_entries, log_start, last_run, triage
+        read.recent,
+        read.daily,
+        week_list,
+        read.shoes,
+        read.wears,
+        pain_entries,
+        read.log_start,
+        read.last_run,
+        triage,
     )
 
 

@@ -28,6 +28,11 @@ def date_problem(start: datetime, end: datetime | None = None, *, now: datetime 
     return None
 
 
+def span_problem(start: datetime, elapsed_s: float | None, *, now: datetime | None = None) -> str | None:
+    """`date_problem` of an activity starting at `start` and lasting `elapsed_s` seconds (unknown: 0)."""
+    return date_problem(start, seconds_to_datetime(start.timestamp() + (elapsed_s or 0.0)), now=now)
+
+
 def _now() -> datetime:
     """Now, or the end of the pretended day when STRIDEGUARD_TODAY moves "today" later (a demo's future)."""
     pretended = datetime.combine(config.today_local(), time.max, tzinfo=UTC)

@@ -29,7 +29,7 @@ from strideguard.activities.formats.archives import (
     ShoeSpec,
     nested_items,
 )
-from strideguard.activities.formats.dates import date_problem, seconds_to_datetime
+from strideguard.activities.formats.dates import seconds_to_datetime, span_problem
 from strideguard.activities.formats.errors import CorruptFile
 from strideguard.activities.formats.sports import sport_from_name
 from strideguard.model import Activity
@@ -378,10 +378,7 @@ def plan_garmin(archive: SafeZip, sports: frozenset[str]) -> ExportPlan:
         for summary in index:
             activity = summary_activity(summary, gear_names)
             if activity is not None and activity.sport in sports:
-                problem = date_problem(
-                    activity.start_utc,
-                    seconds_to_datetime(activity.start_utc.timestamp() + (activity.elapsed_time_s or 0.0)),
-                )
+                problem = span_problem(activity.start_utc, activity.elapsed_time_s)
                 if problem is not None:
                     key = f"garmin-summary:{summary.activity_id or summary.start_s}"
                     yield ArchiveItem(key=key, name=activity.source_name or key, load=_refuse(problem))

@@ -29,7 +29,7 @@ from strideguard.activities.formats.archives import (
     ShoeSpec,
     find_root,
 )
-from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
+from strideguard.activities.formats.dates import span_problem
 from strideguard.activities.formats.errors import CorruptFile
 from strideguard.activities.formats.sports import sport_from_name
 from strideguard.model import RUNNING_SPORTS, Activity
@@ -550,7 +550,9 @@ def manual_activity(row: StravaRow) -> Activity:
     """
     if row.start_utc is None:
         raise CorruptFile("manual entry without a readable date")
-    check_dates(row.start_utc, seconds_to_datetime(row.start_utc.timestamp() + (row.elapsed_time_s or 0.0)))
+    problem = span_problem(row.start_utc, row.elapsed_time_s)
+    if problem is not None:
+        raise CorruptFile(problem)
     key = f"strava-manual:{row.activity_id or row.line}"
     return Activity(
         sport=row.sport or "other",
