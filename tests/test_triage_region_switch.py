@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
 from strideguard.triage.interview import AnswerError
-from strideguard.triage.knowledge import default_knowledge
+from strideguard.triage.knowledge import KNOWLEDGE_DIR, default_knowledge
 from strideguard.triage.regions import settle_region
 from strideguard.web.triage import LEVEL_HEADLINES
 
@@ -146,3 +147,31 @@ def test_settle_region_replays_the_answers_before_the_move_under_the_hip():
         settle_region("knee", [("knee_locking", "none"), *start])
     with pytest.raises(AnswerError, match="knee_warning_signs"):
         settle_region("knee", [("knee_warning_signs", "none"), *start])
+
+
+def test_cli_refuses_to_carry_a_knee_only_answer_into_the_hip_check(run_cli, tmp_path):
+    """A reviewer's knowledge (--knowledge) whose knee asks a knee-only question before "where": the hip check
+    cannot take that answer, so the CLI stops at the move with one clear line, before asking the hip's
+    warning signs (it used to carry the knee finding into the hip and fail only at the result)."""
+    folder = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, folder)
+    questions = folder / "knee" / "questions.yaml"
+    text = questions.read_text(encoding="utf-8")
+    entry = (
+        "- finding: previous_knee_injury\n  phase: detail\n"
+        "  text: Have you ever had a significant injury or surgery on this knee?\n"
+        "  citations: [nice_ng226_2022]\n"
+    )
+    assert entry in text
+    text = text.replace(entry, "").replace(
+        "- finding: pain_location\n", entry.replace("detail", "basics") + "- finding: pain_location\n", 1
+    )
+    questions.write_text(text, encoding="utf-8")
+    out = run_cli(
+        "triage", "--region", "knee", "--knowledge", str(folder), input="30\nmale\nn\ngroin\n" + "n\n" * 40
+    )
+    assert out.returncode == 1, out.stdout
+    assert "Have you ever had a significant injury or surgery on this knee?" in out.stdout
+    assert "previous_knee_injury: answered in the knee check, which the hip check does not ask" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "genitals" not in out.stdout  # the hip's warning signs were not asked
