@@ -138,9 +138,10 @@ def test_cli_api_and_wizard_move_a_knee_check_to_the_hip_identically(run_cli, cl
 def test_settle_region_replays_the_answers_before_the_move_under_the_hip():
     knee = default_knowledge("knee")
     start = [("age", 30), ("sex", "male"), ("pain_location", "groin")]
-    settled = settle_region("knee", [*start, ("emergency_signs", ["saddle_numbness"])])
+    answers = [*start, ("emergency_signs", ["saddle_numbness"])]
+    settled = settle_region("knee", answers)
     assert settled.region == "hip" and settled.findings["saddle_numbness"] is True
-    assert settle_region("hip", settled.answers).findings == settled.findings  # as the wizard sends them
+    assert settle_region("hip", answers).findings == settled.findings  # as the wizard sends them
     assert settle_region("knee", [*start[:2], ("pain_location", "anterior_knee")]).kb is knee
     # a knee-only answer before the move cannot be carried: the hip would take a "no" never given
     with pytest.raises(AnswerError, match="knee_locking"):

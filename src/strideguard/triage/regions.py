@@ -19,8 +19,6 @@ REDIRECTS: dict[str, dict[str, str]] = {
     "knee": {"groin": "hip", "lateral": "hip", "buttock": "hip"},
 }
 
-Answers = list[tuple[str, Any]]
-
 
 def region_for(region: str, findings: Mapping[str, Any]) -> str:
     """The region whose check fits the answers so far (`region` unless where it hurts says otherwise)."""
@@ -29,11 +27,10 @@ def region_for(region: str, findings: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """A check after its answers so far: the knowledge it goes on with, the answers (in order), and the
-    (findings, asked) they replay to under that knowledge."""
+    """A check after its answers so far: the knowledge it goes on with, and the (findings, asked) the answers
+    replay to under that knowledge."""
 
     kb: KnowledgeBase
-    answers: Answers
     findings: dict[str, Any]
     asked: frozenset[str]
 
@@ -83,7 +80,7 @@ def settle_region(
             _check_carried(answers[: i + 1], kb, new)
             findings, asked = replay(answers[: i + 1], new)
             kb = new
-    return Settled(kb, list(answers), findings, asked)
+    return Settled(kb, findings, asked)
 
 
 __all__ = ["REDIRECTS", "Settled", "region_for", "settle_region"]
