@@ -20,7 +20,7 @@ from strideguard.cli.common import AppContext, console, err_console, pass_app
 from strideguard.storage import triage as triage_store
 from strideguard.storage.tables import TriageRow
 from strideguard.triage.engine import evaluate
-from strideguard.triage.interview import item_choices, next_step, record
+from strideguard.triage.interview import AnswerError, item_choices, next_step
 from strideguard.triage.knowledge import REGION, REGIONS, check_knowledge, load_knowledge
 from strideguard.triage.knowledge_model import (
     SCREEN_DONT_KNOW,
@@ -31,7 +31,7 @@ from strideguard.triage.knowledge_model import (
     Question,
     Screen,
 )
-from strideguard.triage.regions import region_for
+from strideguard.triage.regions import settle_region
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import FindingsError, validate_findings
 from strideguard.triage.text import (
@@ -264,6 +264,15 @@ def interview(
         "questions that help tell the likely causes apart. Answer y or n, a number or a choice; "
         "type ? if you don't know.\n"
     )
+    start = kb.region
+    loaded = {start: kb}
+
+    def knowledge(region: str) -> KnowledgeBase:  # the same --knowledge folder for the region it moves to
+        if region not in loaded:
+            loaded[region] = _knowledge(kb.directory, region)
+        return loaded[region]
+
+    answers: list[tuple[str, Any]] = []
     findings: dict[str, Any] = {}
     asked: frozenset[str] = frozenset()
     ended = False
@@ -276,11 +285,17 @@ def interview(
                 answer = SCREEN_DONT_KNOW if ended else ask_screen(step, stream, say)
             else:
                 answer = None if ended else ask(step, kb, stream, say)
-            findings, asked = record(step.id, answer, findings, asked, kb)
-            region = region_for(kb.region, findings)
-            if region != kb.region:
-                kb = _knowledge(kb.directory, region)
-                say(f"\nThat is the {region}: the {region} check goes on from here, with your answers.")
+            answers.append((step.id, answer))
+            # the answers so far, replayed under the check they belong to (as the web wizard and the API do)
+            settled = settle_region(start, answers, knowledge)
+            if settled.region != kb.region:
+                say(
+                    f"\nThat is the {settled.region}: the {settled.region} check goes on from here, "
+                    "with your answers."
+                )
+            kb, findings, asked = settled.kb, settled.findings, settled.asked
+        except AnswerError as exc:  # only a reviewer's --knowledge can ask a knee-only step before "where"
+            raise click.ClickException(str(exc)) from None
         except _EndOfInput:
             say('\n(No more answers: the remaining questions count as "don\'t know".)')
             ended = True  # go on silently, so the unanswered warning signs are named in the result

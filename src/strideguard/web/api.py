@@ -19,9 +19,9 @@ from strideguard.storage import shoes as shoe_store
 from strideguard.storage.activities import NotFound
 from strideguard.training import pain
 from strideguard.triage.engine import evaluate
-from strideguard.triage.interview import AnswerError, next_question, next_step, replay, step_json
+from strideguard.triage.interview import AnswerError, next_question, next_step, step_json
 from strideguard.triage.knowledge import default_knowledge
-from strideguard.triage.regions import region_for
+from strideguard.triage.regions import settle_region
 from strideguard.triage.scoring import validate_findings
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
@@ -425,16 +425,11 @@ class InterviewInput(BaseModel):
 def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
     """The wizard's interview: replay the answers, then the next step (a question or a grouped screen of
     warning signs), or null and the result when the interview is done."""
-    kb = default_knowledge(body.region)
-    for _ in range(2):  # a knee check whose pain is in the groin, outer hip or buttock goes on as the hip's
-        try:
-            findings, asked = replay(body.answers, kb)
-        except AnswerError as exc:
-            raise HTTPException(422, str(exc)) from None
-        region = region_for(kb.region, findings)
-        if region == kb.region:
-            break
-        kb = default_knowledge(region)
+    try:  # a knee check whose pain is in the groin, outer hip or buttock goes on as the hip's
+        settled = settle_region(body.region, body.answers)
+    except AnswerError as exc:
+        raise HTTPException(422, str(exc)) from None
+    kb, findings, asked = settled.kb, settled.findings, settled.asked
     step = next_step(findings, kb, asked)
     return {
         "region": kb.region,
@@ -461,14 +456,13 @@ def api_triage_next(body: NextQuestionInput) -> dict[str, Any]:
     done; `region` names the check it belongs to (a knee check whose pain is in the groin, outer hip or
     buttock goes on as the hip's, as in the wizard). `/api/triage/interview` asks exactly what the wizard
     asks, screens included."""
-    kb = default_knowledge(body.region)
-    problems = validate_findings(body.findings, kb)
-    region = region_for(kb.region, body.findings) if not problems else kb.region
-    if region != kb.region:  # the answers so far must fit the check that goes on, as replayed answers must
-        kb = default_knowledge(region)
-        problems = validate_findings(body.findings, kb)
+    problems = validate_findings(body.findings, default_knowledge(body.region))
     if problems:
         raise HTTPException(422, problems)
+    try:  # the findings are the answers so far: they must fit the check that goes on, as in the wizard
+        kb = settle_region(body.region, list(body.findings.items())).kb
+    except AnswerError as exc:
+        raise HTTPException(422, [str(exc)]) from None
     question = next_question(body.findings, kb, frozenset(body.asked))
     if question is None:
         return {"region": kb.region, "question": None}

@@ -4,7 +4,7 @@ questions ("none of these" / "yes, one or more" / "don't know") and single quest
 everywhere; the result page leads with the triage level, then red flags, ranked conditions, advice, routines.
 
 The wizard keeps no server state: the page carries its answers so far as JSON ([[step id, value], ...], a
-screen's value being its answer), replayed by `triage.interview.replay` on every request."""
+screen's value being its answer), replayed by `triage.regions.settle_region` on every request."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from strideguard.triage.interview import (
 )
 from strideguard.triage.knowledge import REGION, REGIONS, default_knowledge
 from strideguard.triage.knowledge_model import SCREEN_ANSWERS, KnowledgeBase, Question, Screen
-from strideguard.triage.regions import region_for
+from strideguard.triage.regions import settle_region
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import validate_findings
 from strideguard.triage.text import (
@@ -123,6 +123,17 @@ def state_of(answers: list[tuple[str, Any]], kb: KnowledgeBase) -> tuple[dict[st
         return replay(answers, kb)
     except AnswerError as exc:  # parse_answers already checked each entry; keep the message if not
         raise HTTPException(422, f"The wizard lost its place ({exc}); start again.") from None
+
+
+def settled_state(
+    region: str, answers: list[tuple[str, Any]]
+) -> tuple[KnowledgeBase, dict[str, Any], frozenset[str]]:
+    """(knowledge, findings, asked) of the check the wizard's answers go on with (`regions.settle_region`)."""
+    try:
+        settled = settle_region(region, answers)
+    except AnswerError as exc:
+        raise HTTPException(422, f"The wizard lost its place ({exc}); start again.") from None
+    return settled.kb, settled.findings, settled.asked
 
 
 def parse_value(question: Question, kb: KnowledgeBase, text: str) -> tuple[Any, str | None]:
@@ -285,8 +296,7 @@ def triage_start(
         started = _diary_start(session, viewer.athlete_id, pain)
         if started is not None:
             region, answers, note = started
-    kb = default_knowledge(region_of(region))
-    findings, asked = state_of(answers, kb)
+    kb, findings, asked = settled_state(region_of(region), answers)
     step = next_step(findings, kb, asked)
     assert step is not None
     rows = session.execute(
@@ -338,12 +348,8 @@ def triage_step(request: Request, form: FormFields, session: DbSession) -> Respo
                     request, kb, answers, current, status_code=422, error=error, typed=form.get("value", "")
                 )
             answers.append((current.finding, value))
-    findings, asked = state_of(answers, kb)
-    region = region_for(kb.region, findings)
-    if region != kb.region:  # "not the knee": the hip check goes on with the answers so far
-        kb = default_knowledge(region)
-        answers = parse_answers(json.dumps(answers), kb)
-        findings, asked = state_of(answers, kb)
+    # "not the knee": the hip check goes on with the answers so far (the CLI and the API settle it alike)
+    kb, findings, asked = settled_state(kb.region, answers)
     step = next_step(findings, kb, asked)
     if step is not None:
         if revisit is not None and revisit[0] == step.id:
