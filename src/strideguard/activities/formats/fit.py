@@ -36,7 +36,12 @@ import fitdecode
 import numpy as np
 
 from strideguard.activities.formats.cadence import steps_factor
-from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
+from strideguard.activities.formats.dates import (
+    GIVE_START_HINT,
+    check_dates,
+    given_offset_s,
+    seconds_to_datetime,
+)
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
 from strideguard.activities.formats.fit_decoded import (
@@ -89,10 +94,7 @@ _MESSAGE_LISTS = {
     23: "device_infos",
     34: "activities",
 }
-_NO_DATES = (
-    "no calendar date in the file (only device-relative times): cannot date the activity; "
-    'give its start with `strideguard import FILE --start "YYYY-MM-DD HH:MM"`'
-)
+_NO_DATES = f"no calendar date in the file (only device-relative times): {GIVE_START_HINT}"
 _DAMAGE_SUFFIX = ": imported what decoded; data may be wrong"
 _TIME_CHECK_EVERY = 2048
 
@@ -464,6 +466,8 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
     order = np.flatnonzero(valid)
     device = _device_name(msgs)
     offset = _utc_offset_s(msgs)
+    if offset is None and shift_s is not None and start_utc is not None:
+        offset = given_offset_s(start_utc)  # the runner's local time
 
     sessions = [s for s in msgs.sessions if s]
     if not sessions:
@@ -579,7 +583,7 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
         if fixes:
             extra["fit_fixes"] = fixes
         if shift_s is not None:
-            extra["start_given"] = "the file has no calendar date: start given with --start"
+            extra["start_given"] = "the file has no calendar date: start given at import"
         activities.append(
             Activity(
                 sport=sport,
