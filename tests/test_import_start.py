@@ -291,3 +291,24 @@ def test_web_start_time_is_checked_and_refused_with_the_file_named(client, data_
         assert message in alert
     assert store.list_activities(session, athlete_id) == []
     assert list((client.app.state.data_dir / "uploads").glob("*/*")) == []  # nothing kept of refused uploads
+
+
+def test_the_start_rides_the_job_queue_with_its_offset_and_old_jobs_still_claim(
+    engine, session, athlete_id, tmp_path
+):
+    """The upload's start is kept in the job's options column (no migration), read back by the worker with
+    the runner's offset; a job queued before (its sports as a plain list) is claimed as before."""
+    from strideguard.importing import jobs as import_jobs
+
+    start = datetime.fromisoformat("2026-05-01T07:30+02:00")
+    import_jobs.enqueue(session, "a" * 20, athlete_id, tmp_path / "a", ["old.fit"], None, start)
+    session.commit()
+    claimed = import_jobs.claim(engine)
+    assert claimed is not None and claimed.id == "a" * 20
+    assert claimed.start_utc == start and claimed.start_utc.utcoffset() == timedelta(hours=2)
+    assert claimed.sports is None
+
+    import_jobs.enqueue(session, "b" * 20, athlete_id, tmp_path / "b", ["x.fit"], frozenset({"run", "walk"}))
+    session.commit()
+    plain = import_jobs.claim(engine)
+    assert plain is not None and plain.sports == frozenset({"run", "walk"}) and plain.start_utc is None
