@@ -312,3 +312,13 @@ def test_the_start_rides_the_job_queue_with_its_offset_and_old_jobs_still_claim(
     session.commit()
     plain = import_jobs.claim(engine)
     assert plain is not None and plain.sports == frozenset({"run", "walk"}) and plain.start_utc is None
+
+
+def test_a_start_zone_that_is_no_zone_name_falls_back_to_the_servers_zone() -> None:
+    from strideguard.web.imports import given_upload_start
+
+    for zone in ("../../etc/passwd", "/etc/passwd", "Nowhere/Town", "x" * 5000):
+        start = given_upload_start("2026-05-01T07:30", zone, ["old.fit"])
+        assert start == datetime(2026, 5, 1, 7, 30).astimezone()
+    zurich = given_upload_start("2026-01-10T07:30", "Europe/Zurich", ["old.fit"])
+    assert isinstance(zurich, datetime) and zurich.utcoffset() == timedelta(hours=1)  # winter time

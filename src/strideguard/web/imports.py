@@ -90,7 +90,7 @@ def given_upload_start(text: str, zone_name: str, names: list[str]) -> datetime 
         )
     try:
         zone = ZoneInfo(zone_name) if zone_name else None
-    except (ValueError, ZoneInfoNotFoundError):
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # not a zone name: the server's zone
         zone = None
     try:
         return given_start(text, zone)
