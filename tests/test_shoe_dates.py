@@ -238,3 +238,43 @@ def test_add_form_and_api_take_the_dates(client, session, athlete_id):
     assert run.shoe_id == racer.id  # the one pair in use then that is no other sport's default
     wrong = client.patch(f"/api/shoes/{trail_id}", json={"in_use_until": "2023-01-01"})
     assert wrong.status_code == 422 and "before in use from" in wrong.text
+
+
+def test_shoes_list_shows_the_dates_in_use_also_on_a_narrow_terminal(run_cli, cli_env):
+    """`shoes list` has an "in use" column (its JSON had the dates, the table did not): "since DATE" for a
+    pair still in use, "DATE to DATE" for one with an end. On an 80-column terminal every column still fits
+    and no date breaks inside."""
+    import subprocess
+    import sys
+
+    assert (
+        run_cli("shoes", "add", "Daily trainer", "--from", "2025-03-01", "--default-for", "run").returncode
+        == 0
+    )
+    assert run_cli("shoes", "add", "Racers", "--from", "2024-01-10", "--until", "2025-02-28").returncode == 0
+    wide = run_cli("shoes", "list")
+    assert wide.returncode == 0, wide.stderr
+    header = next(line for line in wide.stdout.splitlines() if " shoe " in line)
+    assert "in use" in header and "wear" in header
+    rows = {line.split("│")[2].strip(): line for line in wide.stdout.splitlines() if line.startswith("│")}
+    assert "since 2025-03-01" in rows["Daily trainer"]
+    assert "2024-01-10 to 2025-02-28" in rows["Racers"]
+
+    narrow = subprocess.run(
+        [sys.executable, "-m", "strideguard", "shoes", "list"],
+        env={**cli_env, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert narrow.returncode == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if " shoe " in line)
+    for column in ("id", "km", "limit", "%", "runs", "in use", "last used", "status"):
+        assert column in header, column
+    for day in ("2025-03-01", "2024-01-10", "2025-02-28"):
+        assert day in narrow.stdout  # whole, never split over two lines
+    # the JSON keeps the same dates
+    listed = {s["name"]: s for s in json.loads(run_cli("shoes", "list", "--json").stdout)}
+    assert (listed["Racers"]["in_use_from"], listed["Racers"]["in_use_until"]) == ("2024-01-10", "2025-02-28")

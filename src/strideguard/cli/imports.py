@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from strideguard.activities.formats import expand_paths
-from strideguard.activities.formats.dates import date_problem
+from strideguard.activities.formats import expand_paths, format_of
+from strideguard.activities.formats.dates import given_start
 from strideguard.cli.common import (
     EXIT_INTERRUPTED,
     AppContext,
@@ -257,8 +257,8 @@ def print_source(data: dict[str, Any], show_all: bool = False, this_run_only: bo
     "start_text",
     metavar="'YYYY-MM-DD HH:MM'",
     default=None,
-    help="Start of the run, for one FIT file that holds only device-relative times (no calendar date). "
-    "Local time unless an offset is given (+02:00, Z).",
+    help="Start of the run, for one FIT, GPX or TCX file without a usable calendar date (a watch clock "
+    "that was never set, or a track without times). Local time unless an offset is given (+02:00, Z).",
 )
 @pass_app
 def import_command(
@@ -361,21 +361,13 @@ def command_seconds() -> float:
 
 def _parse_start(text: str, paths: tuple[Path, ...]) -> datetime:
     """`--start`: a local (or offset) date and time, plausible by the importers' date rule, for one file."""
-    if len(paths) != 1 or paths[0].is_dir() or paths[0].suffix.lower() == ".zip":
-        raise click.BadParameter("dates one file: name exactly one FIT file", param_hint="--start")
+    if len(paths) != 1 or paths[0].is_dir() or format_of(paths[0].name) is None:
+        one_file = "dates one file: name exactly one FIT, GPX or TCX file"
+        raise click.BadParameter(one_file, param_hint="--start")
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is not a date and time; use 'YYYY-MM-DD HH:MM'", param_hint="--start"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # the runner's wall-clock time on this machine
-    moment = moment.astimezone(UTC)
-    problem = date_problem(moment)
-    if problem is not None:
-        raise click.BadParameter(problem.replace("implausible date: starts", "starts"), param_hint="--start")
-    return moment
+        return given_start(text)  # without an offset: the runner's wall-clock time on this machine
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
 
 
 def _check_paths(paths: tuple[Path, ...]) -> tuple[list[Path], list[tuple[str, str]], list[str]]:

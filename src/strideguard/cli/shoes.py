@@ -189,6 +189,16 @@ def _given(value: Any) -> Any:
     return shoe_store.KEEP if value is None else (None if value == "none" else value)
 
 
+NARROW_WIDTH = 100  # `shoes list` drops its wear bar on a terminal narrower than this
+
+
+def _in_use_text(span: shoe_use.InUse) -> str:
+    """The `shoes list` column: "since 2025-03-01", or "2025-03-01 to 2026-02-28" once it has an end."""
+    if span.end is None:
+        return f"since {span.start.isoformat()}"
+    return f"{span.start.isoformat()} to {span.end.isoformat()}"
+
+
 def _span_text(span: shoe_use.InUse) -> str:
     return f"from {span.start.isoformat()}" + (f" until {span.end.isoformat()}" if span.end else "")
 
@@ -297,9 +307,18 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
     if not wears:
         console.print('No shoes yet. Try [bold]strideguard shoes add "Daily trainer" --default-for run[/].')
         return
-    table = Table(title="Shoes", title_justify="left")
-    for header in ("id", "shoe", unit, "limit", "wear", "%", "runs", "last used", "default for", "status"):
-        table.add_column(header, justify="right" if header in {"id", unit, "limit", "%", "runs"} else "left")
+    # Under 100 columns the wear bar (the % says the same) and the column rules go, so that every column
+    # keeps its room on an 80-column terminal.
+    bar = console.width >= NARROW_WIDTH
+    table = Table(title="Shoes", title_justify="left", **({} if bar else {"box": None, "pad_edge": False}))
+    headers = ["id", "shoe", unit, "limit", *(["wear"] if bar else []), "%", "runs", "in use", "last used"]
+    for header in [*headers, "default for", "status"]:
+        table.add_column(
+            header,
+            justify="right" if header in {"id", unit, "limit", "%", "runs"} else "left",
+            # A date never breaks inside: a narrow "in use" wraps after "since" or "to" instead.
+            min_width=10 if header in {"in use", "last used"} else None,
+        )
     for w in wears:
         colour = {"ok": "green", "check": "yellow", "replace": "red"}[w.level]
         status = "retired" if w.shoe.retired else ("" if w.level == "ok" else WEAR_LABELS[w.level].lower())
@@ -308,9 +327,10 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
             Text(w.shoe.label),  # the runner's or the export's words: never rich markup
             units.distance_number(w.distance_m, unit, 0),
             units.distance_number(w.shoe.retire_at_m, unit, 0),
-            f"[{colour}]{progress_bar(w.fraction)}[/]",
+            *([f"[{colour}]{progress_bar(w.fraction)}[/]"] if bar else []),
             units.number(w.percent),
             str(w.activities),
+            _in_use_text(spans[w.shoe.id]),
             w.last_used.isoformat() if w.last_used else "",
             ", ".join(sorted(s for s, sid in defaults.items() if sid == w.shoe.id)),
             status,

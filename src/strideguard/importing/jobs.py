@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class Job:
     sports: frozenset[str] | None
     worker: str
     attempts: int
+    start_utc: datetime | None = None  # the runner's start for one file without a usable date
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +97,20 @@ def enqueue(
     folder: Path | str,
     files: Sequence[str],
     sports: frozenset[str] | None = None,
+    start_utc: datetime | None = None,
 ) -> ImportJobRow:
-    """Add a queued job for the files in `folder` (the caller commits)."""
+    """Add a queued job for the files in `folder` (the caller commits); `start_utc` dates its one file."""
+    options: list[str] | dict[str, Any] | None = sorted(sports) if sports is not None else None
+    if start_utc is not None:
+        # The job's other options share the sports' JSON column (no new column for one optional value).
+        options = {"sports": options, "start": start_utc.isoformat()}
     row = ImportJobRow(
         id=job_id,
         athlete_id=athlete_id,
         status="queued",
         folder=str(Path(folder).resolve()),
         files=list(files),
-        sports=sorted(sports) if sports is not None else None,
+        sports=options,
         totals={},
         attempts=0,
         created_at=utcnow(),
@@ -154,16 +160,30 @@ def claim(engine: Engine, worker: str | None = None) -> Job | None:
             if claimed.rowcount != 1:
                 continue  # another worker was faster: try the next queued job
             row = connection.execute(sa.select(ImportJobRow).where(ImportJobRow.id == job_id)).one()
+        sports, start = _options(row.sports)
         return Job(
             id=row.id,
             athlete_id=row.athlete_id,
             folder=row.folder,
             files=list(row.files or []),
-            sports=frozenset(row.sports) if row.sports is not None else None,
+            sports=sports,
             worker=worker,
             attempts=row.attempts,
+            start_utc=start,
         )
     return None
+
+
+def _options(stored: list[str] | dict[str, Any] | None) -> tuple[frozenset[str] | None, datetime | None]:
+    """(sports, start) from the job's options column: a list of sports, or {"sports": ..., "start": ISO}."""
+    if isinstance(stored, dict):
+        sports = stored.get("sports")
+        start = stored.get("start")
+        return (
+            frozenset(sports) if sports is not None else None,
+            datetime.fromisoformat(start) if start else None,
+        )
+    return (frozenset(stored) if stored is not None else None), None
 
 
 def _mine(job: Job) -> Any:
@@ -338,7 +358,7 @@ def run_one(engine: Engine, job: Job, stop: threading.Event | None = None) -> Ou
             )
             fail(engine, job, message)
             return Outcome("failed", message)
-        options = ImportOptions(sports=job.sports, workers=default_workers())
+        options = ImportOptions(sports=job.sports, workers=default_workers(), start_utc=job.start_utc)
         summary = run_import(engine, [folder], options, progress, athlete_id=job.athlete_id)
         result = summary.to_json()
         if progress.dirty:

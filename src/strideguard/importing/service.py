@@ -113,7 +113,8 @@ class ImportOptions:
     limits: Limits = DEFAULT_LIMITS
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
     reader: str = "auto"  # "auto" (fast FIT decoder with fitdecode fallback) or "fitdecode" (benchmarks)
-    # Start of FIT files that hold only device-relative times (`import FILE --start`); ignored for others.
+    # Start of one file without a usable calendar date (`import FILE --start`, the upload form's start time):
+    # FIT with only device-relative times, GPX/TCX without times or with impossible dates; ignored for others.
     start_utc: datetime | None = None
 
     def sports_for(self, kind: str) -> frozenset[str]:

@@ -250,7 +250,9 @@ class ImportJobRow(Base):
     status: Mapped[str] = mapped_column(sa.String(20), default="queued")  # queued|running|finished|failed
     folder: Mapped[str] = mapped_column(sa.Text)  # absolute path of the uploaded files (shared storage)
     files: Mapped[list[str]] = mapped_column(sa.JSON)  # the names as uploaded, for the progress page
-    sports: Mapped[list[str] | None] = mapped_column(sa.JSON)  # None: the import's default sports
+    # The job's options: a list of sports (None: the import's default sports), or, when the runner gave the
+    # start of its one file, {"sports": list | None, "start": ISO date-time with offset}.
+    sports: Mapped[list[str] | dict[str, Any] | None] = mapped_column(sa.JSON)
     totals: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)  # source -> items, for progress
     worker: Mapped[str | None] = mapped_column(sa.String(200))  # host:pid of the worker running it
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from strideguard.activities.formats.dates import given_start
 from strideguard.importing import jobs as import_jobs
 from strideguard.importing.service import get_import, list_imports
 from strideguard.model import SPORTS
@@ -76,6 +78,24 @@ def check_upload_names(names: list[str]) -> list[str]:
         if not name.lower().endswith(ALLOWED_SUFFIXES):
             problems.append(f"{name}: not a FIT, GPX or TCX file (optionally .gz) or a ZIP archive.")
     return problems
+
+
+def given_upload_start(text: str, zone_name: str, names: list[str]) -> datetime | str:
+    """The form's start time for its one file (wall-clock time in the browser's zone `zone_name`, else the
+    server's), or why it cannot be used: one line naming the file."""
+    if len(names) != 1 or names[0].lower().endswith(".zip"):
+        return (
+            "Start time dates one file: choose exactly one FIT, GPX or TCX file (not a ZIP), "
+            "or leave the start time empty."
+        )
+    try:
+        zone = ZoneInfo(zone_name) if zone_name else None
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # not a zone name: the server's zone
+        zone = None
+    try:
+        return given_start(text, zone)
+    except ValueError as exc:
+        return f"{names[0]}: start time {exc}"
 
 
 # --- the job ------------------------------------------------------------------------------------------------
@@ -182,6 +202,7 @@ def _page(
     shown = [(r, display_source(r.source, root)) for r in imports]
     values.setdefault("errors", [])
     values.setdefault("sports_choice", "default")
+    values.setdefault("start", "")
     return render(request, "import.html", status_code=status_code, imports=shown, sports=SPORTS, **values)
 
 
@@ -248,7 +269,15 @@ async def upload(request: Request) -> Response:
         return await run_in_threadpool(_refusal_page, request, viewer, 507, message)
     names = [f.sent_name for f in received.files]
     sports_choice = received.fields.get("sports", "default")
+    start_text = received.fields.get("start", "").strip()
     errors = check_upload_names(names + received.refused_names)
+    start: datetime | None = None
+    if start_text and not errors:
+        given = given_upload_start(start_text, received.fields.get("start_zone", ""), names)
+        if isinstance(given, str):
+            errors.append(given)
+        else:
+            start = given
     if received.too_many_files:
         count = len(names) + len(received.refused_names) + received.too_many_files
         errors.append(f"{count} files at once is too many; zip them, or upload at most {MAX_FILES}.")
@@ -257,10 +286,16 @@ async def upload(request: Request) -> Response:
     if errors:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         return await run_in_threadpool(
-            _page_in_session, request, viewer, 422, errors=errors, sports_choice=sports_choice
+            _page_in_session,
+            request,
+            viewer,
+            422,
+            errors=errors,
+            sports_choice=sports_choice,
+            start=start_text,
         )
     sports = frozenset(SPORTS) if sports_choice == "all" else None
-    await run_in_threadpool(_enqueue, request, job, viewer.athlete_id, folder, names, sports)
+    await run_in_threadpool(_enqueue, request, job, viewer.athlete_id, folder, names, sports, start)
     return RedirectResponse(f"/import/jobs/{job}", status_code=303)
 
 
@@ -291,10 +326,11 @@ def _enqueue(
     folder: Path,
     names: list[str],
     sports: frozenset[str] | None,
+    start: datetime | None = None,
 ) -> None:
     """Queue the received files as one job (a short session), and wake this process's worker."""
     with request.app.state.session_factory() as session:
-        import_jobs.enqueue(session, job, athlete_id, folder, names, sports)
+        import_jobs.enqueue(session, job, athlete_id, folder, names, sports, start)
         session.commit()
     worker = getattr(request.app.state, "import_worker", None)
     if worker is not None:

@@ -85,7 +85,8 @@ def read_bytes(
 ) -> list[Activity]:
     """Parse one file's bytes (gzip allowed) into activities; raise FileRejected with a one-line reason.
 
-    `start_utc` dates a FIT file that holds only device-relative times (the runner gives the start).
+    `start_utc` (the runner's `import --start`) dates a file without a usable calendar date: a FIT file with
+    only device-relative times, a GPX or TCX file without times or with dates the date rule refuses.
     """
     fmt = format_of(name)
     if fmt is None:
@@ -112,11 +113,11 @@ def read_bytes(
     elif fmt == "gpx":
         from strideguard.activities.formats.gpx import read_gpx
 
-        activities = read_gpx(data, limits)
+        activities = read_gpx(data, limits, start_utc=start_utc)
     else:
         from strideguard.activities.formats.tcx import read_tcx
 
-        activities = read_tcx(data, limits)
+        activities = read_tcx(data, limits, start_utc=start_utc)
     if not activities:
         raise NotAnActivity("no activity in the file")
     base = Path(name).name

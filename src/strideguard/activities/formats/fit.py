@@ -29,18 +29,24 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import fitdecode
 import numpy as np
 
 from strideguard.activities.formats.cadence import steps_factor
-from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
+from strideguard.activities.formats.dates import (
+    GIVE_START_HINT,
+    check_dates,
+    given_offset_s,
+    seconds_to_datetime,
+)
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.fit_crc import check_parts
 from strideguard.activities.formats.fit_decoded import (
     DEV_NATIVE_RECORD_COLUMNS,
+    DEVICE_TIME_SUFFIX,
     RECORD_COLUMNS,
     FitMessages,
     developer_unit_divisor,
@@ -88,10 +94,7 @@ _MESSAGE_LISTS = {
     23: "device_infos",
     34: "activities",
 }
-_NO_DATES = (
-    "no calendar date in the file (only device-relative times): cannot date the activity; "
-    'give its start with `strideguard import FILE --start "YYYY-MM-DD HH:MM"`'
-)
+_NO_DATES = f"no calendar date in the file (only device-relative times): {GIVE_START_HINT}"
 _DAMAGE_SUFFIX = ": imported what decoded; data may be wrong"
 _TIME_CHECK_EVERY = 2048
 
@@ -147,7 +150,8 @@ def _message_dict(frame: Any) -> dict[str, Any]:
         name = fd.name
         if name in _TIME_FIELDS and isinstance(value, int):
             value = _fit_datetime(value)
-            if value is None:
+            if value is None:  # device-relative: kept apart for `import --start` (fit_decoded.py)
+                out.setdefault(name + DEVICE_TIME_SUFFIX, float(FIT_EPOCH_S + fd.value))
                 continue
         if name not in out:
             out[name] = value
@@ -373,22 +377,46 @@ def _counts_one_foot(
     return steps_factor(samples, sport, summary=_num(session, "avg_cadence")) == 2.0
 
 
-def _laps_in(msgs: FitMessages, start: float, end: float, steps: bool, everything: bool) -> tuple[Lap, ...]:
+def _start_s(message: dict[str, Any], shift_s: float | None, from_end: bool = True) -> float | None:
+    """A session's or lap's start (Unix seconds): its start_time, else (`from_end`) its end timestamp less its
+    elapsed time; device-relative times count only when the runner dated the file (shifted by `shift_s`)."""
+    elapsed = _num(message, "total_elapsed_time") if from_end else None
+    for name, back in (("start_time", 0.0), ("timestamp", elapsed)):
+        if back is None:
+            continue
+        stamp = _time(message, name)
+        if stamp is not None:
+            return stamp.timestamp() - back
+        device = message.get(name + DEVICE_TIME_SUFFIX)
+        if shift_s is not None and device is not None:
+            return device + shift_s - back
+    return None
+
+
+def _device_start(msgs: FitMessages, first_record_s: float) -> float:
+    """The device-relative time at which a file without dates starts: the first session's (or lap's) start
+    when it is shortly before the first record (timers start before the first sample), else that record."""
+    starts = [_start_s(m, 0.0, from_end=False) for m in msgs.sessions] + [_start_s(m, 0.0) for m in msgs.laps]
+    start = next((s for s in starts if s is not None), None)
+    if start is not None and first_record_s - _MAX_START_SKEW_S <= start < first_record_s:
+        return start
+    return first_record_s
+
+
+def _laps_in(
+    msgs: FitMessages, start: float, end: float, steps: bool, everything: bool, shift_s: float | None = None
+) -> tuple[Lap, ...]:
     laps = []
     for message in msgs.laps:
-        lap_start = _time(message, "start_time")
         elapsed = _num(message, "total_elapsed_time")
-        if lap_start is None:
-            stamp = _time(message, "timestamp")
-            if stamp is None or elapsed is None:
-                continue
-            lap_start = stamp - timedelta(seconds=elapsed)
-        t = lap_start.timestamp()
+        t = _start_s(message, shift_s)
+        if t is None:
+            continue
         if not everything and not (start - 1.0 <= t < end):
             continue
         laps.append(
             Lap(
-                start_utc=lap_start,
+                start_utc=datetime.fromtimestamp(t, UTC),
                 elapsed_time_s=elapsed,
                 moving_time_s=_num(message, "total_timer_time"),
                 distance_m=_num(message, "total_distance"),
@@ -427,17 +455,19 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
     n = msgs.n_records
     timestamps = records["timestamp"] if n else np.empty(0)
     valid = ~np.isnan(timestamps) & (timestamps >= _MIN_EPOCH_S)
-    dated_by_runner = False
+    shift_s: float | None = None  # added to device-relative times when the runner dated the file
     if start_utc is not None and n and not valid.any() and not np.isnan(timestamps).all():
         # Only device-relative times (seconds since power-on): the runner gave the start (`import --start`).
-        # The records keep their spacing; the first one is at the given start.
-        timestamps = timestamps - np.nanmin(timestamps) + start_utc.timestamp()
+        # Records, sessions and laps keep their spacing; the run's start is at the given start.
+        shift_s = start_utc.timestamp() - _device_start(msgs, float(np.nanmin(timestamps)))
+        timestamps = timestamps + shift_s
         records = {**records, "timestamp": timestamps}
         valid = ~np.isnan(timestamps)
-        dated_by_runner = True
     order = np.flatnonzero(valid)
     device = _device_name(msgs)
     offset = _utc_offset_s(msgs)
+    if offset is None and shift_s is not None and start_utc is not None:
+        offset = given_offset_s(start_utc)  # the runner's local time
 
     sessions = [s for s in msgs.sessions if s]
     if not sessions:
@@ -453,8 +483,7 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
     # elapsed time spans the whole multisport activity.
     starts: list[float | None] = []
     for session in sessions:
-        start = _time(session, "start_time")
-        starts.append(start.timestamp() if start else None)
+        starts.append(_start_s(session, shift_s, from_end=False))
     activities = []
     for index, session in enumerate(sessions):
         fixes: list[str] = []
@@ -542,7 +571,7 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
         start_utc = datetime.fromtimestamp(start_s, UTC)
         span_end = start_s + (elapsed or 0.0)
         check_dates(start_utc, seconds_to_datetime(span_end))
-        laps = _laps_in(msgs, start_s, span_end + 1.0, steps, everything=len(sessions) == 1)
+        laps = _laps_in(msgs, start_s, span_end + 1.0, steps, everything=len(sessions) == 1, shift_s=shift_s)
         if len(sessions) == 1 and laps and streams is not None and not notes:
             laps = _laps_covering(laps, streams, start_s, session_cut_short, fixes)
         damage = [msgs.damaged] if msgs.damaged else []
@@ -553,8 +582,8 @@ def build_activities(msgs: FitMessages, *, start_utc: datetime | None = None) ->
             extra["fit_sub_sport"] = str(fit_sub_sport)
         if fixes:
             extra["fit_fixes"] = fixes
-        if dated_by_runner:
-            extra["start_given"] = "the file has no calendar date: start given with --start"
+        if shift_s is not None:
+            extra["start_given"] = "the file has no calendar date: start given at import"
         activities.append(
             Activity(
                 sport=sport,

@@ -22,6 +22,11 @@ RECORD_COLUMNS = (
     "power",  # W (record power, else a developer field named like power)
 )
 
+# A message's date_time field holding a device-relative time (seconds since power-on, no date) is kept under
+# its name plus this suffix ('start_time_device_s'), on the records' time base (FIT epoch + raw seconds, as
+# a float), so that `import --start` can shift laps the same way as the records.
+DEVICE_TIME_SUFFIX = "_device_s"
+
 
 @dataclass(slots=True)
 class FitMessages:
@@ -29,7 +34,8 @@ class FitMessages:
 
     Message dicts map FIT profile field names (as fitdecode names them, e.g. 'total_distance', 'start_time',
     'sport', 'sub_sport', 'avg_heart_rate') to values in profile units: scale and offset applied, invalid
-    values dropped (key absent), timestamps as aware UTC datetimes, enums as profile strings ('running').
+    values dropped (key absent), timestamps as aware UTC datetimes (device-relative ones under the name +
+    DEVICE_TIME_SUFFIX), enums as profile strings ('running').
     """
 
     file_types: list[str] = field(default_factory=list)  # file_id.type per chained part: 'activity', ...

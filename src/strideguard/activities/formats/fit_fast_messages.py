@@ -5,7 +5,8 @@ They are a handful per file, so they are decoded one by one, but with a plan com
 is what fit.py's fitdecode path builds from fitdecode's frames: the same field names (subfield names such as
 'avg_running_cadence' with the parent name 'avg_cadence' as an alias), component expansion ('avg_speed' also
 gives 'enhanced_avg_speed'), enum names, scale and offset, the first valid value winning, invalid values
-absent, and date_time fields named in `TIME_FIELDS` as aware UTC datetimes.
+absent, and date_time fields named in `TIME_FIELDS` as aware UTC datetimes (device-relative ones under
+their name + DEVICE_TIME_SUFFIX).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import struct
 from datetime import UTC, datetime
 from typing import Any
 
+from strideguard.activities.formats.fit_decoded import DEVICE_TIME_SUFFIX
 from strideguard.activities.formats.fit_fast_layout import FastDecodeUnsupported, Layout
 from strideguard.activities.formats.fit_fast_profile import (
     BASE_TYPES,
@@ -138,6 +140,8 @@ class DictPlan:
                 if is_time:
                     if v >= FIT_MIN_ABSOLUTE_TIME:
                         out[name] = _datetime(v)
+                    else:
+                        out.setdefault(name + DEVICE_TIME_SUFFIX, float(FIT_EPOCH_S + v))
                     continue
                 if scale:
                     v = float(v) / scale
@@ -217,8 +221,9 @@ def _emit(out: dict[str, Any], name: str, parent: Any, value: Any) -> None:
     if isinstance(value, tuple) and all(v is None for v in value):
         return
     if name in TIME_FIELDS and isinstance(value, int):
-        if value < FIT_MIN_ABSOLUTE_TIME:
-            return  # device-relative time, no date
+        if value < FIT_MIN_ABSOLUTE_TIME:  # device-relative time, no date
+            out.setdefault(name + DEVICE_TIME_SUFFIX, float(FIT_EPOCH_S + value))
+            return
         value = _datetime(value)
     if name not in out:
         out[name] = value

@@ -16,11 +16,14 @@ its own heart rate takes the latest such sample at or before its time (cadence l
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 from lxml import etree
 
 from strideguard.activities.formats import track, xmlsafe
 from strideguard.activities.formats.cadence import steps_factor
+from strideguard.activities.formats.dates import GIVE_START_HINT, given_offset_s
 from strideguard.activities.formats.errors import CorruptFile, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -100,12 +103,15 @@ class _Points:
         self.new_segment.append(new_segment)
 
 
-def read_gpx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
+def read_gpx(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, *, start_utc: datetime | None = None
+) -> list[Activity]:
     """Parse GPX bytes into a one-element list of `Activity`.
 
     Raises NotAnActivity for routes, waypoint-only or metadata-only files and tracks without timestamps;
     CorruptFile for malformed XML or implausible dates; LimitExceeded past `limits.max_points` points or
-    `limits.max_seconds` of parsing.
+    `limits.max_seconds` of parsing. `start_utc` (the runner's `import --start`) dates a track without
+    times or with dates the date rule refuses; a track with plausible dates keeps them.
     """
     data = xmlsafe.prepare(data, "gpx", "GPX")
     points = _Points()
@@ -151,7 +157,7 @@ def read_gpx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
         if route_points:
             raise NotAnActivity("route, not a recorded activity (no track points)")
         raise NotAnActivity("no track points")
-    return [_build_activity(points, names, creator, side_tracks)]
+    return [_build_activity(points, names, creator, side_tracks, start_utc)]
 
 
 # SpoQ/SportTracks side tracks: (track element, sample element, value attributes) by local name -> column.
@@ -181,12 +187,14 @@ def _read_side_tracks(element: etree._Element, found: dict[int, list[tuple[str, 
 
 
 def _fill_from_side_track(
-    column: np.ndarray, seconds: np.ndarray, samples: list[tuple[str, float]] | None
+    column: np.ndarray, seconds: np.ndarray, samples: list[tuple[str, float]] | None, shift_s: float = 0.0
 ) -> np.ndarray:
-    """Points without a value take the latest side-track sample at or before their time (within 30 s)."""
+    """Points without a value take the latest side-track sample at or before their time (within 30 s);
+    `shift_s` moves the samples' times with the track's (a track dated by the runner)."""
     if not samples:
         return column
     times, _ = track.parse_times([moment for moment, _ in samples])
+    times = times + shift_s
     values = np.array([value for _, value in samples], dtype=np.float64)
     ok = np.isfinite(times)
     times, values = times[ok], values[ok]
@@ -218,12 +226,18 @@ def _build_activity(
     names: dict[str, str | None],
     creator: str | None,
     side_tracks: dict[int, list[tuple[str, float]]] | None = None,
+    start_utc: datetime | None = None,
 ) -> Activity:
     seconds, utc_offset_s = track.parse_times(points.time)
     timed = np.isfinite(seconds)
     if not timed.any():
+        if start_utc is not None:  # the runner says it was run, and when
+            return _undated_activity(points, names, creator, start_utc)
         # A track without times is a drawn or planned route: it says nothing about training load.
-        raise NotAnActivity("track points have no timestamps: a planned route, not a recorded activity")
+        raise NotAnActivity(
+            f"track points have no timestamps: a planned route, not a recorded activity (if you ran it, "
+            f"{GIVE_START_HINT})"
+        )
     segment = np.cumsum(points.new_segment) - 1
     timed_per_segment = np.bincount(segment, weights=timed, minlength=segment[-1] + 1)
     points_per_segment = np.bincount(segment, minlength=segment[-1] + 1)
@@ -248,10 +262,16 @@ def _build_activity(
             column[order] for column in (seconds, lat, lon, ele, hr, cad, power, speed, kept_segment)
         )
         new_segment = np.concatenate(([True], np.diff(kept_segment) != 0))
-    track.check_plausible_times(float(seconds[0]), float(seconds[-1]))
+    shift_s = track.shift_to_given_start(float(seconds[0]), float(seconds[-1]), start_utc)
+    if shift_s is not None and start_utc is not None:
+        if seconds[-1] == seconds[0]:  # every point at one bogus instant (gpxpy's Mojstrovka): no durations
+            return _undated_activity(points, names, creator, start_utc)
+        seconds = seconds + shift_s  # the points keep their spacing; the first is at the given start
+        utc_offset_s = given_offset_s(start_utc)
+    track.check_plausible_times(float(seconds[0]), float(seconds[-1]), start_given=start_utc is not None)
     if side_tracks:
-        hr = _fill_from_side_track(hr, seconds, side_tracks.get(_HR))
-        cad = _fill_from_side_track(cad, seconds, side_tracks.get(_CAD))
+        hr = _fill_from_side_track(hr, seconds, side_tracks.get(_HR), shift_s or 0.0)
+        cad = _fill_from_side_track(cad, seconds, side_tracks.get(_CAD), shift_s or 0.0)
 
     # No <type> means run: StrideGuard is a runners' log, and GPX from running apps and watches often
     # carries no type at all. A named type that is not foot-based (ride, swim, ...) maps to "other".
@@ -300,5 +320,36 @@ def _build_activity(
         name=names.get("trk_name") or names.get("file_name"),
         description=names.get("trk_desc") or names.get("file_desc"),
         device=creator,
-        extra={"declared_sport": names.get("trk_type") or None},  # sport_check: None means guessed
+        extra={
+            "declared_sport": names.get("trk_type") or None,  # sport_check: None means guessed
+            **({"start_given": track.START_GIVEN_BAD_DATES} if shift_s is not None else {}),
+        },
+    )
+
+
+def _undated_activity(
+    points: _Points, names: dict[str, str | None], creator: str | None, start_utc: datetime
+) -> Activity:
+    """A track without any time, dated by the runner: where and how far, at the given start; no durations
+    (nothing says how long it took), so no streams either."""
+    lat, lon = np.asarray(points.lat), np.asarray(points.lon)
+    if np.isfinite(lat).sum() < 2:
+        raise NotAnActivity("track points have no timestamps and no positions: nothing was recorded")
+    track.check_plausible_times(start_utc.timestamp(), start_utc.timestamp(), start_given=True)
+    steps = track.haversine_steps_m(lat, lon)
+    steps = np.where(np.asarray(points.new_segment[1:]), 0.0, steps)  # no distance across segment breaks
+    ele = np.asarray(points.rows, dtype=np.float64).reshape(-1, 5)[:, _ELE]
+    climb = track.climb_m(ele)
+    return Activity(
+        sport=sport_from_name(names.get("trk_type"), default="run"),
+        start_utc=start_utc,
+        source_format="gpx",
+        utc_offset_s=given_offset_s(start_utc),
+        distance_m=float(np.nansum(steps)),
+        ascent_m=climb[0] if climb else None,
+        descent_m=climb[1] if climb else None,
+        name=names.get("trk_name") or names.get("file_name"),
+        description=names.get("trk_desc") or names.get("file_desc"),
+        device=creator,
+        extra={"declared_sport": names.get("trk_type") or None, "start_given": track.START_GIVEN_NO_TIMES},
     )

@@ -17,12 +17,14 @@ trackpoints. Elements are matched on local names, so Garmin's `ns3:TPX`, Strava'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 from lxml import etree
 
 from strideguard.activities.formats import track, xmlsafe
 from strideguard.activities.formats.cadence import steps_factor
+from strideguard.activities.formats.dates import GIVE_START_HINT, given_offset_s
 from strideguard.activities.formats.errors import CorruptFile, FileRejected, LimitExceeded, NotAnActivity
 from strideguard.activities.formats.sports import is_foot_sport, sport_from_name
 from strideguard.config import DEFAULT_LIMITS, Limits
@@ -128,8 +130,17 @@ class _Builder:
         )
 
 
-def read_tcx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
+class _NoUsableDate(CorruptFile):
+    """An activity without a usable date, which the runner's start (`import --start`) would date."""
+
+
+def read_tcx(
+    data: bytes, limits: Limits = DEFAULT_LIMITS, *, start_utc: datetime | None = None
+) -> list[Activity]:
     """Parse TCX bytes into one `Activity` per `<Activity>` (multisport sessions give several).
+
+    `start_utc` (the runner's `import --start`) dates an activity without times or with dates the date rule
+    refuses; an activity with plausible dates keeps them.
 
     Raises NotAnActivity for courses and files without activities, CorruptFile for malformed XML (or when
     no activity in the file is readable), LimitExceeded past `limits.max_points` trackpoints or
@@ -139,6 +150,7 @@ def read_tcx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
     data = xmlsafe.prepare(data, "TrainingCenterDatabase", "TCX")
     activities: list[Activity] = []
     problems: list[str] = []
+    undated = 0  # problems that the runner's start would solve
     current: _Builder | None = None
     points = 0
     courses = 0
@@ -162,11 +174,12 @@ def read_tcx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
         elif name == "Activity" and current is not None:
             part = len(activities) + len(problems) + 1
             try:
-                activity = _build_activity(current, element)
+                activity = _build_activity(current, element, start_utc)
             except NotAnActivity:
                 pass  # an empty <Activity/> placeholder: nothing to keep, nothing lost
             except FileRejected as exc:
                 problems.append(f"activity {part}: {exc}")
+                undated += isinstance(exc, _NoUsableDate)
             else:
                 activities.append(activity)
             current = None
@@ -176,7 +189,9 @@ def read_tcx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
             xmlsafe.release(element)
     if not activities:
         if problems:
-            raise CorruptFile(problems[0] if len(problems) == 1 else "; ".join(problems[:3]))
+            message = problems[0] if len(problems) == 1 else "; ".join(problems[:3])
+            # The way out only when it is one: the start dates the file's activities that have no date.
+            raise CorruptFile(f"{message}; {GIVE_START_HINT}" if undated == len(problems) else message)
         if courses:
             raise NotAnActivity("course, not a recorded activity")
         raise NotAnActivity("no activities in the file")
@@ -186,7 +201,9 @@ def read_tcx(data: bytes, limits: Limits = DEFAULT_LIMITS) -> list[Activity]:
     return activities
 
 
-def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
+def _build_activity(
+    builder: _Builder, element: etree._Element, start_utc: datetime | None = None
+) -> Activity:
     sport = sport_from_name(builder.sport_text, default="run")
     foot = is_foot_sport(sport)
     seconds, utc_offset_s = track.parse_times(builder.times)
@@ -197,10 +214,20 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     if utc_offset_s is None:
         utc_offset_s = lap_offset if lap_offset is not None else (id_time[1] if id_time else None)
 
+    given: str | None = None
+    lap_time = np.array([lap.total_time_s for lap in builder.laps], dtype=np.float64)
+    laps_timed = bool(len(lap_time)) and bool(np.isfinite(lap_time).all())
     if not timed.any() and not np.isfinite(lap_starts).any():
-        if builder.times or (builder.laps and np.isfinite([lap.total_time_s for lap in builder.laps]).any()):
-            raise CorruptFile("no readable <Time> or lap StartTime in the activity")
-        raise NotAnActivity("activity without laps or trackpoints")
+        if laps_timed and start_utc is not None:
+            # No time at all, but the laps' durations: the laps follow each other from the given start.
+            lap_starts = start_utc.timestamp() + np.concatenate(([0.0], np.cumsum(lap_time)[:-1]))
+            given = track.START_GIVEN_LAPS_ONLY
+            utc_offset_s = given_offset_s(start_utc)
+        elif builder.times or np.isfinite(lap_time).any():
+            error = _NoUsableDate if laps_timed else CorruptFile
+            raise error("no readable <Time> or lap StartTime in the activity")
+        else:
+            raise NotAnActivity("activity without laps or trackpoints")
 
     rows = np.asarray(builder.rows, dtype=np.float64).reshape(-1, 9)[timed]
     seconds = seconds[timed]
@@ -221,7 +248,6 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     if not candidates and id_time:
         candidates = [id_time[0]]
     start_s = min(candidates)
-    lap_time = np.array([lap.total_time_s for lap in builder.laps], dtype=np.float64)
     lap_distance = np.array([lap.distance_m for lap in builder.laps], dtype=np.float64)
     ends = [start_s]
     if len(seconds):
@@ -230,7 +256,20 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
     if finite_lap.any():
         ends.append(float(np.max(lap_starts[finite_lap] + lap_time[finite_lap])))
     end_s = max(ends)
-    track.check_plausible_times(start_s, end_s)
+    shift_s = track.shift_to_given_start(start_s, end_s, start_utc)
+    if shift_s is not None:  # trackpoints and laps keep their spacing; the activity starts at the given start
+        seconds, lap_starts, start_s, end_s = (
+            seconds + shift_s,
+            lap_starts + shift_s,
+            start_s + shift_s,
+            end_s + shift_s,
+        )
+        given = track.START_GIVEN_BAD_DATES
+        utc_offset_s = given_offset_s(start_utc) if start_utc is not None else None
+    try:
+        track.check_plausible_times(start_s, end_s, start_given=True)
+    except CorruptFile as exc:
+        raise (exc if start_utc is not None else _NoUsableDate(str(exc))) from None
 
     lat, lon, altitude, point_distance = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
     hr, cadence, run_cadence, speed, power = rows[:, 4], rows[:, 5], rows[:, 6], rows[:, 7], rows[:, 8]
@@ -347,7 +386,11 @@ def _build_activity(builder: _Builder, element: etree._Element) -> Activity:
         description=xmlsafe.child_text(element, "Notes"),
         damaged=damaged,
         device=_creator_name(element),
-        extra={"declared_sport": builder.sport_text or None, **({"tcx_fixes": fixes} if fixes else {})},
+        extra={
+            "declared_sport": builder.sport_text or None,
+            **({"tcx_fixes": fixes} if fixes else {}),
+            **({"start_given": given} if given else {}),
+        },
     )
 
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from strideguard.activities.formats.dates import check_dates, seconds_to_datetime
+from strideguard.activities.formats.dates import GIVE_START_HINT, date_problem, seconds_to_datetime
+from strideguard.activities.formats.errors import CorruptFile
 
 # Mean Earth radius R1 = (2a + b) / 3 of the WGS-84/GRS-80 ellipsoid (Moritz, "Geodetic Reference System
 # 1980", J. Geodesy 2000). A sphere is within ~0.3% of the ellipsoid; over a run's short steps the error
@@ -108,9 +109,29 @@ def parse_times(texts: list[str | None]) -> tuple[np.ndarray, int | None]:
     return values, offset
 
 
-def check_plausible_times(first_s: float, last_s: float, *, now: datetime | None = None) -> None:
-    """The one date rule (dates.py): refuse tracks before 1990 or ending after tomorrow."""
-    check_dates(seconds_to_datetime(first_s), seconds_to_datetime(last_s), now=now)
+def check_plausible_times(
+    first_s: float, last_s: float, *, now: datetime | None = None, start_given: bool = False
+) -> None:
+    """The one date rule (dates.py): refuse tracks before 1990 or ending after tomorrow, naming the way out
+    (the runner's start) unless the runner gave one."""
+    problem = date_problem(seconds_to_datetime(first_s), seconds_to_datetime(last_s), now=now)
+    if problem is not None:
+        raise CorruptFile(problem if start_given else f"{problem}; {GIVE_START_HINT}")
+
+
+def shift_to_given_start(first_s: float, last_s: float, start_utc: datetime | None) -> float | None:
+    """Seconds to add to a track's times so that it starts at the runner's given start (`import --start`),
+    when its own times break the date rule (a clock never set: 1970, 1901, 2099); None when no start was
+    given or the track's dates are fine (the file's own times win)."""
+    if start_utc is None or date_problem(seconds_to_datetime(first_s), seconds_to_datetime(last_s)) is None:
+        return None
+    return start_utc.timestamp() - first_s
+
+
+# extra["start_given"] of an activity dated by the runner's start, by what the file lacked.
+START_GIVEN_NO_TIMES = "the file has no times: start given at import, durations unknown"
+START_GIVEN_LAPS_ONLY = "the file has no times: start given at import, the laps follow each other from it"
+START_GIVEN_BAD_DATES = "the file's dates are impossible (a clock that was not set): start given at import"
 
 
 def utc_datetime(seconds: float) -> datetime:

@@ -1,4 +1,5 @@
-// Live import progress: poll the job's JSON every second; reload for the final summary when it ends.
+// Import pages: live progress of a job (poll its JSON every second, reload for the final summary when it
+// ends), and the upload form's time zone.
 "use strict";
 (function () {
   window.StrideGuard = window.StrideGuard || {};
@@ -33,5 +34,13 @@
         .catch(function () { window.setTimeout(poll, 3000); });
     }
     window.setTimeout(poll, 500);
+  };
+  // The upload form's start time is wall-clock time: send the browser's time zone with it (without it, the
+  // server's zone is used).
+  window.StrideGuard.uploadZone = function (form) {
+    var zone = form.querySelector('input[name="start_zone"]');
+    try {
+      if (zone) { zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; }
+    } catch (e) { /* an old browser: the server's zone */ }
   };
 })();
