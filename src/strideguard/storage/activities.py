@@ -17,6 +17,7 @@ from strideguard.activities.originals import SourceFile
 from strideguard.model import SPORTS, Activity, Lap
 from strideguard.storage import bulk as store_bulk
 from strideguard.storage import shoe_use
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import (
     ActivityRow,
     AthleteRow,
@@ -274,7 +275,7 @@ def summaries(session: Session, query: sa.Select[Any]) -> list[Activity]:
     # By position: a Row's attribute lookups cost more than building the Activity (the dashboard reads
     # a few hundred of these per view).
     activities = []
-    for values in session.execute(query):
+    for values in plain_rows(session, query):
         fields = dict(zip(_SUMMARY_NAMES, values, strict=True))
         fields["shoe_auto"] = bool(fields["shoe_auto"])
         activities.append(Activity(**fields))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as activity_store
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeTotalRow
 from strideguard.training import load
 from strideguard.training import shoes as shoe_wear_model
@@ -34,7 +35,8 @@ def day_loads(
 ) -> list[load.DayLoad]:
     """One DayLoad per day from the first day with a run on or after `since` to `until` (rest days zero);
     just `until`, at zero, when there is no run in that span (as `load.daily_series(..., end=until)`)."""
-    rows = session.execute(
+    rows = plain_rows(
+        session,
         sa.select(
             ActivityDayRow.local_date,
             ActivityDayRow.activities,
@@ -51,7 +53,7 @@ def day_loads(
             ActivityDayRow.local_date <= until,
             ActivityDayRow.sport.in_(sorted(sports)),
         )
-        .order_by(ActivityDayRow.local_date)
+        .order_by(ActivityDayRow.local_date),
     ).all()
     by_day: dict[date, list[float]] = {}
     for day, count, distance, duration, longest, rated, rated_load, unrated_s in rows:
@@ -92,7 +94,7 @@ def week_volumes(
         query = query.where(ActivityWeekRow.monday <= until)
     totals = {
         monday: (int(count), float(distance), float(duration))
-        for monday, count, distance, duration in session.execute(query.group_by(ActivityWeekRow.monday))
+        for monday, count, distance, duration in plain_rows(session, query.group_by(ActivityWeekRow.monday))
     }
     if not totals:
         return []

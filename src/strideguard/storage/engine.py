@@ -330,3 +330,14 @@ def _says_disk_full(exc: BaseException) -> bool:
         return True
     text = str(orig).lower()
     return "database or disk is full" in text or "no space left on device" in text
+
+
+def plain_rows(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
+    """The rows of a column `select` run on the session's connection, without the ORM's result layer.
+
+    For reads of many plain columns (a dashboard view reads several hundred rows): the ORM wraps each row
+    for entities these statements do not load. Pending changes are flushed first, as the ORM would do.
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection().execute(statement)
