@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.storage.tables import (
     AthleteRow,
+    AthleteSettingsRow,
     AuthSessionRow,
     InviteRow,
     LoginThrottleRow,
@@ -84,6 +85,53 @@ def session_user(
         row.last_seen_at = now
         session.commit()
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What every page of a logged-in user needs: the user, their own athlete and its chosen unit."""
+
+    user_id: int
+    email: str
+    athlete_id: int
+    athlete_name: str
+    data_version: int
+    unit: str | None
+
+
+def session_view(
+    session: Session, token: str | None, now: datetime, idle: timedelta = SESSION_IDLE
+) -> SessionView | None:
+    """`session_user`, the user's own athlete and its stored unit in one query, for a live session that
+    needs no write; None otherwise (no such session, expired, disabled, no athlete, or its last_seen_at is
+    due), and the caller then takes the long way, `session_user`, which does the writes."""
+    if not token or len(token) > 200:
+        return None
+    row = session.execute(
+        sa.select(
+            AuthSessionRow.expires_at,
+            AuthSessionRow.last_seen_at,
+            UserRow.id,
+            UserRow.email,
+            UserRow.disabled,
+            AthleteRow.id,
+            AthleteRow.name,
+            AthleteRow.data_version,
+            AthleteSettingsRow.distance_unit,
+        )
+        .join(UserRow, UserRow.id == AuthSessionRow.user_id)
+        .outerjoin(AthleteRow, AthleteRow.user_id == UserRow.id)
+        .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
+        .where(AuthSessionRow.token_sha256 == digest(token))
+        .order_by(AthleteRow.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    expires, seen, user_id, email, disabled, athlete_id, name, version, unit = row
+    if expires <= now or seen + idle <= now or now - seen >= TOUCH_EVERY or disabled or athlete_id is None:
+        return None
+    return SessionView(user_id, email, athlete_id, name, int(version or 0), unit)
 
 
 def revoke_session(session: Session, token: str | None) -> int | None:

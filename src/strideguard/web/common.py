@@ -27,7 +27,7 @@ from strideguard.storage import activities as store
 from strideguard.storage import auth as auth_store
 from strideguard.storage import settings as settings_store
 from strideguard.storage import sharing
-from strideguard.storage.tables import AthleteRow
+from strideguard.storage.tables import AthleteRow, AthleteSettingsRow
 from strideguard.web import security
 
 HERE = Path(__file__).resolve().parent
@@ -216,37 +216,52 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     """Local mode: the single local athlete. Server mode: the user's own athlete, or one shared with them."""
     settings: Settings = request.app.state.settings
     if not settings.accounts:
+        # One query for the athlete, its data version (the page cache's key, web/pagecache.py) and unit:
+        # every page asks, so each query saved is a share of every page's time.
         local = session.execute(
-            sa.select(AthleteRow.id, AthleteRow.data_version).where(AthleteRow.local_key == store.LOCAL_KEY)
+            sa.select(AthleteRow.id, AthleteRow.data_version, AthleteSettingsRow.distance_unit)
+            .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
+            .where(AthleteRow.local_key == store.LOCAL_KEY)
         ).first()
         if local is None:  # a new database: create the local athlete (race-free), then read it back
             store.local_athlete(session)
             session.commit()
             return resolve_viewer(request, session)
-        athlete_id = local[0]
-        # The page cache's key (web/pagecache.py), read with the athlete instead of by a query of its own.
-        request.state.data_versions = {athlete_id: int(local[1] or 0)}
-        unit = settings_store.stored_unit(session, athlete_id) or viewer_default_unit(request)
+        athlete_id, version, stored = local
+        request.state.data_versions = {athlete_id: int(version or 0)}
+        unit = stored if stored in units.UNITS else viewer_default_unit(request)
         viewer = Viewer(athlete_id, store.LOCAL_ATHLETE_NAME, unit=unit)
         request.state.viewer = viewer
         return viewer
-    user = auth_store.session_user(
-        session, request.cookies.get(security.SESSION_COOKIE), request.app.state.clock()
-    )
-    if user is None:
-        raise LoginRequired
-    own = session.execute(
-        sa.select(AthleteRow.id, AthleteRow.name, AthleteRow.data_version)
-        .where(AthleteRow.user_id == user.id)
-        .order_by(AthleteRow.id)
-    ).first()
-    if own is None:  # every account gets its athlete at registration; repair if one was deleted
-        row = AthleteRow(name=user.email.split("@")[0], user_id=user.id)
-        session.add(row)
-        session.commit()
-        own = (row.id, row.name, row.data_version)
-    request.state.data_versions = {own[0]: int(own[2] or 0)}  # for the page cache, as above
-    shared = sharing.shared_with(session, user.id)
+    token = request.cookies.get(security.SESSION_COOKIE)
+    now = request.app.state.clock()
+    view = auth_store.session_view(session, token, now)  # the usual case, in one query
+    if view is not None:
+        user_id, email, own, stored = (
+            view.user_id,
+            view.email,
+            (view.athlete_id, view.athlete_name, view.data_version),
+            view.unit,
+        )
+    else:  # the long way: expired sessions deleted, last_seen_at moved on, a missing athlete repaired
+        user = auth_store.session_user(session, token, now)
+        if user is None:
+            raise LoginRequired
+        user_id, email = user.id, user.email
+        found = session.execute(
+            sa.select(AthleteRow.id, AthleteRow.name, AthleteRow.data_version)
+            .where(AthleteRow.user_id == user_id)
+            .order_by(AthleteRow.id)
+        ).first()
+        if found is None:  # every account gets its athlete at registration; repair if one was deleted
+            row = AthleteRow(name=email.split("@")[0], user_id=user_id)
+            session.add(row)
+            session.commit()
+            found = (row.id, row.name, row.data_version)
+        own = (found[0], found[1], int(found[2] or 0))
+        stored = settings_store.stored_unit(session, own[0])
+    request.state.data_versions = {own[0]: own[2]}  # for the page cache, as above
+    shared = sharing.shared_with(session, user_id)
     athletes = ((own[0], own[1]), *((a, n) for a, n, _ in shared))
     wanted = request.cookies.get(VIEW_COOKIE, "")
     chosen = next((a for a in athletes if str(a[0]) == wanted), athletes[0])
@@ -254,11 +269,11 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     viewer = Viewer(
         athlete_id=chosen[0],
         athlete_name=chosen[1],
-        user_id=user.id,
-        email=user.email,
+        user_id=user_id,
+        email=email,
         read_only=chosen[0] != own[0],
         athletes=athletes,
-        unit=settings_store.stored_unit(session, own[0]) or viewer_default_unit(request),
+        unit=stored if stored in units.UNITS else viewer_default_unit(request),
         access=access,
     )
     request.state.viewer = viewer
