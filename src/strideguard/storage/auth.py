@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.orm import Session
 
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import (
     AthleteRow,
     AthleteSettingsRow,
@@ -99,6 +100,28 @@ class SessionView:
     unit: str | None
 
 
+# Built once: every logged-in page runs it.
+_SESSION_VIEW = (
+    sa.select(
+        AuthSessionRow.expires_at,
+        AuthSessionRow.last_seen_at,
+        UserRow.id,
+        UserRow.email,
+        UserRow.disabled,
+        AthleteRow.id,
+        AthleteRow.name,
+        AthleteRow.data_version,
+        AthleteSettingsRow.distance_unit,
+    )
+    .join(UserRow, UserRow.id == AuthSessionRow.user_id)
+    .outerjoin(AthleteRow, AthleteRow.user_id == UserRow.id)
+    .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
+    .where(AuthSessionRow.token_sha256 == sa.bindparam("token"))
+    .order_by(AthleteRow.id)
+    .limit(1)
+)
+
+
 def session_view(
     session: Session, token: str | None, now: datetime, idle: timedelta = SESSION_IDLE
 ) -> SessionView | None:
@@ -107,25 +130,7 @@ def session_view(
     due), and the caller then takes the long way, `session_user`, which does the writes."""
     if not token or len(token) > 200:
         return None
-    row = session.execute(
-        sa.select(
-            AuthSessionRow.expires_at,
-            AuthSessionRow.last_seen_at,
-            UserRow.id,
-            UserRow.email,
-            UserRow.disabled,
-            AthleteRow.id,
-            AthleteRow.name,
-            AthleteRow.data_version,
-            AthleteSettingsRow.distance_unit,
-        )
-        .join(UserRow, UserRow.id == AuthSessionRow.user_id)
-        .outerjoin(AthleteRow, AthleteRow.user_id == UserRow.id)
-        .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
-        .where(AuthSessionRow.token_sha256 == digest(token))
-        .order_by(AthleteRow.id)
-        .limit(1)
-    ).first()
+    row = plain_rows(session, _SESSION_VIEW, {"token": digest(token)}).first()
     if row is None:
         return None
     expires, seen, user_id, email, disabled, athlete_id, name, version, unit = row

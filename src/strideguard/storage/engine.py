@@ -332,7 +332,9 @@ def _says_disk_full(exc: BaseException) -> bool:
     return "database or disk is full" in text or "no space left on device" in text
 
 
-def plain_rows(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[Any]:
+def plain_rows(
+    session: Session, statement: sa.Select[Any], parameters: dict[str, Any] | None = None
+) -> sa.CursorResult[Any]:
     """The rows of a column `select` run on the session's connection, without the ORM's result layer.
 
     For reads of many plain columns (a dashboard view reads several hundred rows): the ORM wraps each row
@@ -340,4 +342,4 @@ def plain_rows(session: Session, statement: sa.Select[Any]) -> sa.CursorResult[A
     """
     if session.new or session.dirty or session.deleted:
         session.flush()
-    return session.connection().execute(statement)
+    return session.connection().execute(statement, parameters)

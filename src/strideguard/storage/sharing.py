@@ -19,6 +19,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import AthleteRow, ShareRow, UserRow
 
 LEVELS: dict[str, str] = {
@@ -86,14 +87,18 @@ def shares_of_athlete(session: Session, athlete_id: int) -> list[Share]:
     ]
 
 
+# Built once: every logged-in page runs it (for the athlete switch).
+_SHARED_WITH = (
+    sa.select(AthleteRow.id, AthleteRow.name, ShareRow.level, ShareRow.show_flags)
+    .join(ShareRow, ShareRow.athlete_id == AthleteRow.id)
+    .where(ShareRow.user_id == sa.bindparam("user_id"))
+    .order_by(AthleteRow.name, AthleteRow.id)
+)
+
+
 def shared_with(session: Session, user_id: int) -> list[tuple[int, str, Access]]:
     """(athlete id, name, access) of every athlete who shares with `user_id`, by name."""
-    rows = session.execute(
-        sa.select(AthleteRow.id, AthleteRow.name, ShareRow.level, ShareRow.show_flags)
-        .join(ShareRow, ShareRow.athlete_id == AthleteRow.id)
-        .where(ShareRow.user_id == user_id)
-        .order_by(AthleteRow.name, AthleteRow.id)
-    ).all()
+    rows = plain_rows(session, _SHARED_WITH, {"user_id": user_id}).all()
     return [(a, n, Access(lv if lv in LEVELS else "training", bool(f))) for a, n, lv, f in rows]
 
 

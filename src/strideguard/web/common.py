@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strideguard import units
 from strideguard.storage import activities as store
 from strideguard.storage import auth as auth_store
+from strideguard.storage import engine as db
 from strideguard.storage import settings as settings_store
 from strideguard.storage import sharing
 from strideguard.storage.tables import AthleteRow, AthleteSettingsRow
@@ -212,17 +213,20 @@ def viewer_default_unit(request: Request) -> str:
     return units.default_unit()
 
 
+_LOCAL_VIEW = (
+    sa.select(AthleteRow.id, AthleteRow.data_version, AthleteSettingsRow.distance_unit)
+    .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
+    .where(AthleteRow.local_key == store.LOCAL_KEY)
+)
+
+
 def resolve_viewer(request: Request, session: Session) -> Viewer:
     """Local mode: the single local athlete. Server mode: the user's own athlete, or one shared with them."""
     settings: Settings = request.app.state.settings
     if not settings.accounts:
         # One query for the athlete, its data version (the page cache's key, web/pagecache.py) and unit:
         # every page asks, so each query saved is a share of every page's time.
-        local = session.execute(
-            sa.select(AthleteRow.id, AthleteRow.data_version, AthleteSettingsRow.distance_unit)
-            .outerjoin(AthleteSettingsRow, AthleteSettingsRow.athlete_id == AthleteRow.id)
-            .where(AthleteRow.local_key == store.LOCAL_KEY)
-        ).first()
+        local = db.plain_rows(session, _LOCAL_VIEW).first()
         if local is None:  # a new database: create the local athlete (race-free), then read it back
             store.local_athlete(session)
             session.commit()
