@@ -290,7 +290,7 @@ class _StreamViews:
     with its file's hash and start) and what the drawing depends on (unit, pace or speed).
     """
 
-    def __init__(self, max_entries: int = 128) -> None:
+    def __init__(self, max_entries: int = 512) -> None:  # about 40 KB each
         self.max_entries = max_entries
         self._views: OrderedDict[tuple[Any, ...], tuple[Any, list[dict[str, Any]]]] = OrderedDict()
         self._lock = threading.Lock()
