@@ -36,6 +36,20 @@ def cli_json(run_cli, *args: str):
     return json.loads(result.stdout)
 
 
+def full_status(session, athlete_id, day, everything):
+    """`status` as the previous code computed it, from the whole history up to `day`."""
+    return build_status(
+        everything,
+        shoe_store.list_shoes(session, athlete_id),
+        pain_store.list_pain(session, athlete_id, until=day),
+        day,
+        risk_text.rules(),
+        shoe_store.defaults(session, athlete_id),
+        triage_store.latest_triage(session, athlete_id, until=day),
+        settings_store.stored_unit(session, athlete_id) or "km",
+    )
+
+
 def test_status_weeks_and_shoes_equal_the_full_computation(demo_db, run_cli, session):
     athlete_id = demo_db
     day = today_local()
@@ -45,17 +59,7 @@ def test_status_weeks_and_shoes_equal_the_full_computation(demo_db, run_cli, ses
 
     # status: the previous code's computation, from the whole history.
     shoes = shoe_store.list_shoes(session, athlete_id)
-    full = build_status(
-        everything,
-        shoes,
-        pain_store.list_pain(session, athlete_id, until=day),
-        day,
-        risk_text.rules(),
-        shoe_store.defaults(session, athlete_id),
-        triage_store.latest_triage(session, athlete_id, until=day),
-        settings_store.stored_unit(session, athlete_id) or "km",
-    )
-    assert cli_json(run_cli, "status") == full
+    assert cli_json(run_cli, "status") == full_status(session, athlete_id, day, everything)
 
     # weeks --all and the default 12 weeks.
     def weeks_json(weeks):
@@ -105,14 +109,5 @@ def test_status_of_a_past_date_counts_only_the_runs_up_to_it(demo_db, run_cli, s
     ]
     day = runs[-15].local_date
     everything = store.list_activities(session, athlete_id, until=day, newest_first=False)
-    full = build_status(
-        everything,
-        shoe_store.list_shoes(session, athlete_id),
-        pain_store.list_pain(session, athlete_id, until=day),
-        day,
-        risk_text.rules(),
-        shoe_store.defaults(session, athlete_id),
-        triage_store.latest_triage(session, athlete_id, until=day),
-        settings_store.stored_unit(session, athlete_id) or "km",
-    )
+    full = full_status(session, athlete_id, day, everything)
     assert cli_json(run_cli, "status", "--date", day.isoformat()) == full

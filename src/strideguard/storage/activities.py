@@ -270,50 +270,25 @@ SUMMARY_COLUMNS = tuple(
 _SUMMARY_NAMES = tuple(column.key for column in SUMMARY_COLUMNS)
 
 
+def _summary(fields: dict[str, Any], **more: Any) -> Activity:
+    """An Activity from the SUMMARY_COLUMNS values by name (and laps or streams)."""
+    fields["shoe_auto"] = bool(fields["shoe_auto"])
+    return Activity(**fields, **more)
+
+
 def summaries(session: Session, query: sa.Select[Any]) -> list[Activity]:
     """Activities (no laps, no streams) from a `select(*SUMMARY_COLUMNS)` query."""
     # By position: a Row's attribute lookups cost more than building the Activity (the dashboard reads
     # a few hundred of these per view).
-    activities = []
-    for values in plain_rows(session, query):
-        fields = dict(zip(_SUMMARY_NAMES, values, strict=True))
-        fields["shoe_auto"] = bool(fields["shoe_auto"])
-        activities.append(Activity(**fields))
-    return activities
+    return [_summary(dict(zip(_SUMMARY_NAMES, values, strict=True))) for values in plain_rows(session, query)]
 
 
 def to_activity(
     row: ActivityRow | sa.Row[Any], laps: tuple[Lap, ...] = (), with_streams: StreamRow | None = None
 ) -> Activity:
     """The domain object for a stored row (an ORM row, or a plain row of SUMMARY_COLUMNS)."""
-    return Activity(
-        id=row.id,
-        sport=row.sport,
-        start_utc=row.start_utc,
-        utc_offset_s=row.utc_offset_s,
-        source_format=row.source_format,
-        distance_m=row.distance_m,
-        moving_time_s=row.moving_time_s,
-        elapsed_time_s=row.elapsed_time_s,
-        ascent_m=row.ascent_m,
-        descent_m=row.descent_m,
-        avg_heart_rate_bpm=row.avg_heart_rate_bpm,
-        max_heart_rate_bpm=row.max_heart_rate_bpm,
-        avg_cadence_spm=row.avg_cadence_spm,
-        name=row.name,
-        description=row.description,
-        device=row.device,
-        commute=row.commute,
-        rpe=row.rpe,
-        feel=row.feel,
-        shoe_id=row.shoe_id,
-        shoe_auto=bool(row.shoe_auto),
-        sport_note=row.sport_note,
-        source_sha256=row.source_sha256,
-        source_part=row.source_part,
-        source_name=row.source_name,
-        damaged=row.damaged,
-        import_id=row.import_id,
+    return _summary(
+        {name: getattr(row, name) for name in _SUMMARY_NAMES},
         laps=laps,
         streams=_decode(with_streams.blob) if with_streams is not None else None,
     )
