@@ -9,7 +9,8 @@ checkout whose `serve` has no --workers):
   CLIENTS clients logs in as its own athlete, UPLOADS of them also upload.
 
 Each set-up runs two phases of --duration seconds: "warm" (pages as they come) and "uncached" (each page
-view right after an RPE edit of one of the client's own runs, which changes what the page shows). Printed:
+view right after an RPE edit of one of the client's own runs, which changes what the page shows; an
+activity's page is then the page of the run edited, since other runs' pages do not change). Printed:
 throughput, errors (HTTP >= 400 other than the expected, time-outs), p50/p95/p99 per page and for uploads,
 peak RSS (VmHWM) of every server process. With --explain (PostgreSQL), the three slowest statements of one
 page walk are shown with EXPLAIN ANALYZE.
@@ -20,6 +21,7 @@ PYTHONPATH (`git archive main src | tar -x -C /tmp/before; PYTHONPATH=/tmp/befor
 the data is written and served by the code being measured.
 
 Usage: python bench/server_load.py [--backend sqlite,postgresql] [--processes 1,2] [--duration 30]
+       [--phases warm,uncached]
        [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--athletes 100] [--years 10] [--explain]
 """
 
@@ -236,14 +238,16 @@ async def browser(
     while time.monotonic() < until:
         page = PAGES[k % len(PAGES)]
         k += 1
-        path = page.replace("{id}", str(rng.choice(ids))) if "{id}" in page else page
+        edited = rng.choice(ids)
+        # An activity's page is the page of the run just edited: a page of another run does not change.
+        path = page.replace("{id}", str(edited)) if "{id}" in page else page
         if uncached:
             await timed(
                 stats,
                 http,
                 "edit (PATCH rpe)",
                 "PATCH",
-                f"/api/activities/{rng.choice(ids)}",
+                f"/api/activities/{edited}",
                 json={"rpe": float(rng.randint(2, 9))},
             )
         await timed(stats, http, page + (" uncached" if uncached else ""), "GET", path)
@@ -357,7 +361,7 @@ def run_setup(
         server = Server(url, data_dir, n, accounts)
         try:
             results = []
-            for uncached in (False, True):
+            for uncached in [p == "uncached" for p in args.phases.split(",")]:
                 label = "uncached (each view after an edit)" if uncached else "warm"
                 cpu_before, load_before = cpu_seconds(server.process.pid), os.getloadavg()[0]
                 stats, elapsed = asyncio.run(
@@ -371,10 +375,10 @@ def run_setup(
             peaks = server.stop()
             tail = [line for line in server.output().splitlines() if "Traceback" in line or "Error" in line]
             shutil.rmtree(data_dir, ignore_errors=True)
-        for label, stats, elapsed in results:
+        for k, (label, stats, elapsed) in enumerate(results):
             processes_text = f"N={n} server process{'es' if n > 1 else ''}"
             title = f"{name}, {processes_text}, {clients} clients + {uploads} uploads, {label}"
-            print_stats(title, stats, elapsed, peaks if label == "warm" else None)
+            print_stats(title, stats, elapsed, peaks if k == 0 else None)
         if tail:
             print(f"server log: {len(tail)} error lines, first: {tail[0][:200]}")
 
@@ -476,6 +480,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backend", default="sqlite,postgresql")
     parser.add_argument("--processes", default="1,2")
+    parser.add_argument("--phases", default="warm,uncached", help="which phases, in order")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
     parser.add_argument("--weeks", type=int, default=520, help="the SQLite runner's history")

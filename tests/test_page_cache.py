@@ -173,3 +173,92 @@ def test_pages_of_one_day_are_not_served_the_next(client, monkeypatch):
     monkeypatch.setattr(config, "today_local", lambda: tomorrow)
     client.get("/")
     assert client.app.state.page_cache.computed == computed + 1
+
+
+def test_an_activity_page_stays_cached_while_other_runs_change_and_follows_its_own_rows(client, engine):
+    """An activity's page is keyed on the rows it shows (its own, the shoes, its day's pain entries): an
+    import or edit of another run leaves it cached, and every change it shows is on it at the next view."""
+    day = START.date()
+    with db.session_factory(engine)() as outside:
+        me = store.local_athlete(outside)
+        shoe = shoe_store.add_shoe(outside, me, "Pegasus")
+        shown = store.save_activity(outside, me, run(name="Tempo by the river")).activity_id
+        other = store.save_activity(outside, me, run(START - timedelta(days=1), "Other run")).activity_id
+        outside.commit()
+    cache = client.app.state.page_cache
+
+    def page() -> str:
+        return BeautifulSoup(client.get(f"/activities/{shown}").text, "html.parser").get_text(" ", strip=True)
+
+    def changed(change) -> str:
+        with db.session_factory(engine)() as outside:
+            change(outside)
+            outside.commit()
+        computed = cache.computed
+        text = page()
+        assert cache.computed == computed + 1, "the page did not follow a change it shows"
+        return text
+
+    assert "Tempo by the river" in page()
+    computed = cache.computed
+    # Another run edited, a new run imported: this page is served as it was.
+    with db.session_factory(engine)() as outside:
+        store.update_activity(outside, me, other, rpe=8.0)
+        store.save_activity(outside, me, run(START + timedelta(days=1), "Newer run"))
+        outside.commit()
+    assert "Tempo by the river" in page()
+    assert cache.computed == computed
+    # The list of runs does change, and shows the new one.
+    assert "Newer run" in client.get("/activities").text
+    # Each change this page shows is on it at once.
+    assert "Hill reps" in changed(lambda s: store.update_activity(s, me, shown, name="Hill reps"))
+    assert "Ghost 16" in changed(
+        lambda s: shoe_store.update_shoe(
+            s,
+            me,
+            shoe.id,
+            name="Ghost 16",
+            brand=None,
+            model=None,
+            start_distance_m=0.0,
+            retire_at_m=450_000.0,
+        )
+    )
+    text = changed(lambda s: pain_store.add_pain(s, me, PainEntry(day, "knee-front", "left", 4, "during")))
+    assert "4/10" in text and f"No pain logged on {day.isoformat()}" not in text
+    assert "(retired)" not in text
+    text = changed(lambda s: store.update_activity(s, me, shown, shoe_id=shoe.id))
+    assert "Shoe Ghost 16" in text
+    assert "(retired)" in changed(lambda s: shoe_store.retire(s, me, shoe.id))
+
+
+def test_an_activity_page_built_while_the_data_changed_is_shown_but_not_kept(client, engine, monkeypatch):
+    """Its rows are read before the page is built: a change committed in between could pair the key of the
+    old rows with a page of the new ones, so such a page answers its request and is built again next time."""
+    from strideguard.web import activities as activity_pages
+
+    with db.session_factory(engine)() as outside:
+        me = store.local_athlete(outside)
+        shown = store.save_activity(outside, me, run(name="Long run")).activity_id
+        other = store.save_activity(outside, me, run(START - timedelta(days=1), "Other run")).activity_id
+        outside.commit()
+    real_load = activity_pages._load
+    writes = []
+
+    def load_then_someone_writes(session, athlete_id, activity_id, *args, **kwargs):
+        activity = real_load(session, athlete_id, activity_id, *args, **kwargs)
+        if not writes:  # another writer commits while this page is being built
+            with db.session_factory(engine)() as outside:
+                store.update_activity(outside, me, other, rpe=5.0)
+                outside.commit()
+            writes.append(1)
+        return activity
+
+    monkeypatch.setattr(activity_pages, "_load", load_then_someone_writes)
+    cache = client.app.state.page_cache
+    computed = cache.computed
+    assert "Long run" in client.get(f"/activities/{shown}").text
+    assert "Long run" in client.get(f"/activities/{shown}").text
+    assert cache.computed == computed + 2  # the first was not kept
+    assert "Long run" in client.get(f"/activities/{shown}").text
+    assert cache.computed == computed + 2  # the second was

@@ -368,7 +368,10 @@ def activity_detail(activity_id: int, request: Request, session: DbSession) -> R
             ),
         )
 
-    return pagecache.cached_page(request, session, viewer, build)
+    def inputs() -> tuple[object, ...]:
+        return queries.activity_page_inputs(session, viewer.athlete_id, activity_id)
+
+    return pagecache.cached_page(request, session, viewer, build, depends=inputs)
 
 
 def parse_edit_form(form: dict[str, str], shoe_ids: set[int]) -> tuple[dict[str, Any], list[str]]:

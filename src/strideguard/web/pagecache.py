@@ -12,6 +12,11 @@ once, which is what a burst of views after an import would otherwise do.
 
 The version is read before the page's data, so a page can only be stored under a version older than its
 data (recomputed at the next view), never newer.
+
+A page that shows few rows can be keyed on those rows instead (`depends`): an activity's page then stays
+cached while other runs are imported or edited, which on a busy server is most of the time. Such a page is
+kept only when the athlete's version did not move while it was built, so it never mixes rows from before
+and after a change under a key that a later state could match again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ MAX_BYTES = 32 * 1024 * 1024  # per process; least recently used pages go first
 WAIT_S = 10.0
 # Stands for the CSRF token in a stored page (letters only, so escaping leaves it as it is).
 TOKEN_PLACEHOLDER = "sgCsrfTokenPlaceholderQx"
+
+
+class _DoNotKeep(bytes):
+    """A page body to answer with but not to store (its data changed while it was built)."""
 
 
 class PageCache:
@@ -68,7 +77,7 @@ class PageCache:
         try:
             body = compute()
             self.computed += 1
-            if body is not None:
+            if body is not None and not isinstance(body, _DoNotKeep):
                 self._store(key, body)
             return body
         finally:
@@ -95,19 +104,26 @@ def data_version(session: Session, athlete_id: int) -> int:
 
 
 def cached_page(
-    request: Request, session: Session, viewer: Viewer, build: Callable[[], Response]
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    build: Callable[[], Response],
+    depends: Callable[[], tuple[Any, ...]] | None = None,
 ) -> Response:
     """`build()`'s page (an HTMLResponse from `render`) from the cache of this process when the athlete's
-    data has not changed since it was rendered for this viewer and URL."""
+    data has not changed since it was rendered for this viewer and URL; or, with `depends`, when the rows
+    it returns (everything the page shows) have not changed."""
     cache: PageCache | None = getattr(request.app.state, "page_cache", None)
     state = request.scope.setdefault("state", {})
     token = state.get("csrf_token", "")
     if cache is None or not token:
         return build()
     version = getattr(request.state, "data_versions", {}).get(viewer.athlete_id)
+    if version is None:
+        version = data_version(session, viewer.athlete_id)
     key = (
         viewer,
-        data_version(session, viewer.athlete_id) if version is None else version,
+        version if depends is None else ("rows", depends()),
         request.url.path,
         tuple(sorted(request.query_params.multi_items())),
         config.today_local(),
@@ -121,6 +137,8 @@ def cached_page(
             state["csrf_token"] = token
         if response.status_code != 200 or not isinstance(response, HTMLResponse):
             return None
+        if depends is not None and data_version(session, viewer.athlete_id) != version:
+            return _DoNotKeep(response.body)
         return bytes(response.body)
 
     body = cache.get_or_compute(key, compute)

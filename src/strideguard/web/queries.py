@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from strideguard.model import Activity
 from strideguard.storage import activities as store
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import ActivityRow, PainRow, ShoeRow
 
 SORTS = {
@@ -110,6 +111,29 @@ def active_shoes(session: Session, athlete_id: int) -> list[tuple[int, str]]:
             .order_by(ShoeRow.name)
         ).all()
     )
+
+
+_ACTIVITY_ROW = sa.select(ActivityRow.__table__).where(
+    ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete")
+)
+_SHOE_NAMES = sa.select(ShoeRow.id, ShoeRow.name, ShoeRow.retired_at).where(
+    ShoeRow.athlete_id == sa.bindparam("athlete")
+)
+_DAY_PAIN = sa.select(PainRow.__table__).where(
+    PainRow.athlete_id == sa.bindparam("athlete"), PainRow.local_date == sa.bindparam("day")
+)
+
+
+def activity_page_inputs(session: Session, athlete_id: int, activity_id: int) -> tuple[object, ...]:
+    """Every row an activity's page shows besides its recording (laps and streams are written once, with
+    the activity, and never changed): the activity's own row, the athlete's shoes (the shoe picker) and
+    the pain entries of its day. The page cache keys the page on these (web/pagecache.py)."""
+    row = plain_rows(session, _ACTIVITY_ROW, {"id": activity_id, "athlete": athlete_id}).first()
+    if row is None:
+        return ()
+    shoe_rows = plain_rows(session, _SHOE_NAMES, {"athlete": athlete_id})
+    pain_rows = plain_rows(session, _DAY_PAIN, {"athlete": athlete_id, "day": row.local_date})
+    return (tuple(row), tuple(map(tuple, shoe_rows)), tuple(map(tuple, pain_rows)))
 
 
 def pain_on_day(session: Session, athlete_id: int, day: date) -> list[PainRow]:
