@@ -24,6 +24,7 @@ from strideguard.web import pagecache, queries
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     Viewer,
     render,
     require_writable,
@@ -32,7 +33,7 @@ from strideguard.web.common import (
 )
 from strideguard.web.shared_view import redact_activity
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 PER_PAGE = 50
 FEELS = load.FEELS  # the vocabulary the load module understands

@@ -24,6 +24,7 @@ from strideguard.web.common import (
     VIEW_COOKIE,
     DbSession,
     FormFields,
+    ReleasingRoute,
     Viewer,
     own_athlete,
     render,
@@ -32,7 +33,7 @@ from strideguard.web.common import (
     view_athlete_response,
 )
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 EMAIL = auth_store.EMAIL
 MIN_PASSWORD = auth_store.MIN_PASSWORD

@@ -27,10 +27,10 @@ from strideguard.storage.overview import HISTORY_DAYS, LOAD_CHART_DAYS, RECENT_W
 from strideguard.training import charts, load, pain, risk, shoes
 from strideguard.triage import from_diary
 from strideguard.web import pagecache
-from strideguard.web.common import DbSession, render, resolve_viewer, svg
+from strideguard.web.common import DbSession, ReleasingRoute, render, resolve_viewer, svg
 from strideguard.web.shared_view import redact_dashboard
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 
 def today_local() -> date:

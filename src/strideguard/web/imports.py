@@ -39,6 +39,7 @@ from strideguard.storage.tables import ImportItemRow, ImportJobRow, ImportRow
 from strideguard.web import security, uploads
 from strideguard.web.common import (
     DbSession,
+    ReleasingRoute,
     Settings,
     Viewer,
     checks_csrf_in_body,
@@ -49,7 +50,7 @@ from strideguard.web.common import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 ALLOWED_SUFFIXES = (".fit", ".gpx", ".tcx", ".fit.gz", ".gpx.gz", ".tcx.gz", ".zip")
 MAX_FILES = 1000  # Starlette parses at most 1000 files per form by default

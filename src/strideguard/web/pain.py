@@ -22,6 +22,7 @@ from strideguard.web import pagecache
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     render,
     require_pain,
     require_writable,
@@ -30,7 +31,7 @@ from strideguard.web.common import (
 )
 from strideguard.web.dashboard import today_local
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 HISTORY_WEEKS = 12
 TIMING_LABELS = {

@@ -21,13 +21,14 @@ from strideguard.web import pagecache, queries
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     Viewer,
     render,
     require_writable,
     resolve_viewer,
 )
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 
 def parse_distance(

@@ -48,6 +48,7 @@ from strideguard.triage.text import (
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     render,
     require_triage,
     require_writable,
@@ -56,7 +57,7 @@ from strideguard.web.common import (
 )
 from strideguard.web.knee_map import knee_map_svg
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ReleasingRoute)
 
 LEVEL_HEADLINES = {
     "emergency": "Emergency: get help now",
