@@ -6,6 +6,7 @@ can be rolled back without touching what was already saved.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -276,11 +277,16 @@ def _summary(fields: dict[str, Any], **more: Any) -> Activity:
     return Activity(**fields, **more)
 
 
-def summaries(session: Session, query: sa.Select[Any]) -> list[Activity]:
+def summaries(
+    session: Session, query: sa.Select[Any], parameters: dict[str, Any] | None = None
+) -> list[Activity]:
     """Activities (no laps, no streams) from a `select(*SUMMARY_COLUMNS)` query."""
     # By position: a Row's attribute lookups cost more than building the Activity (the dashboard reads
     # a few hundred of these per view).
-    return [_summary(dict(zip(_SUMMARY_NAMES, values, strict=True))) for values in plain_rows(session, query)]
+    return [
+        _summary(dict(zip(_SUMMARY_NAMES, values, strict=True)))
+        for values in plain_rows(session, query, parameters)
+    ]
 
 
 def to_activity(
@@ -310,22 +316,35 @@ def list_activities(
     newest_first: bool = True,
 ) -> list[Activity]:
     """Summaries (no laps, no streams) of the athlete's activities by local date, filtered."""
-    query = sa.select(*SUMMARY_COLUMNS).where(ActivityRow.athlete_id == athlete_id)
-    if since is not None:
-        query = query.where(ActivityRow.local_date >= since)
-    if until is not None:
-        query = query.where(ActivityRow.local_date <= until)
+    query = _list_statement(
+        since is not None, until is not None, tuple(sorted(sports or ())), limit is not None, newest_first
+    )
+    parameters = {"athlete": athlete_id, "since": since, "until": until, "limit": limit}
+    return summaries(session, query, {k: v for k, v in parameters.items() if v is not None})
+
+
+@functools.lru_cache(maxsize=64)
+def _list_statement(
+    since: bool, until: bool, sports: tuple[str, ...], limited: bool, newest_first: bool
+) -> sa.Select[Any]:
+    """The statement of `list_activities` for one shape of filter, built once: building and keying it
+    cost as much as running it (the dashboard asks three times per view)."""
+    query = sa.select(*SUMMARY_COLUMNS).where(ActivityRow.athlete_id == sa.bindparam("athlete"))
+    if since:
+        query = query.where(ActivityRow.local_date >= sa.bindparam("since"))
+    if until:
+        query = query.where(ActivityRow.local_date <= sa.bindparam("until"))
     if sports:
-        query = query.where(ActivityRow.sport.in_(sorted(sports)))
+        query = query.where(ActivityRow.sport.in_(sports))
     order = (
         (ActivityRow.start_utc.desc(), ActivityRow.id.desc())
         if newest_first
         else (ActivityRow.start_utc, ActivityRow.id)
     )
     query = query.order_by(*order)
-    if limit is not None:
-        query = query.limit(limit)
-    return summaries(session, query)
+    if limited:
+        query = query.limit(sa.bindparam("limit", type_=sa.Integer))
+    return query
 
 
 def count_activities(

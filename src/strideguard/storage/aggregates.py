@@ -11,8 +11,10 @@ demo athlete and a 10-year history, after imports and edits).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -23,6 +25,30 @@ from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeTotalRow
 from strideguard.training import load
 from strideguard.training import shoes as shoe_wear_model
+
+
+@functools.lru_cache(maxsize=16)
+def _day_statement(sports: tuple[str, ...]) -> sa.Select[Any]:
+    """`day_loads`' statement, built once per set of sports (building it cost as much as running it)."""
+    return (
+        sa.select(
+            ActivityDayRow.local_date,
+            ActivityDayRow.activities,
+            ActivityDayRow.distance_m,
+            ActivityDayRow.duration_s,
+            ActivityDayRow.longest_m,
+            ActivityDayRow.rated,
+            ActivityDayRow.rated_load_au,
+            ActivityDayRow.unrated_duration_s,
+        )
+        .where(
+            ActivityDayRow.athlete_id == sa.bindparam("athlete"),
+            ActivityDayRow.local_date >= sa.bindparam("since"),
+            ActivityDayRow.local_date <= sa.bindparam("until"),
+            ActivityDayRow.sport.in_(sports),
+        )
+        .order_by(ActivityDayRow.local_date)
+    )
 
 
 def day_loads(
@@ -37,23 +63,8 @@ def day_loads(
     just `until`, at zero, when there is no run in that span (as `load.daily_series(..., end=until)`)."""
     rows = plain_rows(
         session,
-        sa.select(
-            ActivityDayRow.local_date,
-            ActivityDayRow.activities,
-            ActivityDayRow.distance_m,
-            ActivityDayRow.duration_s,
-            ActivityDayRow.longest_m,
-            ActivityDayRow.rated,
-            ActivityDayRow.rated_load_au,
-            ActivityDayRow.unrated_duration_s,
-        )
-        .where(
-            ActivityDayRow.athlete_id == athlete_id,
-            ActivityDayRow.local_date >= since,
-            ActivityDayRow.local_date <= until,
-            ActivityDayRow.sport.in_(sorted(sports)),
-        )
-        .order_by(ActivityDayRow.local_date),
+        _day_statement(tuple(sorted(sports))),
+        {"athlete": athlete_id, "since": since, "until": until},
     ).all()
     by_day: dict[date, list[float]] = {}
     for day, count, distance, duration, longest, rated, rated_load, unrated_s in rows:
@@ -73,6 +84,22 @@ def day_loads(
     return series
 
 
+@functools.lru_cache(maxsize=16)
+def _week_statement(sports: tuple[str, ...], since: bool, until: bool) -> sa.Select[Any]:
+    """`week_volumes`' statement, built once per shape."""
+    query = sa.select(
+        ActivityWeekRow.monday,
+        sa.func.sum(ActivityWeekRow.activities),
+        sa.func.sum(ActivityWeekRow.distance_m),
+        sa.func.sum(ActivityWeekRow.duration_s),
+    ).where(ActivityWeekRow.athlete_id == sa.bindparam("athlete"), ActivityWeekRow.sport.in_(sports))
+    if since:
+        query = query.where(ActivityWeekRow.monday >= sa.bindparam("since"))
+    if until:
+        query = query.where(ActivityWeekRow.monday <= sa.bindparam("until"))
+    return query.group_by(ActivityWeekRow.monday)
+
+
 def week_volumes(
     session: Session,
     athlete_id: int,
@@ -82,19 +109,13 @@ def week_volumes(
 ) -> list[load.WeekVolume]:
     """Distance, duration and count per ISO week whose Monday lies in [since, until], oldest first, from
     the first to the last week with an activity of `sports` (weeks between without one are zeros)."""
-    query = sa.select(
-        ActivityWeekRow.monday,
-        sa.func.sum(ActivityWeekRow.activities),
-        sa.func.sum(ActivityWeekRow.distance_m),
-        sa.func.sum(ActivityWeekRow.duration_s),
-    ).where(ActivityWeekRow.athlete_id == athlete_id, ActivityWeekRow.sport.in_(sorted(sports)))
-    if since is not None:
-        query = query.where(ActivityWeekRow.monday >= since)
-    if until is not None:
-        query = query.where(ActivityWeekRow.monday <= until)
+    query = _week_statement(tuple(sorted(sports)), since is not None, until is not None)
+    parameters = {"athlete": athlete_id, "since": since, "until": until}
     totals = {
         monday: (int(count), float(distance), float(duration))
-        for monday, count, distance, duration in plain_rows(session, query.group_by(ActivityWeekRow.monday))
+        for monday, count, distance, duration in plain_rows(
+            session, query, {k: v for k, v in parameters.items() if v is not None}
+        )
     }
     if not totals:
         return []
