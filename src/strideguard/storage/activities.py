@@ -6,7 +6,6 @@ can be rolled back without touching what was already saved.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -362,27 +361,30 @@ def count_activities(
 
 def get_activity(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
     """One activity with its laps (and streams); NotFound if it is not this athlete's."""
-    # Plain rows and statements built once: the page cache and the API read one run per view or edit.
-    row = plain_rows(session, _ONE_ACTIVITY, {"id": activity_id, "athlete": athlete_id}).first()
+    row = session.scalar(
+        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+    )
     if row is None:
         raise NotFound(f"no activity #{activity_id}")
+    lap_rows = session.scalars(
+        sa.select(LapRow).where(LapRow.activity_id == row.id).order_by(LapRow.idx)
+    ).all()
     laps = tuple(
-        Lap(**dict(zip(_LAP_FIELDS, values, strict=True)))
-        for values in plain_rows(session, _LAPS_OF, {"id": activity_id})
+        Lap(
+            start_utc=lap.start_utc,
+            elapsed_time_s=lap.elapsed_time_s,
+            moving_time_s=lap.moving_time_s,
+            distance_m=lap.distance_m,
+            avg_heart_rate_bpm=lap.avg_heart_rate_bpm,
+            max_heart_rate_bpm=lap.max_heart_rate_bpm,
+            avg_cadence_spm=lap.avg_cadence_spm,
+            ascent_m=lap.ascent_m,
+            descent_m=lap.descent_m,
+        )
+        for lap in lap_rows
     )
-    stream_row = session.get(StreamRow, activity_id) if with_streams else None
+    stream_row = session.get(StreamRow, row.id) if with_streams else None
     return to_activity(row, laps, stream_row)
-
-
-_ONE_ACTIVITY = sa.select(*SUMMARY_COLUMNS).where(
-    ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete")
-)
-_LAP_FIELDS = tuple(field.name for field in dataclasses.fields(Lap))
-_LAPS_OF = (
-    sa.select(*(getattr(LapRow, name) for name in _LAP_FIELDS))
-    .where(LapRow.activity_id == sa.bindparam("id"))
-    .order_by(LapRow.idx)
-)
 
 
 def first_activity_date(
@@ -409,15 +411,14 @@ def update_activity(session: Session, athlete_id: int, activity_id: int, **chang
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
-    # One UPDATE, without loading the row first (an edit is most of what a busy server writes); the
-    # session's copy of the row, if it holds one, is brought up to date with it.
-    mine = (ActivityRow.id == activity_id) & (ActivityRow.athlete_id == athlete_id)
-    if changes:
-        found = session.execute(sa.update(ActivityRow).where(mine).values(**changes)).rowcount
-    else:
-        found = session.scalar(sa.select(sa.func.count()).select_from(ActivityRow).where(mine))
-    if not found:
+    row = session.scalar(
+        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+    )
+    if row is None:
         raise NotFound(f"no activity #{activity_id}")
+    for key, value in changes.items():
+        setattr(row, key, value)
+    session.flush()
 
 
 def set_sport(session: Session, athlete_id: int, activity_id: int, sport: str) -> None:
