@@ -10,7 +10,8 @@ checkout whose `serve` has no --workers):
 
 Each set-up runs two phases of --duration seconds: "warm" (pages as they come) and "uncached" (each page
 view right after an RPE edit of one of the client's own runs, which changes what the page shows; an
-activity's page is then the page of the run edited, since other runs' pages do not change). Printed:
+activity's page is then the page of the run edited, since other runs' pages do not change). The club is
+vacuumed (VACUUM ANALYZE) before each set-up, as autovacuum would on a real server. Printed:
 throughput, errors (HTTP >= 400 other than the expected, time-outs), p50/p95/p99 per page and for uploads,
 peak RSS (VmHWM) of every server process. With --explain (PostgreSQL), the three slowest statements of one
 page walk are shown with EXPLAIN ANALYZE.

@@ -176,3 +176,62 @@ def test_cli_refuses_to_carry_a_knee_only_answer_into_the_hip_check(run_cli, tmp
     assert "previous_knee_injury: answered in the knee check, which the hip check does not ask" in out.stderr
     assert "Traceback" not in out.stderr
     assert "genitals" not in out.stdout  # the hip's warning signs were not asked
+
+
+@pytest.mark.parametrize("truth", [HIP_OA, SADDLE], ids=["hip_oa", "saddle"])
+def test_findings_of_a_knee_check_with_hip_pain_are_scored_as_the_hip_like_the_interview(
+    run_cli, client, tmp_path, truth
+):
+    """POST /api/triage and `triage --findings` decide the check the way the interview does: a knee check
+    whose pain is in the groin or buttock is scored by the hip's knowledge (which knows the saddle-area
+    warning sign), the same as the interview that moved to the hip and as a hip check of the same findings."""
+    _steps, _given, interviewed = _api_walk(client, truth)
+    as_knee = client.post("/api/triage", json={"region": "knee", "findings": truth})
+    as_hip = client.post("/api/triage", json={"region": "hip", "findings": truth})
+    assert as_knee.status_code == 200, as_knee.text
+    results = {"api, knee": as_knee.json(), "api, hip": as_hip.json()}
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"findings": truth}), encoding="utf-8")
+    for region in ("knee", "hip"):
+        out = run_cli("triage", "--region", region, "--findings", str(case), "--json")
+        assert out.returncode == 0, out.stderr
+        results[f"cli, {region}"] = json.loads(out.stdout)
+        assert ("That is the hip" in out.stderr) == (region == "knee")
+
+    def summary(result: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            result["region"],
+            result["triage_level"],
+            [c["id"] for c in result["conditions"][:3]],
+            sorted(f["id"] for f in result["red_flags"]),
+        )
+
+    assert {name: summary(r) for name, r in results.items()} == dict.fromkeys(
+        results, summary(results["api, hip"])
+    )
+    assert (
+        summary(results["api, knee"])[:2] == summary(interviewed)[:2]
+    )  # the region and level, as interviewed
+    if truth is SADDLE:
+        assert results["api, knee"]["triage_level"] == "emergency"
+
+
+def test_findings_the_hip_check_does_not_know_are_refused_by_name_when_a_knee_check_moves(
+    run_cli, client, tmp_path
+):
+    knee_only = {"age": 30, "sex": "male", "pain_location": "groin", "knee_locking": "locked_episodes"}
+    kb = default_knowledge("knee")
+    assert "knee_locking" in kb.findings and "knee_locking" not in default_knowledge("hip").findings
+    assert (
+        client.post(
+            "/api/triage", json={"region": "knee", "findings": {**knee_only, "pain_location": "knee"}}
+        ).status_code
+        == 200
+    )
+    response = client.post("/api/triage", json={"region": "knee", "findings": knee_only})
+    assert response.status_code == 422
+    assert "knee_locking" in response.text
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"findings": knee_only}), encoding="utf-8")
+    out = run_cli("triage", "--region", "knee", "--findings", str(case), "--json")
+    assert out.returncode == 2 and "knee_locking" in out.stderr and "Traceback" not in out.stderr

@@ -31,7 +31,7 @@ from strideguard.triage.knowledge_model import (
     Question,
     Screen,
 )
-from strideguard.triage.regions import settle_region
+from strideguard.triage.regions import region_for, settle_region
 from strideguard.triage.result import TriageResult
 from strideguard.triage.scoring import FindingsError, validate_findings
 from strideguard.triage.text import (
@@ -132,7 +132,7 @@ def triage_command(
         return
     kb = _knowledge(knowledge_dir, region or REGION)
     if findings_file is not None:
-        findings = _read_findings(findings_file, kb)
+        kb, findings = _read_findings(findings_file, kb, err_console if as_json else console)
     else:
         out = err_console if as_json else console
         findings, kb = interview(kb, sys.stdin, out.print)
@@ -228,8 +228,11 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
-    """The `findings` object of FILE, validated; exit 2 naming every bad id or value."""
+def _read_findings(path: Path, kb: KnowledgeBase, out: Any) -> tuple[KnowledgeBase, dict[str, Any]]:
+    """The check that scores FILE and its `findings` object, validated; exit 2 naming every bad id or value.
+
+    As in the interview, where it hurts decides the check: a knee check with pain in the groin, outer hip or
+    buttock is the hip's (whose rules know the femoral neck and the saddle-area warning signs)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -241,10 +244,14 @@ def _read_findings(path: Path, kb: KnowledgeBase) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("findings"), dict):
         _fail(f'{path}: expected an object like {{"findings": {{"pain_location": "groin"}}}}')
     findings: dict[str, Any] = data["findings"]
+    target = region_for(kb.region, findings)
+    if target != kb.region:
+        kb = _knowledge(kb.directory, target)
+        out.print(f"That is the {target}: the {target} check scores these findings.")
     errors = validate_findings(findings, kb)
     if errors:
         _fail(f"{path}: " + "; ".join(errors))
-    return findings
+    return kb, findings
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from strideguard.training import pain
 from strideguard.triage.engine import evaluate
 from strideguard.triage.interview import AnswerError, next_question, next_step, step_json
 from strideguard.triage.knowledge import default_knowledge
-from strideguard.triage.regions import settle_region
+from strideguard.triage.regions import region_for, settle_region
 from strideguard.triage.scoring import validate_findings
 from strideguard.web import activities as activity_pages
 from strideguard.web import dashboard as dashboard_page
@@ -442,8 +442,10 @@ def api_triage_interview(body: InterviewInput) -> dict[str, Any]:
 
 @router.post("/triage", tags=["triage"])
 def api_triage(body: TriageInput) -> dict[str, Any]:
-    """Evaluate findings: triage level, red flags, ranked conditions with evidence, advice, routines."""
-    kb = default_knowledge(body.region)
+    """Evaluate findings: triage level, red flags, ranked conditions with evidence, advice, routines. As in
+    the interview, a knee check whose pain is in the groin, outer hip or buttock is scored as the hip's (the
+    result's `region` says which check scored it)."""
+    kb = default_knowledge(region_for(body.region, body.findings))
     problems = validate_findings(body.findings, kb)
     if problems:
         raise HTTPException(422, problems)
