@@ -55,6 +55,7 @@ import clubgen
 import web_latency
 
 from strideguard.demo import athlete as demo
+from strideguard.storage import engine as db
 
 TARGET_P95_MS = 300.0
 PAGES = ("/", "/shoes", "/activities", "/activities/{id}", "/pain", "/import")
@@ -347,11 +348,9 @@ def vacuum(url: str) -> None:
     """VACUUM (ANALYZE) a PostgreSQL database, as autovacuum would on a real server. Every change rewrites
     its athlete's row (the data version) and totals; where the server runs with autovacuum off (as this
     machine's does), each run would otherwise measure the dead rows the runs before it left."""
-    engine = sa.create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
+    engine = db.make_engine(url)
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             if connection.scalar(sa.text("SHOW autovacuum")) == "off":
                 print("(autovacuum is off on this server: the club is vacuumed before each set-up)")
             connection.execute(sa.text("VACUUM (ANALYZE)"))

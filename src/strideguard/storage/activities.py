@@ -319,8 +319,8 @@ def list_activities(
     query = _list_statement(
         since is not None, until is not None, tuple(sorted(sports or ())), limit is not None, newest_first
     )
-    parameters = {"athlete": athlete_id, "since": since, "until": until, "limit": limit}
-    return summaries(session, query, {k: v for k, v in parameters.items() if v is not None})
+    # Parameters the statement's shape does not use are ignored.
+    return summaries(session, query, {"athlete": athlete_id, "since": since, "until": until, "limit": limit})
 
 
 @functools.lru_cache(maxsize=64)

@@ -110,12 +110,10 @@ def week_volumes(
     """Distance, duration and count per ISO week whose Monday lies in [since, until], oldest first, from
     the first to the last week with an activity of `sports` (weeks between without one are zeros)."""
     query = _week_statement(tuple(sorted(sports)), since is not None, until is not None)
-    parameters = {"athlete": athlete_id, "since": since, "until": until}
+    parameters = {"athlete": athlete_id, "since": since, "until": until}  # those the shape lacks are ignored
     totals = {
         monday: (int(count), float(distance), float(duration))
-        for monday, count, distance, duration in plain_rows(
-            session, query, {k: v for k, v in parameters.items() if v is not None}
-        )
+        for monday, count, distance, duration in plain_rows(session, query, parameters)
     }
     if not totals:
         return []
