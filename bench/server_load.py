@@ -21,8 +21,11 @@ after --timeout seconds. To measure an older checkout, run this file with that c
 PYTHONPATH (`git archive main src | tar -x -C /tmp/before; PYTHONPATH=/tmp/before/src python bench/...`):
 the data is written and served by the code being measured.
 
+The clients use bench/light_http.py: they share the machine with the server, and httpx (the earlier rounds'
+client, still there with --client httpx) took half a core from it at 175 requests a second.
+
 Usage: python bench/server_load.py [--backend sqlite,postgresql] [--processes 1,2] [--duration 30]
-       [--phases warm,uncached]
+       [--phases warm,uncached] [--client light|httpx]
        [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--athletes 100] [--years 10] [--explain]
 """
 
@@ -52,6 +55,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import clubgen
+import light_http
 import web_latency
 
 from strideguard.demo import athlete as demo
@@ -69,6 +73,7 @@ class Stats:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     requests: int = 0
     cpu_s: float | None = None  # CPU used by the server's processes during the phase
+    client_cpu_s: float | None = None  # CPU used by this script's clients (they share the machine)
     load: float | None = None  # the machine's load average during the phase
 
     def add(self, label: str, ms: float) -> None:
@@ -211,10 +216,10 @@ async def timed(
     started = time.perf_counter()
     try:
         response = await http.request(method, path, **kw)
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, light_http.TimeoutException):
         stats.error(f"{label}: time-out")
         return None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, light_http.HTTPError) as exc:
         stats.error(f"{label}: {type(exc).__name__}")
         return None
     ms = (time.perf_counter() - started) * 1000
@@ -287,13 +292,17 @@ async def phase(
     emails: list[str] | None,
     timeout: float,
     files: list[list[tuple[str, bytes]]],
+    client: str,
 ) -> tuple[Stats, float]:
     stats = Stats()
-    limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-    sessions = [
-        httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, follow_redirects=False)
-        for _ in range(clients)
-    ]
+    if client == "httpx":
+        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        sessions = [
+            httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits, follow_redirects=False)
+            for _ in range(clients)
+        ]
+    else:
+        sessions = [light_http.AsyncClient(base, timeout=timeout, connections=4) for _ in range(clients)]
     try:
         if emails:
             await asyncio.gather(*(login(s, emails[i]) for i, s in enumerate(sessions)))
@@ -320,7 +329,8 @@ def print_stats(title: str, stats: Stats, elapsed: float, peaks: list[tuple[int,
         print(
             f"server CPU {stats.cpu_s:.1f} s in {elapsed:.0f} s ({stats.cpu_s / elapsed:.2f} cores), "
             f"{stats.cpu_s * 1000 / max(ok, 1):.1f} ms per answer (uploads' imports included); "
-            f"load average {stats.load:.1f}"
+            f"load average {stats.load:.1f}; the clients' CPU {stats.client_cpu_s:.1f} s "
+            f"({stats.client_cpu_s / elapsed:.2f} cores)"
         )
     if every:
         p95 = pct(every, 0.95)
@@ -382,11 +392,23 @@ def run_setup(
             for uncached in [p == "uncached" for p in args.phases.split(",")]:
                 label = "uncached (each view after an edit)" if uncached else "warm"
                 cpu_before, load_before = cpu_seconds(server.process.pid), os.getloadavg()[0]
+                client_before = time.process_time()
                 stats, elapsed = asyncio.run(
-                    phase(server.base, clients, uploads, args.duration, uncached, emails, args.timeout, files)
+                    phase(
+                        server.base,
+                        clients,
+                        uploads,
+                        args.duration,
+                        uncached,
+                        emails,
+                        args.timeout,
+                        files,
+                        args.client,
+                    )
                 )
                 # The server's own CPU against the wall time: latency far above it is the machine's queue.
                 stats.cpu_s = cpu_seconds(server.process.pid) - cpu_before
+                stats.client_cpu_s = time.process_time() - client_before
                 stats.load = (load_before + os.getloadavg()[0]) / 2
                 results.append((label, stats, elapsed))
         finally:
@@ -510,6 +532,13 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--keep-club", help="reuse (or keep) this PostgreSQL database name for the club")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--client",
+        choices=("light", "httpx"),
+        default="light",
+        help="the clients' HTTP library: bench/light_http.py (default; about a tenth of httpx's CPU per "
+        "request, which the clients take from the server they measure) or httpx (earlier rounds' figures)",
+    )
     args = parser.parse_args()
     import strideguard
 
