@@ -17,16 +17,11 @@ A page that shows few rows can be keyed on those rows instead (`depends`): an ac
 cached while other runs are imported or edited, which on a busy server is most of the time. Such a page is
 kept only when the athlete's version did not move while it was built, so it never mixes rows from before
 and after a change under a key that a later state could match again.
-
-Pages are stored compressed (zlib, fastest level: 3-10x smaller, about 0.05-0.2 ms to inflate against
-10-20 ms to render): a club's 50 browsing athletes with 40 runs each looked at are 2,000 activity pages of
-about 45 kB, 85 MB raw, and most were pushed out of the cache before they were viewed again.
 """
 
 from __future__ import annotations
 
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +35,7 @@ from strideguard import config
 from strideguard.storage.tables import AthleteRow
 from strideguard.web.common import Viewer
 
-MAX_BYTES = 48 * 1024 * 1024  # compressed, per process; least recently used pages go first
+MAX_BYTES = 32 * 1024 * 1024  # per process; least recently used pages go first
 WAIT_S = 10.0
 # Stands for the CSRF token in a stored page (letters only, so escaping leaves it as it is).
 TOKEN_PLACEHOLDER = "sgCsrfTokenPlaceholderQx"
@@ -51,8 +46,7 @@ class _DoNotKeep(bytes):
 
 
 class PageCache:
-    """Rendered page bodies by key, stored compressed and bounded in (compressed) bytes, with single-flight
-    computation."""
+    """Rendered page bodies by key, bounded in bytes, with single-flight computation."""
 
     def __init__(self, max_bytes: int = MAX_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -66,46 +60,39 @@ class PageCache:
         """The stored page of `key`, or `compute()`'s (None: not cacheable, e.g. an error page)."""
         while True:
             with self._lock:
-                packed = self._pages.get(key)
-                if packed is not None:
+                body = self._pages.get(key)
+                if body is not None:
                     self._pages.move_to_end(key)
-                    break
+                    return body
                 flight = self._flights.get(key)
-                first = flight is None
                 if flight is None:
                     flight = self._flights[key] = threading.Event()
-            if first:  # this request computes the page (the lock is not held meanwhile)
-                return self._compute_and_store(key, compute, flight)
+                    break
             if not flight.wait(WAIT_S):
                 return compute()  # the first one is stuck; do not wait behind it any longer
             with self._lock:
                 if key in self._pages or key in self._flights:
                     continue
             return compute()  # the first one failed or was not cacheable: compute our own
-        return zlib.decompress(packed)  # outside the lock: other threads go on meanwhile
-
-    def _compute_and_store(
-        self, key: tuple[Any, ...], compute: Callable[[], bytes | None], flight: threading.Event
-    ) -> bytes | None:
         try:
             body = compute()
             self.computed += 1
             if body is not None and not isinstance(body, _DoNotKeep):
-                self._store(key, zlib.compress(body, 1))
+                self._store(key, body)
             return body
         finally:
             with self._lock:
                 self._flights.pop(key, None)
             flight.set()
 
-    def _store(self, key: tuple[Any, ...], packed: bytes) -> None:
-        if len(packed) > self.max_bytes // 4:
+    def _store(self, key: tuple[Any, ...], body: bytes) -> None:
+        if len(body) > self.max_bytes // 4:
             return
         with self._lock:
             if key in self._pages:
                 return
-            self._pages[key] = packed
-            self._bytes += len(packed)
+            self._pages[key] = body
+            self._bytes += len(body)
             while self._bytes > self.max_bytes:
                 _old, dropped = self._pages.popitem(last=False)
                 self._bytes -= len(dropped)
