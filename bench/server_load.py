@@ -8,9 +8,11 @@ checkout whose `serve` has no --workers):
 - postgresql: the club of bench/clubgen.py (100 athletes x 10 years, ~250,000 runs) in server mode; each of
   CLIENTS clients logs in as its own athlete, UPLOADS of them also upload.
 
-Each set-up runs two phases of --duration seconds: "warm" (pages as they come) and "uncached" (each page
-view right after an RPE edit of one of the client's own runs, which changes what the page shows; an
-activity's page is then the page of the run edited, since other runs' pages do not change). The club is
+Each set-up runs two phases of --duration seconds: "warm" (each client has viewed every page it will look at
+once before the clock starts, its 40 runs' pages included; the uploads still change what the uploaders'
+pages show) and "uncached" (each page view right after an RPE edit of one of the client's own runs, which
+changes what the page shows; an activity's page is then the page of the run edited, since other runs' pages
+do not change). The club is
 vacuumed (VACUUM ANALYZE) before each set-up, as autovacuum would on a real server. Printed:
 throughput, errors (HTTP >= 400 other than the expected, time-outs), p50/p95/p99 per page and for uploads,
 peak RSS (VmHWM) of every server process. With --explain (PostgreSQL), the three slowest statements of one
@@ -74,6 +76,9 @@ class Stats:
     requests: int = 0
     cpu_s: float | None = None  # CPU used by the server's processes during the phase
     client_cpu_s: float | None = None  # CPU used by this script's clients (they share the machine)
+    db_cpu_s: float | None = None  # CPU used by PostgreSQL's processes (0 for SQLite)
+    busy: float | None = None  # the machine's cores in use, from /proc/stat
+    stolen: float | None = None  # cores the host gave to other machines meanwhile
     load: float | None = None  # the machine's load average during the phase
 
     def add(self, label: str, ms: float) -> None:
@@ -131,6 +136,32 @@ def cpu_seconds(root_pid: int) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process on this machine (the club's server share)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """Core-seconds this machine spent busy so far, and those the host gave to others instead (steal: on
+    a shared virtual machine, the main cause of run-to-run differences), from /proc/stat."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def upload_files(count: int, seed: int) -> list[tuple[str, bytes]]:
@@ -237,6 +268,12 @@ async def own_activities(http: httpx.AsyncClient) -> list[int]:
     return [a["id"] for a in items]
 
 
+async def warm_up(http: httpx.AsyncClient | light_http.AsyncClient, ids: list[int]) -> None:
+    for page in PAGES:
+        for path in [page.replace("{id}", str(i)) for i in ids] if "{id}" in page else [page]:
+            await http.get(path)
+
+
 async def browser(
     http: httpx.AsyncClient, stats: Stats, until: float, uncached: bool, seed: int, ids: list[int]
 ) -> None:
@@ -293,6 +330,7 @@ async def phase(
     timeout: float,
     files: list[list[tuple[str, bytes]]],
     client: str,
+    server_pid: int,
 ) -> tuple[Stats, float]:
     stats = Stats()
     if client == "httpx":
@@ -308,12 +346,25 @@ async def phase(
             await asyncio.gather(*(login(s, emails[i]) for i, s in enumerate(sessions)))
         # Each client's own runs, asked for before the load starts (one client at a time).
         ids = [await own_activities(s) for s in sessions]
+        if not uncached:  # warm: every page the clients will look at is viewed once before the clock starts
+            await asyncio.gather(*(warm_up(s, ids[i]) for i, s in enumerate(sessions)))
+        # CPU is counted from here: the server's processes (its import worker too), PostgreSQL, the clients.
+        cpu_before, load_before = cpu_seconds(server_pid), os.getloadavg()[0]
+        client_before, db_before = time.process_time(), postgres_cpu_seconds()
+        busy_before = machine_busy_seconds()
         started = time.monotonic()
         until = started + duration
         tasks = [browser(s, stats, until, uncached, i, ids[i]) for i, s in enumerate(sessions)]
         tasks += [uploader(sessions[i % clients], stats, until, files[i]) for i in range(uploads)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
+        stats.cpu_s = cpu_seconds(server_pid) - cpu_before
+        stats.client_cpu_s = time.process_time() - client_before
+        stats.db_cpu_s = postgres_cpu_seconds() - db_before
+        busy_after = machine_busy_seconds()
+        stats.busy = (busy_after[0] - busy_before[0]) / elapsed
+        stats.stolen = (busy_after[1] - busy_before[1]) / elapsed
+        stats.load = (load_before + os.getloadavg()[0]) / 2
     finally:
         await asyncio.gather(*(s.aclose() for s in sessions))
     return stats, elapsed
@@ -330,7 +381,9 @@ def print_stats(title: str, stats: Stats, elapsed: float, peaks: list[tuple[int,
             f"server CPU {stats.cpu_s:.1f} s in {elapsed:.0f} s ({stats.cpu_s / elapsed:.2f} cores), "
             f"{stats.cpu_s * 1000 / max(ok, 1):.1f} ms per answer (uploads' imports included); "
             f"load average {stats.load:.1f}; the clients' CPU {stats.client_cpu_s:.1f} s "
-            f"({stats.client_cpu_s / elapsed:.2f} cores)"
+            f"({stats.client_cpu_s / elapsed:.2f} cores); PostgreSQL {stats.db_cpu_s / elapsed:.2f} cores; "
+            f"the machine {stats.busy:.2f} of {os.cpu_count()} cores busy, "
+            f"{stats.stolen:.2f} stolen by the host"
         )
     if every:
         p95 = pct(every, 0.95)
@@ -391,8 +444,6 @@ def run_setup(
             results = []
             for uncached in [p == "uncached" for p in args.phases.split(",")]:
                 label = "uncached (each view after an edit)" if uncached else "warm"
-                cpu_before, load_before = cpu_seconds(server.process.pid), os.getloadavg()[0]
-                client_before = time.process_time()
                 stats, elapsed = asyncio.run(
                     phase(
                         server.base,
@@ -404,12 +455,9 @@ def run_setup(
                         args.timeout,
                         files,
                         args.client,
+                        server.process.pid,
                     )
                 )
-                # The server's own CPU against the wall time: latency far above it is the machine's queue.
-                stats.cpu_s = cpu_seconds(server.process.pid) - cpu_before
-                stats.client_cpu_s = time.process_time() - client_before
-                stats.load = (load_before + os.getloadavg()[0]) / 2
                 results.append((label, stats, elapsed))
         finally:
             peaks = server.stop()
