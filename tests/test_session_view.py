@@ -71,3 +71,29 @@ def test_every_state_the_long_way_handles_is_left_to_it(session, state):
         assert last_seen == (NOW if state == "touch due" else seen)
     else:
         assert long_way is None
+
+
+def test_it_says_whether_anyone_shares_with_the_user_as_the_share_list_does(session):
+    """Pages skip the share list when the session view says nobody shares with the user: the flag must
+    follow shares given and revoked at once, as the list itself does."""
+    from strideguard.storage import sharing
+
+    coach_id, token = _user(session, "coach@example.org")
+    runner = auth.create_user(session, "runner@example.org", "x" * 60, name="Runner")
+    session.commit()
+    runner_athlete = session.scalar(sa.select(AthleteRow.id).where(AthleteRow.user_id == runner.id))
+
+    def agrees() -> bool:
+        view = auth.session_view(session, token, NOW)
+        assert view is not None
+        assert view.has_shares == bool(sharing.shared_with(session, coach_id))
+        return view.has_shares
+
+    assert agrees() is False
+    sharing.add_share(session, runner_athlete, coach_id, "training", False)
+    session.commit()
+    assert agrees() is True
+    share = sharing.shares_of_athlete(session, runner_athlete)[0]
+    sharing.revoke(session, runner_athlete, share.id)
+    session.commit()
+    assert agrees() is False

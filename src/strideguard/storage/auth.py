@@ -24,6 +24,7 @@ from strideguard.storage.tables import (
     AuthSessionRow,
     InviteRow,
     LoginThrottleRow,
+    ShareRow,
     UserRow,
 )
 
@@ -98,9 +99,11 @@ class SessionView:
     athlete_name: str
     data_version: int
     unit: str | None
+    has_shares: bool = False  # someone shares their log with this user (then the page reads who)
 
 
-# Built once: every logged-in page runs it.
+# Built once: every logged-in page runs it. Whether anyone shares with the user rides along, so the many
+# users with no shares are spared a second query on every page.
 _SESSION_VIEW = (
     sa.select(
         AuthSessionRow.expires_at,
@@ -112,6 +115,7 @@ _SESSION_VIEW = (
         AthleteRow.name,
         AthleteRow.data_version,
         AthleteSettingsRow.distance_unit,
+        sa.exists().where(ShareRow.user_id == UserRow.id).label("has_shares"),
     )
     .join(UserRow, UserRow.id == AuthSessionRow.user_id)
     .outerjoin(AthleteRow, AthleteRow.user_id == UserRow.id)
@@ -133,10 +137,10 @@ def session_view(
     row = plain_rows(session, _SESSION_VIEW, {"token": digest(token)}).first()
     if row is None:
         return None
-    expires, seen, user_id, email, disabled, athlete_id, name, version, unit = row
+    expires, seen, user_id, email, disabled, athlete_id, name, version, unit, has_shares = row
     if expires <= now or seen + idle <= now or now - seen >= TOUCH_EVERY or disabled or athlete_id is None:
         return None
-    return SessionView(user_id, email, athlete_id, name, int(version or 0), unit)
+    return SessionView(user_id, email, athlete_id, name, int(version or 0), unit, bool(has_shares))
 
 
 def revoke_session(session: Session, token: str | None) -> int | None:

@@ -240,7 +240,9 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     token = request.cookies.get(security.SESSION_COOKIE)
     now = request.app.state.clock()
     view = auth_store.session_view(session, token, now)  # the usual case, in one query
+    has_shares = True
     if view is not None:
+        has_shares = view.has_shares
         user_id, email, own, stored = (
             view.user_id,
             view.email,
@@ -265,7 +267,7 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
         own = (found[0], found[1], int(found[2] or 0))
         stored = settings_store.stored_unit(session, own[0])
     request.state.data_versions = {own[0]: own[2]}  # for the page cache, as above
-    shared = sharing.shared_with(session, user_id)
+    shared = sharing.shared_with(session, user_id) if has_shares else []
     athletes = ((own[0], own[1]), *((a, n) for a, n, _ in shared))
     wanted = request.cookies.get(VIEW_COOKIE, "")
     chosen = next((a for a in athletes if str(a[0]) == wanted), athletes[0])
