@@ -128,12 +128,22 @@ class AsyncClient:
             head.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
         async with self._slots:
-            connection = self._idle.pop() if self._idle else None
+            connection = self._take_idle()
             try:
                 async with asyncio.timeout(self.timeout):
+                    if connection is not None:
+                        try:
+                            response, reusable = await connection.exchange(request)
+                        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                            # The server closed this kept-alive connection as it went idle (uvicorn after
+                            # 5 s) before our request reached it: send it again on a new one, as browsers do.
+                            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                                raise
+                            connection.close()
+                            connection = None
                     if connection is None:
                         connection = _Connection(*await asyncio.open_connection(self.host, self.port))
-                    response, reusable = await connection.exchange(request)
+                        response, reusable = await connection.exchange(request)
             except TimeoutError as exc:
                 if connection is not None:
                     connection.close()
@@ -148,6 +158,14 @@ class AsyncClient:
                 connection.close()
         self.cookies.update(response.cookies)
         return response
+
+    def _take_idle(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.reader.at_eof():
+                return connection
+            connection.close()  # closed by the server meanwhile
+        return None
 
     async def aclose(self) -> None:
         while self._idle:

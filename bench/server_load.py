@@ -251,7 +251,7 @@ async def timed(
         stats.error(f"{label}: time-out")
         return None
     except (httpx.HTTPError, light_http.HTTPError) as exc:
-        stats.error(f"{label}: {type(exc).__name__}")
+        stats.error(f"{label}: {type(exc.__cause__ or exc).__name__}")
         return None
     ms = (time.perf_counter() - started) * 1000
     if response.status_code >= 400:
