@@ -262,3 +262,47 @@ def test_an_activity_page_built_while_the_data_changed_is_shown_but_not_kept(cli
     assert cache.computed == computed + 2  # the first was not kept
     assert "Long run" in client.get(f"/activities/{shown}").text
     assert cache.computed == computed + 2  # the second was
+
+
+def _import_rows(client) -> list[list[str]]:
+    page = BeautifulSoup(client.get("/import").text, "html.parser")
+    rows = page.select("table.imports tbody tr")
+    return [[td.get_text(strip=True) for td in tr.find_all("td")] for tr in rows]
+
+
+def test_the_import_page_is_kept_while_its_imports_stay_and_follows_each_change_to_them(client, engine):
+    """The import page lists the newest imports and nothing else of the athlete's: it stays cached through
+    an edit of a run, and shows at once an import the worker (another process) finishes or adds."""
+    from strideguard.importing.service import list_imports
+    from strideguard.storage.tables import ImportRow
+    from strideguard.web.imports import HISTORY_ROWS
+
+    outside = db.session_factory(engine)()
+    me = store.local_athlete(outside)
+    first = ImportRow(athlete_id=me, source="/somewhere/runs", status="running", n_total=3)
+    outside.add(first)
+    activity_id = store.save_activity(outside, me, run()).activity_id
+    outside.commit()
+    cache = client.app.state.page_cache
+
+    assert _import_rows(client)[0][3] == "running"
+    computed = cache.computed
+    assert _import_rows(client)[0][3] == "running"
+    store.update_activity(outside, me, activity_id, rpe=7.0)  # the athlete's data changes, not the imports
+    outside.commit()
+    assert _import_rows(client)[0][3] == "running"
+    assert cache.computed == computed  # served from the cache all along
+
+    first.status, first.n_imported, first.n_duplicates = "done", 2, 1  # the worker finishes it
+    outside.commit()
+    assert _import_rows(client)[0][3:] == ["done", "2", "1", "0"]
+    assert cache.computed == computed + 1
+
+    for k in range(HISTORY_ROWS):  # more imports than the page lists: the newest, newest first
+        outside.add(ImportRow(athlete_id=me, source=f"/somewhere/more-{k}", status="failed", n_failed=1))
+    outside.commit()
+    shown = _import_rows(client)
+    expected = list_imports(outside, me, limit=HISTORY_ROWS)
+    assert [row[0] for row in shown] == [str(r.id) for r in expected]
+    assert shown[0][2] == f"/somewhere/more-{HISTORY_ROWS - 1}" and shown[0][3] == "failed"
+    outside.close()

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -73,7 +74,7 @@ from strideguard.importing.workers import (
 from strideguard.model import DEFAULT_IMPORT_SPORTS, SPORTS, Activity
 from strideguard.storage import activities as store
 from strideguard.storage import shoe_use
-from strideguard.storage.engine import is_disk_full, session_factory, source_lock
+from strideguard.storage.engine import is_disk_full, plain_rows, session_factory, source_lock
 from strideguard.storage.tables import ActivityRow, ImportRow
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "default_workers",
     "fill_summary",
     "get_import",
+    "import_history",
     "list_imports",
     "pack_streams",
     "parse_file",
@@ -571,6 +573,29 @@ def list_imports(session: Session, athlete_id: int, limit: int | None = None) ->
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+# Built once: the import page runs it on every view (its rows are also the page's cache key).
+_HISTORY = (
+    sa.select(
+        ImportRow.id,
+        ImportRow.started_at,
+        ImportRow.source,
+        ImportRow.status,
+        ImportRow.n_imported,
+        ImportRow.n_duplicates,
+        ImportRow.n_failed,
+    )
+    .where(ImportRow.athlete_id == sa.bindparam("athlete"))
+    .order_by(ImportRow.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
+def import_history(session: Session, athlete_id: int, limit: int) -> list[sa.Row[Any]]:
+    """The athlete's newest `limit` imports as the import page lists them (id, started_at, source, status
+    and the imported, duplicate and failed counts), without their summaries."""
+    return list(plain_rows(session, _HISTORY, {"athlete": athlete_id, "limit": limit}))
 
 
 def get_import(session: Session, athlete_id: int, import_id: int) -> ImportRow:

@@ -32,11 +32,11 @@ from starlette.requests import ClientDisconnect
 
 from strideguard.activities.formats.dates import given_start
 from strideguard.importing import jobs as import_jobs
-from strideguard.importing.service import get_import, list_imports
+from strideguard.importing.service import get_import, import_history
 from strideguard.model import SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage.tables import ImportItemRow, ImportJobRow, ImportRow
-from strideguard.web import security, uploads
+from strideguard.web import pagecache, security, uploads
 from strideguard.web.common import (
     DbSession,
     ReleasingRoute,
@@ -195,12 +195,21 @@ def display_summary(summary: dict[str, Any], folder: str) -> dict[str, Any]:
 # --- pages --------------------------------------------------------------------------------------------------
 
 
+HISTORY_ROWS = 20  # imports listed on the page
+
+
 def _page(
-    request: Request, session: Session, athlete_id: int, status_code: int = 200, **values: Any
+    request: Request,
+    session: Session,
+    athlete_id: int,
+    status_code: int = 200,
+    history: list[Any] | None = None,
+    **values: Any,
 ) -> Response:
-    imports = list_imports(session, athlete_id, limit=20)
+    if history is None:
+        history = import_history(session, athlete_id, HISTORY_ROWS)
     root = str(uploads_dir(request).resolve())
-    shown = [(r, display_source(r.source, root)) for r in imports]
+    shown = [(r, display_source(r.source, root)) for r in history]
     values.setdefault("errors", [])
     values.setdefault("sports_choice", "default")
     values.setdefault("start", "")
@@ -211,7 +220,18 @@ def _page(
 def import_page(request: Request, session: DbSession) -> Response:
     """The upload form and the import history."""
     viewer = resolve_viewer(request, session)
-    return _page(request, session, viewer.athlete_id)
+    history: list[Any] = []
+
+    def inputs() -> tuple[object, ...]:
+        # The page shows these rows and nothing else of the athlete's: it is kept while they stay the same
+        # (a run edited or a pain entry added elsewhere leaves it cached), and built from the same rows.
+        history[:] = import_history(session, viewer.athlete_id, HISTORY_ROWS)
+        return tuple(tuple(row) for row in history)
+
+    def build() -> Response:
+        return _page(request, session, viewer.athlete_id, history=history)
+
+    return pagecache.cached_page(request, session, viewer, build, depends=inputs)
 
 
 @router.post("/import", response_class=HTMLResponse)
