@@ -142,6 +142,74 @@ def test_one_computation_per_key_while_others_wait():
     assert results == [b"<html>page</html>"] * 8
 
 
+def test_the_newest_page_of_a_lane_serves_every_request_that_read_its_version_or_an_older_one():
+    cache = pagecache.PageCache()
+    calls: list[int] = []
+
+    def build(version: int):
+        def compute() -> tuple[int, bytes]:
+            calls.append(version)
+            return version, f"page {version}".encode()
+
+        return compute
+
+    lane = ("viewer", "/", (), "day")
+    assert cache.get_or_compute_latest(lane, 5, build(5)) == b"page 5"
+    assert cache.get_or_compute_latest(lane, 3, build(3)) == b"page 5"  # newer than it read: it holds it all
+    assert cache.get_or_compute_latest(lane, 5, build(5)) == b"page 5"
+    assert calls == [5]
+    assert cache.get_or_compute_latest(lane, 6, build(6)) == b"page 6"  # a change it has not seen: built
+    assert calls == [5, 6]
+    assert cache.get_or_compute_latest(("viewer", "/shoes", (), "day"), 6, build(6)) == b"page 6"
+    assert calls == [5, 6, 6]  # another page is another lane
+
+
+def test_requests_that_need_a_newer_page_than_the_one_being_built_wait_and_share_one_build():
+    """Uploads raise the version faster than the dashboard renders: eight requests that each read a newer
+    version than the build under way wait for it, then one build from the newest data serves all eight."""
+    cache = pagecache.PageCache()
+    lane = ("viewer", "/", (), "day")
+    entered, release = threading.Event(), threading.Event()
+    builds: list[int] = []
+    latest = [5]  # the athlete's version in the database
+
+    def compute() -> tuple[int, bytes]:
+        built = latest[0]  # read before the page's data, as cached_page does
+        builds.append(built)
+        if len(builds) == 1:
+            entered.set()
+            assert release.wait(120)
+        return built, f"page {built}".encode()
+
+    first = threading.Thread(target=lambda: cache.get_or_compute_latest(lane, 5, compute))
+    first.start()
+    assert entered.wait(120)
+    results: dict[int, bytes | None] = {}
+
+    def request(version: int) -> None:
+        results[version] = cache.get_or_compute_latest(lane, version, compute)
+
+    waiting = []
+    for version in range(6, 14):  # eight changes committed while the first build runs
+        latest[0] = version
+        waiting.append(threading.Thread(target=request, args=(version,)))
+        waiting[-1].start()
+    # Whether each arrives while the first build runs (it waits) or after (it finds page 5 too old), every
+    # build after the first reads the version once all eight changes are in.
+    release.set()
+    for thread in [first, *waiting]:
+        thread.join(120)
+    assert builds == [5, 13]  # one build for the eight, from the newest data
+    assert results == {version: b"page 13" for version in range(6, 14)}
+
+
+def test_a_page_that_cannot_be_kept_does_not_make_the_others_queue_for_it_one_by_one():
+    cache = pagecache.PageCache()
+    lane = ("viewer", "/", (), "day")
+    assert cache.get_or_compute_latest(lane, 5, lambda: (5, None)) is None
+    assert cache.get_or_compute_latest(lane, 5, lambda: (5, b"ok")) == b"ok"
+
+
 def test_a_failed_computation_does_not_leave_the_others_waiting():
     cache = pagecache.PageCache()
 

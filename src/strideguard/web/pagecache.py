@@ -13,6 +13,13 @@ once, which is what a burst of views after an import would otherwise do.
 The version is read before the page's data, so a page can only be stored under a version older than its
 data (recomputed at the next view), never newer.
 
+One build at a time per page (its key without the version, a "lane"), and the newest page serves every
+request that read its version or an older one: a page built from data at version 7 holds every change a
+request that read version 5 can have seen. So while uploads or edits raise the version faster than the
+dashboard renders (one runner's 10 uploads at once: 14 a second), requests wait for the build under way,
+then one of them builds from the data as it is by then, for all of them; before, each version got a build
+of its own, and several ran at once, each slowing the others.
+
 A page that shows few rows can be keyed on those rows instead (`depends`): an activity's page then stays
 cached while other runs are imported or edited, which on a busy server is most of the time. Such a page is
 kept only when the athlete's version did not move while it was built, so it never mixes rows from before
@@ -54,6 +61,7 @@ class PageCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._flights: dict[tuple[Any, ...], threading.Event] = {}
+        self._versions: dict[tuple[Any, ...], int] = {}  # lane -> the version its stored page was built at
         self.computed = 0  # pages rendered (a miss); tests count them
 
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], bytes | None]) -> bytes | None:
@@ -85,17 +93,71 @@ class PageCache:
                 self._flights.pop(key, None)
             flight.set()
 
+    def get_or_compute_latest(
+        self, lane: tuple[Any, ...], version: int, compute: Callable[[], tuple[int, bytes | None]]
+    ) -> bytes | None:
+        """The stored page of `lane` if it was built from data at `version` or later; else the page
+        `compute()` builds (it returns the version it read before the data, and the page, None when not
+        cacheable). One build per lane at a time; requests that need a newer page than the one being built
+        wait for it and then build once more, together."""
+        while True:
+            with self._lock:
+                body = self._pages.get(lane)
+                if body is not None and self._versions.get(lane, -1) >= version:
+                    self._pages.move_to_end(lane)
+                    return body
+                flight = self._flights.get(lane)
+                first = flight is None
+                if first:
+                    flight = self._flights[lane] = threading.Event()
+            if first:
+                assert flight is not None
+                return self._build_latest(lane, compute, flight)
+            assert flight is not None
+            if not flight.wait(WAIT_S):
+                return compute()[1]  # the build under way is stuck; do not wait behind it any longer
+            with self._lock:
+                if lane in self._pages or lane in self._flights:
+                    continue  # stored (new enough, or build again) or another build began: look again
+            return compute()[1]  # the build failed or was not cacheable: compute our own
+
+    def _build_latest(
+        self,
+        lane: tuple[Any, ...],
+        compute: Callable[[], tuple[int, bytes | None]],
+        flight: threading.Event,
+    ) -> bytes | None:
+        try:
+            built, body = compute()
+            self.computed += 1
+            if body is not None and not isinstance(body, _DoNotKeep) and len(body) <= self.max_bytes // 4:
+                with self._lock:
+                    if self._versions.get(lane, -1) <= built or lane not in self._pages:
+                        self._bytes -= len(self._pages.pop(lane, b""))
+                        self._versions[lane] = built
+                        self._add(lane, body)
+            return body
+        finally:
+            with self._lock:
+                self._flights.pop(lane, None)
+            flight.set()
+
     def _store(self, key: tuple[Any, ...], body: bytes) -> None:
         if len(body) > self.max_bytes // 4:
             return
         with self._lock:
             if key in self._pages:
                 return
-            self._pages[key] = body
-            self._bytes += len(body)
-            while self._bytes > self.max_bytes:
-                _old, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped)
+            self._add(key, body)
+
+    def _add(self, key: tuple[Any, ...], body: bytes) -> None:
+        """Store `body` (the lock is held) and drop the least recently used pages beyond the bound."""
+        self._pages[key] = body
+        self._bytes += len(body)
+        while self._bytes > self.max_bytes:
+            old, dropped = self._pages.popitem(last=False)
+            self._bytes -= len(dropped)
+            self._versions.pop(old, None)
 
 
 def data_version(session: Session, athlete_id: int) -> int:
@@ -121,13 +183,8 @@ def cached_page(
     version = getattr(request.state, "data_versions", {}).get(viewer.athlete_id)
     if version is None:
         version = data_version(session, viewer.athlete_id)
-    key = (
-        viewer,
-        version if depends is None else ("rows", depends()),
-        request.url.path,
-        tuple(sorted(request.query_params.multi_items())),
-        config.today_local(),
-    )
+    query = tuple(sorted(request.query_params.multi_items()))
+    today = config.today_local()
 
     def compute() -> bytes | None:
         state["csrf_token"] = TOKEN_PLACEHOLDER
@@ -141,7 +198,15 @@ def cached_page(
             return _DoNotKeep(response.body)
         return bytes(response.body)
 
-    body = cache.get_or_compute(key, compute)
+    def compute_latest() -> tuple[int, bytes | None]:
+        # The version now, read before the page's data (each statement reads the latest commit): the
+        # page then serves every request that read this version or an older one.
+        return data_version(session, viewer.athlete_id), compute()
+
+    if depends is None:
+        body = cache.get_or_compute_latest((viewer, request.url.path, query, today), version, compute_latest)
+    else:
+        body = cache.get_or_compute((viewer, ("rows", depends()), request.url.path, query, today), compute)
     if body is None:
         return build()
     html = body.replace(TOKEN_PLACEHOLDER.encode(), token.encode())
