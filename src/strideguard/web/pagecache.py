@@ -28,9 +28,10 @@ and after a change under a key that a later state could match again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,16 +83,12 @@ class PageCache:
                 if key in self._pages or key in self._flights:
                     continue
             return compute()  # the first one failed or was not cacheable: compute our own
-        try:
+        with self._landing(key, flight):
             body = compute()
             self.computed += 1
             if body is not None and not isinstance(body, _DoNotKeep):
                 self._store(key, body)
             return body
-        finally:
-            with self._lock:
-                self._flights.pop(key, None)
-            flight.set()
 
     def get_or_compute_latest(
         self, lane: tuple[Any, ...], version: int, compute: Callable[[], tuple[int, bytes | None]]
@@ -127,7 +124,7 @@ class PageCache:
         compute: Callable[[], tuple[int, bytes | None]],
         flight: threading.Event,
     ) -> bytes | None:
-        try:
+        with self._landing(lane, flight):
             built, body = compute()
             self.computed += 1
             if body is not None and not isinstance(body, _DoNotKeep) and len(body) <= self.max_bytes // 4:
@@ -137,9 +134,15 @@ class PageCache:
                         self._versions[lane] = built
                         self._add(lane, body)
             return body
+
+    @contextlib.contextmanager
+    def _landing(self, key: tuple[Any, ...], flight: threading.Event) -> Iterator[None]:
+        """Around a build: however it ends, its flight ends and the requests waiting on it go on."""
+        try:
+            yield
         finally:
             with self._lock:
-                self._flights.pop(lane, None)
+                self._flights.pop(key, None)
             flight.set()
 
     def _store(self, key: tuple[Any, ...], body: bytes) -> None:
