@@ -126,15 +126,21 @@ def rss_peaks(root_pid: int) -> list[tuple[int, str, float]]:
     return out
 
 
+def _stat_cpu(stat: str) -> tuple[str, float]:
+    """A /proc/PID/stat line's command name and its CPU time (user + system) in seconds."""
+    head, tail = stat.rsplit(")", 1)
+    fields = tail.split()
+    return head.split("(", 1)[-1], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(root_pid: int) -> float:
     """CPU time (user + system) used so far by the server process and every process below it."""
     total = 0.0
     for pid, _role, _peak in rss_peaks(root_pid):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += _stat_cpu(Path(f"/proc/{pid}/stat").read_text())[1]
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -145,12 +151,11 @@ def postgres_cpu_seconds() -> float:
         if not entry.name.isdigit():
             continue
         try:
-            head, tail = (entry / "stat").read_text().rsplit(")", 1)
+            name, cpu = _stat_cpu((entry / "stat").read_text())
         except OSError:
             continue
-        if head.endswith("(postgres"):
-            fields = tail.split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if name == "postgres":
+            total += cpu
     return total
 
 

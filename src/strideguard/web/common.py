@@ -240,9 +240,8 @@ def resolve_viewer(request: Request, session: Session) -> Viewer:
     token = request.cookies.get(security.SESSION_COOKIE)
     now = request.app.state.clock()
     view = auth_store.session_view(session, token, now)  # the usual case, in one query
-    has_shares = True
+    has_shares = view is None or view.has_shares  # the long way below does not know: it reads the list
     if view is not None:
-        has_shares = view.has_shares
         user_id, email, own, stored = (
             view.user_id,
             view.email,

@@ -28,10 +28,9 @@ and after a change under a key that a later state could match again.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,29 +65,9 @@ class PageCache:
         self.computed = 0  # pages rendered (a miss); tests count them
 
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], bytes | None]) -> bytes | None:
-        """The stored page of `key`, or `compute()`'s (None: not cacheable, e.g. an error page)."""
-        while True:
-            with self._lock:
-                body = self._pages.get(key)
-                if body is not None:
-                    self._pages.move_to_end(key)
-                    return body
-                flight = self._flights.get(key)
-                if flight is None:
-                    flight = self._flights[key] = threading.Event()
-                    break
-            if not flight.wait(WAIT_S):
-                return compute()  # the first one is stuck; do not wait behind it any longer
-            with self._lock:
-                if key in self._pages or key in self._flights:
-                    continue
-            return compute()  # the first one failed or was not cacheable: compute our own
-        with self._landing(key, flight):
-            body = compute()
-            self.computed += 1
-            if body is not None and not isinstance(body, _DoNotKeep):
-                self._store(key, body)
-            return body
+        """The stored page of `key`, or `compute()`'s (None: not cacheable, e.g. an error page): a key
+        that holds everything the page depends on is a lane whose one version never changes."""
+        return self.get_or_compute_latest(key, 0, lambda: (0, compute()))
 
     def get_or_compute_latest(
         self, lane: tuple[Any, ...], version: int, compute: Callable[[], tuple[int, bytes | None]]
@@ -107,10 +86,9 @@ class PageCache:
                 first = flight is None
                 if first:
                     flight = self._flights[lane] = threading.Event()
-            if first:
-                assert flight is not None
-                return self._build_latest(lane, compute, flight)
             assert flight is not None
+            if first:
+                return self._build_latest(lane, compute, flight)
             if not flight.wait(WAIT_S):
                 return compute()[1]  # the build under way is stuck; do not wait behind it any longer
             with self._lock:
@@ -124,34 +102,20 @@ class PageCache:
         compute: Callable[[], tuple[int, bytes | None]],
         flight: threading.Event,
     ) -> bytes | None:
-        with self._landing(lane, flight):
+        try:
             built, body = compute()
             self.computed += 1
             if body is not None and not isinstance(body, _DoNotKeep) and len(body) <= self.max_bytes // 4:
                 with self._lock:
-                    if self._versions.get(lane, -1) <= built or lane not in self._pages:
+                    if self._versions.get(lane, -1) <= built:  # a version is kept only beside its page
                         self._bytes -= len(self._pages.pop(lane, b""))
                         self._versions[lane] = built
                         self._add(lane, body)
             return body
-
-    @contextlib.contextmanager
-    def _landing(self, key: tuple[Any, ...], flight: threading.Event) -> Iterator[None]:
-        """Around a build: however it ends, its flight ends and the requests waiting on it go on."""
-        try:
-            yield
-        finally:
+        finally:  # however the build ends, the requests waiting on it go on
             with self._lock:
-                self._flights.pop(key, None)
+                self._flights.pop(lane, None)
             flight.set()
-
-    def _store(self, key: tuple[Any, ...], body: bytes) -> None:
-        if len(body) > self.max_bytes // 4:
-            return
-        with self._lock:
-            if key in self._pages:
-                return
-            self._add(key, body)
 
     def _add(self, key: tuple[Any, ...], body: bytes) -> None:
         """Store `body` (the lock is held) and drop the least recently used pages beyond the bound."""
