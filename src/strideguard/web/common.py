@@ -187,11 +187,13 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
     until the pool's time-out, issue 13)."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()  # no connection yet: the first query checks one out
+    end = session.close  # rolls back
     try:
         yield session
+        end = functools.partial(db.release, session)  # the handler returned: a read-only one commits
     finally:
         if session.in_transaction():
-            await anyio.to_thread.run_sync(session.close, limiter=_closers(request))
+            await anyio.to_thread.run_sync(end, limiter=_closers(request))
         else:  # closed by ReleasingRoute, or never used: no connection, no I/O, no thread needed
             session.close()
 
@@ -372,12 +374,16 @@ class ReleasingRoute(APIRoute):
 def _closing_sessions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def handler(*args: Any, **kwargs: Any) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         try:
-            return endpoint(*args, **kwargs)
-        finally:
-            for value in kwargs.values():
-                if isinstance(value, Session):
-                    value.close()
+            result = endpoint(*args, **kwargs)
+        except BaseException:
+            for session in sessions:
+                session.close()
+            raise
+        for session in sessions:
+            db.release(session)
+        return result
 
     return handler
 
