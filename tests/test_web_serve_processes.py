@@ -4,7 +4,10 @@ named, a second SIGTERM stopping at once, never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -258,3 +261,69 @@ def test_stalled_upload_kept_without_traceback_when_queueing_it_outlasts_the_gra
     with engine.connect() as connection:
         jobs = connection.execute(sa.select(ImportJobRow.status, ImportJobRow.files)).all()
     assert [(status, files) for status, files in jobs] == [("queued", ["whole.fit"])]
+
+
+def _port_sockets(port: int) -> dict[int, str]:
+    """Socket inode -> TCP state ('0A' listening, '01' established) of every socket whose local port is
+    `port` (the kernel's tables in /proc/net)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found[int(fields[9])] = fields[3]
+    return found
+
+
+def _held(pid: int, inodes: set[int]) -> set[int]:
+    """Which of `inodes` process `pid` has open."""
+    held = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inode = int(target[8:-1])
+                    if inode in inodes:
+                        held.add(inode)
+    return held
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="one socket per process needs Linux's SO_REUSEPORT")
+def test_connections_opened_at_once_spread_over_the_processes(cli_env):
+    """A kept-alive connection stays with the process that accepted it. Forty browsers connecting at once
+    all went to one of the two processes (uvicorn's one shared socket: the first process to wake accepts
+    everything waiting); with a socket per process the kernel spreads them (cli/listen.py)."""
+    port = free_port()
+    server = serve(cli_env, port, "--workers", "2", "--no-worker")
+    connections: list[socket.socket] = []
+    try:
+        wait_until_up(server, f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 120
+        while True:  # both processes listening (each holds a listening socket on the port)
+            listening = {i for i, state in _port_sockets(port).items() if state == "0A"}
+            processes = [pid for pid in children(server.pid) if _held(pid, listening)]
+            if len(processes) == 2:
+                break
+            assert time.monotonic() < deadline, "two server processes did not start listening"
+            time.sleep(0.1)
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(40)]
+        while True:  # every connection accepted by one process or the other
+            established = {i for i, state in _port_sockets(port).items() if state == "01"}
+            counts = [len(_held(pid, established)) for pid in processes]
+            if sum(counts) >= 40:
+                break
+            assert time.monotonic() < deadline, counts
+            time.sleep(0.1)
+        # Spread by a hash of each connection's addresses: 20 +- 3 each; fewer than 8 of 40 on one process
+        # would happen by chance about once in 24,000 runs (binomial, p = 1/2).
+        assert min(counts) >= 8, counts
+        for connection in connections:  # and each answers on the connection it holds
+            connection.sendall(b"GET /static/app.css HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert connection.recv(12).startswith(b"HTTP/1.1 200")
+    finally:
+        for connection in connections:
+            connection.close()
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)

@@ -14,6 +14,7 @@ import time
 import click
 
 from strideguard import config
+from strideguard.cli import listen
 from strideguard.cli.common import AppContext, console, open_error, pass_app
 
 # A stop (SIGTERM, Ctrl+C) waits this long for requests in progress (a slow or stalled upload), then
@@ -232,7 +233,8 @@ def _serve_processes(config: object) -> None:
                     process.kill()
                     process.process.join(5)
 
-    sock = config.bind_socket()  # type: ignore[attr-defined]
+    # One socket per process where the kernel can spread connections over them (cli/listen.py).
+    sock = listen.reserve(config.host, config.port) or config.bind_socket()  # type: ignore[attr-defined]
     Processes(config, sockets=[sock]).run()  # type: ignore[arg-type]
 
 
