@@ -489,3 +489,25 @@ def test_logged_out_visitors_see_only_the_way_in(app):
     page = soup(TestClient(app).get("/login"))
     assert [a["href"] for a in page.select("nav a")] == ["/login", "/register"]
     assert "Dashboard" not in page.select_one("header").get_text()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "sg_csrf=abcdefghijklmnopqrstuvwxyz0123456789; sg_session=x",
+        "other=1;sg_csrf=tok-en_1234567890abcdefghij ; z",  # spaces, a part without "="
+        "sg_csrf=first000000000000000000000; sg_csrf=second00000000000000000000",  # the last one wins
+        'broken"=; sg_csrf=after_a_bad_one_000000000000',  # one malformed cookie does not hide the rest
+        "sg_csrf_other=no; xsg_csrf=no",
+        "",
+    ],
+)
+def test_the_csrf_cookie_is_read_as_the_app_reads_cookies(header: str):
+    """The middleware's own cookie reader (on the event loop, every request) agrees with
+    `request.cookies`, which the handlers read."""
+    from starlette.requests import Request
+
+    scope = {"type": "http", "headers": [(b"cookie", header.encode("latin-1"))]}
+    assert security._cookie(scope["headers"], security.CSRF_COOKIE) == Request(scope).cookies.get(
+        security.CSRF_COOKIE
+    )
