@@ -2,9 +2,10 @@
 
 uvicorn's process manager binds one socket and every process accepts from it. A kept-alive connection stays
 with the process that accepted it, and when many browsers connect at once the process that wakes first
-takes most of them: measured with 2 processes and 50 clients, 51 open sockets against 25, and the busier
-process's clients waited twice as long (docs/web.md, fifth round). With SO_REUSEPORT each process listens
-on a socket of its own and the kernel spreads new connections over them by their addresses, evenly.
+takes everything waiting: 40 connections opened at once went 40 against 0 to two processes, and under the
+club benchmark one process held 51 open sockets and the other 25 (docs/web.md, fifth round). With
+SO_REUSEPORT each process listens on a socket of its own and the kernel spreads new connections over them
+by a hash of their addresses: 15-23 against 17-25 of 40.
 
 uvicorn hands its processes the socket it was given; `ReservedPort` is that socket. In the parent it only
 holds the port (bound, never listening, so no connection waits on it); a process that receives it gets a
