@@ -2,8 +2,9 @@
 
 uvicorn's process manager binds one socket and every process accepts from it. A kept-alive connection stays
 with the process that accepted it, and when many browsers connect at once the process that wakes first
-takes everything waiting: 40 connections opened at once went 40 against 0 to two processes, and under the
-club benchmark one process held 51 open sockets and the other 25 (docs/web.md, fifth round). With
+takes everything waiting: of 40 connections opened at once, 39 or 40 went to one of two processes in seven
+runs of eight, and under the club benchmark one process held 51 open sockets and the other 25, database
+connections included (docs/web.md, fifth round). With
 SO_REUSEPORT each process listens on a socket of its own and the kernel spreads new connections over them
 by a hash of their addresses: 15-23 against 17-25 of 40.
 
