@@ -23,7 +23,7 @@ from strideguard import config
 from strideguard.importing import jobs as import_jobs
 from strideguard.storage import engine as db
 from strideguard.storage.tables import utcnow
-from strideguard.web import security
+from strideguard.web import handler_threads, security
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 from strideguard.web.pagecache import PageCache
 
@@ -151,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the handler threads, and run the in-process import worker while the app serves."""
     anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.threads
+    handler_threads.start(app.state.settings.threads)
     worker = None
     if app.state.settings.run_worker:
         worker = import_jobs.WorkerThread(app.state.engine, poll_s=2.0)
@@ -163,6 +164,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.import_worker = None
             # A running import stops at its next file and goes back to the queue; resumed on next start.
             await asyncio.to_thread(worker.stop, WORKER_STOP_S)
+        handler_threads.stop()
 
 
 SETTINGS_ENV = "STRIDEGUARD_SERVE_SETTINGS"

@@ -29,7 +29,7 @@ from strideguard.storage import engine as db
 from strideguard.storage import settings as settings_store
 from strideguard.storage import sharing
 from strideguard.storage.tables import AthleteRow, AthleteSettingsRow
-from strideguard.web import security
+from strideguard.web import handler_threads, security
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -367,7 +367,7 @@ class ReleasingRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _closing_sessions(endpoint)
+            endpoint = handler_threads.run_in_handler_thread(_closing_sessions(endpoint))
         super().__init__(path, endpoint, **kwargs)
 
 

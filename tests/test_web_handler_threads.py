@@ -1,0 +1,96 @@
+"""Sync page and API handlers run in the app's own handler threads (web/handler_threads.py, issue 13): never
+on the event loop, at most `threads` at once, with the request's context variables; their errors still
+reach the app's error handling, and their sessions still end."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.testclient import TestClient
+
+from strideguard.web.app import create_app
+from strideguard.web.common import DbSession, ReleasingRoute, Settings
+
+pytestmark = pytest.mark.db
+
+WHO: contextvars.ContextVar[str] = contextvars.ContextVar("who", default="nobody")
+WAIT_S = 60  # only a bound for a broken build: every wait below ends as soon as its condition holds
+
+
+async def _named() -> None:
+    WHO.set("set by an async dependency")  # on the event loop, in the request's context
+
+
+@pytest.fixture
+def app(db_url: str, engine, tmp_path: Path):
+    app = create_app(
+        Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32, threads=2, run_worker=False)
+    )
+    yield app
+    app.state.engine.dispose()
+
+
+def test_a_handler_runs_in_a_handler_thread_with_the_requests_context(app):
+    router = APIRouter(route_class=ReleasingRoute)
+    seen: list[tuple[str, str, int]] = []
+
+    @router.get("/test-where", dependencies=[Depends(_named)])
+    def where(session: DbSession) -> dict[str, int]:
+        seen.append((threading.current_thread().name, WHO.get(), threading.get_ident()))
+        return {"one": int(session.scalar(sa.text("SELECT 1")))}
+
+    app.include_router(router)
+    with TestClient(app) as client:
+        loop_thread = client.portal.call(threading.get_ident)
+        assert client.get("/test-where").json() == {"one": 1}
+    name, who, ident = seen[0]
+    assert name.startswith("handler") and ident != loop_thread
+    assert who == "set by an async dependency"
+
+
+def test_no_more_handlers_run_at_once_than_the_app_has_threads(app):
+    router = APIRouter(route_class=ReleasingRoute)
+    state = threading.Condition()
+    running, most, release = [0], [0], threading.Event()
+
+    @router.get("/test-hold")
+    def hold(session: DbSession) -> dict[str, bool]:
+        with state:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            state.notify_all()
+        released = release.wait(WAIT_S)
+        with state:
+            running[0] -= 1
+        return {"released": released}
+
+    app.include_router(router)
+    with TestClient(app) as client, ThreadPoolExecutor(5) as requests:
+        answers = [requests.submit(client.get, "/test-hold") for _ in range(5)]
+        with state:  # both threads taken: the other three requests wait for one
+            assert state.wait_for(lambda: running[0] == 2, WAIT_S)
+        release.set()
+        assert [answer.result().json() for answer in answers] == [{"released": True}] * 5
+        assert client.get("/api/dashboard").status_code == 200  # the threads are free again
+    assert most[0] == 2
+
+
+def test_a_handlers_errors_reach_the_apps_error_handling(app):
+    router = APIRouter(route_class=ReleasingRoute)
+
+    @router.get("/test-missing")
+    def missing(session: DbSession) -> None:
+        session.scalar(sa.text("SELECT 1"))
+        raise HTTPException(404, "no such thing here")
+
+    app.include_router(router)
+    with TestClient(app) as client:
+        answer = client.get("/test-missing", headers={"accept": "application/json"})
+        assert answer.status_code == 404 and "no such thing here" in answer.text
+        assert client.get("/api/dashboard").status_code == 200
