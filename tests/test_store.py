@@ -110,6 +110,32 @@ def test_other_athletes_data_is_invisible(session, athlete_id):
         store.update_activity(session, athlete_id, saved.activity_id, rpe=5)
 
 
+def test_an_edit_changes_only_that_runs_fields_and_keeps_loaded_rows_in_step(session, athlete_id):
+    other = AthleteRow(name="Someone else")
+    session.add(other)
+    session.flush()
+    theirs = store.save_activity(session, other.id, _run(T0, rpe=3.0))
+    mine = store.save_activity(session, athlete_id, _run(T0, sha="f" * 64, name="Easy"))
+    session.commit()
+    loaded = session.get(ActivityRow, mine.activity_id)  # a row the session already holds
+    assert loaded is not None and loaded.rpe is None
+    store.update_activity(session, athlete_id, mine.activity_id, rpe=6.0, feel="tired")
+    assert (loaded.rpe, loaded.feel) == (6.0, "tired")
+    session.commit()
+    got = store.get_activity(session, athlete_id, mine.activity_id, with_streams=False)
+    assert (got.rpe, got.feel, got.name, got.distance_m) == (6.0, "tired", "Easy", 10_000)
+    assert [lap.distance_m for lap in got.laps] == [5000, None] and got.streams is None
+    with pytest.raises(store.NotFound):
+        store.update_activity(session, athlete_id, theirs.activity_id, rpe=9.0)
+    with pytest.raises(store.NotFound):
+        store.update_activity(session, athlete_id, theirs.activity_id)  # nothing to change: still checked
+    store.update_activity(session, athlete_id, mine.activity_id)  # nothing to change on one's own: fine
+    session.commit()
+    assert store.get_activity(session, other.id, theirs.activity_id).rpe == 3.0
+    with pytest.raises(ValueError, match="cannot edit"):
+        store.update_activity(session, athlete_id, mine.activity_id, distance_m=1.0)
+
+
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="naive"):
         Activity(sport="run", start_utc=datetime(2026, 5, 1, 6, 30), source_format="fit")

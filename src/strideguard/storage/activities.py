@@ -361,30 +361,37 @@ def count_activities(
 
 def get_activity(session: Session, athlete_id: int, activity_id: int, with_streams: bool = True) -> Activity:
     """One activity with its laps (and streams); NotFound if it is not this athlete's."""
-    row = session.scalar(
-        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
-    )
-    if row is None:
+    parameters = {"id": activity_id, "athlete": athlete_id}
+    found = plain_rows(session, _ONE_ACTIVITY, parameters).first()
+    if found is None:
         raise NotFound(f"no activity #{activity_id}")
-    lap_rows = session.scalars(
-        sa.select(LapRow).where(LapRow.activity_id == row.id).order_by(LapRow.idx)
-    ).all()
     laps = tuple(
-        Lap(
-            start_utc=lap.start_utc,
-            elapsed_time_s=lap.elapsed_time_s,
-            moving_time_s=lap.moving_time_s,
-            distance_m=lap.distance_m,
-            avg_heart_rate_bpm=lap.avg_heart_rate_bpm,
-            max_heart_rate_bpm=lap.max_heart_rate_bpm,
-            avg_cadence_spm=lap.avg_cadence_spm,
-            ascent_m=lap.ascent_m,
-            descent_m=lap.descent_m,
-        )
-        for lap in lap_rows
+        Lap(**dict(zip(_LAP_FIELDS, values, strict=True)))
+        for values in plain_rows(session, _LAPS_OF, parameters)
     )
-    stream_row = session.get(StreamRow, row.id) if with_streams else None
-    return to_activity(row, laps, stream_row)
+    stream_row = session.get(StreamRow, activity_id) if with_streams else None
+    return _summary(
+        dict(zip(_SUMMARY_NAMES, found, strict=True)),
+        laps=laps,
+        streams=_decode(stream_row.blob) if stream_row is not None else None,
+    )
+
+
+# Plain statements built once: an activity's page and every edit read one activity (the ORM's entity
+# loading was half of an edit's time on a busy server, issue 13).
+_ONE_ACTIVITY = sa.select(*SUMMARY_COLUMNS).where(
+    ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete")
+)
+_LAP_FIELDS = (
+    "start_utc", "elapsed_time_s", "moving_time_s", "distance_m", "avg_heart_rate_bpm", "max_heart_rate_bpm",
+    "avg_cadence_spm", "ascent_m", "descent_m",
+)  # fmt: skip
+_LAPS_OF = (
+    sa.select(*(getattr(LapRow, name) for name in _LAP_FIELDS))
+    .join(ActivityRow, ActivityRow.id == LapRow.activity_id)
+    .where(ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete"))
+    .order_by(LapRow.idx)
+)
 
 
 def first_activity_date(
@@ -411,14 +418,15 @@ def update_activity(session: Session, athlete_id: int, activity_id: int, **chang
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
-    row = session.scalar(
-        sa.select(ActivityRow).where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
-    )
-    if row is None:
+    mine = (ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+    if not changes:
+        if session.scalar(sa.select(ActivityRow.id).where(*mine)) is None:
+            raise NotFound(f"no activity #{activity_id}")
+        return
+    # One UPDATE, without loading the row first (rows already loaded in the session are kept in step).
+    result = session.execute(sa.update(ActivityRow).where(*mine).values(**changes))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"no activity #{activity_id}")
-    for key, value in changes.items():
-        setattr(row, key, value)
-    session.flush()
 
 
 def set_sport(session: Session, athlete_id: int, activity_id: int, sport: str) -> None:
