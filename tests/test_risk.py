@@ -4,6 +4,7 @@ hand-computed thresholds."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -235,10 +236,7 @@ def test_weekly_increase_needs_history_covering_the_baseline_weeks():
 def test_shoe_alert_at_90_and_100_percent_of_its_threshold(km, level):
     shoe = Shoe(id=7, name="Daily", start_distance_m=km * 1000 - 10_000)
     runs = [run(d(0), 10, id=1)]
-    runs = [
-        r.__class__(**{**{f: getattr(r, f) for f in r.__slots__ if f != "shoe_id"}, "shoe_id": 7})
-        for r in runs
-    ]
+    runs = [replace(r, shoe_id=7) for r in runs]
     flags = flags_of(risk.evaluate(runs, d(0), shoes=[shoe]), "shoe_retirement")
     if level is None:
         assert flags == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -359,14 +360,12 @@ def test_pace_formatter_rounds_once():
 def test_laps_show_metre_distances_and_cadence_from_the_samples(client, session, athlete_id):
     start = datetime(2024, 5, 1, 7, tzinfo=UTC)
     run = make_run(start, km=2.006, utc_offset_s=0)
-    run = Activity(
-        **{
-            **{f: getattr(run, f) for f in run.__dataclass_fields__},
-            "laps": (
-                Lap(start_utc=start, distance_m=1003.0, elapsed_time_s=333.0),
-                Lap(start_utc=start + timedelta(seconds=333), distance_m=1003.0, elapsed_time_s=600.0),
-            ),
-        }
+    run = replace(
+        run,
+        laps=(
+            Lap(start_utc=start, distance_m=1003.0, elapsed_time_s=333.0),
+            Lap(start_utc=start + timedelta(seconds=333), distance_m=1003.0, elapsed_time_s=600.0),
+        ),
     )
     run_id = store.save_activity(session, athlete_id, run).activity_id
     session.commit()
@@ -396,7 +395,7 @@ def test_chart_captions_state_the_range_drawn_and_ignore_zero_cadence(client, se
     cadence[:30] = 0.0  # standing at the start: the sensor reports 0
     cadence[500:600] = 180.0
     streams = Streams(**{**{c: getattr(run.streams, c) for c in Streams.COLUMNS}, "cadence_spm": cadence})
-    run = Activity(**{**{f: getattr(run, f) for f in run.__dataclass_fields__}, "streams": streams})
+    run = replace(run, streams=streams)
     run_id = store.save_activity(session, athlete_id, run).activity_id
     session.commit()
     page = soup(client.get(f"/activities/{run_id}"))

@@ -21,6 +21,8 @@ SOURCE_FORMATS = ("fit", "gpx", "tcx", "manual")
 
 def require_utc(value: datetime) -> datetime:
     """Return `value` converted to UTC; refuse naive datetimes (they hide time-zone bugs)."""
+    if value.tzinfo is UTC:  # as the database gives them: the dashboard builds a few hundred a view
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime not allowed: {value!r}")
     return value.astimezone(UTC)
@@ -128,19 +130,18 @@ class Activity:
     # Why the sport differs from what the file said (or was guessed when it said nothing); None once the
     # runner confirmed it. Such activities are stored as "other" (or walk/hike), out of the running load.
     sport_note: str | None = None
+    # The runner's calendar day of the start: local offset when the file gives one, else UTC. Computed once
+    # (the load rules read it a few thousand times a dashboard view), and again by `replace`.
+    local_date: date = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.sport not in SPORTS:
             raise ValueError(f"unknown sport {self.sport!r}; expected one of {', '.join(SPORTS)}")
         if self.source_format not in SOURCE_FORMATS:
             raise ValueError(f"unknown source format {self.source_format!r}")
-        object.__setattr__(self, "start_utc", require_utc(self.start_utc))
-
-    @property
-    def local_date(self) -> date:
-        """The runner's calendar day of the start: local offset when the file gives one, else UTC."""
-        offset = timedelta(seconds=self.utc_offset_s or 0)
-        return (self.start_utc + offset).date()
+        start = require_utc(self.start_utc)
+        object.__setattr__(self, "start_utc", start)
+        object.__setattr__(self, "local_date", (start + timedelta(seconds=self.utc_offset_s or 0)).date())
 
     @property
     def is_run(self) -> bool:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from strideguard.model import RUNNING_SPORTS, Activity
 
@@ -250,6 +252,27 @@ def session_spikes(
     ~3,000 runs and the dashboard computes this on every changed view.
     """
     runs = _runs(activities, sports)
+    # What the result depends on: a dashboard view asks three times (its chart, its warnings, tomorrow's
+    # ceiling) for the same runs, and the club server's views for the same runner often agree.
+    key = (window_days, bounds_pct, sports, tuple((r.id, r.local_date, r.distance_m) for r in runs))
+    found = _SPIKES.get(key)
+    if found is None:
+        found = _session_spikes(runs, window_days, bounds_pct)
+        with _SPIKES_LOCK:
+            if len(_SPIKES) >= _SPIKES_SIZE:
+                _SPIKES.pop(next(iter(_SPIKES)), None)
+            _SPIKES[key] = found
+    return list(found)
+
+
+_SPIKES: dict[tuple[Any, ...], tuple[SessionSpike, ...]] = {}
+_SPIKES_SIZE = 16
+_SPIKES_LOCK = threading.Lock()
+
+
+def _session_spikes(
+    runs: list[Activity], window_days: int, bounds_pct: tuple[float, float, float]
+) -> tuple[SessionSpike, ...]:
     days = [run.local_date for run in runs]
     # Each day's longest run with a distance, as (distance, -index): the larger key wins, and on equal
     # distance the earlier run in start order (smaller index) wins, as in longest_before.
@@ -295,7 +318,7 @@ def session_spikes(
                 run.id, day, distance, longest_m, longest_id, pct, spike_category(pct, bounds_pct), gap
             )
         )
-    return spikes
+    return tuple(spikes)
 
 
 @dataclass(frozen=True, slots=True)
