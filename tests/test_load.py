@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -220,6 +221,25 @@ def test_session_spikes_match_the_brute_force_definition(history, window_days):
     for spike in fast:
         longest = load.longest_before(history, spike.day, window_days)
         assert (None if longest is None else longest.id) == spike.longest_prev_id
+
+
+def test_remembered_spikes_follow_every_change_to_the_runs():
+    """session_spikes remembers results for the same runs (a dashboard view asks three times); a changed
+    distance, date or set of runs is a different question, and a caller changing its list changes nothing."""
+    history = [run(d(0), 10, id=1), run(d(3), 12, id=2), run(d(6), 11, id=3)]
+    first = load.session_spikes(history)
+    assert [s.category for s in first] == [None, "small", None]
+    first.clear()  # the caller's own list
+    assert [s.category for s in load.session_spikes(history)] == [None, "small", None]
+    longer = [history[0], replace(history[1], distance_m=25_000.0), history[2]]
+    assert [s.category for s in load.session_spikes(longer)] == [None, "large", None]
+    later = [history[0], history[1], replace(history[2], start_utc=history[2].start_utc + timedelta(days=40))]
+    assert load.session_spikes(later)[2].longest_prev_m is None
+    for changed in (history, longer, later):  # each equal to the definition, in any order asked
+        spikes = load.session_spikes(changed)
+        assert [(s.activity_id, s.longest_prev_id, s.category) for s in spikes] == [
+            (row[0], row[3], row[5]) for row in brute_force_spikes(changed, load.SPIKE_WINDOW_DAYS)
+        ]
 
 
 def test_two_runs_on_one_day_are_not_each_others_comparison_and_today_is_excluded():
