@@ -83,16 +83,16 @@ def activity_page(
     key = SORTS.get(sort, ActivityRow.start_utc)
     order = [key.desc().nulls_last() if descending else key.asc().nulls_last()]
     order.append(ActivityRow.id.desc() if descending else ActivityRow.id.asc())
-    rows = session.scalars(
-        sa.select(ActivityRow)
+    # Plain columns, not ORM entities: loading 50 entities was 40% of the list page's time (issue 13).
+    activities = store.summaries(
+        session,
+        sa.select(*store.SUMMARY_COLUMNS)
         .where(*conditions)
         .order_by(*order)
         .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return ActivityPage(
-        [store.to_activity(r) for r in rows], int(total), page, pages, float(distance), float(duration)
+        .limit(per_page),
     )
+    return ActivityPage(activities, int(total), page, pages, float(distance), float(duration))
 
 
 def shoe_names(session: Session, athlete_id: int) -> dict[int, str]:
