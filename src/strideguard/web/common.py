@@ -355,15 +355,18 @@ DbSession = Annotated[Session, Depends(db_session)]
 
 
 class ReleasingRoute(APIRoute):
-    """A route whose sync handler closes its database session as it returns.
+    """A route whose sync handler runs in the app's handler threads (web/handler_threads.py) and closes its
+    database session as it returns.
 
-    FastAPI turns a handler's return value (a dict for the API) into JSON in one of the handler threads,
-    after the handler and before the session's teardown: a session still holding its connection then
-    waits for a handler thread while every handler thread may be waiting for a connection. Closing the
-    session in the handler (its result is plain data by then) gives the connection back first (issue 13:
-    the club's edits stalled in steps of the pool's 3 s time-out). Pages use it too: they render their
+    FastAPI checks and encodes a handler's return value (a dict for the API) after the handler and before
+    the session's teardown; when that check took one of the handler threads, a session still holding its
+    connection waited for a thread while every handler thread could be waiting for a connection. Closing
+    the session in the handler (its result is plain data by then) gives the connection back first (issue
+    13: the club's edits stalled in steps of the pool's 3 s time-out). Pages use it too: they render their
     response in the handler, and closing there saves each page a second thread hop and a wait for one of
-    the few closing threads. Not for a handler whose response still reads the database as it streams."""
+    the few closing threads. The endpoint FastAPI sees is async, so it checks and encodes the result on the
+    event loop: a shallow check for the API's dict[str, Any] (the values are not walked), and the encoding
+    FastAPI did there anyway. Not for a handler whose response still reads the database as it streams."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
