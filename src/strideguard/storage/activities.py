@@ -369,12 +369,7 @@ def get_activity(session: Session, athlete_id: int, activity_id: int, with_strea
         Lap(**dict(zip(_LAP_FIELDS, values, strict=True)))
         for values in plain_rows(session, _LAPS_OF, parameters)
     )
-    stream_row = session.get(StreamRow, activity_id) if with_streams else None
-    return _summary(
-        dict(zip(_SUMMARY_NAMES, found, strict=True)),
-        laps=laps,
-        streams=_decode(stream_row.blob) if stream_row is not None else None,
-    )
+    return to_activity(found, laps, session.get(StreamRow, activity_id) if with_streams else None)
 
 
 # Plain statements built once: an activity's page and every edit read one activity (the ORM's entity
@@ -386,10 +381,9 @@ _LAP_FIELDS = (
     "start_utc", "elapsed_time_s", "moving_time_s", "distance_m", "avg_heart_rate_bpm", "max_heart_rate_bpm",
     "avg_cadence_spm", "ascent_m", "descent_m",
 )  # fmt: skip
-_LAPS_OF = (
+_LAPS_OF = (  # of an activity the query above found to be the athlete's
     sa.select(*(getattr(LapRow, name) for name in _LAP_FIELDS))
-    .join(ActivityRow, ActivityRow.id == LapRow.activity_id)
-    .where(ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete"))
+    .where(LapRow.activity_id == sa.bindparam("id"))
     .order_by(LapRow.idx)
 )
 
