@@ -322,3 +322,62 @@ def test_a_start_zone_that_is_no_zone_name_falls_back_to_the_servers_zone() -> N
         assert start == datetime(2026, 5, 1, 7, 30).astimezone()
     zurich = given_upload_start("2026-01-10T07:30", "Europe/Zurich", ["old.fit"])
     assert isinstance(zurich, datetime) and zurich.utcoffset() == timedelta(hours=1)  # winter time
+
+
+def multisport_tcx(*activities: tuple[str, str]) -> bytes:
+    """A multisport TCX file: one <Activity> per (sport, laps)."""
+    body = "".join(f'<Activity Sport="{sport}"><Id>run</Id>{laps}</Activity>' for sport, laps in activities)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">
+ <Activities>{body}</Activities>
+</TrainingCenterDatabase>""".encode()
+
+
+def test_multisport_tcx_without_times_dates_each_activity_after_the_one_before() -> None:
+    """One start for a whole file: a brick session (ride, then run) without any time must not put both legs
+    at the same instant (they would overlap, and a re-import could take one for the other)."""
+    data = multisport_tcx(
+        ("Biking", tcx_lap(None, 3600, 30000)),
+        ("Running", tcx_lap(None, 600, 2000) + tcx_lap(None, 620, 2000)),
+    )
+    start = datetime.fromisoformat("2026-05-01T07:30+02:00")
+    ride, run = read_bytes(data, "brick.tcx", start_utc=start)
+    assert (ride.sport, ride.start_utc, ride.elapsed_time_s) == ("other", GIVEN, 3600.0)  # a ride
+    assert run.sport == "run"
+    assert run.start_utc == GIVEN + timedelta(hours=1)
+    assert [lap.start_utc for lap in run.laps] == [GIVEN + timedelta(hours=1), GIVEN + timedelta(seconds=4200)]
+    assert run.utc_offset_s == ride.utc_offset_s == 7200  # both in the zone the start was given in
+
+
+def test_multisport_tcx_with_a_wrong_clock_keeps_the_gap_between_its_activities() -> None:
+    """Two legs recorded on a clock set to 1970, ten minutes apart: one shift dates both, so the run starts
+    ten minutes after the ride ended, as recorded."""
+    ride_points = "".join(tcx_point(f"1970-01-01T00:{m:02d}:00Z", m * 500.0) for m in range(0, 31))
+    run_points = "".join(tcx_point(f"1970-01-01T00:{m:02d}:00Z", (m - 40) * 200.0) for m in range(40, 51))
+    data = multisport_tcx(
+        ("Biking", tcx_lap("1970-01-01T00:00:00Z", 1800, 15000, ride_points)),
+        ("Running", tcx_lap("1970-01-01T00:40:00Z", 600, 2000, run_points)),
+    )
+    with pytest.raises(CorruptFile, match="--start"):
+        read_bytes(data, "brick.tcx")
+    ride, run = read_bytes(data, "brick.tcx", start_utc=GIVEN)
+    assert ride.start_utc == GIVEN
+    assert run.start_utc == GIVEN + timedelta(minutes=40)
+    assert run.laps[0].start_utc == GIVEN + timedelta(minutes=40)
+    assert (run.elapsed_time_s, run.distance_m) == (600.0, 2000.0)
+    assert run.extra["start_given"] and ride.extra["start_given"]
+
+
+def test_cli_start_imports_both_legs_of_an_undated_multisport_tcx(run_cli, tmp_path: Path) -> None:
+    """Through the CLI into a real SQLite file: both legs are stored, one after the other."""
+    brick = tmp_path / "brick.tcx"
+    brick.write_bytes(
+        multisport_tcx(("Biking", tcx_lap(None, 3600, 30000)), ("Running", tcx_lap(None, 1200, 4000)))
+    )
+    done = run_cli("import", str(brick), "--no-progress", "--json", "--start", "2026-05-01 07:30Z")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["this_run"]["imported"] == 2, done.stdout
+    runs = run_cli("runs", "--json")
+    assert runs.returncode == 0, runs.stderr
+    starts = sorted(run["start_utc"][:19] for run in json.loads(runs.stdout))
+    assert starts == ["2026-05-01T07:30:00", "2026-05-01T08:30:00"]

@@ -17,7 +17,7 @@ trackpoints. Elements are matched on local names, so Garmin's `ns3:TPX`, Strava'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from lxml import etree
@@ -140,7 +140,9 @@ def read_tcx(
     """Parse TCX bytes into one `Activity` per `<Activity>` (multisport sessions give several).
 
     `start_utc` (the runner's `import --start`) dates an activity without times or with dates the date rule
-    refuses; an activity with plausible dates keeps them.
+    refuses; an activity with plausible dates keeps them. A multisport file's later activities are dated
+    from it too, each after the one before: with the same shift when their clock was as wrong (they keep
+    the gaps between them), or from the previous one's end when they have no times at all.
 
     Raises NotAnActivity for courses and files without activities, CorruptFile for malformed XML (or when
     no activity in the file is readable), LimitExceeded past `limits.max_points` trackpoints or
@@ -154,6 +156,8 @@ def read_tcx(
     current: _Builder | None = None
     points = 0
     courses = 0
+    next_start = start_utc  # where the next activity dated by the runner's start begins
+    clock_shift_s: float | None = None  # the shift that dated an earlier activity whose clock was wrong
     for event, element in xmlsafe.iter_events(data, _TAGS, max_seconds=limits.max_seconds):
         name = xmlsafe.local_name(element.tag)
         if event == "start":
@@ -174,7 +178,7 @@ def read_tcx(
         elif name == "Activity" and current is not None:
             part = len(activities) + len(problems) + 1
             try:
-                activity = _build_activity(current, element, start_utc)
+                activity, shift_s = _build_activity(current, element, next_start, clock_shift_s)
             except NotAnActivity:
                 pass  # an empty <Activity/> placeholder: nothing to keep, nothing lost
             except FileRejected as exc:
@@ -182,6 +186,10 @@ def read_tcx(
                 undated += isinstance(exc, _NoUsableDate)
             else:
                 activities.append(activity)
+                if activity.extra.get("start_given"):
+                    clock_shift_s = shift_s if shift_s is not None else clock_shift_s
+                    end = activity.start_utc + timedelta(seconds=activity.elapsed_time_s or 0.0)
+                    next_start = end.astimezone(start_utc.tzinfo) if start_utc else end  # the runner's zone
             current = None
             xmlsafe.release(element)
         elif name == "Course":
@@ -202,8 +210,13 @@ def read_tcx(
 
 
 def _build_activity(
-    builder: _Builder, element: etree._Element, start_utc: datetime | None = None
-) -> Activity:
+    builder: _Builder,
+    element: etree._Element,
+    start_utc: datetime | None = None,
+    clock_shift_s: float | None = None,
+) -> tuple[Activity, float | None]:
+    """The activity, and the seconds its times were shifted by to start at `start_utc` (None: not shifted).
+    `clock_shift_s`, an earlier activity's shift, is used instead when this one's dates are as impossible."""
     sport = sport_from_name(builder.sport_text, default="run")
     foot = is_foot_sport(sport)
     seconds, utc_offset_s = track.parse_times(builder.times)
@@ -257,6 +270,9 @@ def _build_activity(
         ends.append(float(np.max(lap_starts[finite_lap] + lap_time[finite_lap])))
     end_s = max(ends)
     shift_s = track.shift_to_given_start(start_s, end_s, start_utc)
+    if shift_s is not None and clock_shift_s is not None and start_utc is not None:
+        # The same wrong clock as an earlier activity of the file: the same shift keeps the gap between them.
+        shift_s = clock_shift_s if start_s + clock_shift_s >= start_utc.timestamp() - 1.0 else shift_s
     if shift_s is not None:  # trackpoints and laps keep their spacing; the activity starts at the given start
         seconds, lap_starts, start_s, end_s = (
             seconds + shift_s,
@@ -368,7 +384,7 @@ def _build_activity(
             cadence_spm=steps if np.isfinite(steps).any() else None,
             power_w=power if np.isfinite(power).any() else None,
         )
-    return Activity(
+    activity = Activity(
         sport=sport,
         start_utc=track.utc_datetime(start_s),
         source_format="tcx",
@@ -392,6 +408,7 @@ def _build_activity(
             **({"start_given": given} if given else {}),
         },
     )
+    return activity, shift_s
 
 
 def _checked_lap_starts(lap_starts: np.ndarray, seconds: np.ndarray, fixes: list[str]) -> np.ndarray:
