@@ -345,7 +345,8 @@ def test_multisport_tcx_without_times_dates_each_activity_after_the_one_before()
     assert (ride.sport, ride.start_utc, ride.elapsed_time_s) == ("other", GIVEN, 3600.0)  # a ride
     assert run.sport == "run"
     assert run.start_utc == GIVEN + timedelta(hours=1)
-    assert [lap.start_utc for lap in run.laps] == [GIVEN + timedelta(hours=1), GIVEN + timedelta(seconds=4200)]
+    laps = [lap.start_utc for lap in run.laps]
+    assert laps == [GIVEN + timedelta(hours=1), GIVEN + timedelta(seconds=4200)]
     assert run.utc_offset_s == ride.utc_offset_s == 7200  # both in the zone the start was given in
 
 
