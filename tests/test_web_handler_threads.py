@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from strideguard.web.app import create_app
 from strideguard.web.common import DbSession, ReleasingRoute, Settings
+from test_web_auth_security import login, register
+from test_web_import import RUN_FIT, token
 
 pytestmark = pytest.mark.db
 
@@ -94,3 +96,41 @@ def test_a_handlers_errors_reach_the_apps_error_handling(app):
         answer = client.get("/test-missing", headers={"accept": "application/json"})
         assert answer.status_code == 404 and "no such thing here" in answer.text
         assert client.get("/api/dashboard").status_code == 200
+
+
+def test_every_connection_a_request_takes_is_taken_in_a_handler_thread(db_url, engine, tmp_path, data_dir):
+    """The pool holds one connection per handler thread (plus the import worker's). A request that took one
+    in another thread (anyio's, as the upload's short sessions and the coach, sharing and data pages did)
+    competed with the handlers for them and could wait out the pool's time-out, then get a 503: seen as
+    failed uploads on the club server with two processes (issue 13)."""
+    app = create_app(
+        Settings(
+            db_url=db_url,
+            accounts=True,
+            data_dir=tmp_path / "web",
+            secret_key=b"k" * 32,
+            threads=2,
+            run_worker=False,
+        )
+    )
+    takers: list[str] = []
+    sa.event.listen(app.state.engine, "checkout", lambda *_: takers.append(threading.current_thread().name))
+    try:
+        with TestClient(app) as client:
+            register(app, "ann@example.org")
+            assert login(client, "ann@example.org").status_code == 303
+            for path in ("/", "/coach", "/account/sharing", "/api/sharing", "/data", "/account/audit"):
+                assert client.get(path).status_code == 200, path
+            before = len(takers)
+            sent = client.post(
+                "/import",
+                data={"csrf_token": token(client), "sports": "default"},
+                files=[("files", ("run.fit", (data_dir / RUN_FIT).read_bytes(), "application/octet-stream"))],
+                follow_redirects=False,
+            )
+            assert sent.status_code == 303, sent.text
+            assert len(takers) > before + 1  # the page before, who uploads, and the queued job
+    finally:
+        app.state.engine.dispose()
+    elsewhere = sorted({name for name in takers if not name.startswith("handler")})
+    assert takers and not elsewhere, f"connections taken outside the handler threads: {elsewhere}"

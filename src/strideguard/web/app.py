@@ -93,10 +93,10 @@ def _no_telemetry() -> dict[str, object]:
 def create_app(settings: Settings) -> FastAPI:
     """A ready-to-serve app for `settings` (the database is migrated to the current schema first).
 
-    Page handlers run in `settings.threads` worker threads (anyio's limiter, set at startup), each using at
-    most one database connection at a time, so the pool holds that many plus the worker's: a request
-    never waits for a connection that another thread could hold for long. If it still finds none within
-    `settings.pool_timeout_s` it is answered 503 with Retry-After rather than left hanging.
+    Every request's database work runs in `settings.threads` handler threads (web/handler_threads.py),
+    each using at most one database connection at a time, so the pool holds that many plus the worker's:
+    a request never waits for a connection that another thread could hold for long. If it still finds
+    none within `settings.pool_timeout_s` it is answered 503 with Retry-After rather than left hanging.
     """
     engine = db.make_engine(
         settings.db_url,

@@ -20,9 +20,10 @@ import functools
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 DEFAULT_THREADS = 8
+T = TypeVar("T")
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
@@ -47,13 +48,23 @@ def _pool() -> ThreadPoolExecutor:
     return pool
 
 
+async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` run in a handler thread with the caller's context variables, awaited.
+
+    Every request's database work runs in these threads (an async handler's steps too, such as the
+    upload's short sessions), so no more connections are wanted at once than there are handler threads:
+    the pool holds that many (plus the import worker's). Work in other threads as well would make them
+    wait for each other's connections, up to the pool's time-out and a 503 (issue 13: club uploads)."""
+    bound = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_pool(), bound)
+
+
 def run_in_handler_thread(function: Callable[..., Any]) -> Callable[..., Any]:
     """An async endpoint that runs the sync `function` in a handler thread (FastAPI sees a coroutine, so
     it awaits it on the event loop instead of handing it to anyio)."""
 
     @functools.wraps(function)
     async def endpoint(*args: Any, **kwargs: Any) -> Any:
-        call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(_pool(), call)
+        return await call(function, *args, **kwargs)
 
     return endpoint

@@ -24,13 +24,16 @@ from strideguard.web.common import (
     VIEW_COOKIE,
     DbSession,
     FormFields,
+    ReleasingRoute,
     own_athlete,
     render,
     require_server_mode,
     resolve_viewer,
 )
 
-router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
+router = APIRouter(
+    route_class=ReleasingRoute
+)  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
 CHUNK = 1 << 16
 CONFIRM_WORD = "delete"

@@ -31,6 +31,7 @@ from strideguard.storage import triage as triage_store
 from strideguard.training import risk
 from strideguard.web.common import (
     DbSession,
+    ReleasingRoute,
     render,
     require_server_mode,
     resolve_viewer,
@@ -38,7 +39,7 @@ from strideguard.web.common import (
 )
 from strideguard.web.dashboard import today_local
 
-router = APIRouter(include_in_schema=True)
+router = APIRouter(include_in_schema=True, route_class=ReleasingRoute)
 
 # Runs read one by one for the warnings: the 7 days shown, the 30 days a spike is compared with, and the
 # two baseline weeks of the weekly ramp, with room to spare.

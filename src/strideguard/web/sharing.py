@@ -15,6 +15,7 @@ from strideguard.storage.tables import UserRow
 from strideguard.web.common import (
     DbSession,
     FormFields,
+    ReleasingRoute,
     Viewer,
     own_athlete,
     render,
@@ -22,7 +23,9 @@ from strideguard.web.common import (
     resolve_viewer,
 )
 
-router = APIRouter()  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
+router = APIRouter(
+    route_class=ReleasingRoute
+)  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
 
 DONE = {
     "shared": "Shared.",
