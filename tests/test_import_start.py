@@ -5,6 +5,7 @@ GPX and TCX files without times or with impossible ones are dated the same way."
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,13 @@ from bs4 import BeautifulSoup
 from strideguard.activities.fit_writer import encode_activity
 from strideguard.activities.formats import read_bytes
 from strideguard.activities.formats.errors import CorruptFile
-from strideguard.activities.formats.fit import FIT_EPOCH_S, build_activities, decode_with_fitdecode
+from strideguard.activities.formats.fit import (
+    DEVICE_TIME_SUFFIX,
+    FIT_EPOCH_S,
+    build_activities,
+    decode_with_fitdecode,
+)
+from strideguard.activities.formats.fit_decoded import FitMessages
 from strideguard.activities.formats.fit_fast import decode_fast
 from strideguard.activities.gpx_writer import encode_gpx
 from strideguard.model import Activity, Lap, Streams
@@ -382,3 +389,55 @@ def test_cli_start_imports_both_legs_of_an_undated_multisport_tcx(run_cli, tmp_p
     assert runs.returncode == 0, runs.stderr
     starts = sorted(run["start_utc"][:19] for run in json.loads(runs.stdout))
     assert starts == ["2026-05-01T07:30:00", "2026-05-01T08:30:00"]
+
+
+MULTISPORT_FIT = "fit/muktihari__activity_multisport.fit"  # Garmin SDK sample: a ride, then a run
+FIT_TIME_FIELDS = ("timestamp", "start_time", "local_timestamp", "time_created")
+
+
+def as_device_relative(msgs: FitMessages, power_on_s: float) -> FitMessages:
+    """The same messages as a watch that never got the time would write them: every date becomes seconds since
+    power-on (`power_on_s` is when the first leg started), the spacing between them kept."""
+    first = min(s["start_time"].timestamp() for s in msgs.sessions)
+
+    def moved(message: dict) -> dict:
+        out = {}
+        for key, value in message.items():
+            if key in FIT_TIME_FIELDS and isinstance(value, datetime):
+                out[key + DEVICE_TIME_SUFFIX] = value.timestamp() - first + power_on_s
+            else:
+                out[key] = value
+        return out
+
+    records = dict(msgs.records)
+    records["timestamp"] = records["timestamp"] - first + power_on_s
+    return dataclasses.replace(
+        msgs,
+        sessions=[moved(m) for m in msgs.sessions],
+        laps=[moved(m) for m in msgs.laps],
+        events=[moved(m) for m in msgs.events],
+        activities=[moved(m) for m in msgs.activities],
+        records=records,
+    )
+
+
+@pytest.mark.parametrize("decoder", [decode_fast, decode_with_fitdecode])
+def test_device_relative_multisport_fit_keeps_its_legs_and_the_gap_between_them(decoder, data_dir: Path):
+    """Both legs of a real multisport file, its dates turned into seconds since power-on: one start dates
+    the file, and each leg is the dated file's leg moved to it (the run still starts when the ride ended)."""
+    msgs = decoder((data_dir / MULTISPORT_FIT).read_bytes())
+    dated = build_activities(msgs)
+    assert [a.sport for a in dated] == ["other", "trail_run"]
+    relative = as_device_relative(msgs, FIT_EPOCH_S + 5_000)
+    with pytest.raises(CorruptFile, match="--start"):
+        build_activities(relative)
+    legs = build_activities(relative, start_utc=GIVEN)
+    shift = GIVEN - dated[0].start_utc
+    assert [a.sport for a in legs] == [a.sport for a in dated]
+    assert [a.start_utc for a in legs] == [a.start_utc + shift for a in dated]
+    assert legs[1].start_utc == GIVEN + timedelta(seconds=55)  # the ride's 55 s, then the run
+    for leg, original in zip(legs, dated, strict=True):
+        assert (leg.elapsed_time_s, leg.distance_m) == (original.elapsed_time_s, original.distance_m)
+        assert [lap.start_utc for lap in leg.laps] == [lap.start_utc + shift for lap in original.laps]
+        assert leg.streams is not None and original.streams is not None
+        assert np.array_equal(leg.streams.time_s, original.streams.time_s)
