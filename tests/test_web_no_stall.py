@@ -17,6 +17,7 @@ import test_web_upload_stream
 from strideguard.storage import activities as store
 from strideguard.web.app import WORKER_CONNECTIONS, create_app
 from strideguard.web.common import Settings
+from strideguard.web.handler_threads import UPLOAD_THREADS
 
 served = test_web_upload_stream.served  # the real `strideguard serve` with one stored run
 
@@ -37,7 +38,7 @@ def test_more_edits_at_once_than_connections_all_succeed(db_url, engine, session
             pool_timeout_s=20.0,
         )
     )
-    edits = 1 + WORKER_CONNECTIONS + 4  # more than the pool holds
+    edits = 1 + UPLOAD_THREADS + WORKER_CONNECTIONS + 4  # more than the pool holds
 
     async def edit_all() -> list[int]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = 1
@@ -76,7 +77,7 @@ def test_edits_and_pages_answer_while_uploads_are_held_open(served, data_dir):
             10_000_000,
             part("csrf_token", token.encode()) + part("files", b"", f"held{i}.fit")[:-2],
         )
-        for i in range(Settings(db_url="").threads + WORKER_CONNECTIONS + 2)
+        for i in range(Settings(db_url="").threads + UPLOAD_THREADS + WORKER_CONNECTIONS + 2)
     ]
     try:
         for sock in held:

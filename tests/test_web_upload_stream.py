@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 
 from strideguard.storage import activities as store
 from strideguard.storage import engine as db
-from strideguard.web.app import create_app
+from strideguard.web.app import WORKER_CONNECTIONS, create_app
 from strideguard.web.common import Settings
+from strideguard.web.handler_threads import UPLOAD_THREADS
 from test_web_serve import free_port, start_serve, wait_until_up
 
 RUN_FIT = "fit/fitparse__2013-02-06-12-11-14.fit"
@@ -289,7 +290,7 @@ def test_no_free_database_connection_is_answered_503_with_retry_after(db_url, en
         assert client.get("/activities").status_code == 200
         taken = []
         try:
-            while True:  # take every connection the pool holds (threads + the worker's)
+            while True:  # take every connection the pool holds (threads, the upload's, the worker's)
                 taken.append(app.state.engine.connect())
                 taken[-1].exec_driver_sql("select 1")
                 if len(taken) > 20:
@@ -297,7 +298,7 @@ def test_no_free_database_connection_is_answered_503_with_retry_after(db_url, en
         except Exception:
             pass
         try:
-            assert len(taken) == 2 + 3
+            assert len(taken) == 2 + UPLOAD_THREADS + WORKER_CONNECTIONS
             page = client.get("/activities")
             api = client.get("/api/activities")
         finally:

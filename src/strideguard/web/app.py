@@ -93,14 +93,15 @@ def _no_telemetry() -> dict[str, object]:
 def create_app(settings: Settings) -> FastAPI:
     """A ready-to-serve app for `settings` (the database is migrated to the current schema first).
 
-    Every request's database work runs in `settings.threads` handler threads (web/handler_threads.py),
-    each using at most one database connection at a time, so the pool holds that many plus the worker's:
-    a request never waits for a connection that another thread could hold for long. If it still finds
+    Every request's database work runs in `settings.threads` handler threads, or in the upload's own few
+    (web/handler_threads.py), each using at most one database connection at a time, so the pool holds
+    that many plus the worker's: a request never waits for a connection that another thread could hold
+    for long. If it still finds
     none within `settings.pool_timeout_s` it is answered 503 with Retry-After rather than left hanging.
     """
     engine = db.make_engine(
         settings.db_url,
-        pool_size=settings.threads + WORKER_CONNECTIONS,
+        pool_size=settings.threads + handler_threads.UPLOAD_THREADS + WORKER_CONNECTIONS,
         pool_timeout_s=settings.pool_timeout_s,
     )
     db.ensure_schema(engine)

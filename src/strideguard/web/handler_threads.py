@@ -7,9 +7,10 @@ With one runner's pages rebuilt after every edit, that hand-off was a quarter of
 app's `threads` threads, with the caller's context variables, and its result or exception comes back to the
 awaiting request.
 
-One executor per event loop (an app serves on one loop: each process of `serve --workers`, each test
-client), started and stopped with the app; not the loop's default executor, which the uploads' file writes
-use and which must not wait behind page handlers.
+Executors per event loop (an app serves on one loop: each process of `serve --workers`, each test client),
+started and stopped with the app: the handlers' `threads`, and UPLOAD_THREADS for the upload's short
+database steps. Not the loop's default executor, which the uploads' file writes use and which must not
+wait behind page handlers.
 """
 
 from __future__ import annotations
@@ -23,40 +24,62 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 DEFAULT_THREADS = 8
+# Threads of their own for the upload's short database steps (who uploads, queueing the job), so an upload
+# does not wait behind page builds for them; the app's pool holds a connection for each of these too.
+UPLOAD_THREADS = 2
 T = TypeVar("T")
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ThreadPoolExecutor]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _executors(threads: int) -> dict[str, ThreadPoolExecutor]:
+    return {
+        "handler": ThreadPoolExecutor(threads, thread_name_prefix="handler"),
+        "upload": ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="upload-step"),
+    }
 
 
 def start(threads: int) -> None:
-    """Give the running loop's handlers `threads` threads (the app's pool holds as many connections)."""
+    """Give the running loop's handlers `threads` threads (the app's pool holds as many connections, plus
+    UPLOAD_THREADS and the import worker's)."""
     stop()
-    _pools[asyncio.get_running_loop()] = ThreadPoolExecutor(threads, thread_name_prefix="handler")
+    _pools[asyncio.get_running_loop()] = _executors(threads)
 
 
 def stop() -> None:
     """Let the running loop's handler threads finish what they run, and end."""
-    pool = _pools.pop(asyncio.get_running_loop(), None)
-    if pool is not None:
+    for pool in _pools.pop(asyncio.get_running_loop(), {}).values():
         pool.shutdown(wait=False)
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool(lane: str) -> ThreadPoolExecutor:
     loop = asyncio.get_running_loop()
-    pool = _pools.get(loop)
-    if pool is None:  # an app served without its lifespan
-        pool = _pools[loop] = ThreadPoolExecutor(DEFAULT_THREADS, thread_name_prefix="handler")
-    return pool
+    pools = _pools.get(loop)
+    if pools is None:  # an app served without its lifespan
+        pools = _pools[loop] = _executors(DEFAULT_THREADS)
+    return pools[lane]
+
+
+async def _run(lane: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    bound = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_pool(lane), bound)
 
 
 async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`function(*args, **kwargs)` run in a handler thread with the caller's context variables, awaited.
 
-    Every request's database work runs in these threads (an async handler's steps too, such as the
-    upload's short sessions), so no more connections are wanted at once than there are handler threads:
-    the pool holds that many (plus the import worker's). Work in other threads as well would make them
-    wait for each other's connections, up to the pool's time-out and a 503 (issue 13: club uploads)."""
-    bound = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
-    return await asyncio.get_running_loop().run_in_executor(_pool(), bound)
+    Every request's database work runs in these threads or the upload's (`call_upload_step`), each thread
+    using at most one connection at a time, so no more connections are wanted at once than the pool holds.
+    Work in other threads as well would make them wait for each other's connections, up to the pool's
+    time-out and a 503 (issue 13: club uploads answered 503 while anyio's threads took connections)."""
+    return await _run("handler", function, *args, **kwargs)
+
+
+async def call_upload_step(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """As `call`, in the UPLOAD_THREADS threads kept for the upload's short database steps: an upload
+    neither waits behind page builds for a thread nor takes one from them."""
+    return await _run("upload", function, *args, **kwargs)
 
 
 def run_in_handler_thread(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -65,6 +88,6 @@ def run_in_handler_thread(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     async def endpoint(*args: Any, **kwargs: Any) -> Any:
-        return await call(function, *args, **kwargs)
+        return await _run("handler", function, *args, **kwargs)
 
     return endpoint

@@ -239,18 +239,18 @@ async def upload(request: Request) -> Response:
     """Receive the uploaded files and queue their import for a worker; show the progress page.
 
     Everything that can block runs in threads (the event loop keeps answering other pages), the database
-    steps in the handler threads whose connections the pool holds (web/handler_threads.py). Who is
+    steps in threads of their own whose connections the pool holds (web/handler_threads.py). Who is
     uploading is known from a short database session closed before the body is read; the body is
     streamed to the job folder (web/uploads.py) with the size limit and the CSRF token checked as it
     arrives; the job is queued in a second short session once every byte is on disk.
     """
-    viewer = await handler_threads.call(_uploader, request)
+    viewer = await handler_threads.call_upload_step(_uploader, request)
     settings: Settings = request.app.state.settings
     limit = settings.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         message = f"The upload is larger than this server accepts ({uploads.size_text(limit)})."
-        return await handler_threads.call(_refusal_page, request, viewer, 413, message)
+        return await handler_threads.call_upload_step(_refusal_page, request, viewer, 413, message)
     # A token in the header was checked by verify_csrf; a form's token is checked before its first file.
     cookie = request.cookies.get(security.CSRF_COOKIE)
     token_ok = None if request.headers.get(security.CSRF_HEADER) else partial(security.csrf_matches, cookie)
@@ -271,7 +271,9 @@ async def upload(request: Request) -> Response:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         if refused.status == 403:
             raise HTTPException(403, refused.message) from None
-        return await handler_threads.call(_refusal_page, request, viewer, refused.status, refused.message)
+        return await handler_threads.call_upload_step(
+            _refusal_page, request, viewer, refused.status, refused.message
+        )
     except ClientDisconnect:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         return Response(status_code=400)  # the browser went away: nobody reads this
@@ -287,7 +289,7 @@ async def upload(request: Request) -> Response:
     except OSError as exc:
         await asyncio.to_thread(shutil.rmtree, folder, True)
         message = f"Could not store the upload on the server ({exc.strerror or exc}); nothing was imported."
-        return await handler_threads.call(_refusal_page, request, viewer, 507, message)
+        return await handler_threads.call_upload_step(_refusal_page, request, viewer, 507, message)
     names = [f.sent_name for f in received.files]
     sports_choice = received.fields.get("sports", "default")
     start_text = received.fields.get("start", "").strip()
@@ -306,7 +308,7 @@ async def upload(request: Request) -> Response:
         errors.append(f"Sports {sports_choice!r}: choose the default or all sports.")
     if errors:
         await asyncio.to_thread(shutil.rmtree, folder, True)
-        return await handler_threads.call(
+        return await handler_threads.call_upload_step(
             _page_in_session,
             request,
             viewer,
@@ -316,7 +318,9 @@ async def upload(request: Request) -> Response:
             start=start_text,
         )
     sports = frozenset(SPORTS) if sports_choice == "all" else None
-    await handler_threads.call(_enqueue, request, job, viewer.athlete_id, folder, names, sports, start)
+    await handler_threads.call_upload_step(
+        _enqueue, request, job, viewer.athlete_id, folder, names, sports, start
+    )
     return RedirectResponse(f"/import/jobs/{job}", status_code=303)
 
 
