@@ -62,23 +62,20 @@ def _pool(lane: str) -> ThreadPoolExecutor:
 
 
 async def _run(lane: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` run in one of `lane`'s threads with the caller's context variables.
+
+    Every request's database work runs in these threads (the handlers', or the upload's), each thread using
+    at most one connection at a time, so no more connections are wanted at once than the pool holds. Work
+    in other threads as well would make them wait for each other's connections, up to the pool's time-out
+    and a 503 (issue 13: club uploads answered 503 while anyio's threads took connections)."""
     bound = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(_pool(lane), bound)
 
 
-async def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`function(*args, **kwargs)` run in a handler thread with the caller's context variables, awaited.
-
-    Every request's database work runs in these threads or the upload's (`call_upload_step`), each thread
-    using at most one connection at a time, so no more connections are wanted at once than the pool holds.
-    Work in other threads as well would make them wait for each other's connections, up to the pool's
-    time-out and a 503 (issue 13: club uploads answered 503 while anyio's threads took connections)."""
-    return await _run("handler", function, *args, **kwargs)
-
-
 async def call_upload_step(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """As `call`, in the UPLOAD_THREADS threads kept for the upload's short database steps: an upload
-    neither waits behind page builds for a thread nor takes one from them."""
+    """`function(*args, **kwargs)` run in one of the UPLOAD_THREADS threads kept for the upload's short
+    database steps, awaited: an upload neither waits behind page builds for a thread nor takes one from
+    them."""
     return await _run("upload", function, *args, **kwargs)
 
 
