@@ -133,9 +133,17 @@ def gpx_from_1970(seconds: int = 1200) -> bytes:
 
 
 def tcx(laps: str, activity_id: str = "1970-01-01T00:00:00Z") -> bytes:
+    return multisport_tcx(("Running", laps), activity_id=activity_id)
+
+
+def multisport_tcx(*activities: tuple[str, str], activity_id: str = "run") -> bytes:
+    """A TCX file with one <Activity> per (sport, laps): several make a multisport file."""
+    body = "".join(
+        f'<Activity Sport="{sport}"><Id>{activity_id}</Id>{laps}</Activity>' for sport, laps in activities
+    )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">
- <Activities><Activity Sport="Running"><Id>{activity_id}</Id>{laps}</Activity></Activities>
+ <Activities>{body}</Activities>
 </TrainingCenterDatabase>""".encode()
 
 
@@ -329,15 +337,6 @@ def test_a_start_zone_that_is_no_zone_name_falls_back_to_the_servers_zone() -> N
         assert start == datetime(2026, 5, 1, 7, 30).astimezone()
     zurich = given_upload_start("2026-01-10T07:30", "Europe/Zurich", ["old.fit"])
     assert isinstance(zurich, datetime) and zurich.utcoffset() == timedelta(hours=1)  # winter time
-
-
-def multisport_tcx(*activities: tuple[str, str]) -> bytes:
-    """A multisport TCX file: one <Activity> per (sport, laps)."""
-    body = "".join(f'<Activity Sport="{sport}"><Id>run</Id>{laps}</Activity>' for sport, laps in activities)
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2">
- <Activities>{body}</Activities>
-</TrainingCenterDatabase>""".encode()
 
 
 def test_multisport_tcx_without_times_dates_each_activity_after_the_one_before() -> None:

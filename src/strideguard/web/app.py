@@ -96,8 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
     Every request's database work runs in `settings.threads` handler threads, or in the upload's own few
     (web/handler_threads.py), each using at most one database connection at a time, so the pool holds
     that many plus the worker's: a request never waits for a connection that another thread could hold
-    for long. If it still finds
-    none within `settings.pool_timeout_s` it is answered 503 with Retry-After rather than left hanging.
+    for long. If it still finds none within `settings.pool_timeout_s` it is answered 503 with Retry-After
+    rather than left hanging.
     """
     engine = db.make_engine(
         settings.db_url,

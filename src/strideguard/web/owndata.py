@@ -31,9 +31,8 @@ from strideguard.web.common import (
     resolve_viewer,
 )
 
-router = APIRouter(
-    route_class=ReleasingRoute
-)  # pages say include_in_schema=False; the /api routes are in the OpenAPI document
+# Pages say include_in_schema=False; the /api routes are in the OpenAPI document.
+router = APIRouter(route_class=ReleasingRoute)
 
 CHUNK = 1 << 16
 CONFIRM_WORD = "delete"
