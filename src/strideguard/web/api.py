@@ -153,8 +153,9 @@ def api_edit_activity(
             store.set_sport(session, viewer.athlete_id, activity_id, sport)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
-    session.commit()
+    # Read back in the same transaction: one connection checkout and one commit for the whole edit.
     saved = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False)
+    session.commit()
     return activity_json(saved, viewer.unit)
 
 
