@@ -399,3 +399,58 @@ def test_concurrent_writers_of_one_athlete_keep_the_day_total_whole(engine, athl
         ).scalar_one()
         assert (row.activities, row.distance_m) == (2, 12_000.0)
         check_totals(session, athlete_id)
+
+
+def _newest_five(session, athlete_id: int, end: date) -> list[int | None]:
+    """What the dashboard listed before it took its latest activities from the runs it had read."""
+    since = end - timedelta(days=dashboard.HISTORY_DAYS)
+    return [a.id for a in store.list_activities(session, athlete_id, since=since, until=end, limit=5)]
+
+
+def _history(session, name: str, days_ago: list[int], same_start: bool = False) -> int:
+    """A new athlete with one run (or a walk, every third) on each of `days_ago`; with `same_start` all at
+    one instant of today (ties broken by id)."""
+    athlete = AthleteRow(name=name)
+    session.add(athlete)
+    session.flush()
+    for k, ago in enumerate(days_ago):
+        day = today() - timedelta(days=0 if same_start else ago)
+        store.save_activity(
+            session,
+            athlete.id,
+            Activity(
+                sport="walk" if k % 3 == 2 else "run",
+                start_utc=datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=7),
+                utc_offset_s=0,
+                source_format="fit",
+                distance_m=5000.0 + k,
+                elapsed_time_s=1800.0,
+                name=f"{name} {k}",
+            ),
+        )
+    session.commit()
+    return athlete.id
+
+
+def test_latest_activities_are_the_newest_five_of_the_last_year(decade):
+    """The dashboard takes its five latest activities from the runs of the last RUNS_DAYS days it has read
+    when there are five, else from the database; either way the same list as asking for them."""
+    client, session, athlete_id = decade
+    cases = {
+        "ten years": athlete_id,
+        # fewer than five in the recent window, more within the year: the older ones fill the list
+        "sparse": _history(session, "Sparse", [3, 40, 200, 250, 300, 330, 380, 390]),
+        "two": _history(session, "Two", [1, 260]),
+        "same start": _history(session, "Ties", [0] * 7, same_start=True),
+        "over a year ago": _history(session, "Old", [420, 500]),
+    }
+    for label, athlete in cases.items():
+        context = dashboard.dashboard_context(session, athlete, today())
+        assert [a.id for a in context["recent"]] == _newest_five(session, athlete, today()), label
+    assert len(_newest_five(session, cases["sparse"], today())) == 5
+    assert _newest_five(session, cases["over a year ago"], today()) == []
+    # The page: its list and its "no runs" note agree with the database.
+    page = client.get("/").text
+    assert "No runs in the last year" not in page
+    for activity_id in _newest_five(session, athlete_id, today()):
+        assert f'href="/activities/{activity_id}"' in page

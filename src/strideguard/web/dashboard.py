@@ -23,7 +23,7 @@ from strideguard.storage import activities as store
 from strideguard.storage import aggregates, overview
 from strideguard.storage import pain as pain_store
 from strideguard.storage import triage as triage_store
-from strideguard.storage.overview import HISTORY_DAYS, LOAD_CHART_DAYS, RECENT_WEEKS
+from strideguard.storage.overview import HISTORY_DAYS, LOAD_CHART_DAYS, RECENT_WEEKS, RUNS_DAYS
 from strideguard.training import charts, load, pain, risk, shoes
 from strideguard.triage import from_diary
 from strideguard.web import pagecache
@@ -191,6 +191,18 @@ def _analytics(data: DashboardData, today: date, rules: risk.RiskRules, unit: st
     return flags, data.wears, info, week, week_chart, trends, chart
 
 
+def _latest(
+    session: Session, athlete_id: int, recent: list[Activity], since: date, today: date, count: int = 5
+) -> list[Activity]:
+    """The `count` newest activities from `since` to `today`, newest first: from the runs already read when
+    the last RUNS_DAYS days hold that many (one query less a view), else from the database."""
+    window_start = today - timedelta(days=RUNS_DAYS)
+    window = [a for a in recent if window_start <= a.local_date <= today]
+    if len(window) >= count:  # `recent` is oldest first by (start, id), as list_activities sorts
+        return window[: -count - 1 : -1]
+    return store.list_activities(session, athlete_id, since=since, until=today, limit=count)
+
+
 def dashboard_context(session: Session, athlete_id: int, today: date, unit: str = "km") -> dict[str, Any]:
     """Everything the dashboard shows, in `unit`: the load series and weeks from the day and week totals the
     database keeps, shoe wear from the shoe totals, single runs only for the last RUNS_DAYS days."""
@@ -251,8 +263,8 @@ def dashboard_context(session: Session, athlete_id: int, today: date, unit: str 
         "wears": [w for w in wears if not w.shoe.retired],
         "pain_trends": trends,
         "regions": pain.REGIONS,
-        "recent": store.list_activities(session, athlete_id, since=since, until=today, limit=5),
-        "n_activities": store.count_activities(session, athlete_id, since=since, until=today),
+        # Also says whether there is any activity in the last HISTORY_DAYS (the page's "no runs" note).
+        "recent": _latest(session, athlete_id, data.recent, since, today),
         "latest_triage": data.triage,  # (date, level): web/shared_view.py makes the plain flag of it
     }
 
