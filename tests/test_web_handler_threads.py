@@ -56,6 +56,22 @@ def test_a_handler_runs_in_a_handler_thread_with_the_requests_context(app):
     assert who == "set by an async dependency"
 
 
+def test_a_database_session_is_refused_to_a_route_that_would_not_close_it(app):
+    """The session dependency leaves closing to ReleasingRoute; a plain route would keep its connection."""
+    router = APIRouter()
+    ran: list[bool] = []
+
+    @router.get("/test-plain-route")
+    def plain(session: DbSession) -> dict[str, int]:
+        ran.append(True)
+        return {"one": int(session.scalar(sa.text("SELECT 1")))}
+
+    app.include_router(router)
+    with TestClient(app) as client, pytest.raises(RuntimeError, match="needs a ReleasingRoute"):
+        client.get("/test-plain-route")
+    assert not ran
+
+
 def test_no_more_handlers_run_at_once_than_the_app_has_threads(app):
     router = APIRouter(route_class=ReleasingRoute)
     state = threading.Condition()
