@@ -374,3 +374,33 @@ def test_the_import_page_is_kept_while_its_imports_stay_and_follows_each_change_
     assert [row[0] for row in shown] == [str(r.id) for r in expected]
     assert shown[0][2] == f"/somewhere/more-{HISTORY_ROWS - 1}" and shown[0][3] == "failed"
     outside.close()
+
+
+def test_an_activity_page_built_from_its_keys_rows_shows_what_the_queries_show(client, engine):
+    """The page is built from the rows its cache key was read from; they give the same picker (active
+    shoes by name), shoe names (retired included) and pain entries (in the order recorded) as asking."""
+    from strideguard.web import activities as activity_pages
+    from strideguard.web import queries
+
+    day = START.date()
+    with db.session_factory(engine)() as session:
+        me = store.local_athlete(session)
+        for name in ("zoom", "Adios", "boston"):
+            shoe_store.add_shoe(session, me, name)
+        retired = shoe_store.add_shoe(session, me, "Old pair")
+        shoe_store.retire(session, me, retired.id)
+        shown = store.save_activity(session, me, run(name="Tempo")).activity_id
+        for score in (5, 2, 7):
+            pain_store.add_pain(session, me, PainEntry(day, "hip-lateral", "right", score, "after"))
+        session.commit()
+        activity = store.get_activity(session, me, shown)
+        asked = activity_pages.detail_context(session, me, activity)
+        rows = queries.activity_page_rows(session, me, shown)
+        from_rows = activity_pages.detail_context(session, me, activity, rows=rows)
+    assert [name for _, name in asked["shoes"]] == ["Adios", "boston", "zoom"]
+    assert from_rows["shoes"] == asked["shoes"]
+    assert from_rows["shoe_names"] == asked["shoe_names"] and "Old pair" in asked["shoe_names"].values()
+    assert [p.score for p in from_rows["pain"]] == [p.score for p in asked["pain"]] == [5, 2, 7]
+    page = client.get(f"/activities/{shown}").text
+    assert page.index("5/10") < page.index("2/10") < page.index("7/10")
+    assert page.index(">Adios<") < page.index(">boston<") < page.index(">zoom<")

@@ -331,17 +331,24 @@ def detail_context(
     activity: Activity,
     form: dict[str, str] | None = None,
     unit: str = "km",
+    rows: queries.ActivityPageRows | None = None,
 ) -> dict[str, Any]:
+    """The page's context; with `rows` (read for the page cache's key) its shoes and pain from them."""
     kind = units.rate_kind(activity.sport, activity.name or activity.source_name)
     route, charts = stream_views(activity, unit, kind)
+    if rows is None or rows.activity is None:
+        shoes = queries.shoe_rows(session, athlete_id)
+        day_pain = queries.day_pain(session, athlete_id, activity.local_date)
+    else:
+        shoes, day_pain = rows.shoes, rows.pain
     return {
         "activity": activity,
         "route": route,
         "charts": charts,
         "kind": kind,
-        "shoes": queries.active_shoes(session, athlete_id),
-        "shoe_names": queries.shoe_names(session, athlete_id),
-        "pain": queries.pain_on_day(session, athlete_id, activity.local_date),
+        "shoes": queries.active_shoes(shoes),
+        "shoe_names": {shoe_id: name for shoe_id, name, _retired in shoes},
+        "pain": day_pain,
         "feels": FEELS,
         "sports": SPORTS,
         "form": form or {},
@@ -355,22 +362,21 @@ def detail_context(
 def activity_detail(activity_id: int, request: Request, session: DbSession) -> Response:
     """One activity: summary, route, charts, laps, shoe, RPE and feel, and the day's pain entries."""
     viewer = resolve_viewer(request, session)
+    read: list[queries.ActivityPageRows] = []  # the rows the cache's key was made of, when it asked
 
     def build() -> Response:
         activity = _load(session, viewer.athlete_id, activity_id)
         saved = request.query_params.get("saved") == "1"
+        context = detail_context(
+            session, viewer.athlete_id, activity, unit=viewer.unit, rows=read[-1] if read else None
+        )
         return render(
-            request,
-            "activity.html",
-            saved=saved,
-            errors=[],
-            **redact_activity(
-                detail_context(session, viewer.athlete_id, activity, unit=viewer.unit), viewer.access
-            ),
+            request, "activity.html", saved=saved, errors=[], **redact_activity(context, viewer.access)
         )
 
     def inputs() -> tuple[object, ...]:
-        return queries.activity_page_inputs(session, viewer.athlete_id, activity_id)
+        read.append(queries.activity_page_rows(session, viewer.athlete_id, activity_id))
+        return read[-1].key
 
     return pagecache.cached_page(request, session, viewer, build, depends=inputs)
 

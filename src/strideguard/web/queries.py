@@ -6,7 +6,8 @@ Kept here until `store` offers them; every query filters on the athlete first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -102,49 +103,63 @@ def shoe_names(session: Session, athlete_id: int) -> dict[int, str]:
     )
 
 
-def active_shoes(session: Session, athlete_id: int) -> list[tuple[int, str]]:
-    """(id, name) of shoes not retired, for pickers."""
-    return list(
-        session.execute(
-            sa.select(ShoeRow.id, ShoeRow.name)
-            .where(ShoeRow.athlete_id == athlete_id, ShoeRow.retired_at.is_(None))
-            .order_by(ShoeRow.name)
-        ).all()
-    )
-
-
+ShoeRows = tuple[tuple[int, str, datetime | None], ...]  # (id, name, retired_at)
 _ACTIVITY_ROW = sa.select(ActivityRow.__table__).where(
     ActivityRow.id == sa.bindparam("id"), ActivityRow.athlete_id == sa.bindparam("athlete")
 )
-_SHOE_NAMES = sa.select(ShoeRow.id, ShoeRow.name, ShoeRow.retired_at).where(
-    ShoeRow.athlete_id == sa.bindparam("athlete")
+_SHOE_ROWS = (  # in one order, so the same shoes make the same key
+    sa.select(ShoeRow.id, ShoeRow.name, ShoeRow.retired_at)
+    .where(ShoeRow.athlete_id == sa.bindparam("athlete"))
+    .order_by(ShoeRow.id)
 )
-_DAY_PAIN = sa.select(PainRow.__table__).where(
-    PainRow.athlete_id == sa.bindparam("athlete"), PainRow.local_date == sa.bindparam("day")
+_DAY_PAIN = (
+    sa.select(PainRow.__table__)
+    .where(PainRow.athlete_id == sa.bindparam("athlete"), PainRow.local_date == sa.bindparam("day"))
+    .order_by(PainRow.recorded_at, PainRow.id)
 )
 
 
-def activity_page_inputs(session: Session, athlete_id: int, activity_id: int) -> tuple[object, ...]:
+@dataclass(frozen=True, slots=True)
+class ActivityPageRows:
     """Every row an activity's page shows besides its recording (laps and streams are written once, with
     the activity, and never changed): the activity's own row, the athlete's shoes (the shoe picker) and
-    the pain entries of its day. The page cache keys the page on these (web/pagecache.py)."""
+    the pain entries of its day. The page cache keys the page on these (web/pagecache.py), and the page
+    is built from the same rows when it is not cached."""
+
+    activity: tuple[Any, ...] | None  # None: no such activity of this athlete
+    shoes: ShoeRows
+    pain: tuple[sa.Row[Any], ...]  # in the order they were recorded
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self.activity is None:
+            return ()
+        return (self.activity, self.shoes, tuple(map(tuple, self.pain)))
+
+
+def activity_page_rows(session: Session, athlete_id: int, activity_id: int) -> ActivityPageRows:
     row = plain_rows(session, _ACTIVITY_ROW, {"id": activity_id, "athlete": athlete_id}).first()
     if row is None:
-        return ()
-    shoe_rows = plain_rows(session, _SHOE_NAMES, {"athlete": athlete_id})
-    pain_rows = plain_rows(session, _DAY_PAIN, {"athlete": athlete_id, "day": row.local_date})
-    return (tuple(row), tuple(map(tuple, shoe_rows)), tuple(map(tuple, pain_rows)))
-
-
-def pain_on_day(session: Session, athlete_id: int, day: date) -> list[PainRow]:
-    """Pain-diary entries of one local day."""
-    return list(
-        session.scalars(
-            sa.select(PainRow)
-            .where(PainRow.athlete_id == athlete_id, PainRow.local_date == day)
-            .order_by(PainRow.recorded_at)
-        )
+        return ActivityPageRows(None, (), ())
+    return ActivityPageRows(
+        tuple(row), shoe_rows(session, athlete_id), day_pain(session, athlete_id, row.local_date)
     )
+
+
+def shoe_rows(session: Session, athlete_id: int) -> ShoeRows:
+    """(id, name, retired_at) of the athlete's shoes, retired ones included."""
+    return tuple(map(tuple, plain_rows(session, _SHOE_ROWS, {"athlete": athlete_id})))  # type: ignore[arg-type]
+
+
+def active_shoes(shoes: ShoeRows) -> list[tuple[int, str]]:
+    """(id, name) of the shoes not retired, by name, for pickers (sorted here: the same order on every
+    database, whatever its collation)."""
+    return sorted(((i, name) for i, name, retired in shoes if retired is None), key=lambda s: (s[1], s[0]))
+
+
+def day_pain(session: Session, athlete_id: int, day: date) -> tuple[sa.Row[Any], ...]:
+    """Pain-diary entries of one local day, in the order they were recorded."""
+    return tuple(plain_rows(session, _DAY_PAIN, {"athlete": athlete_id, "day": day}))
 
 
 def latest_in_shoe(session: Session, athlete_id: int, shoe_id: int, limit: int) -> list[Activity]:
