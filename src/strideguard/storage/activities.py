@@ -392,10 +392,17 @@ def first_activity_date(
     session: Session, athlete_id: int, sports: frozenset[str] | set[str] | None = None
 ) -> date | None:
     """The local date of the athlete's first logged activity (of `sports`), or None for an empty log."""
-    query = sa.select(sa.func.min(ActivityRow.local_date)).where(ActivityRow.athlete_id == athlete_id)
-    if sports:
-        query = query.where(ActivityRow.sport.in_(sorted(sports)))
-    return session.scalar(query)
+    query = _first_date_statement(tuple(sorted(sports or ())))
+    return plain_rows(session, query, {"athlete": athlete_id}).scalar()
+
+
+@functools.lru_cache(maxsize=8)
+def _first_date_statement(sports: tuple[str, ...]) -> sa.Select[Any]:
+    """`first_activity_date`'s statement per set of sports, built once (the dashboard asks every view)."""
+    query = sa.select(sa.func.min(ActivityRow.local_date)).where(
+        ActivityRow.athlete_id == sa.bindparam("athlete")
+    )
+    return query.where(ActivityRow.sport.in_(sports)) if sports else query
 
 
 def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str] | None = None) -> int | None:

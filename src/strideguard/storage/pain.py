@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from strideguard.storage.activities import NotFound
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import ActivityRow, PainRow
 from strideguard.training.pain import PainEntry
 
 
-def _to_entry(row: PainRow) -> PainEntry:
+def _to_entry(row: PainRow | sa.Row[Any]) -> PainEntry:
     return PainEntry(
         day=row.local_date,
         region=row.region,
@@ -61,14 +64,23 @@ def list_pain(
     region: str | None = None,
 ) -> list[PainEntry]:
     """The athlete's pain entries, oldest first."""
-    query = sa.select(PainRow).where(PainRow.athlete_id == athlete_id)
-    if since is not None:
-        query = query.where(PainRow.local_date >= since)
-    if until is not None:
-        query = query.where(PainRow.local_date <= until)
-    if region is not None:
-        query = query.where(PainRow.region == region)
-    return [_to_entry(row) for row in session.scalars(query.order_by(PainRow.local_date, PainRow.id))]
+    parameters = {"athlete": athlete_id, "since": since, "until": until, "region": region}
+    query = _list_statement(since is not None, until is not None, region is not None)
+    return [_to_entry(row) for row in plain_rows(session, query, parameters)]
+
+
+@functools.lru_cache(maxsize=8)
+def _list_statement(since: bool, until: bool, region: bool) -> sa.Select[Any]:
+    """`list_pain`'s statement for one shape of filter, built once, read as plain rows (the dashboard
+    lists a year of entries on every view; ORM entities cost more than the query)."""
+    query = sa.select(PainRow.__table__).where(PainRow.athlete_id == sa.bindparam("athlete"))
+    if since:
+        query = query.where(PainRow.local_date >= sa.bindparam("since"))
+    if until:
+        query = query.where(PainRow.local_date <= sa.bindparam("until"))
+    if region:
+        query = query.where(PainRow.region == sa.bindparam("region"))
+    return query.order_by(PainRow.local_date, PainRow.id)
 
 
 def get_pain(session: Session, athlete_id: int, entry_id: int) -> PainEntry:

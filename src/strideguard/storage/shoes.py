@@ -16,6 +16,7 @@ from strideguard.model import SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage import shoe_use
 from strideguard.storage.activities import NotFound
+from strideguard.storage.engine import plain_rows
 from strideguard.storage.tables import ActivityRow, ShoeDefaultRow, ShoeRow
 from strideguard.training.shoes import DEFAULT_RETIRE_AT_M, Shoe
 
@@ -24,7 +25,7 @@ class ShoeInputError(ValueError):
     """A shoe value that cannot be stored (empty name, negative distance, unknown sport)."""
 
 
-def _to_shoe(row: ShoeRow) -> Shoe:
+def _to_shoe(row: ShoeRow | sa.Row[Any]) -> Shoe:
     return Shoe(
         id=row.id,
         name=row.name,
@@ -190,12 +191,18 @@ def update_shoe(
     return _to_shoe(row)
 
 
+# Plain statements built once: the dashboard and the shoes page list every shoe on each view, and loading
+# them as ORM entities cost more than the rest of the query (issue 13: a club runner has dozens).
+_ALL_SHOES = (
+    sa.select(ShoeRow.__table__).where(ShoeRow.athlete_id == sa.bindparam("athlete")).order_by(ShoeRow.id)
+)
+_ACTIVE_SHOES = _ALL_SHOES.where(ShoeRow.retired_at.is_(None))
+
+
 def list_shoes(session: Session, athlete_id: int, include_retired: bool = True) -> list[Shoe]:
     """The athlete's shoes, oldest first."""
-    query = sa.select(ShoeRow).where(ShoeRow.athlete_id == athlete_id)
-    if not include_retired:
-        query = query.where(ShoeRow.retired_at.is_(None))
-    return [_to_shoe(row) for row in session.scalars(query.order_by(ShoeRow.id))]
+    query = _ALL_SHOES if include_retired else _ACTIVE_SHOES
+    return [_to_shoe(row) for row in plain_rows(session, query, {"athlete": athlete_id})]
 
 
 def get_shoe(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
