@@ -215,8 +215,11 @@ def _wants_json(request: Request) -> bool:
 
 def _busy(request: Request, exc: Exception) -> bool:
     """A database that is momentarily saturated: no free pooled connection, or SQLite's write lock held
-    past the busy timeout. The request can simply be retried."""
+    past the busy timeout; or a connection the server ended (a restart) while a request used it, which
+    the pool has replaced. The request can simply be retried."""
     if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, sqlalchemy.exc.OperationalError) and "database is locked" in str(exc)
 
