@@ -153,9 +153,8 @@ def api_edit_activity(
             store.set_sport(session, viewer.athlete_id, activity_id, sport)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
-    # Read back in the same transaction: one connection checkout and one commit for the whole edit.
-    saved = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False)
     session.commit()
+    saved = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False)
     return activity_json(saved, viewer.unit)
 
 
