@@ -1,0 +1,100 @@
+"""What one request asks of the database, for the requests a busy club repeats most (issue 13): an edit
+commits before it reads back, an activity's page is built from the rows its cache key read, and the
+dashboard's latest runs come from the runs it read. Counted with the engine's own events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from strideguard.model import Activity
+from strideguard.storage import activities as store
+from strideguard.storage import engine as db
+from strideguard.storage import pain as pain_store
+from strideguard.storage import shoes as shoe_store
+from strideguard.training.pain import PainEntry
+from strideguard.web import dashboard
+
+
+@contextmanager
+def counted(engine: sa.Engine) -> Iterator[dict[str, list]]:
+    seen: dict[str, list] = {"statements": [], "order": []}
+
+    def statement(_conn, _cursor, text, _params, _context, _many) -> None:
+        seen["statements"].append(" ".join(text.split()))
+        seen["order"].append(text.split()[0].upper())
+
+    listeners = [
+        (engine, "before_cursor_execute", statement),
+        (engine, "commit", lambda *a: seen["order"].append("COMMIT")),
+    ]
+    for target, name, function in listeners:
+        sa.event.listen(target, name, function)
+    try:
+        yield seen
+    finally:
+        for target, name, function in listeners:
+            sa.event.remove(target, name, function)
+
+
+def _history(engine: sa.Engine) -> list[int]:
+    """Forty runs over 80 days, a shoe, pain on the last run's day; the runs' ids, newest last."""
+    today = dashboard.today_local()
+    with db.session_factory(engine)() as session:
+        me = store.local_athlete(session)
+        shoe = shoe_store.add_shoe(session, me, "Pegasus")
+        ids = []
+        for k in range(40):
+            start = datetime.combine(today - timedelta(days=80 - 2 * k), datetime.min.time(), tzinfo=UTC)
+            activity = Activity(
+                sport="run",
+                start_utc=start + timedelta(hours=7),
+                utc_offset_s=0,
+                source_format="fit",
+                distance_m=8000.0 + 100 * k,
+                elapsed_time_s=2600.0,
+                shoe_id=shoe.id,
+            )
+            ids.append(store.save_activity(session, me, activity).activity_id)
+        last_day = store.get_activity(session, me, ids[-1]).local_date
+        pain_store.add_pain(session, me, PainEntry(last_day, "knee-front", "left", 3, "after"))
+        session.commit()
+    return ids
+
+
+def test_an_edit_commits_before_it_reads_the_activity_back(client):
+    """The write lock (database-wide on SQLite) is held for the UPDATE alone, not for the read-back that
+    answers the edit: holding it longer made the uploads' imports wait (issue 13)."""
+    ids = _history(client.app.state.engine)
+    client.get("/")  # the local athlete and its settings exist
+    with counted(client.app.state.engine) as seen:
+        response = client.patch(f"/api/activities/{ids[5]}", json={"rpe": 6.5})
+    assert response.status_code == 200 and response.json()["rpe"] == 6.5
+    events = seen["order"]
+    update = events.index("UPDATE")
+    assert "COMMIT" in events[update:] and events.index("COMMIT", update) < events.index("SELECT", update)
+
+
+def test_an_activity_page_reads_its_shoes_and_pain_once(client):
+    ids = _history(client.app.state.engine)
+    client.patch(f"/api/activities/{ids[-1]}", json={"rpe": 4.0})  # the page is not cached
+    with counted(client.app.state.engine) as seen:
+        page = client.get(f"/activities/{ids[-1]}").text
+    assert "Pegasus" in page and "3/10" in page
+    assert sum("FROM shoes" in s for s in seen["statements"]) == 1
+    assert sum("FROM pain_entries" in s for s in seen["statements"]) == 1
+
+
+def test_the_dashboard_takes_its_latest_runs_from_those_it_read(client):
+    ids = _history(client.app.state.engine)
+    client.patch(f"/api/activities/{ids[0]}", json={"rpe": 5.0})  # the page is not cached
+    with counted(client.app.state.engine) as seen:
+        page = client.get("/").text
+    assert f'href="/activities/{ids[-1]}"' in page and "No runs in the last year" not in page
+    reads = [s for s in seen["statements"] if "FROM activities" in s]
+    assert not any("count(" in s for s in reads)
+    # the recent runs, the last run before them, the first run's date
+    assert len(reads) == 3, reads
