@@ -184,7 +184,7 @@ async def db_session(request: Request) -> Session:
     which hands its connection back to the pool there: a teardown after the response would wait for
     another thread while every handler thread could be waiting for a connection that only such a teardown
     gives back (issue 13). A plain function, not a generator: FastAPI then skips an exit stack and a
-    context manager per request (about a sixth of the event loop's time for a club's pages, issue 13)."""
+    context manager per request (about a seventh of the event loop's time for a club's pages, issue 13)."""
     if not isinstance(request.scope.get("route"), ReleasingRoute):  # nothing else would close it
         raise RuntimeError(f"{request.url.path}: a database session needs a ReleasingRoute")
     factory: sessionmaker[Session] = request.app.state.session_factory
