@@ -98,3 +98,22 @@ def test_the_dashboard_takes_its_latest_runs_from_those_it_read(client):
     assert not any("count(" in s for s in reads)
     # the recent runs, the last run before them, the first run's date
     assert len(reads) == 3, reads
+
+
+def test_an_upload_jobs_progress_reads_import_items_only_by_import(client, data_dir):
+    """Two uploads (loose files, then the same again as a duplicate); each job's page counts its own file,
+    and no statement it runs searches `import_items` except within given imports (an index lookup; the
+    whole table was read on every poll before)."""
+    from test_web_import import RUN_FIT, upload, wait_for_job
+
+    data = (data_dir / RUN_FIT).read_bytes()
+    first = upload(client, [("a.fit", data)]).headers["location"]
+    assert wait_for_job(client, first)["imported"] == 1
+    second = upload(client, [("b.fit", data)]).headers["location"]
+    assert wait_for_job(client, second)["duplicates"] == 1
+    with counted(client.app.state.engine) as seen:
+        status = client.get(f"/api/import-jobs/{first.rsplit('/', 1)[1]}").json()
+        page = client.get(first)
+    assert status["imported"] == 1 and status["duplicates"] == 0 and page.status_code == 200
+    on_items = [s for s in seen["statements"] if "FROM import_items" in s]
+    assert on_items and all("import_items.import_id IN" in s for s in on_items), on_items

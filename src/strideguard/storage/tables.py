@@ -207,6 +207,8 @@ class ImportRow(Base):
     """One import run (files, folder or export archive) and its summary."""
 
     __tablename__ = "imports"
+    # A job's progress page looks at the athlete's imports begun since it was queued (revision 0016).
+    __table_args__ = (sa.Index("ix_imports_athlete_started", "athlete_id", "started_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     athlete_id: Mapped[int] = mapped_column(sa.ForeignKey("athletes.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(sa.Text)
