@@ -347,7 +347,7 @@ def detail_context(
         "charts": charts,
         "kind": kind,
         "shoes": queries.active_shoes(shoes),
-        "shoe_names": {shoe_id: name for shoe_id, name, _retired in shoes},
+        "shoe_names": queries.names_of(shoes),
         "pain": day_pain,
         "feels": FEELS,
         "sports": SPORTS,

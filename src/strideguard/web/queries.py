@@ -98,9 +98,12 @@ def activity_page(
 
 def shoe_names(session: Session, athlete_id: int) -> dict[int, str]:
     """Shoe id -> name for the athlete (retired ones included, for labelling old runs)."""
-    return dict(
-        session.execute(sa.select(ShoeRow.id, ShoeRow.name).where(ShoeRow.athlete_id == athlete_id)).all()
-    )
+    return names_of(shoe_rows(session, athlete_id))
+
+
+def names_of(shoes: ShoeRows) -> dict[int, str]:
+    """Shoe id -> name of `shoe_rows`' rows."""
+    return {shoe_id: name for shoe_id, name, _retired in shoes}
 
 
 ShoeRows = tuple[tuple[int, str, datetime | None], ...]  # (id, name, retired_at)
