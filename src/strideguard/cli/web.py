@@ -46,7 +46,7 @@ def serve_app(
     """
     import uvicorn
 
-    from strideguard.web import security
+    from strideguard.web import security, serving_gc
     from strideguard.web.app import create_app, settings_from_environment, settings_to_environment
     from strideguard.web.common import Settings
 
@@ -80,6 +80,7 @@ def serve_app(
             app = None
         else:
             app = create_app(settings)
+            serving_gc.tune_for_serving()
     except Exception as exc:  # opening the database failed: the one line every command gives
         raise click.ClickException(open_error(db_url, exc)) from None
     shown = "localhost" if host in {"127.0.0.1", "::1"} else host

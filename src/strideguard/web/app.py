@@ -23,7 +23,7 @@ from strideguard import config
 from strideguard.importing import jobs as import_jobs
 from strideguard.storage import engine as db
 from strideguard.storage.tables import utcnow
-from strideguard.web import handler_threads, security
+from strideguard.web import handler_threads, security, serving_gc
 from strideguard.web.common import STATIC_DIR, LoginRequired, Settings, make_templates, render, verify_csrf
 from strideguard.web.pagecache import PageCache
 
@@ -202,7 +202,9 @@ def settings_from_environment() -> Settings:
 def app_from_environment() -> FastAPI:
     """The app of one `serve --workers N` process (uvicorn imports and calls this in each)."""
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
-    return create_app(settings_from_environment())
+    app = create_app(settings_from_environment())
+    serving_gc.tune_for_serving()
+    return app
 
 
 def _version() -> str:
