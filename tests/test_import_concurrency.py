@@ -324,3 +324,37 @@ def test_local_athlete_is_one_row_whoever_asks_first(db_url, engine) -> None:
     assert errors == []
     assert _count(engine, AthleteRow) == 1
     assert len(got) == 8 and len(set(got)) == 1
+
+
+class _Waited(Exception):
+    pass
+
+
+def _refuse_to_wait() -> None:
+    raise _Waited
+
+
+def test_a_source_lock_goes_back_to_the_pool_unlocked(db_url: str) -> None:
+    """PostgreSQL: the source lock is taken on one of the engine's pooled connections (a new connection
+    per import cost a backend process each time, issue 13), and that connection goes back to the pool
+    without the lock, whether the import ended well or raised: another process can take it at once."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's advisory locks (SQLite locks a file)")
+    engine = db.make_engine(db_url)
+    other = db.make_engine(db_url)  # another importing process
+    connects: list[object] = []
+    sa.event.listen(engine, "connect", lambda connection, _record: connects.append(connection))
+    try:
+        with db.source_lock(engine, "archive-sha"):
+            with pytest.raises(_Waited), db.source_lock(other, "archive-sha", on_wait=_refuse_to_wait):
+                pass
+        with db.source_lock(other, "archive-sha", on_wait=_refuse_to_wait):
+            pass
+        with pytest.raises(RuntimeError), db.source_lock(engine, "archive-sha"):
+            raise RuntimeError("the import failed")
+        with db.source_lock(other, "archive-sha", on_wait=_refuse_to_wait):
+            pass
+        assert len(connects) == 1, "the second import's lock used the pooled connection again"
+    finally:
+        engine.dispose()
+        other.dispose()

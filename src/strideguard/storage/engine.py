@@ -308,6 +308,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 _SOURCE_LOCK_POLL_S = 0.5
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(:k)")
+_UNLOCK = sa.text("SELECT pg_advisory_unlock(:k)")
 
 
 @contextlib.contextmanager
@@ -317,8 +319,9 @@ def source_lock(engine: Engine, key: str, on_wait: Any = None) -> Iterator[bool]
     resumes its record and finds nothing left to do). Yields True when it had to wait.
 
     The lock dies with its process (kill -9 leaves no stale lock): PostgreSQL, a session advisory lock on a
-    connection of its own; SQLite, an flock on a file named after the database and the source in the
-    temporary folder (SQLite databases are local, so every importer of one file shares that folder).
+    connection of the engine's pool, held for the import and given back unlocked; SQLite, an flock on a
+    file named after the database and the source in the temporary folder (SQLite databases are local, so
+    every importer of one file shares that folder).
     `on_wait()` is called once when another process holds the lock.
     """
     waited = False
@@ -331,23 +334,26 @@ def source_lock(engine: Engine, key: str, on_wait: Any = None) -> Iterator[bool]
     digest = hashlib.sha256(f"{where}\n{key}".encode()).digest()
     if engine.dialect.name == "postgresql":
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
-        own = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
-        try:
-            with own.connect() as connection:
-                while not connection.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_id}):
-                    connection.rollback()
-                    if not waited and on_wait is not None:
-                        on_wait()
-                    waited = True
-                    time.sleep(_SOURCE_LOCK_POLL_S)
-                connection.commit()
+        # A pooled connection of the engine: a connection of its own per import cost PostgreSQL a new
+        # backend process and SQLAlchemy a new engine every time (a server's uploads, issue 13).
+        with engine.connect() as connection:
+            while not connection.scalar(_TRY_LOCK, {"k": lock_id}):
+                connection.rollback()
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                time.sleep(_SOURCE_LOCK_POLL_S)
+            connection.commit()
+            try:
+                yield waited
+            finally:
                 try:
-                    yield waited
-                finally:
-                    connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_id})
+                    connection.execute(_UNLOCK, {"k": lock_id})
                     connection.commit()
-        finally:
-            own.dispose()
+                except BaseException:
+                    # Never back to the pool holding the lock: closed, the lock ends with it.
+                    connection.invalidate()
+                    raise
         return
     try:
         import fcntl

@@ -78,8 +78,9 @@ class _HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
-# Connections beyond the page threads: the import worker thread, its heartbeat and progress writes.
-WORKER_CONNECTIONS = 3
+# Connections beyond the page threads: the import worker thread, its heartbeat and progress writes, and
+# on PostgreSQL the import's source lock (storage/engine.source_lock).
+WORKER_CONNECTIONS = 4
 RETRY_AFTER_S = 2
 WORKER_STOP_S = 3.0  # at shutdown: a running import stops at its next file; wait this long for it
 
