@@ -117,3 +117,40 @@ def test_an_upload_jobs_progress_reads_import_items_only_by_import(client, data_
     assert status["imported"] == 1 and status["duplicates"] == 0 and page.status_code == 200
     on_items = [s for s in seen["statements"] if "FROM import_items" in s]
     assert on_items and all("import_items.import_id IN" in s for s in on_items), on_items
+
+
+def test_a_job_no_worker_has_claimed_reads_no_imports_and_a_requeued_one_keeps_its_progress(
+    db_url, engine, tmp_path, data_dir
+):
+    """Most polls of an upload's progress come right after the upload, while the job waits for a worker:
+    it has begun no import, so nothing is read about imports (issue 13: the page searched the athlete's
+    recent imports on every poll). A job put back in the queue after a worker began it still shows what
+    was done."""
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from strideguard.importing import jobs as import_jobs
+    from strideguard.storage.tables import ImportJobRow
+    from strideguard.web.app import create_app
+    from strideguard.web.common import Settings
+    from test_web_import import RUN_FIT, upload
+
+    settings = Settings(db_url=db_url, data_dir=tmp_path / "web", secret_key=b"k" * 32, run_worker=False)
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            location = upload(client, [("run.fit", (data_dir / RUN_FIT).read_bytes())]).headers["location"]
+            job = location.rsplit("/", 1)[1]
+            with counted(app.state.engine) as seen:
+                status = client.get(f"/api/import-jobs/{job}").json()
+            assert (status["status"], status["done"], status["files"]) == ("queued", 0, ["run.fit"])
+            assert not [s for s in seen["statements"] if "FROM imports" in s or "FROM import_items" in s]
+            assert import_jobs.work(engine, threading.Event(), once=True) == 1
+            requeue = sa.update(ImportJobRow).where(ImportJobRow.id == job).values(status="queued")
+            with engine.begin() as connection:  # as a stale worker's job is: begun, back in the queue
+                connection.execute(requeue)
+            status = client.get(f"/api/import-jobs/{job}").json()
+            assert (status["status"], status["done"], status["imported"]) == ("queued", 1, 1)
+    finally:
+        app.state.engine.dispose()

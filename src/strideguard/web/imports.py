@@ -119,11 +119,16 @@ def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -
     # archive's record is named by its path in the job folder, loose files are found by their items,
     # looked up by import (the (import, member) index). Searching every import's items by name read the
     # whole table on every poll of the progress page (issue 13's EXPLAIN).
-    begun = session.execute(
-        sa.select(ImportRow.id, ImportRow.source).where(
-            ImportRow.athlete_id == athlete_id, ImportRow.started_at >= row.created_at - JOB_CLOCK_SKEW
-        )
-    ).all()
+    # A job no worker has claimed yet (as read above) has begun no import: most polls right after an upload.
+    begun = (
+        []
+        if row.started_at is None
+        else session.execute(
+            sa.select(ImportRow.id, ImportRow.source).where(
+                ImportRow.athlete_id == athlete_id, ImportRow.started_at >= row.created_at - JOB_CLOCK_SKEW
+            )
+        ).all()
+    )
     named = {import_id for import_id, source in begun if source.startswith(folder)}
     others = [import_id for import_id, _source in begun if import_id not in named]
     if others:
