@@ -282,6 +282,12 @@ def test_totals_follow_edits_of_rpe_shoe_sport_and_deletes(decade, run_cli_decad
     # A delete, an edit of a column only SQL can change (distance), a run added by the CLI.
     session.execute(sa.delete(ActivityRow).where(ActivityRow.id == runs[-7].id))
     session.execute(sa.update(ActivityRow).where(ActivityRow.id == runs[-8].id).values(distance_m=31_000.0))
+    # Edits that keep the run's day, sport and shoe (revision 0017 recomputes only what they change) and
+    # one that moves it to another day.
+    session.execute(sa.update(ActivityRow).where(ActivityRow.id == runs[-9].id).values(moving_time_s=4000.0))
+    session.execute(sa.update(ActivityRow).where(ActivityRow.id == runs[-10].id).values(rpe=runs[-10].rpe))
+    moved = runs[-11].local_date - timedelta(days=3)
+    session.execute(sa.update(ActivityRow).where(ActivityRow.id == runs[-11].id).values(local_date=moved))
     session.commit()
     result = run_cli_decade(
         "add-run", "--date", today().isoformat(), "--distance", "12km", "--duration", "1h"
