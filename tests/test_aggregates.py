@@ -168,6 +168,25 @@ def check_pages(client: TestClient, session, athlete_id: int) -> None:
     full = {w.shoe.id: w for w in shoes.shoe_wear(shoe_list, store.list_activities(session, athlete_id))}
     for item in client.get("/api/shoes").json():
         approx_equal(item["distance_m"], full[item["id"]].distance_m, f"shoe {item['id']}")
+    check_list_totals(client, store.list_activities(session, athlete_id))
+
+
+def check_list_totals(client: TestClient, everything: list[Activity]) -> None:
+    """The activity list's totals (from the week totals when only a sport is chosen, else from the
+    activities) equal the sums over the activities, a duration being the moving, else the elapsed time."""
+    first, last = min(a.local_date for a in everything), max(a.local_date for a in everything)
+    for sport in (None, "run", "walk"):
+        chosen = [a for a in everything if sport is None or a.sport == sport]
+        expected = (
+            len(chosen),
+            sum(a.distance_m or 0.0 for a in chosen),
+            sum(load.duration_s_of(a) for a in chosen),
+        )
+        for dates in ({}, {"since": first.isoformat(), "until": last.isoformat()}):
+            params = {"per_page": 5, **({"sport": sport} if sport else {}), **dates}
+            got = client.get("/api/activities", params=params).json()
+            assert got["total"] == expected[0], (sport, dates)
+            approx_equal((got["distance_m"], got["duration_s"]), expected[1:], f"list {sport} {dates}")
 
 
 # --- histories ----------------------------------------------------------------------------------------------
