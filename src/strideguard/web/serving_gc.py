@@ -8,10 +8,10 @@ generation, which then filled by a quarter every two seconds and was walked whol
 view after an edit). Almost all of those objects are freed by reference counting a moment later; the
 collector only exists for reference cycles, which a request rarely makes.
 
-So a server process collects the young generation every YOUNG_THRESHOLD new objects instead of 700: most of a
-request's objects are gone before a collection sees them, and the old generation is walked about never
-(none in a 20 s phase). The objects alive once the app is built (routes, templates, SQLAlchemy's tables)
-live until the process ends and are frozen out of the collector's sight.
+So a server process collects the young generation every YOUNG_THRESHOLD new objects instead of 700: most
+of a request's objects are gone before a collection sees them, and the old generation is hardly ever
+walked (not once in a 20 s phase). The objects alive once the app is built (routes, templates,
+SQLAlchemy's tables) live until the process ends and are frozen out of the collector's sight.
 """
 
 from __future__ import annotations
