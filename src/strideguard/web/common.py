@@ -49,7 +49,7 @@ class Settings:
     # Run an import worker thread in the app (local mode); off when `strideguard worker` processes run them.
     run_worker: bool = True
     # Threads that run page handlers, and database connections for them (web/app.py sizes the pool).
-    threads: int = 8
+    threads: int = handler_threads.DEFAULT_THREADS
     # How long a request waits for a free database connection before it is answered 503 (busy).
     pool_timeout_s: float = 3.0
     # Who may create an account (server mode): "open" (anyone who reaches the server), "invite" (only with
