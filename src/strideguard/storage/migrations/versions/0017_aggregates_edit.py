@@ -54,6 +54,13 @@ SAME_AMOUNTS = (
 )
 
 
+def _after(text: str, anchor: str, addition: str) -> str:
+    """`text` with `addition` after the first `anchor` (0005's SQL, which this revision builds on)."""
+    if anchor not in text:
+        raise RuntimeError(f"revision 0005's trigger SQL has no {anchor!r}")
+    return text.replace(anchor, anchor + addition, 1)
+
+
 def _sqlite(condition: str) -> str:
     return condition.replace("IS NOT DISTINCT FROM", "IS")  # SQLite's IS: equal, NULL equal to NULL
 
@@ -70,26 +77,23 @@ def _postgresql_function(edit_in_place: bool) -> str:
             END IF;
             RETURN NULL;
           END IF;"""
-    return original.replace("BEGIN", "BEGIN" + in_place, 1) if edit_in_place else original
+    return _after(original, "BEGIN", in_place) if edit_in_place else original
 
 
 def _sqlite_update_triggers() -> list[str]:
+    """0005's update trigger, now only for a run that moves, and two for one that stays in place."""
     columns = _0005.COLUMNS
-    day_new, day_old = _0005._refresh_day("NEW"), _0005._refresh_day("OLD")
-    week_new, week_old = _0005._refresh_week("sqlite", "NEW"), _0005._refresh_week("sqlite", "OLD")
     same_place, same_amounts = _sqlite(SAME_PLACE), _sqlite(SAME_AMOUNTS)
+    (*_, moved) = _0005._sqlite_triggers()
     return [
-        f"""CREATE TRIGGER activities_aggregates_update AFTER UPDATE OF {columns} ON activities
-        WHEN NOT ({same_place}) BEGIN
-        {day_old}{week_old}{_0005._refresh_shoe("OLD")}{day_new}{week_new}{_0005._refresh_shoe("NEW")}
-        END""",
+        _after(moved, " ON activities", f"\n        WHEN NOT ({same_place})"),
         f"""CREATE TRIGGER activities_aggregates_update_day AFTER UPDATE OF {columns} ON activities
         WHEN {same_place} BEGIN
-        {day_new}
+        {_0005._refresh_day("NEW")}
         END""",
         f"""CREATE TRIGGER activities_aggregates_update_amounts AFTER UPDATE OF {columns} ON activities
         WHEN {same_place} AND NOT ({same_amounts}) BEGIN
-        {week_new}{_0005._refresh_shoe("NEW")}
+        {_0005._refresh_week("sqlite", "NEW")}{_0005._refresh_shoe("NEW")}
         END""",
     ]
 
