@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
 from strideguard.demo import athlete as demo
@@ -32,7 +33,7 @@ from strideguard.training import load, risk, shoes
 from strideguard.training import pain as pain_model
 from strideguard.web import dashboard
 from strideguard.web.app import create_app
-from strideguard.web.common import Settings
+from strideguard.web.common import Settings, fmt_distance, fmt_hms
 
 pytestmark = pytest.mark.db
 PG_URL = os.environ.get("STRIDEGUARD_TEST_DATABASE_URL")
@@ -187,6 +188,12 @@ def check_list_totals(client: TestClient, everything: list[Activity]) -> None:
             got = client.get("/api/activities", params=params).json()
             assert got["total"] == expected[0], (sport, dates)
             approx_equal((got["distance_m"], got["duration_s"]), expected[1:], f"list {sport} {dates}")
+            # The page's summary line says the same, above rows read from the activities themselves.
+            page = BeautifulSoup(client.get("/activities", params=params).text, "html.parser")
+            count, distance, duration = expected
+            noun = "activity" if count == 1 else "activities"
+            said = f"{count} {noun}, {fmt_distance(distance, got['unit'], 0)}, {fmt_hms(duration)} in total."
+            assert page.select_one("#list-summary").get_text() == said, (sport, dates)
 
 
 # --- histories ----------------------------------------------------------------------------------------------
