@@ -147,7 +147,7 @@ def test_the_newest_page_of_a_lane_serves_every_request_that_read_its_version_or
     calls: list[int] = []
 
     def build(version: int):
-        def compute() -> tuple[int, bytes]:
+        def compute(waited: bool) -> tuple[int, bytes]:
             calls.append(version)
             return version, f"page {version}".encode()
 
@@ -173,8 +173,8 @@ def test_requests_that_need_a_newer_page_than_the_one_being_built_wait_and_share
     builds: list[int] = []
     latest = [5]  # the athlete's version in the database
 
-    def compute() -> tuple[int, bytes]:
-        built = latest[0]  # read before the page's data, as cached_page does
+    def compute(waited: bool) -> tuple[int, bytes]:
+        built = latest[0]  # read before the page's data, as cached_page does after waiting
         builds.append(built)
         if len(builds) == 1:
             entered.set()
@@ -203,11 +203,44 @@ def test_requests_that_need_a_newer_page_than_the_one_being_built_wait_and_share
     assert results == {version: b"page 13" for version in range(6, 14)}
 
 
+def test_a_build_is_told_whether_its_request_waited_for_another_build():
+    """A request that builds at once may use the version it read a moment ago; one that waited for another
+    build must read the version again, or the one build could not serve everyone who waited."""
+    cache = pagecache.PageCache()
+    lane = ("viewer", "/", (), "day")
+    entered, release = threading.Event(), threading.Event()
+    told: list[bool] = []
+
+    def compute(waited: bool) -> tuple[int, bytes]:
+        told.append(waited)
+        if len(told) == 1:
+            entered.set()
+            assert release.wait(120)
+        return (6 if waited else 5), b"page"
+
+    first = threading.Thread(target=lambda: cache.get_or_compute_latest(lane, 5, compute))
+    first.start()
+    assert entered.wait(120)
+    second = threading.Thread(target=lambda: cache.get_or_compute_latest(lane, 6, compute))
+    second.start()
+    flight = cache._flights[lane]
+    for _ in range(12_000):  # until the second request waits on the build under way (a condition, no clock)
+        if flight._cond._waiters:  # type: ignore[attr-defined]
+            break
+        second.join(0.01)
+    assert flight._cond._waiters  # type: ignore[attr-defined]
+    release.set()
+    first.join(120)
+    second.join(120)
+    assert told == [False, True]
+    assert cache.get_or_compute_latest(lane, 6, compute) == b"page" and told == [False, True]
+
+
 def test_a_page_that_cannot_be_kept_does_not_make_the_others_queue_for_it_one_by_one():
     cache = pagecache.PageCache()
     lane = ("viewer", "/", (), "day")
-    assert cache.get_or_compute_latest(lane, 5, lambda: (5, None)) is None
-    assert cache.get_or_compute_latest(lane, 5, lambda: (5, b"ok")) == b"ok"
+    assert cache.get_or_compute_latest(lane, 5, lambda waited: (5, None)) is None
+    assert cache.get_or_compute_latest(lane, 5, lambda waited: (5, b"ok")) == b"ok"
 
 
 def test_a_failed_computation_does_not_leave_the_others_waiting():

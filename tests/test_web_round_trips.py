@@ -4,6 +4,7 @@ dashboard's latest runs come from the runs it read. Counted with the engine's ow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -65,17 +66,30 @@ def _history(engine: sa.Engine) -> list[int]:
     return ids
 
 
-def test_an_edit_commits_before_it_reads_the_activity_back(client):
-    """The write lock (database-wide on SQLite) is held for the UPDATE alone, not for the read-back that
-    answers the edit: holding it longer made the uploads' imports wait (issue 13)."""
+def test_an_edit_reads_back_after_commit_on_sqlite_and_in_its_transaction_on_postgresql(client):
+    """SQLite: the write lock (the whole database's) is held for the UPDATE alone, not for the read-back
+    that answers the edit; holding it longer made the uploads' imports wait (issue 13). PostgreSQL: the
+    read-back is in the edit's transaction (a row lock stops no one), one transaction instead of two. Either
+    way the answer is read once, without the laps it does not show."""
     ids = _history(client.app.state.engine)
     client.get("/")  # the local athlete and its settings exist
     with counted(client.app.state.engine) as seen:
-        response = client.patch(f"/api/activities/{ids[5]}", json={"rpe": 6.5})
-    assert response.status_code == 200 and response.json()["rpe"] == 6.5
+        response = client.patch(f"/api/activities/{ids[5]}", json={"rpe": 6.5, "feel": "good"})
+    assert response.status_code == 200
+    assert response.json()["rpe"] == 6.5 and response.json()["feel"] == "good"
     events = seen["order"]
     update = events.index("UPDATE")
-    assert "COMMIT" in events[update:] and events.index("COMMIT", update) < events.index("SELECT", update)
+    read = events.index("SELECT", update)
+    assert events[read + 1 :].count("SELECT") == 0, seen["statements"]  # one read-back
+    assert not [s for s in seen["statements"] if "FROM laps" in s]
+    if client.app.state.engine.dialect.name == "sqlite":
+        assert "COMMIT" in events[update:read]
+    else:
+        assert "COMMIT" not in events[update:read] and events[read:].count("COMMIT") == 1
+        assert events.count("COMMIT") == 1
+    with db.session_factory(client.app.state.engine)() as session:  # what it answered is what was kept
+        kept = store.get_activity(session, store.local_athlete(session), ids[5])
+    assert kept.rpe == 6.5 and kept.feel == "good"
 
 
 def test_an_activity_page_reads_its_shoes_and_pain_once(client):
@@ -98,6 +112,18 @@ def test_the_dashboard_takes_its_latest_runs_from_those_it_read(client):
     assert not any("count(" in s for s in reads)
     # the recent runs, the last run before them, the first run's date
     assert len(reads) == 3, reads
+    # The data version is read once: the build uses the version the request read (it waited for no one).
+    assert sum("data_version" in s and "FROM athletes" in s for s in seen["statements"]) == 1
+    # ... and still, the next edit's view is a new page: the fatigue it shows is the one after the edit.
+    def fatigue(html: str) -> float:
+        found = re.search(r"<dt>Fatigue \(ATL\)</dt><dd>([0-9.,]+)</dd>", html)
+        assert found, html
+        return float(found.group(1).replace(",", ""))
+
+    assert client.patch(f"/api/activities/{ids[-1]}", json={"rpe": 9.0}).status_code == 200
+    after = client.get("/").text
+    atl = client.get("/api/dashboard").json()["load"]["atl"]
+    assert fatigue(after) == round(atl, 1) and fatigue(after) > fatigue(page)
 
 
 def test_an_upload_jobs_progress_reads_import_items_only_by_import(client, data_dir):

@@ -372,6 +372,15 @@ def get_activity(session: Session, athlete_id: int, activity_id: int, with_strea
     return to_activity(found, laps, session.get(StreamRow, activity_id) if with_streams else None)
 
 
+def get_summary(session: Session, athlete_id: int, activity_id: int) -> Activity:
+    """One activity's summary (no laps, no streams); NotFound if it is not this athlete's. One statement:
+    what an edit answers with."""
+    found = summaries(session, _ONE_ACTIVITY, {"id": activity_id, "athlete": athlete_id})
+    if not found:
+        raise NotFound(f"no activity #{activity_id}")
+    return found[0]
+
+
 # Plain statements built once: an activity's page and every edit read one activity (the ORM's entity
 # loading was half of an edit's time on a busy server, issue 13).
 _ONE_ACTIVITY = sa.select(*SUMMARY_COLUMNS).where(

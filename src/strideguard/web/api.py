@@ -151,10 +151,15 @@ def api_edit_activity(
         store.update_activity(session, viewer.athlete_id, activity_id, **values)
         if sport is not None:  # the runner's word: the inferred-sport note is cleared
             store.set_sport(session, viewer.athlete_id, activity_id, sport)
+        # On SQLite the write lock is the whole database's: commit before reading back, so imports do not
+        # wait on the read. On PostgreSQL the row lock stops no one: read in the edit's own transaction,
+        # two round trips fewer (a BEGIN and a COMMIT) on a club server's most frequent write.
+        if session.get_bind().dialect.name == "sqlite":
+            session.commit()
+        saved = store.get_summary(session, viewer.athlete_id, activity_id)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
     session.commit()
-    saved = store.get_activity(session, viewer.athlete_id, activity_id, with_streams=False)
     return activity_json(saved, viewer.unit)
 
 

@@ -67,15 +67,20 @@ class PageCache:
     def get_or_compute(self, key: tuple[Any, ...], compute: Callable[[], bytes | None]) -> bytes | None:
         """The stored page of `key`, or `compute()`'s (None: not cacheable, e.g. an error page): a key
         that holds everything the page depends on is a lane whose one version never changes."""
-        return self.get_or_compute_latest(key, 0, lambda: (0, compute()))
+        return self.get_or_compute_latest(key, 0, lambda waited: (0, compute()))
 
     def get_or_compute_latest(
-        self, lane: tuple[Any, ...], version: int, compute: Callable[[], tuple[int, bytes | None]]
+        self,
+        lane: tuple[Any, ...],
+        version: int,
+        compute: Callable[[bool], tuple[int, bytes | None]],
     ) -> bytes | None:
         """The stored page of `lane` if it was built from data at `version` or later; else the page
-        `compute()` builds (it returns the version it read before the data, and the page, None when not
-        cacheable). One build per lane at a time; requests that need a newer page than the one being built
-        wait for it and then build once more, together."""
+        `compute(waited)` builds (it returns the version of the data it read, and the page, None when not
+        cacheable; `waited`: this request waited for another build first, so `version` may be old). One
+        build per lane at a time; requests that need a newer page than the one being built wait for it and
+        then build once more, together."""
+        waited = False
         while True:
             with self._lock:
                 body = self._pages.get(lane)
@@ -88,13 +93,14 @@ class PageCache:
                     flight = self._flights[lane] = threading.Event()
             assert flight is not None
             if first:
-                return self._build_latest(lane, compute, flight)
+                return self._build_latest(lane, lambda: compute(waited), flight)
+            waited = True
             if not flight.wait(WAIT_S):
-                return compute()[1]  # the build under way is stuck; do not wait behind it any longer
+                return compute(True)[1]  # the build under way is stuck; do not wait behind it any longer
             with self._lock:
                 if lane in self._pages or lane in self._flights:
                     continue  # stored (new enough, or build again) or another build began: look again
-            return compute()[1]  # the build failed or was not cacheable: compute our own
+            return compute(True)[1]  # the build failed or was not cacheable: compute our own
 
     def _build_latest(
         self,
@@ -165,10 +171,12 @@ def cached_page(
             return _DoNotKeep(response.body)
         return bytes(response.body)
 
-    def compute_latest() -> tuple[int, bytes | None]:
-        # The version now, read before the page's data (each statement reads the latest commit): the
-        # page then serves every request that read this version or an older one.
-        return data_version(session, viewer.athlete_id), compute()
+    def compute_latest(waited: bool) -> tuple[int, bytes | None]:
+        # The version of the data the page is built from, read before it: the page then serves every
+        # request that read this version or an older one. The version this request read a moment ago in
+        # its transaction will do (one round trip less a build), unless it waited for another build
+        # meanwhile: then the version now, so that the one build serves every request that waited.
+        return (data_version(session, viewer.athlete_id) if waited else version), compute()
 
     if depends is None:
         body = cache.get_or_compute_latest((viewer, request.url.path, query, today), version, compute_latest)
