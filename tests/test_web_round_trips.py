@@ -114,6 +114,7 @@ def test_the_dashboard_takes_its_latest_runs_from_those_it_read(client):
     assert len(reads) == 3, reads
     # The data version is read once: the build uses the version the request read (it waited for no one).
     assert sum("data_version" in s and "FROM athletes" in s for s in seen["statements"]) == 1
+
     # ... and still, the next edit's view is a new page: the fatigue it shows is the one after the edit.
     def fatigue(html: str) -> float:
         found = re.search(r"<dt>Fatigue \(ATL\)</dt><dd>([0-9.,]+)</dd>", html)

@@ -28,6 +28,7 @@ and after a change under a key that a later state could match again.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -93,7 +94,7 @@ class PageCache:
                     flight = self._flights[lane] = threading.Event()
             assert flight is not None
             if first:
-                return self._build_latest(lane, lambda: compute(waited), flight)
+                return self._build_latest(lane, functools.partial(compute, waited), flight)
             waited = True
             if not flight.wait(WAIT_S):
                 return compute(True)[1]  # the build under way is stuck; do not wait behind it any longer
