@@ -282,10 +282,10 @@ def summaries(
 ) -> list[Activity]:
     """Activities (no laps, no streams) from a `select(*SUMMARY_COLUMNS)` query."""
     # By position: a Row's attribute lookups cost more than building the Activity (the dashboard reads
-    # a few hundred of these per view).
+    # a few hundred of these per view); all rows in one call (iterating fetches them one by one).
     return [
         _summary(dict(zip(_SUMMARY_NAMES, values, strict=True)))
-        for values in plain_rows(session, query, parameters)
+        for values in plain_rows(session, query, parameters).all()
     ]
 
 

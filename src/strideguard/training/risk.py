@@ -272,6 +272,9 @@ def _weekly_flags(
     weeks = int(rules.number("weekly_increase", "baseline_weeks"))
     # The baseline weeks must lie within the runner's history: before the first logged run we do not know.
     first_run = next((d.day for d in daily if d.runs), None)
+    # The days a change in [since, until] looks back on: a year of day totals would be walked once per day.
+    reach = since - timedelta(days=7 * (weeks + 1))
+    daily = [d for d in daily if d.day >= reach]
     episodes: list[list[load.WeeklyChange]] = []
     current: list[load.WeeklyChange] = []
     for d in daily:
@@ -445,6 +448,7 @@ def evaluate(
     log_start: date | None = None,
     unit: str = "km",
     wears: Iterable[ShoeWear] | None = None,
+    daily: list[load.DayLoad] | None = None,
 ) -> list[Flag]:
     """Every flag dated in [since, until] (default: the 7 days ending `until`), oldest first.
 
@@ -452,7 +456,8 @@ def evaluate(
     alerts are dated `until` (they describe the shoe now) and count all of `activities`, unless `wears`
     gives each shoe's wear already (from totals kept by the database). `log_start` (the first logged run)
     lets a spike say when its 30 days reach back before the log began. Messages give distances in `unit`
-    (km or mi).
+    (km or mi). `daily` is the running load series up to `until` when the caller has it (the database's day
+    totals, as for `load_info`); otherwise it is computed from `activities`.
     """
     rules = rules or default_rules()
     since = since or until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
@@ -460,7 +465,7 @@ def evaluate(
     runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= until]
     window = int(rules.number("session_spike", "window_days"))
     spikes = load.session_spikes(runs, window, _bounds(rules))
-    daily = load.daily_series(runs, end=until)
+    daily = load.daily_series(runs, end=until) if daily is None else [d for d in daily if d.day <= until]
     flags = _spike_flags(spikes, since, until, rules, log_start, unit)
     flags += _returning_flags(spikes, since, until, rules)
     flags += _weekly_flags(daily, since, until, rules, unit)
@@ -744,22 +749,25 @@ def load_info(
     day: date,
     rules: RiskRules | None = None,
     daily: list[load.DayLoad] | None = None,
+    fitness_series: list[load.FitnessPoint] | None = None,
 ) -> LoadInfo:
     """ACWR (7 d vs the 21 d before), CTL/ATL/TSB (42/7 d) and monotony/strain (7 d) on `day`.
 
     `daily` is the running load series ending `day` when the caller has it (from the database's day
-    totals); otherwise it is computed from `activities`.
+    totals); otherwise it is computed from `activities`. `fitness_series`: `load.fitness_fatigue` of
+    `daily` with the rules' days, when the caller computed it already (the dashboard charts it).
     """
     rules = rules or default_rules()
     if daily is None:
         runs = [a for a in activities if a.sport in RUNNING_SPORTS and a.local_date <= day]
         daily = load.daily_series(runs, end=day)
     acwr = load.acwr_uncoupled(daily, day) if daily else None
-    fitness_series = load.fitness_fatigue(
-        daily,
-        int(rules.number("fitness_fatigue", "ctl_days")),
-        int(rules.number("fitness_fatigue", "atl_days")),
-    )
+    if fitness_series is None:
+        fitness_series = load.fitness_fatigue(
+            daily,
+            int(rules.number("fitness_fatigue", "ctl_days")),
+            int(rules.number("fitness_fatigue", "atl_days")),
+        )
     fitness = fitness_series[-1] if fitness_series else None
     mono = load.monotony_strain(daily, day)
     messages: dict[str, str] = {}

@@ -146,7 +146,23 @@ def safe_run(
 
 # Dashboard analytics keyed by the data they are computed from, so a page view with nothing changed does not
 # recompute spikes, flags and fitness (a 10-year history takes a few hundred ms).
-_ANALYTICS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+class _HashedOnce:
+    """A key of several hundred rows, hashed once (a tuple is hashed again at every lookup)."""
+
+    __slots__ = ("hash", "key")
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+        self.hash = hash(key)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _HashedOnce) and self.hash == other.hash and self.key == other.key
+
+
+_ANALYTICS: dict[_HashedOnce, tuple[Any, ...]] = {}
 _CACHE_SIZE = 32
 _LOCK = threading.Lock()
 
@@ -160,7 +176,8 @@ def _analytics(data: DashboardData, today: date, rules: risk.RiskRules, unit: st
         rules.number("session_spike", "large_above_pct"),
     )
     spikes = load.session_spikes(runs, window, bounds)
-    # Shoe wear comes from the shoe totals: every run in the shoe, also those older than the runs read here.
+    # Shoe wear comes from the shoe totals: every run in the shoe, also those older than the runs read here;
+    # the load series from the day totals, for the warnings as for the load figures.
     flags = risk.evaluate(
         data.recent,
         today,
@@ -169,13 +186,14 @@ def _analytics(data: DashboardData, today: date, rules: risk.RiskRules, unit: st
         log_start=data.log_start,
         wears=data.wears,
         unit=unit,
+        daily=data.daily,
     )
-    info = risk.load_info(data.recent, today, rules, daily=data.daily)
     fitness = load.fitness_fatigue(
         data.daily,
         int(rules.number("fitness_fatigue", "ctl_days")),
         int(rules.number("fitness_fatigue", "atl_days")),
     )
+    info = risk.load_info(data.recent, today, rules, daily=data.daily, fitness_series=fitness)
     week = week_summary(data.week_list, today, spikes)
     week_chart = charts.weekly_distance_chart(
         week["weeks"],
@@ -223,13 +241,14 @@ def dashboard_context(session: Session, athlete_id: int, today: date, unit: str 
         tuple((e.id, e.day, e.region, e.side, e.score, e.timing) for e in data.pain_entries),
         tuple(data.wears),
     )
-    computed = _ANALYTICS.get(key)
+    hashed = _HashedOnce(key)
+    computed = _ANALYTICS.get(hashed)
     if computed is None:
         computed = _analytics(data, today, rules, unit)
         with _LOCK:
             if len(_ANALYTICS) >= _CACHE_SIZE:
                 _ANALYTICS.pop(next(iter(_ANALYTICS)))
-            _ANALYTICS[key] = computed
+            _ANALYTICS[hashed] = computed
     flags, wears, info, week, week_chart, trends, chart = computed
     tomorrow = today + timedelta(days=1)
     since = today - timedelta(days=HISTORY_DAYS)
