@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from strideguard.model import Activity
-from strideguard.training import risk
+from strideguard.training import load, risk
 from strideguard.training.pain import PainEntry
 from strideguard.training.shoes import Shoe
 from strideguard.triage import knowledge
@@ -225,6 +225,23 @@ def test_weekly_increase_of_exactly_30_percent_is_not_flagged():
 def test_weekly_increase_needs_history_covering_the_baseline_weeks():
     late_start = [r for r in _weeks(40) if r.local_date >= d(3)]
     assert flags_of(risk.evaluate(late_start, d(20)), "weekly_increase") == []
+
+
+def test_weekly_increase_from_a_given_load_series_is_the_one_computed_from_the_runs():
+    """The dashboard hands `evaluate` the day totals it read (a year of days, past `until` too); its warnings
+    are those computed from the runs: the flag of an increase, none at exactly 30 %, none without baseline
+    weeks in the history, and none from runs after `until`."""
+    # the first day of the 7 (d14) compares with a baseline that begins on the first run's day (d-6)
+    reaching_back = [run(d(-6), 10), run(d(5), 10), run(d(14), 14)]
+    (flag,) = flags_of(risk.evaluate(reaching_back, d(20)), "weekly_increase")
+    assert flag.value == pytest.approx(40.0)
+    for history in (_weeks(27), _weeks(26), [r for r in _weeks(40) if r.local_date >= d(3)], reaching_back):
+        later = [*history, run(d(21), 30), run(d(22), 30)]
+        for until in (d(20), d(22)):
+            series = load.daily_series(later, start=d(-300), end=d(22))
+            given = risk.evaluate(later, until, daily=series)
+            assert given == risk.evaluate(later, until)
+    assert flags_of(risk.evaluate(_weeks(27), d(20), daily=load.daily_series(_weeks(27))), "weekly_increase")
 
 
 # --- shoes ------------------------------------------------------------------------------------------------
