@@ -106,6 +106,8 @@ def serve_app(
         "host": host,
         "port": port,
         "log_level": "warning",
+        # At "warning" the access lines are never written; without this each answer still builds one.
+        "access_log": False,
         **proxy_options(behind_proxy, forwarded_allow_ips),
     }
     try:
