@@ -96,7 +96,44 @@ def make_engine(url: str, pool_size: int | None = None, pool_timeout_s: float | 
         engine = sa.create_engine(url, **pool)
         _ping_when_idle(engine)
         _note_writes(engine)
+        event.listen(engine, "before_cursor_execute", _begin_before_writing)
     return engine
+
+
+# --- reads outside transaction blocks (PostgreSQL) ----------------------------------------------------------
+# At READ COMMITTED (PostgreSQL's default, and ours) every statement reads the latest commits whether or not
+# it is in a transaction block, so a request that only reads gains nothing from BEGIN and COMMIT but two
+# round trips: under a club's load they were a third of PostgreSQL's CPU (issue 13). Sessions of
+# `reads_outside_transactions` run each read on its own, and open a transaction just before the first
+# statement that changes something or takes a lock; commit and rollback then end it as usual (psycopg
+# sends COMMIT or ROLLBACK when the server says a transaction is open, also in autocommit mode).
+
+# A SELECT that locks or changes something must run in the transaction that holds the lock until its end.
+_LOCKING_READ = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b|advisory_xact|nextval|setval|set_config",
+    re.IGNORECASE,
+)
+
+
+def _needs_transaction(statement: str) -> bool:
+    return not statement.startswith("SELECT") or _LOCKING_READ.search(statement) is not None
+
+
+def _begin_before_writing(_connection: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
+    """On a connection in autocommit mode (`reads_outside_transactions`): BEGIN before the first statement
+    that needs a transaction (a write, a locking read, a SAVEPOINT), unless one is open already."""
+    dbapi = cursor.connection
+    if dbapi.autocommit and dbapi.info.transaction_status == 0 and _needs_transaction(statement):  # IDLE
+        cursor.execute("BEGIN", prepare=False)
+
+
+def reads_outside_transactions(engine: Engine) -> Engine:
+    """`engine` (sharing its pool) for sessions whose reads run without a transaction block on PostgreSQL;
+    a transaction begins at their first write or locking read. SQLite keeps its transactions: there a read
+    transaction is a snapshot, and its pages read one."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 # A pooled connection back in use within this many seconds is used as it is: under load that saves every

@@ -122,7 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
     data_dir: Path = settings.data_dir or config.data_dir()
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = db.session_factory(engine)
+    # Requests' sessions: on PostgreSQL their reads run without BEGIN and COMMIT (storage/engine.py).
+    app.state.session_factory = db.session_factory(db.reads_outside_transactions(engine))
     app.state.templates = make_templates()
     app.state.page_cache = PageCache()
     app.state.secret = settings.secret_key or security.load_secret(data_dir)
