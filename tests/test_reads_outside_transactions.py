@@ -101,6 +101,8 @@ def test_savepoints_work_and_the_pool_gives_other_users_their_transactions_back(
             session.execute(sa.text("INSERT INTO lazy_probe VALUES (1, 12)"))
         session.commit()
     assert _value(pg_engine) == 11
+    with pg_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM lazy_probe"))  # others asking for autocommit get it as it is
     for _ in range(3):  # the engine's own connections (CLI, worker, migrations) keep their transactions
         with pg_engine.connect() as connection:
             assert connection.connection.dbapi_connection.autocommit is False

@@ -96,7 +96,6 @@ def make_engine(url: str, pool_size: int | None = None, pool_timeout_s: float | 
         engine = sa.create_engine(url, **pool)
         _ping_when_idle(engine)
         _note_writes(engine)
-        event.listen(engine, "before_cursor_execute", _begin_before_writing)
     return engine
 
 
@@ -120,10 +119,9 @@ def _needs_transaction(statement: str) -> bool:
 
 
 def _begin_before_writing(_connection: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
-    """On a connection in autocommit mode (`reads_outside_transactions`): BEGIN before the first statement
-    that needs a transaction (a write, a locking read, a SAVEPOINT), unless one is open already."""
-    dbapi = cursor.connection
-    if dbapi.autocommit and dbapi.info.transaction_status == 0 and _needs_transaction(statement):  # IDLE
+    """On a connection of `reads_outside_transactions`: BEGIN before the first statement that needs a
+    transaction (a write, a locking read, a SAVEPOINT), unless one is open already."""
+    if cursor.connection.info.transaction_status == 0 and _needs_transaction(statement):  # 0: IDLE
         cursor.execute("BEGIN", prepare=False)
 
 
@@ -133,7 +131,10 @@ def reads_outside_transactions(engine: Engine) -> Engine:
     transaction is a snapshot, and its pages read one."""
     if engine.dialect.name != "postgresql":
         return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    lazy = engine.execution_options(isolation_level="AUTOCOMMIT")
+    # On this engine only: other users of the pool asking for AUTOCOMMIT (VACUUM, say) mean it.
+    event.listen(lazy, "before_cursor_execute", _begin_before_writing)
+    return lazy
 
 
 # A pooled connection back in use within this many seconds is used as it is: under load that saves every
