@@ -146,6 +146,54 @@ def test_an_upload_jobs_progress_reads_import_items_only_by_import(client, data_
     assert on_items and all("import_items.import_id IN" in s for s in on_items), on_items
 
 
+def test_a_jobs_progress_reads_its_own_imports_by_job_not_every_recent_upload_of_its_runner(client, data_dir):
+    """A runner who uploads again and again (a club member's watch syncing, or the benchmark's uploaders):
+    each poll of a job reads its own imports by the job's id (revision 0018), not all the imports the
+    runner began in the last minutes and then their items by folder, which grew with every upload."""
+    from strideguard.storage.tables import ImportRow
+    from test_web_import import RUN_FIT, upload, wait_for_job
+
+    engine = client.app.state.engine
+    data = (data_dir / RUN_FIT).read_bytes()
+    jobs = []
+    for k in range(6):
+        location = upload(client, [(f"run{k}.fit", data)]).headers["location"]
+        jobs.append(location.rsplit("/", 1)[1])
+        wait_for_job(client, location)
+    with db.session_factory(engine)() as session:
+        counts = session.execute(sa.select(ImportRow.job_id, sa.func.count()).group_by(ImportRow.job_id))
+        by_job = {job: n for job, n in counts}
+    assert by_job == {job: 1 for job in jobs}  # each import names the one job that ran it
+    with counted(engine) as seen:
+        status = client.get(f"/api/import-jobs/{jobs[2]}").json()
+    assert (status["imported"], status["duplicates"], status["done"]) == (0, 1, 1)
+    assert status["summaries"][0]["source"] == "uploaded files"
+    on_imports = [s for s in seen["statements"] if "FROM imports" in s]
+    assert len(on_imports) == 1 and "imports.job_id = " in on_imports[0], on_imports
+    assert not [s for s in seen["statements"] if "LIKE" in s]  # no search by folder
+    first = client.get(f"/api/import-jobs/{jobs[0]}").json()
+    assert (first["imported"], first["duplicates"]) == (1, 0)
+
+
+def test_a_job_whose_imports_name_no_job_is_found_by_its_folder(client, data_dir):
+    """Imports run before revision 0018 name no job: their job's page finds them the old way."""
+    from strideguard.storage.tables import ImportRow
+    from test_web_import import RUN_FIT, upload, wait_for_job
+
+    engine = client.app.state.engine
+    location = upload(client, [("old.fit", (data_dir / RUN_FIT).read_bytes())]).headers["location"]
+    assert wait_for_job(client, location)["imported"] == 1
+    with engine.begin() as connection:
+        connection.execute(sa.update(ImportRow).values(job_id=None))
+    status = client.get(f"/api/import-jobs/{location.rsplit('/', 1)[1]}").json()
+    assert (status["status"], status["imported"], status["done"], len(status["import_ids"])) == (
+        "finished",
+        1,
+        1,
+        1,
+    )
+
+
 def test_a_job_no_worker_has_claimed_reads_no_imports_and_a_requeued_one_keeps_its_progress(
     db_url, engine, tmp_path, data_dir
 ):

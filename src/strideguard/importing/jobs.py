@@ -358,7 +358,9 @@ def run_one(engine: Engine, job: Job, stop: threading.Event | None = None) -> Ou
             )
             fail(engine, job, message)
             return Outcome("failed", message)
-        options = ImportOptions(sports=job.sports, workers=default_workers(), start_utc=job.start_utc)
+        options = ImportOptions(
+            sports=job.sports, workers=default_workers(), start_utc=job.start_utc, job_id=job.id
+        )
         summary = run_import(engine, [folder], options, progress, athlete_id=job.athlete_id)
         result = summary.to_json()
         if progress.dirty:

@@ -61,9 +61,10 @@ class Done:
 class ImportRecords:
     """The athlete's import records: opened (or resumed), shoes of an export, closed with a summary."""
 
-    def __init__(self, sessions: sessionmaker[Session], athlete_id: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], athlete_id: int, job_id: str | None = None) -> None:
         self.sessions = sessions
         self.athlete_id = athlete_id
+        self.job_id = job_id  # the upload job the records belong to (its progress page reads them by it)
 
     def open(
         self, label: str, kind: str, sha256: str | None, resume_finished: bool = True
@@ -83,12 +84,20 @@ class ImportRecords:
                     row = None
             resumed = row is not None
             if row is None:
-                row = ImportRow(athlete_id=self.athlete_id, source=label, source_sha256=sha256, kind=kind)
+                row = ImportRow(
+                    athlete_id=self.athlete_id,
+                    source=label,
+                    source_sha256=sha256,
+                    kind=kind,
+                    job_id=self.job_id,
+                )
                 session.add(row)
                 session.flush()
             else:
                 row.status = "running"
                 row.finished_at = None
+                if self.job_id is not None:  # resumed by this job (its own, requeued, or a new upload)
+                    row.job_id = self.job_id
                 # Batches add to the counts from here: start from what is stored (a finished record's
                 # counts may say more, e.g. a refused archive's failure or activities deleted since).
                 store_counts(session, row.id)

@@ -118,6 +118,8 @@ class ImportOptions:
     # Start of one file without a usable calendar date (`import FILE --start`, the upload form's start time):
     # FIT with only device-relative times, GPX/TCX without times or with impossible dates; ignored for others.
     start_utc: datetime | None = None
+    # The upload job this import runs for (importing/jobs.py), recorded on its import rows.
+    job_id: str | None = None
 
     def sports_for(self, kind: str) -> frozenset[str]:
         if self.sports is not None:
@@ -236,7 +238,7 @@ class _Run:
                 )
             ).all()
         self.parser = _Parser(options, frozenset(k for k in known if k))
-        self.records = ImportRecords(self.sessions, athlete_id)
+        self.records = ImportRecords(self.sessions, athlete_id, options.job_id)
 
     # -------------------------------------------------------------------------------- per source
 

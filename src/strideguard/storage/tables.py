@@ -225,6 +225,8 @@ class ImportRow(Base):
     n_skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
     n_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # The upload job that ran it (revision 0018): the job's progress page reads its imports by this.
+    job_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
 
 
 class ImportItemRow(Base):

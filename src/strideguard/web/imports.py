@@ -106,29 +106,16 @@ def given_upload_start(text: str, zone_name: str, names: list[str]) -> datetime 
 JOB_CLOCK_SKEW = timedelta(minutes=5)
 
 
-def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -> dict[str, Any] | None:
-    """Progress of an upload job from the database: counts, rate, errors, and the summaries when done.
-
-    None when there is no such job for this athlete. (`root` is unused: the job row names its folder.)
-    """
-    row = session.get(ImportJobRow, job) if JOB_ID.match(job) else None
-    if row is None or row.athlete_id != athlete_id:
-        return None
+def _imports_by_folder(session: Session, row: ImportJobRow, athlete_id: int) -> list[ImportRow]:
+    """A job's imports found without their job id (imports run before revision 0018): among the athlete's
+    begun since it was queued, an archive's record named by its path in the job folder, loose files by
+    their items, looked up by import (the (import, member) index)."""
     folder = row.folder
-    # The job's imports are among this athlete's begun since it was queued (an index, revision 0016): an
-    # archive's record is named by its path in the job folder, loose files are found by their items,
-    # looked up by import (the (import, member) index). Searching every import's items by name read the
-    # whole table on every poll of the progress page (issue 13's EXPLAIN).
-    # A job no worker has claimed yet (as read above) has begun no import: most polls right after an upload.
-    begun = (
-        []
-        if row.started_at is None
-        else session.execute(
-            sa.select(ImportRow.id, ImportRow.source).where(
-                ImportRow.athlete_id == athlete_id, ImportRow.started_at >= row.created_at - JOB_CLOCK_SKEW
-            )
-        ).all()
-    )
+    begun = session.execute(
+        sa.select(ImportRow.id, ImportRow.source).where(
+            ImportRow.athlete_id == athlete_id, ImportRow.started_at >= row.created_at - JOB_CLOCK_SKEW
+        )
+    ).all()
     named = {import_id for import_id, source in begun if source.startswith(folder)}
     others = [import_id for import_id, _source in begun if import_id not in named]
     if others:
@@ -139,11 +126,35 @@ def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -
                 .distinct()
             )
         )
-    rows = (
-        session.scalars(sa.select(ImportRow).where(ImportRow.id.in_(named)).order_by(ImportRow.id)).all()
-        if named
-        else []
+    if not named:
+        return []
+    return list(session.scalars(sa.select(ImportRow).where(ImportRow.id.in_(named)).order_by(ImportRow.id)))
+
+
+def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -> dict[str, Any] | None:
+    """Progress of an upload job from the database: counts, rate, errors, and the summaries when done.
+
+    None when there is no such job for this athlete. (`root` is unused: the job row names its folder.)
+    """
+    row = session.get(ImportJobRow, job) if JOB_ID.match(job) else None
+    if row is None or row.athlete_id != athlete_id:
+        return None
+    folder = row.folder
+    # The job's imports carry its id (revision 0018): an index lookup, whatever else the athlete imports.
+    # A job no worker has claimed yet (as read above) has begun no import: most polls right after an upload.
+    rows: list[ImportRow] = (
+        []
+        if row.started_at is None
+        else list(
+            session.scalars(
+                sa.select(ImportRow)
+                .where(ImportRow.job_id == job, ImportRow.athlete_id == athlete_id)
+                .order_by(ImportRow.id)
+            )
+        )
     )
+    if not rows and row.started_at is not None:  # a job run before revision 0018, or about to begin one
+        rows = _imports_by_folder(session, row, athlete_id)
     ids = [r.id for r in rows]
     counts: dict[str, int] = {}
     errors: list[dict[str, str]] = []
