@@ -114,6 +114,7 @@ _LOCKING_READ = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a request's statements are a few dozen texts, asked again and again
 def _needs_transaction(statement: str) -> bool:
     return not statement.startswith("SELECT") or _LOCKING_READ.search(statement) is not None
 
