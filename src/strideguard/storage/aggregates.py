@@ -164,6 +164,12 @@ def weeks_until(
     return load.fill_weeks(found.values(), min(found), max(found))
 
 
+# Built once: the dashboard and the shoes page ask on every view.
+_SHOE_TOTALS = sa.select(
+    ShoeTotalRow.shoe_id, ShoeTotalRow.distance_m, ShoeTotalRow.activities, ShoeTotalRow.last_date
+).where(ShoeTotalRow.athlete_id == sa.bindparam("athlete"))
+
+
 def shoe_wears(
     session: Session,
     athlete_id: int,
@@ -174,11 +180,7 @@ def shoe_wears(
     """Wear of each of `shoes` (in the order given) from its totals: every activity in it, any sport."""
     totals = {
         shoe_id: (float(distance), int(count), last)
-        for shoe_id, distance, count, last in session.execute(
-            sa.select(
-                ShoeTotalRow.shoe_id, ShoeTotalRow.distance_m, ShoeTotalRow.activities, ShoeTotalRow.last_date
-            ).where(ShoeTotalRow.athlete_id == athlete_id)
-        )
+        for shoe_id, distance, count, last in plain_rows(session, _SHOE_TOTALS, {"athlete": athlete_id}).all()
     }
     return [
         shoe_wear_model.wear_of(shoe, *totals.get(shoe.id, (0.0, 0, None)), check_at, replace_at)

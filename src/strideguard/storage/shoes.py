@@ -202,7 +202,7 @@ _ACTIVE_SHOES = _ALL_SHOES.where(ShoeRow.retired_at.is_(None))
 def list_shoes(session: Session, athlete_id: int, include_retired: bool = True) -> list[Shoe]:
     """The athlete's shoes, oldest first."""
     query = _ALL_SHOES if include_retired else _ACTIVE_SHOES
-    return [_to_shoe(row) for row in plain_rows(session, query, {"athlete": athlete_id})]
+    return [_to_shoe(row) for row in plain_rows(session, query, {"athlete": athlete_id}).all()]
 
 
 def get_shoe(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
