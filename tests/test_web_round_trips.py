@@ -66,30 +66,40 @@ def _history(engine: sa.Engine) -> list[int]:
     return ids
 
 
-def test_an_edit_reads_back_after_commit_on_sqlite_and_in_its_transaction_on_postgresql(client):
-    """SQLite: the write lock (the whole database's) is held for the UPDATE alone, not for the read-back
-    that answers the edit; holding it longer made the uploads' imports wait (issue 13). PostgreSQL: the
-    read-back is in the edit's transaction (a row lock stops no one), one transaction instead of two. Either
-    way the answer is read once, without the laps it does not show."""
+def test_an_edit_answers_from_its_update_and_a_sport_change_reads_back_where_it_may(client):
+    """An RPE or feel edit answers with the row its UPDATE returned: one statement on the activity, no
+    read-back, no laps. A sport change (which also chooses the shoe again) reads back: on SQLite after the
+    commit, since the write lock (the whole database's) is held for the writes alone, not for the read
+    (holding it longer made the uploads' imports wait, issue 13); on PostgreSQL in the edit's transaction
+    (a row lock stops no one). What each answered is what was kept."""
     ids = _history(client.app.state.engine)
     client.get("/")  # the local athlete and its settings exist
     with counted(client.app.state.engine) as seen:
         response = client.patch(f"/api/activities/{ids[5]}", json={"rpe": 6.5, "feel": "good"})
     assert response.status_code == 200
     assert response.json()["rpe"] == 6.5 and response.json()["feel"] == "good"
+    on_activities = [s for s in seen["statements"] if "activities" in s.split(" WHERE")[0]]
+    assert len(on_activities) == 1 and on_activities[0].startswith("UPDATE activities SET")
+    assert "RETURNING" in on_activities[0] and not [s for s in seen["statements"] if "FROM laps" in s]
+    assert seen["order"].count("COMMIT") == 1
+
+    with counted(client.app.state.engine) as seen:
+        moved = client.patch(f"/api/activities/{ids[6]}", json={"sport": "walk", "rpe": 3.0})
+    assert moved.status_code == 200 and (moved.json()["sport"], moved.json()["rpe"]) == ("walk", 3.0)
+    assert moved.json()["sport_note"] is None
     events = seen["order"]
-    update = events.index("UPDATE")
-    read = events.index("SELECT", update)
-    assert events[read + 1 :].count("SELECT") == 0, seen["statements"]  # one read-back
+    read = max(k for k, s in enumerate(seen["statements"]) if s.startswith("SELECT activities.id"))
+    read_at = [k for k, e in enumerate(events) if e != "COMMIT"][read]
     assert not [s for s in seen["statements"] if "FROM laps" in s]
     if client.app.state.engine.dialect.name == "sqlite":
-        assert "COMMIT" in events[update:read]
+        assert "COMMIT" in events[:read_at]
     else:
-        assert "COMMIT" not in events[update:read] and events[read:].count("COMMIT") == 1
-        assert events.count("COMMIT") == 1
-    with db.session_factory(client.app.state.engine)() as session:  # what it answered is what was kept
-        kept = store.get_activity(session, store.local_athlete(session), ids[5])
-    assert kept.rpe == 6.5 and kept.feel == "good"
+        assert "COMMIT" not in events[:read_at] and events.count("COMMIT") == 1
+    with db.session_factory(client.app.state.engine)() as session:  # what they answered is what was kept
+        me = store.local_athlete(session)
+        kept, walked = store.get_activity(session, me, ids[5]), store.get_activity(session, me, ids[6])
+    assert (kept.rpe, kept.feel) == (6.5, "good") and (walked.sport, walked.rpe) == ("walk", 3.0)
+    assert client.patch(f"/api/activities/{ids[-1] + 999}", json={"rpe": 5.0}).status_code == 404
 
 
 def test_an_activity_page_reads_its_shoes_and_pain_once(client):

@@ -460,12 +460,40 @@ def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str]
     return session.scalar(query.order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc()).limit(1))
 
 
-def update_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> None:
-    """Change editable fields (rpe, feel, shoe_id, name, description) of one of the athlete's activities."""
-    allowed = {"rpe", "feel", "shoe_id", "shoe_auto", "name", "description", "sport", "sport_note"}
-    unknown = set(changes) - allowed
+_EDITABLE = frozenset({"rpe", "feel", "shoe_id", "shoe_auto", "name", "description", "sport", "sport_note"})
+
+
+def _check_editable(changes: dict[str, object]) -> None:
+    unknown = set(changes) - _EDITABLE
     if unknown:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
+
+
+def edit_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> Activity:
+    """`update_activity`, answering with the activity's summary as it now is: in one statement (UPDATE ...
+    RETURNING) where the database can return the row it changes and the session holds no loaded rows (a
+    web request's; the ORM keeps loaded rows in step), else the UPDATE and a read."""
+    _check_editable(changes)
+    clean = not (session.identity_map or session.new or session.dirty or session.deleted)
+    # update_returning: False for an SQLite older than 3.35
+    if not (changes and clean and session.get_bind().dialect.update_returning):
+        update_activity(session, athlete_id, activity_id, **changes)
+        return get_summary(session, athlete_id, activity_id)
+    statement = (
+        sa.update(ActivityRow)
+        .where(ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
+        .values(**changes)
+        .returning(*SUMMARY_COLUMNS)
+    )
+    row = session.connection().execute(statement).first()
+    if row is None:
+        raise NotFound(f"no activity #{activity_id}")
+    return _from_stored(row)
+
+
+def update_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> None:
+    """Change editable fields (rpe, feel, shoe_id, name, description) of one of the athlete's activities."""
+    _check_editable(changes)
     mine = (ActivityRow.id == activity_id, ActivityRow.athlete_id == athlete_id)
     if not changes:
         if session.scalar(sa.select(ActivityRow.id).where(*mine)) is None:

@@ -148,15 +148,16 @@ def api_edit_activity(
         if "shoe_id" in values:
             values["shoe_auto"] = False  # named by the runner: never moved by a shoe's dates
         sport = values.pop("sport", None)
-        store.update_activity(session, viewer.athlete_id, activity_id, **values)
-        if sport is not None:  # the runner's word: the inferred-sport note is cleared
+        if sport is None:  # the usual edit (RPE, feel, shoe): one UPDATE that returns the row it changed
+            saved = store.edit_activity(session, viewer.athlete_id, activity_id, **values)
+        else:  # the runner's word on the sport: its note is cleared and its shoe chosen again
+            store.update_activity(session, viewer.athlete_id, activity_id, **values)
             store.set_sport(session, viewer.athlete_id, activity_id, sport)
-        # On SQLite the write lock is the whole database's: commit before reading back, so imports do not
-        # wait on the read. On PostgreSQL the row lock stops no one: read in the edit's own transaction,
-        # two round trips fewer (a BEGIN and a COMMIT) on a club server's most frequent write.
-        if session.get_bind().dialect.name == "sqlite":
-            session.commit()
-        saved = store.get_summary(session, viewer.athlete_id, activity_id)
+            # On SQLite the write lock is the whole database's: commit before reading back, so imports do
+            # not wait on the read. On PostgreSQL the row lock stops no one: read in the edit's transaction.
+            if session.get_bind().dialect.name == "sqlite":
+                session.commit()
+            saved = store.get_summary(session, viewer.athlete_id, activity_id)
     except store.NotFound:
         raise HTTPException(404, f"no activity #{activity_id}") from None
     session.commit()
