@@ -19,12 +19,14 @@ pytestmark = pytest.mark.db
 VERSION = sa.select(AthleteRow.data_version).where(AthleteRow.id == sa.bindparam("id"))
 
 
-@pytest.fixture
-def one_connection(db_url: str):
-    """An engine with one pooled connection, so every session below runs on the same one."""
+@pytest.fixture(params=["transactions", "reads outside transactions"])
+def one_connection(db_url: str, request):
+    """An engine with one pooled connection, so every session below runs on the same one; its sessions
+    as the CLI's, or as the web's (reads outside transaction blocks on PostgreSQL)."""
     engine = db.make_engine(db_url, pool_size=1)
     db.upgrade(engine)
-    factory = db.session_factory(engine)
+    lazy = request.param == "reads outside transactions"
+    factory = db.session_factory(db.reads_outside_transactions(engine) if lazy else engine)
     with factory() as session:
         athlete = store.local_athlete(session)
         session.commit()
@@ -34,7 +36,9 @@ def one_connection(db_url: str):
 
 def _prepared(engine: sa.Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.scalar(sa.text("SELECT count(*) FROM pg_prepared_statements")))
+        count = int(connection.scalar(sa.text("SELECT count(*) FROM pg_prepared_statements")))
+        connection.commit()  # a rollback here would make psycopg forget them itself
+        return count
 
 
 def _name(factory, athlete: int) -> str:
@@ -51,16 +55,24 @@ def test_read_only_requests_keep_their_prepared_statements_on_postgresql(one_con
     engine, factory, athlete = one_connection
     if engine.dialect.name != "postgresql":
         pytest.skip("prepared statements are psycopg's (PostgreSQL)")
+    commits: list[object] = []
+    note = commits.append
+    sa.event.listen(engine, "commit", note)
     for _ in range(7):  # psycopg prepares a statement the fifth time a connection runs it
         session = factory()
         session.execute(VERSION, {"id": athlete}).scalar()
         db.release(session)
+    sa.event.remove(engine, "commit", note)
+    # a read outside a transaction block has nothing to commit: the session is closed at once
+    assert len(commits) == (7 if factory.kw["bind"] is engine else 0)
     assert _prepared(engine) >= 1
-    # What every request did before: close() rolls back, and psycopg forgets them.
     session = factory()
     session.execute(VERSION, {"id": athlete}).scalar()
     session.close()
-    assert _prepared(engine) == 0
+    if factory.kw["bind"] is engine:  # what every request did before: close() rolls back, psycopg forgets
+        assert _prepared(engine) == 0
+    else:  # reads outside a transaction block: there is nothing to roll back, nothing is forgotten
+        assert _prepared(engine) >= 1
 
 
 def test_a_write_left_uncommitted_is_rolled_back(one_connection):

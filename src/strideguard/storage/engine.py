@@ -190,7 +190,8 @@ def _remember_connection(session: Session, _transaction: Any, connection: sa.Con
 def release(session: Session) -> None:
     """Close `session` after a request that ended normally. On PostgreSQL a transaction that only read
     (no statement but SELECTs, nothing pending in the session) is committed first, the same as rolling it
-    back but keeping psycopg's prepared statements; anything else is rolled back, as `close` does."""
+    back but keeping psycopg's prepared statements; anything else is rolled back, as `close` does. Reads
+    outside a transaction block (`reads_outside_transactions`) have nothing to end: closed at once."""
     connection = session.info.pop("connection", None)
     if (
         connection is not None
@@ -198,10 +199,18 @@ def release(session: Session) -> None:
         and not connection.closed
         and connection.info.get(_WROTE) is False
         and not (session.new or session.dirty or session.deleted)
+        and not _outside_transaction_block(connection)
     ):
         with contextlib.suppress(sa.exc.SQLAlchemyError):  # then close() rolls back, as before
             session.commit()
     session.close()
+
+
+def _outside_transaction_block(connection: sa.Connection) -> bool:
+    """The connection runs in autocommit mode and the server has no transaction open for it (psycopg's
+    rollback then sends nothing and keeps the prepared statements)."""
+    dbapi = connection.connection.dbapi_connection
+    return bool(getattr(dbapi, "autocommit", False)) and dbapi.info.transaction_status == 0  # 0: IDLE
 
 
 def alembic_config(engine: Engine) -> Any:
