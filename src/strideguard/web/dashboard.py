@@ -144,8 +144,6 @@ def safe_run(
     }
 
 
-# Dashboard analytics keyed by the data they are computed from, so a page view with nothing changed does not
-# recompute spikes, flags and fitness (a 10-year history takes a few hundred ms).
 class _HashedOnce:
     """A key of several hundred rows, hashed once (a tuple is hashed again at every lookup)."""
 
@@ -162,6 +160,8 @@ class _HashedOnce:
         return isinstance(other, _HashedOnce) and self.hash == other.hash and self.key == other.key
 
 
+# Dashboard analytics keyed by the data they are computed from, so a page view with nothing changed does not
+# recompute spikes, flags and fitness (a 10-year history takes a few hundred ms).
 _ANALYTICS: dict[_HashedOnce, tuple[Any, ...]] = {}
 _CACHE_SIZE = 32
 _LOCK = threading.Lock()
