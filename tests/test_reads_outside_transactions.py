@@ -124,10 +124,35 @@ def test_a_page_view_reads_outside_transactions_and_an_edit_commits_its_write(cl
     edit = list(seen)
     update = next(k for k, (word, _) in enumerate(edit) if word == "UPDATE")
     assert all(status == IDLE for _, status in edit[:update])  # who is asking: a read
-    assert all(status != IDLE for _, status in edit[update + 1 :])  # the read-back, in the edit's transaction
+    # the edit is its request's one write, UPDATE ... RETURNING: it commits by itself, no BEGIN before it
+    assert edit[update] == ("UPDATE", IDLE) and len(edit) == update + 1
     with engine.connect() as other:
         assert other.execute(sa.select(ActivityRow.rpe).where(ActivityRow.id == ids[3])).scalar() == 8.0
     del seen[:]
     page = client.get("/")
     assert page.status_code == 200 and "Fatigue (ATL)" in page.text
     assert len(seen) >= 5 and all(status == IDLE for _, status in seen), seen
+
+
+def test_a_single_statement_write_inside_an_open_transaction_is_part_of_it(pg_engine):
+    """`edit_activity(alone=True)` commits by itself only when no transaction is open; after another write
+    in the same session it joins that transaction, and a rollback undoes both."""
+    from strideguard.storage import activities as store
+    from test_web_round_trips import _history
+
+    ids = _history(pg_engine)
+    factory = db.session_factory(db.reads_outside_transactions(pg_engine))
+    with factory() as session:
+        me = store.local_athlete(session)
+        session.execute(sa.text("UPDATE lazy_probe SET v = 21 WHERE x = 1"))
+        edited = store.edit_activity(session, me, ids[0], alone=True, rpe=9.0)
+        assert edited.rpe == 9.0
+        session.rollback()
+    assert _value(pg_engine) == 0
+    with pg_engine.connect() as other:
+        assert other.execute(sa.select(ActivityRow.rpe).where(ActivityRow.id == ids[0])).scalar() is None
+    with factory() as session:  # alone, with nothing open: committed by the statement itself
+        store.edit_activity(session, me, ids[0], alone=True, rpe=7.0)
+        session.close()
+    with pg_engine.connect() as other:
+        assert other.execute(sa.select(ActivityRow.rpe).where(ActivityRow.id == ids[0])).scalar() == 7.0

@@ -19,7 +19,7 @@ from strideguard.activities.originals import SourceFile
 from strideguard.model import SOURCE_FORMATS, SPORTS, Activity, Lap, require_utc
 from strideguard.storage import bulk as store_bulk
 from strideguard.storage import shoe_use
-from strideguard.storage.engine import plain_rows
+from strideguard.storage.engine import SINGLE_STATEMENT, plain_rows
 from strideguard.storage.tables import (
     ActivityRow,
     AthleteRow,
@@ -469,10 +469,14 @@ def _check_editable(changes: dict[str, object]) -> None:
         raise ValueError(f"cannot edit {', '.join(sorted(unknown))}")
 
 
-def edit_activity(session: Session, athlete_id: int, activity_id: int, **changes: object) -> Activity:
+def edit_activity(
+    session: Session, athlete_id: int, activity_id: int, alone: bool = False, **changes: object
+) -> Activity:
     """`update_activity`, answering with the activity's summary as it now is: in one statement (UPDATE ...
     RETURNING) where the database can return the row it changes and the session holds no loaded rows (a
-    web request's; the ORM keeps loaded rows in step), else the UPDATE and a read."""
+    web request's; the ORM keeps loaded rows in step), else the UPDATE and a read. `alone`: the caller
+    commits right after and wrote nothing before, so on a session that reads outside transactions
+    (PostgreSQL, the web's) the statement may commit by itself (storage/engine.SINGLE_STATEMENT)."""
     _check_editable(changes)
     clean = not (session.identity_map or session.new or session.dirty or session.deleted)
     # update_returning: False for an SQLite older than 3.35
@@ -485,6 +489,8 @@ def edit_activity(session: Session, athlete_id: int, activity_id: int, **changes
         .values(**changes)
         .returning(*SUMMARY_COLUMNS)
     )
+    if alone:
+        statement = statement.execution_options(**{SINGLE_STATEMENT: True})
     row = session.connection().execute(statement).first()
     if row is None:
         raise NotFound(f"no activity #{activity_id}")

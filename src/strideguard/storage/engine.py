@@ -119,10 +119,21 @@ def _needs_transaction(statement: str) -> bool:
     return not statement.startswith("SELECT") or _LOCKING_READ.search(statement) is not None
 
 
-def _begin_before_writing(_connection: sa.Connection, cursor: Any, statement: str, *_: Any) -> None:
+# Execution option of a statement that is its request's only write (its triggers run within it): on a
+# session of `reads_outside_transactions` with no transaction open it commits by itself, without BEGIN and
+# COMMIT around it. Inside an open transaction it is part of it, as any statement.
+SINGLE_STATEMENT = "strideguard_single_statement"
+
+
+def _begin_before_writing(
+    _connection: sa.Connection, cursor: Any, statement: str, _parameters: Any, context: Any, *_: Any
+) -> None:
     """On a connection of `reads_outside_transactions`: BEGIN before the first statement that needs a
-    transaction (a write, a locking read, a SAVEPOINT), unless one is open already."""
+    transaction (a write, a locking read, a SAVEPOINT), unless one is open already or the statement is
+    marked SINGLE_STATEMENT."""
     if cursor.connection.info.transaction_status == 0 and _needs_transaction(statement):  # 0: IDLE
+        if context is not None and context.execution_options.get(SINGLE_STATEMENT):
+            return
         cursor.execute("BEGIN", prepare=False)
 
 

@@ -148,8 +148,9 @@ def api_edit_activity(
         if "shoe_id" in values:
             values["shoe_auto"] = False  # named by the runner: never moved by a shoe's dates
         sport = values.pop("sport", None)
-        if sport is None:  # the usual edit (RPE, feel, shoe): one UPDATE that returns the row it changed
-            saved = store.edit_activity(session, viewer.athlete_id, activity_id, **values)
+        if sport is None:  # the usual edit (RPE, feel, shoe): one UPDATE that returns the row it changed,
+            # the request's only write (on PostgreSQL it commits by itself: no BEGIN, no COMMIT)
+            saved = store.edit_activity(session, viewer.athlete_id, activity_id, alone=True, **values)
         else:  # the runner's word on the sport: its note is cleared and its shoe chosen again
             store.update_activity(session, viewer.athlete_id, activity_id, **values)
             store.set_sport(session, viewer.athlete_id, activity_id, sport)
