@@ -29,17 +29,18 @@ from strideguard.training import shoes as shoe_wear_model
 
 @functools.lru_cache(maxsize=16)
 def _day_statement(sports: tuple[str, ...]) -> sa.Select[Any]:
-    """`day_loads`' statement, built once per set of sports (building it cost as much as running it)."""
+    """`day_loads`' statement, built once per set of sports (building it cost as much as running it): one
+    row a day, its sports added up."""
     return (
         sa.select(
             ActivityDayRow.local_date,
-            ActivityDayRow.activities,
-            ActivityDayRow.distance_m,
-            ActivityDayRow.duration_s,
-            ActivityDayRow.longest_m,
-            ActivityDayRow.rated,
-            ActivityDayRow.rated_load_au,
-            ActivityDayRow.unrated_duration_s,
+            sa.func.sum(ActivityDayRow.activities),
+            sa.func.sum(ActivityDayRow.distance_m),
+            sa.func.sum(ActivityDayRow.duration_s),
+            sa.func.max(ActivityDayRow.longest_m),
+            sa.func.sum(ActivityDayRow.rated),
+            sa.func.sum(ActivityDayRow.rated_load_au),
+            sa.func.sum(ActivityDayRow.unrated_duration_s),
         )
         .where(
             ActivityDayRow.athlete_id == sa.bindparam("athlete"),
@@ -47,7 +48,7 @@ def _day_statement(sports: tuple[str, ...]) -> sa.Select[Any]:
             ActivityDayRow.local_date <= sa.bindparam("until"),
             ActivityDayRow.sport.in_(sports),
         )
-        .order_by(ActivityDayRow.local_date)
+        .group_by(ActivityDayRow.local_date)
     )
 
 
@@ -66,22 +67,21 @@ def day_loads(
         _day_statement(tuple(sorted(sports))),
         {"athlete": athlete_id, "since": since, "until": until},
     ).all()
-    by_day: dict[date, list[float]] = {}
-    for day, count, distance, duration, longest, rated, rated_load, unrated_s in rows:
-        entry = by_day.setdefault(day, [0, 0.0, 0.0, 0.0, 0, 0.0])
-        entry[0] += count
-        entry[1] += distance
-        entry[2] += duration
-        entry[3] = max(entry[3], longest)
-        entry[4] += rated
-        entry[5] += rated_load + default_rpe * unrated_s / 60.0
-    series: list[load.DayLoad] = []
-    day = min(by_day, default=until)
-    while day <= until:
-        count, distance, duration, longest, rated, load_au = by_day.get(day, (0, 0.0, 0.0, 0.0, 0, 0.0))
-        series.append(load.DayLoad(day, distance, duration, load_au, int(count), int(rated), longest))
-        day += timedelta(days=1)
-    return series
+    by_day = {
+        day: load.DayLoad(
+            day,
+            float(distance),
+            float(duration),
+            float(rated_load) + default_rpe * float(unrated_s) / 60.0,
+            int(count),
+            int(rated),
+            float(longest),
+        )
+        for day, count, distance, duration, longest, rated, rated_load, unrated_s in rows
+    }
+    first = min(by_day, default=until)
+    days = map(date.fromordinal, range(first.toordinal(), until.toordinal() + 1))
+    return [by_day.get(day) or load.DayLoad(day, 0.0, 0.0, 0.0, 0, 0, 0.0) for day in days]
 
 
 @functools.lru_cache(maxsize=16)
