@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from strideguard.storage import activities as store
 from strideguard.storage import engine as db
 from strideguard.storage.tables import ActivityRow
 from test_web_round_trips import _history
@@ -137,9 +138,6 @@ def test_a_page_view_reads_outside_transactions_and_an_edit_commits_its_write(cl
 def test_a_single_statement_write_inside_an_open_transaction_is_part_of_it(pg_engine):
     """`edit_activity(alone=True)` commits by itself only when no transaction is open; after another write
     in the same session it joins that transaction, and a rollback undoes both."""
-    from strideguard.storage import activities as store
-    from test_web_round_trips import _history
-
     ids = _history(pg_engine)
     factory = db.session_factory(db.reads_outside_transactions(pg_engine))
     with factory() as session:

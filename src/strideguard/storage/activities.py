@@ -463,6 +463,11 @@ def latest_activity_id(session: Session, athlete_id: int, sports: frozenset[str]
 _EDITABLE = frozenset({"rpe", "feel", "shoe_id", "shoe_auto", "name", "description", "sport", "sport_note"})
 
 
+def _holds_no_rows(session: Session) -> bool:
+    """Nothing loaded or pending in the session: a plain UPDATE has no ORM objects to keep in step."""
+    return not (session.identity_map or session.new or session.dirty or session.deleted)
+
+
 def _check_editable(changes: dict[str, object]) -> None:
     unknown = set(changes) - _EDITABLE
     if unknown:
@@ -477,12 +482,12 @@ def edit_activity(
     web request's; the ORM keeps loaded rows in step), else the UPDATE and a read. `alone`: the caller
     commits right after and wrote nothing before, so on a session that reads outside transactions
     (PostgreSQL, the web's) the statement may commit by itself (storage/engine.SINGLE_STATEMENT)."""
-    _check_editable(changes)
-    clean = not (session.identity_map or session.new or session.dirty or session.deleted)
     # update_returning: False for an SQLite older than 3.35
-    if not (changes and clean and session.get_bind().dialect.update_returning):
-        update_activity(session, athlete_id, activity_id, **changes)
+    if not (changes and _holds_no_rows(session) and session.get_bind().dialect.update_returning):
+        if changes:
+            update_activity(session, athlete_id, activity_id, **changes)
         return get_summary(session, athlete_id, activity_id)
+    _check_editable(changes)
     parameters = {"edited": activity_id, "owner": athlete_id, **{f"new_{k}": v for k, v in changes.items()}}
     row = session.connection().execute(_edit_statement(tuple(sorted(changes)), alone), parameters).first()
     if row is None:
@@ -514,10 +519,8 @@ def update_activity(session: Session, athlete_id: int, activity_id: int, **chang
     # One UPDATE, without loading the row first. Rows already loaded in the session are kept in step by the
     # ORM's UPDATE; a session that holds none (a web request's) runs it plainly: a fifth of an edit's time.
     statement = sa.update(ActivityRow).where(*mine).values(**changes)
-    if session.identity_map or session.new or session.dirty or session.deleted:
-        result = session.execute(statement)
-    else:
-        result = session.connection().execute(statement)
+    plain = _holds_no_rows(session)
+    result = session.connection().execute(statement) if plain else session.execute(statement)
     if result.rowcount == 0:
         raise NotFound(f"no activity #{activity_id}")
 

@@ -107,6 +107,8 @@ def make_engine(url: str, pool_size: int | None = None, pool_timeout_s: float | 
 # statement that changes something or takes a lock; commit and rollback then end it as usual (psycopg
 # sends COMMIT or ROLLBACK when the server says a transaction is open, also in autocommit mode).
 
+_IDLE = 0  # psycopg's TransactionStatus.IDLE: the server has no transaction open for the connection
+
 # A SELECT that locks or changes something must run in the transaction that holds the lock until its end.
 _LOCKING_READ = re.compile(
     r"\bFOR\s+(?:NO\s+KEY\s+)?(?:UPDATE|SHARE|KEY\s+SHARE)\b|advisory_xact|nextval|setval|set_config",
@@ -131,7 +133,7 @@ def _begin_before_writing(
     """On a connection of `reads_outside_transactions`: BEGIN before the first statement that needs a
     transaction (a write, a locking read, a SAVEPOINT), unless one is open already or the statement is
     marked SINGLE_STATEMENT."""
-    if cursor.connection.info.transaction_status == 0 and _needs_transaction(statement):  # 0: IDLE
+    if cursor.connection.info.transaction_status == _IDLE and _needs_transaction(statement):
         if context is not None and context.execution_options.get(SINGLE_STATEMENT):
             return
         cursor.execute("BEGIN", prepare=False)
@@ -221,7 +223,7 @@ def _outside_transaction_block(connection: sa.Connection) -> bool:
     """The connection runs in autocommit mode and the server has no transaction open for it (psycopg's
     rollback then sends nothing and keeps the prepared statements)."""
     dbapi = connection.connection.dbapi_connection
-    return bool(getattr(dbapi, "autocommit", False)) and dbapi.info.transaction_status == 0  # 0: IDLE
+    return bool(getattr(dbapi, "autocommit", False)) and dbapi.info.transaction_status == _IDLE
 
 
 def alembic_config(engine: Engine) -> Any:
