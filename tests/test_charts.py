@@ -167,3 +167,16 @@ def test_charts_are_csp_clean_and_styled_by_the_shared_stylesheet(client, sessio
     css = client.get(href)
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert css.text == charts.CHART_CSS
+
+
+def test_the_axis_range_is_numpys_percentiles_to_the_last_bit():
+    # line_chart's y axis spans the 1st-99th percentile; charts.percentile_range computes it without
+    # np.percentile's per-call cost and must give its floats exactly (ties, one value, rounded data).
+    rng = np.random.default_rng(7)
+    for n in [*range(1, 40), 336, 1001]:
+        for rounded in (False, True):
+            values = rng.normal(size=n) * rng.uniform(0.1, 500)
+            values = np.round(values) if rounded else values
+            for low, high in ((1, 99), (0, 100), (25, 75)):
+                expected = (float(np.percentile(values, low)), float(np.percentile(values, high)))
+                assert charts.percentile_range(values, low, high) == expected, (n, low, high)

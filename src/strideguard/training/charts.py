@@ -114,6 +114,25 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int = 500) -> tuple[np.
     return xs, ys
 
 
+def percentile_range(values: np.ndarray, low: float = 1, high: float = 99) -> tuple[float, float]:
+    """numpy's default ("linear") percentiles `low` and `high` of finite values, from one sort: np.percentile
+    spends about 100 us a call on its generality, a fifth of a load chart."""
+    import numpy as np
+
+    ordered = np.sort(values).tolist()
+    return _linear_percentile(ordered, low), _linear_percentile(ordered, high)
+
+
+def _linear_percentile(ordered: list[float], q: float) -> float:
+    # numpy's virtual index (n - 1) * q and its _lerp, which interpolates from the nearer end: same floats.
+    index = (len(ordered) - 1) * (q / 100)
+    below = min(max(math.floor(index), 0), len(ordered) - 1)
+    above = min(below + 1, len(ordered) - 1)
+    a, b = ordered[below], ordered[above]
+    t = index - below
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
 def nice_ticks(lo: float, hi: float, count: int = 4) -> tuple[list[float], int]:
     """Round tick values covering [lo, hi], and the decimals their step needs (0.5 -> 1), so two ticks
     never print alike ("4, 4, 5" for 4, 4.5, 5)."""
@@ -199,7 +218,7 @@ def line_chart(
     if y_domain is not None:
         y0, y1 = y_domain
     else:
-        y0, y1 = float(np.percentile(ys, 1)), float(np.percentile(ys, 99))
+        y0, y1 = percentile_range(ys)
         if zero_line:
             y0, y1 = min(y0, 0.0), max(y1, 0.0)
         if y1 - y0 < 1e-9:

@@ -19,7 +19,7 @@ from strideguard.activities.route_drawing import route_drawing
 from strideguard.model import SPORTS, Activity, Lap, Streams
 from strideguard.storage import activities as store
 from strideguard.training import load, pain
-from strideguard.training.charts import Series, line_chart
+from strideguard.training.charts import Series, line_chart, percentile_range
 from strideguard.web import pagecache, queries
 from strideguard.web.common import (
     DbSession,
@@ -234,11 +234,7 @@ def _chart(
     # The range the caption states is the range the chart draws: line_chart scales its y axis to the 1st-99th
     # percentile and pins the rare samples beyond it to the edge, so stating min-max would name values that
     # are not on the axis.
-    low, high = (
-        (float(np.percentile(values, 1)), float(np.percentile(values, 99)))
-        if len(values)
-        else (math.nan,) * 2
-    )
+    low, high = percentile_range(values) if len(values) else (math.nan, math.nan)
     return {
         "key": key,
         "title": title,
