@@ -101,6 +101,21 @@ def check_totals(session, athlete_id: int) -> None:
         for w in shoes.shoe_wear(shoe_list, everything)
     ]
     approx_equal(wears, full_wears, "shoes")
+    # The pages' one statement for shoes and wear (a shoe without runs has no totals row; retired ones
+    # left out on request) lists the same shoes, every field, with the same wear.
+    for include_retired in (True, False):
+        listed = shoe_store.list_shoes(session, athlete_id, include_retired=include_retired)
+        approx_equal(
+            [
+                (w.shoe, w.distance_m, w.activities, w.last_used, w.fraction, w.level)
+                for w in aggregates.shoes_with_wear(session, athlete_id, include_retired)
+            ],
+            [
+                (w.shoe, w.distance_m, w.activities, w.last_used, w.fraction, w.level)
+                for w in shoes.shoe_wear(listed, everything)
+            ],
+            f"shoes with wear, retired {include_retired}",
+        )
 
 
 def reference_dashboard(session, athlete_id: int, end: date) -> dict:
@@ -303,6 +318,8 @@ def test_totals_follow_edits_of_rpe_shoe_sport_and_deletes(decade, run_cli_decad
     ]
     for activity_id, change in edits:
         assert client.patch(f"/api/activities/{activity_id}", json=change).status_code == 200
+    # A new pair not run in yet: the shoe totals hold no row for it.
+    assert client.post("/api/shoes", json={"name": "Unworn pair"}).status_code == 201
     check_totals(session, athlete_id)
     check_pages(client, session, athlete_id)
     # A delete, an edit of a column only SQL can change (distance), a run added by the CLI.

@@ -271,10 +271,9 @@ def shoes_list_command(app: AppContext, active: bool, as_json: bool) -> None:
       strideguard shoes list --active --json
     """
     with app.session() as (session, athlete_id):
-        shoes = shoe_store.list_shoes(session, athlete_id, include_retired=not active)
         defaults = shoe_store.defaults(session, athlete_id)
         # From the shoe totals the database keeps (revision 0005), not by reading every activity.
-        wears = aggregates.shoe_wears(session, athlete_id, shoes)
+        wears = aggregates.shoes_with_wear(session, athlete_id, include_retired=not active)
         unit = display_unit(session, athlete_id)
         spans = shoe_store.in_use(session, athlete_id)
     if as_json:

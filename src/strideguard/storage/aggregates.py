@@ -4,7 +4,7 @@ Each reader returns what the pure training functions return for the same activit
 few hundred small rows instead of every activity of a 10-year history:
 - `day_loads(...)`  == `load.daily_series(runs dated since..until, end=until)`
 - `week_volumes(...)` == `load.weekly_volume(runs dated since..until)`
-- `shoe_wears(...)`  == `shoes.shoe_wear(shoes, every activity)`
+- `shoe_wears(...)`  == `shoes.shoe_wear(shoes, every activity)`; `shoes_with_wear` reads the shoes too
 (equal up to the order floating-point sums are added in; tests/test_aggregates.py holds them equal on the
 demo athlete and a 10-year history, after imports and edits).
 """
@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as activity_store
+from strideguard.storage import shoes as shoe_store
 from strideguard.storage.engine import plain_rows
-from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeTotalRow
+from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeRow, ShoeTotalRow
 from strideguard.training import load
 from strideguard.training import shoes as shoe_wear_model
 
@@ -185,6 +186,51 @@ def shoe_wears(
     return [
         shoe_wear_model.wear_of(shoe, *totals.get(shoe.id, (0.0, 0, None)), check_at, replace_at)
         for shoe in shoes
+    ]
+
+
+@functools.lru_cache(maxsize=2)
+def _shoes_with_totals(include_retired: bool) -> sa.Select[Any]:
+    """Each shoe with its totals (a shoe without a run has no totals row), oldest first, built once."""
+    shoes = ShoeRow.__table__
+    totals = ShoeTotalRow.__table__
+    joined = shoes.outerjoin(
+        totals, sa.and_(totals.c.shoe_id == shoes.c.id, totals.c.athlete_id == shoes.c.athlete_id)
+    )
+    query = (
+        sa.select(
+            shoes,
+            totals.c.distance_m.label("worn_m"),
+            totals.c.activities.label("worn_activities"),
+            totals.c.last_date.label("worn_last"),
+        )
+        .select_from(joined)
+        .where(shoes.c.athlete_id == sa.bindparam("athlete"))
+        .order_by(shoes.c.id)
+    )
+    return query if include_retired else query.where(shoes.c.retired_at.is_(None))
+
+
+def shoes_with_wear(
+    session: Session,
+    athlete_id: int,
+    include_retired: bool = True,
+    check_at: float = shoe_wear_model.CHECK_AT_FRACTION,
+    replace_at: float = shoe_wear_model.REPLACE_AT_FRACTION,
+) -> list[shoe_wear_model.ShoeWear]:
+    """The athlete's shoes (`list_shoes`' order) with their wear from the totals, in one statement where
+    `list_shoes` and `shoe_wears` take two (the dashboard and the shoes page ask on every view)."""
+    rows = plain_rows(session, _shoes_with_totals(include_retired), {"athlete": athlete_id}).all()
+    return [
+        shoe_wear_model.wear_of(
+            shoe_store.to_shoe(row),
+            float(row.worn_m or 0.0),
+            int(row.worn_activities or 0),
+            row.worn_last,
+            check_at,
+            replace_at,
+        )
+        for row in rows
     ]
 
 

@@ -55,13 +55,14 @@ def read(
     else:
         recent = recent_runs(session, athlete_id, day)
     daily = aggregates.day_loads(session, athlete_id, day - timedelta(days=HISTORY_DAYS), day)
-    shoes = shoe_store.list_shoes(session, athlete_id)
     check_at = rules.number("shoe_retirement", "check_at_fraction")
     replace_at = rules.number("shoe_retirement", "replace_at_fraction")
     if whole_history:
+        shoes = shoe_store.list_shoes(session, athlete_id)
         wears = shoe_wear(shoes, recent, check_at, replace_at)
     else:
-        wears = aggregates.shoe_wears(session, athlete_id, shoes, check_at, replace_at)
+        wears = aggregates.shoes_with_wear(session, athlete_id, check_at=check_at, replace_at=replace_at)
+        shoes = [w.shoe for w in wears]
     log_start = store.first_activity_date(session, athlete_id, RUNNING_SPORTS)
     runs = [a for a in recent if a.sport in RUNNING_SPORTS]
     last_run: date | None = runs[-1].local_date if runs else None

@@ -25,7 +25,7 @@ class ShoeInputError(ValueError):
     """A shoe value that cannot be stored (empty name, negative distance, unknown sport)."""
 
 
-def _to_shoe(row: ShoeRow | sa.Row[Any]) -> Shoe:
+def to_shoe(row: ShoeRow | sa.Row[Any]) -> Shoe:
     return Shoe(
         id=row.id,
         name=row.name,
@@ -112,7 +112,7 @@ def add_shoe(
     session.flush()
     if in_use_from is not None:  # automatic runs of its dates may now belong to it
         shoe_use.reassign(session, athlete_id, in_use_from, in_use_until)
-    return _to_shoe(row)
+    return to_shoe(row)
 
 
 KEEP: Any = object()  # update_shoe: leave this field as it is
@@ -133,7 +133,7 @@ def set_dates(
     new_until = row.in_use_until if in_use_until is KEEP else in_use_until
     _check_dates(new_from, new_until)
     if (new_from, new_until) == (row.in_use_from, row.in_use_until):
-        return _to_shoe(row), 0
+        return to_shoe(row), 0
     before = _span(session, athlete_id, shoe_id)
     row.in_use_from, row.in_use_until = new_from, new_until
     session.flush()
@@ -141,7 +141,7 @@ def set_dates(
     since = min(before.start, after.start)
     until = None if before.end is None or after.end is None else max(before.end, after.end)
     moved = shoe_use.reassign(session, athlete_id, since, until)
-    return _to_shoe(row), moved
+    return to_shoe(row), moved
 
 
 def _span(session: Session, athlete_id: int, shoe_id: int) -> shoe_use.InUse:
@@ -188,7 +188,7 @@ def update_shoe(
     row.retire_at_m = retire_at_m
     session.flush()
     set_dates(session, athlete_id, shoe_id, in_use_from, in_use_until)
-    return _to_shoe(row)
+    return to_shoe(row)
 
 
 # Plain statements built once: the dashboard and the shoes page list every shoe on each view, and loading
@@ -202,11 +202,11 @@ _ACTIVE_SHOES = _ALL_SHOES.where(ShoeRow.retired_at.is_(None))
 def list_shoes(session: Session, athlete_id: int, include_retired: bool = True) -> list[Shoe]:
     """The athlete's shoes, oldest first."""
     query = _ALL_SHOES if include_retired else _ACTIVE_SHOES
-    return [_to_shoe(row) for row in plain_rows(session, query, {"athlete": athlete_id}).all()]
+    return [to_shoe(row) for row in plain_rows(session, query, {"athlete": athlete_id}).all()]
 
 
 def get_shoe(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
-    return _to_shoe(_row(session, athlete_id, shoe_id))
+    return to_shoe(_row(session, athlete_id, shoe_id))
 
 
 def find_shoe(session: Session, athlete_id: int, ref: str) -> Shoe:
@@ -220,7 +220,7 @@ def find_shoe(session: Session, athlete_id: int, ref: str) -> Shoe:
         )
     ).all()
     if len(rows) == 1:
-        return _to_shoe(rows[0])
+        return to_shoe(rows[0])
     if len(rows) > 1:
         raise NotFound(f"{len(rows)} shoes are called {ref!r}; use the id (see `strideguard shoes list`)")
     raise NotFound(f"no shoe {ref!r}; see `strideguard shoes list`")
@@ -277,7 +277,7 @@ def retire(session: Session, athlete_id: int, shoe_id: int, when: datetime | Non
     session.flush()
     # Automatic runs after its retirement no longer go on it.
     shoe_use.reassign(session, athlete_id, since=row.in_use_until or row.retired_at.date())
-    return _to_shoe(row)
+    return to_shoe(row)
 
 
 def restore(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
@@ -290,7 +290,7 @@ def restore(session: Session, athlete_id: int, shoe_id: int) -> Shoe:
     session.flush()
     if retired_on is not None and row.in_use_until is None:
         shoe_use.reassign(session, athlete_id, since=retired_on)
-    return _to_shoe(row)
+    return to_shoe(row)
 
 
 def shoe_activity_ids(session: Session, athlete_id: int, shoe_id: int) -> list[int]:

@@ -26,7 +26,6 @@ from strideguard.model import RUNNING_SPORTS
 from strideguard.storage import activities as store
 from strideguard.storage import aggregates, sharing
 from strideguard.storage import pain as pain_store
-from strideguard.storage import shoes as shoe_store
 from strideguard.storage import triage as triage_store
 from strideguard.training import risk
 from strideguard.web.common import (
@@ -94,13 +93,12 @@ def roster_row(
     days = aggregates.day_loads(session, athlete_id, today - timedelta(days=34), today)
     last7 = sum(d.distance_m for d in days if (today - d.day).days < 7)
     before = sum(d.distance_m for d in days if 7 <= (today - d.day).days < 35)
-    shoe_list = shoe_store.list_shoes(session, athlete_id, include_retired=False)
-    wears = aggregates.shoe_wears(
+    wears = aggregates.shoes_with_wear(
         session,
         athlete_id,
-        shoe_list,
-        rules.number("shoe_retirement", "check_at_fraction"),
-        rules.number("shoe_retirement", "replace_at_fraction"),
+        include_retired=False,
+        check_at=rules.number("shoe_retirement", "check_at_fraction"),
+        replace_at=rules.number("shoe_retirement", "replace_at_fraction"),
     )
     latest = store.list_activities(session, athlete_id, until=today, sports=RUNNING_SPORTS, limit=1)
     row = RosterRow(

@@ -107,8 +107,7 @@ def parse_day(text: str, label: str, errors: list[str]) -> date | None:
 
 
 def shoes_context(session: Session, athlete_id: int, unit: str = "km") -> dict[str, Any]:
-    shoe_list = shoe_store.list_shoes(session, athlete_id)
-    wears = aggregates.shoe_wears(session, athlete_id, shoe_list)  # the totals the database keeps
+    wears = aggregates.shoes_with_wear(session, athlete_id)  # the totals the database keeps
     defaults = shoe_store.defaults(session, athlete_id)
     by_shoe: dict[int, list[str]] = {}
     for sport in SPORTS:  # in SPORTS order, whatever order the database returns them in
