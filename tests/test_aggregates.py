@@ -23,7 +23,7 @@ from strideguard.demo import athlete as demo
 from strideguard.demo.extras import add_demo_extras
 from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as store
-from strideguard.storage import aggregates
+from strideguard.storage import aggregates, overview
 from strideguard.storage import engine as db
 from strideguard.storage import pain as pain_store
 from strideguard.storage import shoes as shoe_store
@@ -503,3 +503,56 @@ def test_latest_activities_are_the_newest_five_of_the_last_year(decade):
     assert "No runs in the last year" not in page
     for activity_id in _newest_five(session, athlete_id, today()):
         assert f'href="/activities/{activity_id}"' in page
+
+
+def test_recent_runs_are_the_window_and_the_last_run_before_it(decade):
+    """The dashboard's one statement for its single runs returns what two `list_activities` calls did: the
+    last run (not a walk) before the window within the history, first, then the window oldest first; also
+    when that run started after the window's first one in UTC (a later local date in another time zone)."""
+    _client, session, athlete_id = decade
+    end = today()
+    days, history = overview.RUNS_DAYS, overview.HISTORY_DAYS
+    since = end - timedelta(days=days)
+
+    def as_before(athlete: int) -> list[int]:
+        before = store.list_activities(
+            session,
+            athlete,
+            since=end - timedelta(days=history),
+            until=since - timedelta(days=1),
+            sports=RUNNING_SPORTS,
+            limit=1,
+        )
+        window = store.list_activities(session, athlete, since=since, until=end, newest_first=False)
+        return [a.id for a in before + window]
+
+    edge = AthleteRow(name="Time zones")
+    session.add(edge)
+    session.flush()
+    midnight = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+    for sport, start, offset in (
+        ("run", midnight - timedelta(minutes=30), 0),  # the day before the window, 23:30 UTC
+        ("walk", midnight - timedelta(hours=2), 0),  # a walk is never "the last run before"
+        ("run", midnight - timedelta(hours=3), 4 * 3600),  # the window's first day, 01:00 local
+    ):
+        store.save_activity(
+            session,
+            edge.id,
+            Activity(
+                sport=sport, start_utc=start, utc_offset_s=offset, source_format="fit", distance_m=5000.0
+            ),
+        )
+    session.commit()
+    cases = {
+        "ten years": athlete_id,
+        "time zones": edge.id,
+        "none before": _history(session, "None before", [1, 2, 3]),
+        "only older than the history": _history(session, "Older", [2, history + 5]),
+        "a walk before": _history(session, "Walk", [200, 210, days + 5]),  # the third, latest, is a walk
+        "empty window": _history(session, "Quiet", [days + 3, days + 9]),
+    }
+    for label, athlete in cases.items():
+        got = [a.id for a in aggregates.recent_runs(session, athlete, end, days, history)]
+        assert got == as_before(athlete), label
+    got = aggregates.recent_runs(session, edge.id, end, days, history)
+    assert [a.sport for a in got] == ["run", "run"] and got[0].start_utc > got[1].start_utc

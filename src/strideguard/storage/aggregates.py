@@ -23,7 +23,7 @@ from strideguard.model import RUNNING_SPORTS, Activity
 from strideguard.storage import activities as activity_store
 from strideguard.storage import shoes as shoe_store
 from strideguard.storage.engine import plain_rows
-from strideguard.storage.tables import ActivityDayRow, ActivityWeekRow, ShoeRow, ShoeTotalRow
+from strideguard.storage.tables import ActivityDayRow, ActivityRow, ActivityWeekRow, ShoeRow, ShoeTotalRow
 from strideguard.training import load
 from strideguard.training import shoes as shoe_wear_model
 
@@ -234,20 +234,46 @@ def shoes_with_wear(
     ]
 
 
+@functools.lru_cache(maxsize=1)
+def _recent_statement() -> sa.Select[Any]:
+    """`recent_runs`' one statement, built once: the window's activities and, by its id, the last run
+    before it; that run first, then the window by start (what two `list_activities` calls returned)."""
+    last_before = (
+        sa.select(ActivityRow.id)
+        .where(
+            ActivityRow.athlete_id == sa.bindparam("athlete"),
+            ActivityRow.local_date >= sa.bindparam("history_since"),
+            ActivityRow.local_date < sa.bindparam("since"),
+            ActivityRow.sport.in_(sorted(RUNNING_SPORTS)),
+        )
+        .order_by(ActivityRow.start_utc.desc(), ActivityRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    in_window = ActivityRow.local_date >= sa.bindparam("since")
+    return (
+        sa.select(*activity_store.SUMMARY_COLUMNS)
+        .where(
+            ActivityRow.athlete_id == sa.bindparam("athlete"),
+            sa.or_(
+                sa.and_(in_window, ActivityRow.local_date <= sa.bindparam("until")),
+                ActivityRow.id == last_before,
+            ),
+        )
+        .order_by(in_window, ActivityRow.start_utc, ActivityRow.id)
+    )
+
+
 def recent_runs(
     session: Session, athlete_id: int, today: date, days: int, history_days: int
 ) -> list[Activity]:
     """Activities of the last `days` days, oldest first, and the last run before them (within
     `history_days`), so the first of them knows how many days it came after a break: what the risk rules
     read besides the day totals."""
-    since = today - timedelta(days=days)
-    recent = activity_store.list_activities(session, athlete_id, since=since, until=today, newest_first=False)
-    before = activity_store.list_activities(
-        session,
-        athlete_id,
-        since=today - timedelta(days=history_days),
-        until=since - timedelta(days=1),
-        sports=RUNNING_SPORTS,
-        limit=1,
-    )
-    return before + recent
+    parameters = {
+        "athlete": athlete_id,
+        "since": today - timedelta(days=days),
+        "until": today,
+        "history_since": today - timedelta(days=history_days),
+    }
+    return activity_store.summaries(session, _recent_statement(), parameters)
