@@ -20,7 +20,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from strideguard.storage import sqlite_writers
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 10
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, read_only: bool = False) -> None:
@@ -28,7 +31,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, read_only: bool = False
     if not read_only:  # switching the journal mode writes to the file
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -89,7 +92,10 @@ def make_engine(url: str, pool_size: int | None = None, pool_timeout_s: float | 
         elif db_path is not None and not read_only:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         in_memory = db_path is None
-        engine = sa.create_engine(url, connect_args={"timeout": 10}, **({} if in_memory else pool))
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if db_path is not None and not read_only:  # writers queue on a lock file (storage/sqlite_writers.py)
+            connect_args["factory"] = sqlite_writers.connection_class(db_path, SQLITE_BUSY_TIMEOUT_S)
+        engine = sa.create_engine(url, connect_args=connect_args, **({} if in_memory else pool))
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, read_only=read_only))
         engine.info_read_only = read_only  # type: ignore[attr-defined]
     else:
