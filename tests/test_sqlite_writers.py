@@ -192,3 +192,11 @@ def test_a_writer_killed_mid_transaction_frees_the_lock_and_leaves_nothing(datab
             assert connection.execute(sa.text("SELECT v FROM t")).scalars().all() == ["next"]
     finally:
         engine.dispose()
+
+
+def test_without_a_lock_file_writes_still_go_on_under_sqlites_own_lock(database):
+    lock_file(database).mkdir()  # something else took the name
+    with connect(database) as connection:
+        connection.execute("INSERT INTO t (v) VALUES ('still')")
+        connection.commit()
+        assert connection.execute("SELECT v FROM t").fetchall() == [("still",)]

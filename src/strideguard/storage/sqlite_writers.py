@@ -79,7 +79,10 @@ class QueuedWriterConnection(sqlite3.Connection):
         if self._holding or not _WRITES.match(statement):
             return
         if self._lock_fd < 0:
-            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # no lock file to be had (taken by a folder, a full disk): SQLite's lock alone
+                return
         deadline = time.monotonic() + self.wait_s
         pause = _FIRST_PAUSE_S
         while True:
