@@ -153,7 +153,10 @@ def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -
             )
         )
     )
-    if not rows and row.started_at is not None:  # a job run before revision 0018, or about to begin one
+    finished = row.status in {"finished", "failed"}
+    # Only a job that ended can have run before revision 0018 (one running then is requeued and rerun,
+    # naming itself on the imports it resumes); a running one not yet at its first import is not searched.
+    if not rows and finished and row.started_at is not None:
         rows = _imports_by_folder(session, row, athlete_id)
     ids = [r.id for r in rows]
     counts: dict[str, int] = {}
@@ -180,7 +183,6 @@ def job_status(session: Session, root: Path | None, job: str, athlete_id: int) -
     started = row.started_at or row.created_at
     end = row.finished_at or datetime.now(UTC)
     elapsed = max(0.001, (end - started).total_seconds())
-    finished = row.status in {"finished", "failed"}
     if row.status == "running" and not rows:
         status = "starting"
     else:
